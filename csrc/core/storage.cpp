@@ -1,0 +1,47 @@
+// Storage allocation and the CPU allocator (64-byte aligned).
+#include "core/storage.h"
+
+#include <cstdlib>
+
+#include "core/error.h"
+
+namespace ranvier {
+
+namespace {
+void* cpu_allocate(size_t nbytes, Device) {
+  if (nbytes == 0) return nullptr;
+  size_t rounded = (nbytes + 63) & ~size_t(63);
+  void* p = std::aligned_alloc(64, rounded);
+  RV_CHECK(p != nullptr, "CPU out of memory: tried to allocate ", nbytes, " bytes");
+  return p;
+}
+void cpu_release(void* p, size_t, Device) { std::free(p); }
+
+DeviceAllocator g_allocators[kNumDeviceTypes] = {{&cpu_allocate, &cpu_release}, {}};
+}  // namespace
+
+DeviceAllocator& device_allocator(DeviceType t) { return g_allocators[int(t)]; }
+
+std::shared_ptr<Storage> Storage::allocate(size_t nbytes, Device device) {
+  DeviceAllocator& a = g_allocators[int(device.type)];
+  RV_CHECK_KIND(ErrorKind::NotImplemented, a.allocate != nullptr, "no allocator for device ",
+                device.str(), ": ranvier was built without ", device_type_name(device.type),
+                " support or its library is not loaded");
+  void* p = a.allocate(nbytes, device);
+  return std::make_shared<Storage>(p, nbytes, device, nullptr, nullptr);
+}
+
+std::shared_ptr<Storage> Storage::wrap(void* data, size_t nbytes, Device device, Deleter deleter,
+                                       void* ctx) {
+  return std::make_shared<Storage>(data, nbytes, device, deleter, ctx);
+}
+
+Storage::~Storage() {
+  if (deleter_) {
+    deleter_(data_, ctx_);
+  } else if (data_) {
+    g_allocators[int(device_.type)].release(data_, nbytes_, device_);
+  }
+}
+
+}  // namespace ranvier

@@ -1,0 +1,52 @@
+// Registers every CPU kernel family into its slots (Principle 2: one explicit call per family).
+// The elementwise families pick the widest SIMD copy the CPU supports (cpu_features).
+#include <mutex>
+
+#include "core/dispatch.h"
+#include "kernels/cpu/simd/elementwise_kernels.h"
+#include "ops/binary.h"
+#include "ops/unary.h"
+
+namespace ranvier {
+void init_blas();
+namespace cpu {
+void register_copy_cpu();
+void register_reduce_cpu();
+
+int simd_level() {
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+      __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq"))
+    return 2;
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return 1;
+  return 0;
+}
+
+void register_elementwise_cpu() {
+  switch (simd_level()) {
+    case 2:
+      binary_kernel.set(DeviceType::CPU, &simd2::binary_kernel);
+      unary_kernel.set(DeviceType::CPU, &simd2::unary_kernel);
+      break;
+    case 1:
+      binary_kernel.set(DeviceType::CPU, &simd1::binary_kernel);
+      unary_kernel.set(DeviceType::CPU, &simd1::unary_kernel);
+      break;
+    default:
+      binary_kernel.set(DeviceType::CPU, &simd0::binary_kernel);
+      unary_kernel.set(DeviceType::CPU, &simd0::unary_kernel);
+  }
+}
+}  // namespace cpu
+
+void ensure_kernels_registered() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    cpu::register_copy_cpu();
+    cpu::register_elementwise_cpu();
+    cpu::register_reduce_cpu();
+    init_blas();
+  });
+}
+
+}  // namespace ranvier

@@ -1,0 +1,128 @@
+// The Tensor class itself: metadata properties, dtype and device types, autograd attributes.
+// Ops are added to the class by the other bind_*.cpp files.
+#include <pybind11/pybind11.h>
+
+#include "autograd/autograd_meta.h"
+#include "autograd/grad_mode.h"
+#include "core/parallel.h"
+#include "ops/copy.h"
+#include "python/convert.h"
+
+namespace ranvier::python {
+
+void bind_tensor(py::module_& m, py::class_<Tensor>& cls) {
+  py::enum_<DType> dt(m, "dtype");
+#define RV_DT_VALUE(cpp, name, pyname, shortname) dt.value(pyname, DType::name);
+  RV_FORALL_DTYPES(RV_DT_VALUE)
+#undef RV_DT_VALUE
+  dt.def("__repr__", [](DType d) { return std::string("ranvier.") + dtype_name(d); })
+      .def("__str__", [](DType d) { return std::string("ranvier.") + dtype_name(d); })
+      .def_property_readonly("is_floating_point", [](DType d) { return is_floating(d); })
+      .def_property_readonly("is_signed", [](DType d) {
+        return d != DType::UInt8 && d != DType::Bool;
+      })
+      .def_property_readonly("itemsize", [](DType d) { return element_size(d); });
+
+  py::class_<Device>(m, "device")
+      .def(py::init([](py::handle h, py::handle index) {
+             Device d = to_device_arg(h);
+             if (!index.is_none()) d.index = int16_t(py::cast<int>(index));
+             return d;
+           }),
+           py::arg("type"), py::arg("index") = py::none())
+      .def_property_readonly("type", [](const Device& d) { return device_type_name(d.type); })
+      .def_property_readonly("index", [](const Device& d) -> py::object {
+        if (d.is_cpu()) return py::none();
+        return py::int_(d.index);
+      })
+      .def("__eq__", [](const Device& a, py::handle b) {
+        if (py::isinstance<py::str>(b)) return a == parse_device(py::cast<std::string>(b));
+        if (py::isinstance<Device>(b)) return a == py::cast<Device>(b);
+        return false;
+      })
+      .def("__hash__", [](const Device& d) { return int(d.type) * 1000 + d.index; })
+      .def("__str__", &Device::str)
+      .def("__repr__", [](const Device& d) {
+        if (d.is_cpu()) return std::string("device(type='cpu')");
+        return str_cat("device(type='cuda', index=", d.index, ")");
+      });
+
+  cls.def_property_readonly("shape", [](const Tensor& t) { return make_size(t.sizes()); })
+      .def("size", [](const Tensor& t, py::handle dim) -> py::object {
+            if (dim.is_none()) return make_size(t.sizes());
+            return py::int_(t.size(py::cast<int64_t>(dim)));
+          }, py::arg("dim") = py::none())
+      .def("stride", [](const Tensor& t, py::handle dim) -> py::object {
+            if (dim.is_none()) {
+              py::tuple r(t.dim());
+              for (int64_t i = 0; i < t.dim(); ++i) r[i] = py::int_(t.strides()[i]);
+              return std::move(r);
+            }
+            return py::int_(t.stride(py::cast<int64_t>(dim)));
+          }, py::arg("dim") = py::none())
+      .def("dim", &Tensor::dim)
+      .def("ndimension", &Tensor::dim)
+      .def_property_readonly("ndim", &Tensor::dim)
+      .def("numel", &Tensor::numel)
+      .def("nelement", &Tensor::numel)
+      .def("element_size", &Tensor::element_size)
+      .def("__len__", [](const Tensor& t) {
+        RV_CHECK_TYPE(t.dim() > 0, "len() of a 0-d tensor");
+        return t.sizes()[0];
+      })
+      .def_property_readonly("dtype", &Tensor::dtype)
+      .def_property_readonly("device", &Tensor::device)
+      .def_property_readonly("is_cuda", [](const Tensor& t) { return t.device().is_cuda(); })
+      .def_property_readonly("is_cpu", [](const Tensor& t) { return t.device().is_cpu(); })
+      .def("is_floating_point", &Tensor::is_floating_point)
+      .def("is_contiguous", [](const Tensor& t, py::handle) { return t.is_contiguous(); },
+           py::arg("memory_format") = py::none())
+      .def("data_ptr", [](const Tensor& t) { return reinterpret_cast<uintptr_t>(t.data_ptr()); })
+      .def("storage_offset", &Tensor::storage_offset)
+      .def("get_device", [](const Tensor& t) { return t.device().is_cpu() ? -1 : t.device().index; })
+      .def_property_readonly("_version", &Tensor::version)
+      .def_property_readonly("_base", [](const Tensor& t) -> py::object {
+        if (!t.is_view()) return py::none();
+        return py::cast(Tensor(t.impl()->view_base()));
+      })
+      .def_property_readonly("is_leaf", &Tensor::is_leaf)
+      .def_property("requires_grad", &Tensor::requires_grad,
+                    [](Tensor& t, bool v) { t.set_requires_grad(v); })
+      .def("requires_grad_", [](Tensor& t, bool v) -> Tensor& { return t.set_requires_grad(v); },
+           py::arg("requires_grad") = true, py::return_value_policy::reference_internal)
+      .def_property("grad", [](const Tensor& t) -> py::object {
+            Tensor g = t.grad();
+            if (!g.defined()) return py::none();
+            return py::cast(g);
+          },
+          [](Tensor& t, py::handle g) {
+            if (g.is_none()) t.set_grad(Tensor());
+            else t.set_grad(py::cast<Tensor>(g));
+          })
+      .def_property_readonly("retains_grad", [](const Tensor& t) {
+        auto* m = t.impl()->autograd();
+        return m && m->retains_grad;
+      })
+      .def_property_readonly("output_nr", &Tensor::output_nr)
+      .def("detach", [](const Tensor& t) { return detach(t); })
+      .def("detach_", [](Tensor& t) -> Tensor& {
+            auto* m = t.impl()->autograd();
+            if (m) {
+              m->grad_fn = nullptr;
+              m->requires_grad = false;
+            }
+            return t;
+          }, py::return_value_policy::reference_internal)
+      .def("__hash__", [](py::handle self) { return py::hash(py::int_(reinterpret_cast<uintptr_t>(self.ptr()))); })
+      .def("__bool__", [](const Tensor& t) {
+        RV_CHECK(t.numel() == 1, "Boolean value of Tensor with more than one value is ambiguous");
+        Tensor c = to_dtype(detach(t), DType::Bool);
+        return *contiguous_clone(c).data<bool>();
+      });
+
+  m.def("_set_size_type", &set_size_type);
+  m.def("get_num_threads", &get_num_threads);
+  m.def("set_num_threads", &set_num_threads);
+}
+
+}  // namespace ranvier::python

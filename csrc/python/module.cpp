@@ -1,0 +1,31 @@
+// The extension module ranvier._C: the only translation units that include pybind11 are under
+// csrc/python/. Each bind_*.cpp adds one family.
+#include <pybind11/pybind11.h>
+
+#include "core/tensor.h"
+
+namespace ranvier::python {
+namespace py = pybind11;
+void bind_errors(py::module_& m);
+void bind_tensor(py::module_& m, py::class_<Tensor>& cls);
+void bind_factory(py::module_& m, py::class_<Tensor>& cls);
+void bind_numpy(py::module_& m, py::class_<Tensor>& cls);
+void bind_elementwise(py::module_& m, py::class_<Tensor>& cls);
+void bind_reduce(py::module_& m, py::class_<Tensor>& cls);
+void bind_shape(py::module_& m, py::class_<Tensor>& cls);
+void bind_autograd(py::module_& m, py::class_<Tensor>& cls);
+}  // namespace ranvier::python
+
+PYBIND11_MODULE(_C, m) {
+  using namespace ranvier::python;
+  m.doc() = "ranvier core: tensors, ops and autograd";
+  py::class_<ranvier::Tensor> cls(m, "Tensor", py::dynamic_attr());
+  bind_errors(m);
+  bind_tensor(m, cls);
+  bind_factory(m, cls);
+  bind_numpy(m, cls);
+  bind_elementwise(m, cls);
+  bind_reduce(m, cls);
+  bind_shape(m, cls);
+  bind_autograd(m, cls);
+}

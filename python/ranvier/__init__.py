@@ -1,0 +1,21 @@
+"""ranvier: tensors, reverse-mode autodiff and neural-network layers with a PyTorch-style API."""
+import os as _os
+
+from ranvier import _C
+from ranvier._C import Tensor, dtype, device, from_numpy, get_num_threads, set_num_threads
+from ranvier._size import Size
+from ranvier._dtypes import (float32, float64, float16, bfloat16, int64, int32, uint8, bool,
+                             float, double, half, long, int)
+from ranvier._factories import (tensor, as_tensor, empty, zeros, ones, full, arange, linspace,
+                                eye, empty_like, zeros_like, ones_like, full_like)
+from ranvier._functions import *  # noqa: F401,F403  (ops bound in C++: add, mul, sum, ...)
+from ranvier.autograd.grad_mode import (no_grad, enable_grad, set_grad_enabled, inference_mode,
+                                        is_grad_enabled)
+from ranvier import autograd
+from ranvier import _tensor  # noqa: F401  (adds the Python-side Tensor methods)
+
+__version__ = "0.1.0"
+
+#: The folder to put on CMAKE_PREFIX_PATH so that CMake's find_package(ranvier) finds this
+#: install (also printed by ``python -m ranvier --cmake-prefix-path``).
+cmake_prefix_path = _os.path.join(_os.path.dirname(__file__), "lib", "cmake")

@@ -1,0 +1,118 @@
+"""Tensor methods written in Python: printing, NumPy/list conversion, dtype conversion."""
+import builtins
+
+from ranvier import _C
+from ranvier import _dtypes
+from ranvier._tensor_str import tensor_repr
+
+Tensor = _C.Tensor
+
+
+def _numpy(self, *, force=False):
+    """A NumPy array sharing this tensor's memory (CPU tensors)."""
+    if force:
+        return self.detach().cpu()._numpy() if hasattr(self, "cpu") else self.detach()._numpy()
+    return self._numpy()
+
+
+def _array(self, dtype=None, copy=None):
+    arr = self.detach()._numpy() if self.dtype != _dtypes.bfloat16 else \
+        self.detach()._to_dtype(_dtypes.float32)._numpy()
+    if dtype is not None and arr.dtype != dtype:
+        if copy is False:
+            raise ValueError("__array__: a copy is needed to convert to dtype %s" % dtype)
+        return arr.astype(dtype)
+    if copy:
+        return arr.copy()
+    return arr
+
+
+def _item(self):
+    if self.numel() != 1:
+        raise RuntimeError("a Tensor with %d elements cannot be converted to Scalar"
+                           % self.numel())
+    t = self.detach()
+    if t.dtype == _dtypes.bfloat16:
+        t = t._to_dtype(_dtypes.float32)
+    return t._numpy().reshape(-1)[0].item()
+
+
+def _tolist(self):
+    t = self.detach()
+    if t.dtype == _dtypes.bfloat16:
+        t = t._to_dtype(_dtypes.float32)
+    return t._numpy().tolist()
+
+
+def _to(self, *args, dtype=None, device=None, non_blocking=False, copy=False, **kwargs):
+    for a in args:
+        if isinstance(a, _C.dtype):
+            dtype = a
+        elif isinstance(a, (str, _C.device)):
+            device = a
+        elif isinstance(a, Tensor):
+            dtype, device = a.dtype, a.device
+    t = self
+    if device is not None:
+        dev = _C.device(device) if not isinstance(device, _C.device) else device
+        if dev != t.device:
+            raise NotImplementedError("to: moving tensors to %s is not supported in this build"
+                                      % dev)
+    if dtype is not None and (dtype != t.dtype or copy):
+        t = t._to_dtype(dtype, copy)
+    elif copy:
+        t = t.clone()
+    return t
+
+
+def _type_as(self, other):
+    return self._to_dtype(other.dtype)
+
+
+def _iter(self):
+    if self.dim() == 0:
+        raise TypeError("iteration over a 0-d tensor")
+    return (self[i] for i in builtins.range(self.shape[0]))
+
+
+def _float_conv(self):
+    return builtins.float(self.item())
+
+
+def _int_conv(self):
+    return builtins.int(self.item())
+
+
+def _index(self):
+    if self.dtype.is_floating_point or self.numel() != 1:
+        raise TypeError("only integer tensors of a single element can be converted to an index")
+    return builtins.int(self.item())
+
+
+def _dlpack_device(self):
+    return (1, 0) if self.device.type == "cpu" else (2, self.device.index or 0)
+
+
+def _install():
+    Tensor.numpy = _numpy
+    Tensor.__array__ = _array
+    Tensor.item = _item
+    Tensor.tolist = _tolist
+    Tensor.to = _to
+    Tensor.type_as = _type_as
+    Tensor.__iter__ = _iter
+    Tensor.__float__ = _float_conv
+    Tensor.__int__ = _int_conv
+    Tensor.__index__ = _index
+    Tensor.__repr__ = tensor_repr
+    Tensor.__str__ = tensor_repr
+    Tensor.__array_priority__ = 1000
+    Tensor.__dlpack_device__ = _dlpack_device
+    for name, dt in (("float", _dtypes.float32), ("double", _dtypes.float64),
+                     ("half", _dtypes.float16), ("bfloat16", _dtypes.bfloat16),
+                     ("long", _dtypes.int64), ("int", _dtypes.int32), ("byte", _dtypes.uint8),
+                     ("bool", _dtypes.bool)):
+        setattr(Tensor, name, (lambda d: lambda self: self._to_dtype(d))(dt))
+
+
+_install()
