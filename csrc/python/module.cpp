@@ -14,6 +14,9 @@ void bind_elementwise(py::module_& m, py::class_<Tensor>& cls);
 void bind_reduce(py::module_& m, py::class_<Tensor>& cls);
 void bind_shape(py::module_& m, py::class_<Tensor>& cls);
 void bind_autograd(py::module_& m, py::class_<Tensor>& cls);
+void bind_matmul(py::module_& m, py::class_<Tensor>& cls);
+void bind_indexing(py::module_& m, py::class_<Tensor>& cls);
+void bind_random(py::module_& m, py::class_<Tensor>& cls);
 }  // namespace ranvier::python
 
 PYBIND11_MODULE(_C, m) {
@@ -28,4 +31,7 @@ PYBIND11_MODULE(_C, m) {
   bind_reduce(m, cls);
   bind_shape(m, cls);
   bind_autograd(m, cls);
+  bind_matmul(m, cls);
+  bind_indexing(m, cls);
+  bind_random(m, cls);
 }

@@ -12,6 +12,10 @@ void init_blas();
 namespace cpu {
 void register_copy_cpu();
 void register_reduce_cpu();
+void register_matmul_cpu();
+void register_indexing_cpu();
+void register_sort_cpu();
+void register_random_cpu();
 
 int simd_level() {
   __builtin_cpu_init();
@@ -45,6 +49,10 @@ void ensure_kernels_registered() {
     cpu::register_copy_cpu();
     cpu::register_elementwise_cpu();
     cpu::register_reduce_cpu();
+    cpu::register_matmul_cpu();
+    cpu::register_indexing_cpu();
+    cpu::register_sort_cpu();
+    cpu::register_random_cpu();
     init_blas();
   });
 }
