@@ -10,3 +10,4 @@
 #include "ops/reduce.h"
 #include "ops/shape.h"
 #include "ops/unary.h"
+#include "ops/random.h"

@@ -8,6 +8,9 @@ from ranvier._dtypes import (float32, float64, float16, bfloat16, int64, int32, 
                              float, double, half, long, int)
 from ranvier._factories import (tensor, as_tensor, empty, zeros, ones, full, arange, linspace,
                                 eye, empty_like, zeros_like, ones_like, full_like)
+from ranvier._random import (Generator, default_generator, manual_seed, seed, initial_seed,
+                             get_rng_state, set_rng_state, rand, randn, randint, randperm,
+                             rand_like, randn_like, randint_like)
 from ranvier._functions import *  # noqa: F401,F403  (ops bound in C++: add, mul, sum, ...)
 from ranvier.autograd.grad_mode import (no_grad, enable_grad, set_grad_enabled, inference_mode,
                                         is_grad_enabled)

@@ -2,5 +2,5 @@
 from ranvier import _C as _C
 
 __all__ = [n for n in dir(_C) if not n.startswith("_") and n not in (
-    "Tensor", "dtype", "device", "Node", "RemovableHandle")]
+    "Tensor", "dtype", "device", "Node", "RemovableHandle", "Generator")]
 globals().update({n: getattr(_C, n) for n in __all__})

@@ -6,26 +6,22 @@ _DEFAULT_DTYPES = (_dtypes.float32, _dtypes.int64, _dtypes.bool)
 
 def _format_array(arr, indent):
     import numpy as np
+    opts = dict(separator=", ", prefix=" " * indent, threshold=1000, edgeitems=3,
+                max_line_width=80)
     if arr.dtype == np.bool_:
-        formatter = {"bool": lambda v: "True" if v else "False"}
-    elif arr.dtype.kind == "f":
-        finite = arr[np.isfinite(arr)]
-        if finite.size and np.all(finite == np.round(finite)) and np.abs(finite).max() < 1e8:
-            formatter = {"float_kind": lambda v: ("%.0f." % v) if np.isfinite(v)
-                         else ("nan" if np.isnan(v) else ("inf" if v > 0 else "-inf"))}
-        else:
-            big = finite.size and (np.abs(finite).max() >= 1e8 or
-                                   (np.abs(finite[finite != 0]).min() < 1e-4
-                                    if np.any(finite != 0) else False))
-            if big:
-                formatter = {"float_kind": lambda v: "%.4e" % v}
-            else:
-                formatter = {"float_kind": lambda v: ("%.4f" % v) if np.isfinite(v)
-                             else ("nan" if np.isnan(v) else ("inf" if v > 0 else "-inf"))}
-    else:
-        formatter = None
-    return np.array2string(arr, separator=", ", prefix=" " * indent, formatter=formatter,
-                           threshold=1000, edgeitems=3, max_line_width=80)
+        return np.array2string(arr, formatter={"bool": lambda v: "True" if v else "False"},
+                               **opts)
+    if arr.dtype.kind == "f":
+        finite = np.abs(arr[np.isfinite(arr)]).astype(np.float64)
+        if finite.size and np.all(finite == np.round(finite)) and finite.max() < 1e8:
+            return np.array2string(arr, floatmode="unique", **opts)
+        nonzero = finite[finite != 0]
+        sci = nonzero.size and (nonzero.max() >= 1e8 or nonzero.min() < 1e-4 or
+                                nonzero.max() / nonzero.min() > 1e3)
+        if sci:
+            return np.array2string(arr, formatter={"float_kind": lambda v: "%.4e" % v}, **opts)
+        return np.array2string(arr, precision=4, floatmode="fixed", suppress_small=False, **opts)
+    return np.array2string(arr, **opts)
 
 
 def tensor_repr(self):
