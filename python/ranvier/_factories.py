@@ -23,10 +23,8 @@ def tensor(data, dtype=None, device=None, requires_grad=False, pin_memory=False)
         return _finish(t, requires_grad)
     if type(data).__module__ == "numpy" and hasattr(data, "__array_interface__"):
         import numpy as np
-        arr = np.asarray(data)
-        if arr.dtype == np.float64 and arr.ndim == 0 and dtype is None:
-            pass
-        t = _C.from_numpy(np.ascontiguousarray(arr)).clone()
+        arr = np.array(data, order="C", copy=True)  # keeps 0-d arrays 0-d
+        t = _C.from_numpy(arr).clone()
         if dtype is not None:
             t = t._to_dtype(dtype)
         return _finish(t, requires_grad)
