@@ -1,6 +1,9 @@
 """The dtype objects (ranvier.float32, ...) and their PyTorch-style aliases."""
 from ranvier._C import dtype as _dtype
 
+_dtype.__repr__ = lambda self: "ranvier." + self.name
+_dtype.__str__ = _dtype.__repr__
+
 float32 = _dtype.float32
 float64 = _dtype.float64
 float16 = _dtype.float16
