@@ -21,4 +21,5 @@ __version__ = "0.1.0"
 
 #: The folder to put on CMAKE_PREFIX_PATH so that CMake's find_package(ranvier) finds this
 #: install (also printed by ``python -m ranvier --cmake-prefix-path``).
-cmake_prefix_path = _os.path.join(_os.path.dirname(__file__), "lib", "cmake")
+#: (Located next to the compiled extension, which is where the install put lib/ and include/.)
+cmake_prefix_path = _os.path.join(_os.path.dirname(_C.__file__), "lib", "cmake")
