@@ -210,3 +210,26 @@ def test_threads_api():
     rv.set_num_threads(old)
     with pytest.raises(ValueError, match="positive"):
         rv.set_num_threads(0)
+
+
+def test_tensor_constructor_forms():
+    assert rv.Tensor(2, 3).shape == (2, 3) and rv.Tensor(2, 3).dtype == rv.float32
+    assert rv.Tensor([1, 2]).dtype == rv.float32 and rv.Tensor([1, 2]).tolist() == [1.0, 2.0]
+    a = rv.ones(2, requires_grad=True)
+    b = rv.Tensor(a)
+    assert b.data_ptr() == a.data_ptr() and not b.requires_grad
+
+
+def test_subclass_and_deepcopy():
+    import copy
+
+    class Param(rv.Tensor):
+        def __init__(self, data, requires_grad=True):
+            super().__init__(data)
+            self.requires_grad_(requires_grad)
+
+    p = Param(rv.tensor([1.0, 2.0]))
+    assert isinstance(p, rv.Tensor) and p.requires_grad and p.is_leaf
+    q = copy.deepcopy(p)
+    assert type(q) is Param and q.requires_grad and q.data_ptr() != p.data_ptr()
+    assert q.tolist() == [1.0, 2.0]

@@ -47,6 +47,19 @@ void bind_tensor(py::module_& m, py::class_<Tensor>& cls) {
         return str_cat("device(type='cuda', index=", d.index, ")");
       });
 
+  // Tensor(): empty float32; Tensor(t): an alias of t without history; Tensor(2, 3): an
+  // uninitialised float32 tensor of that size; Tensor(data): float32 values of a nested list.
+  cls.def(py::init([](py::args args) {
+    if (args.size() == 0) return empty({0}, DType::Float32);
+    if (args.size() == 1 && is_tensor(args[0])) return detach(py::cast<const Tensor&>(args[0]));
+    bool all_ints = true;
+    for (py::handle a : args) all_ints = all_ints && PyLong_Check(a.ptr()) && !PyBool_Check(a.ptr());
+    if (all_ints) return empty(shape_from_args(args, "Tensor"), DType::Float32);
+    RV_CHECK_TYPE(args.size() == 1, "Tensor(): expected sizes, a tensor or a sequence of numbers");
+    py::object tensor_fn = py::module_::import("ranvier").attr("tensor");
+    return py::cast<Tensor>(tensor_fn(args[0], py::arg("dtype") = DType::Float32));
+  }));
+
   cls.def_property_readonly("shape", [](const Tensor& t) { return make_size(t.sizes()); })
       .def("size", [](const Tensor& t, py::handle dim) -> py::object {
             if (dim.is_none()) return make_size(t.sizes());

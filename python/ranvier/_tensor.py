@@ -116,3 +116,21 @@ def _install():
 
 
 _install()
+
+
+def _deepcopy(self, memo):
+    if id(self) in memo:
+        return memo[id(self)]
+    data = self.detach().clone()  # no history to record: the source is detached
+    if type(self) is Tensor:
+        new = data
+    else:  # keep subclasses (Parameter) as they are
+        new = type(self).__new__(type(self))
+        Tensor.__init__(new, data)
+    new.requires_grad_(self.requires_grad)
+    new.__dict__.update(getattr(self, "__dict__", {}))
+    memo[id(self)] = new
+    return new
+
+
+Tensor.__deepcopy__ = _deepcopy
