@@ -233,3 +233,15 @@ def test_subclass_and_deepcopy():
     q = copy.deepcopy(p)
     assert type(q) is Param and q.requires_grad and q.data_ptr() != p.data_ptr()
     assert q.tolist() == [1.0, 2.0]
+
+
+def test_data_property_and_new_factories():
+    a = rv.tensor([1.0, 2.0], requires_grad=True)
+    d = a.data
+    assert not d.requires_grad and d.data_ptr() == a.data_ptr()
+    a.data = rv.tensor([5.0, 6.0, 7.0])
+    assert a.tolist() == [5.0, 6.0, 7.0] and a.requires_grad and a.shape == (3,)
+    x = rv.zeros(2, dtype=rv.float64)
+    assert x.new_zeros(3).dtype == rv.float64 and x.new_ones((2, 2)).tolist() == [[1, 1], [1, 1]]
+    assert x.new_full((2,), 4).tolist() == [4.0, 4.0] and x.new_tensor([1]).dtype == rv.float64
+    assert f"{rv.tensor(2.5):.2f}" == "2.50" and x.cpu() is x

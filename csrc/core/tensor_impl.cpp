@@ -27,6 +27,13 @@ void TensorImpl::set_geometry(Shape sizes, Shape strides, int64_t offset) {
   contiguous_ = strides_are_contiguous(sizes_, strides_);
 }
 
+void TensorImpl::set_data(const TensorImpl& other) {
+  storage_ = other.storage_;
+  dtype_ = other.dtype_;
+  set_geometry(other.sizes_, other.strides_, other.offset_);
+  view_base_ = other.view_base_;
+}
+
 autograd::AutogradMeta& TensorImpl::ensure_autograd() {
   if (!autograd_) autograd_ = std::make_unique<autograd::AutogradMeta>();
   return *autograd_;

@@ -33,6 +33,8 @@ class TensorImpl {
 
   // Changes the geometry in place (used by resize and as_strided_ style ops).
   void set_geometry(Shape sizes, Shape strides, int64_t offset);
+  // Makes this tensor use other's data: storage, geometry and dtype (`t.data = other`).
+  void set_data(const TensorImpl& other);
 
   // Autograd record; null means "no autograd information".
   autograd::AutogradMeta* autograd() const { return autograd_.get(); }

@@ -118,6 +118,10 @@ void bind_tensor(py::module_& m, py::class_<Tensor>& cls) {
       })
       .def_property_readonly("output_nr", &Tensor::output_nr)
       .def("detach", [](const Tensor& t) { return detach(t); })
+      .def_property("data", [](const Tensor& t) { return detach(t); },
+                    [](Tensor& t, const Tensor& other) {
+                      t.impl()->set_data(*other.impl());
+                    })
       .def("detach_", [](Tensor& t) -> Tensor& {
             auto* m = t.impl()->autograd();
             if (m) {

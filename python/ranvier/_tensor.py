@@ -134,3 +134,48 @@ def _deepcopy(self, memo):
 
 
 Tensor.__deepcopy__ = _deepcopy
+
+
+def _cpu(self, memory_format=None):
+    if self.device.type == "cpu":
+        return self
+    raise NotImplementedError("cpu: copying from %s is not supported in this build" % self.device)
+
+
+def _format(self, spec):
+    if self.dim() == 0:
+        return self.item().__format__(spec)
+    return tensor_repr(self).__format__(spec)
+
+
+def _new_factory(factory):
+    def method(self, *size, dtype=None, device=None, requires_grad=False, **kw):
+        return factory(*size, dtype=dtype or self.dtype, device=device or self.device,
+                       requires_grad=requires_grad)
+    return method
+
+
+def _new_full(self, size, fill_value, dtype=None, device=None, requires_grad=False):
+    from ranvier._factories import full
+    return full(size, fill_value, dtype=dtype or self.dtype, device=device or self.device,
+                requires_grad=requires_grad)
+
+
+def _new_tensor(self, data, dtype=None, device=None, requires_grad=False):
+    from ranvier._factories import tensor
+    return tensor(data, dtype=dtype or self.dtype, device=device or self.device,
+                  requires_grad=requires_grad)
+
+
+def _install_more():
+    from ranvier._factories import empty, ones, zeros
+    Tensor.cpu = _cpu
+    Tensor.__format__ = _format
+    Tensor.new_zeros = _new_factory(zeros)
+    Tensor.new_ones = _new_factory(ones)
+    Tensor.new_empty = _new_factory(empty)
+    Tensor.new_full = _new_full
+    Tensor.new_tensor = _new_tensor
+
+
+_install_more()
