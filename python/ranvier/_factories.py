@@ -8,10 +8,18 @@ def _finish(t, requires_grad):
     return t
 
 
-def _sizes(size):
+def _sizes(size, op="size"):
+    """Sizes given as f(2, 3), f((2, 3)) or f([2, 3]), checked to be ints."""
     if len(size) == 1 and not isinstance(size[0], int):
-        return tuple(size[0])
-    return size
+        if not hasattr(size[0], "__len__") or isinstance(size[0], (str, bytes)):
+            raise TypeError("%s: size must be a tuple of ints, but got %s"
+                            % (op, type(size[0]).__name__))
+        size = tuple(size[0])
+    for s in size:
+        if isinstance(s, bool) or not hasattr(s, "__index__"):
+            raise TypeError("%s: size must be a tuple of ints, but found an element of type %s"
+                            % (op, type(s).__name__))
+    return tuple(s.__index__() for s in size)
 
 
 def tensor(data, dtype=None, device=None, requires_grad=False, pin_memory=False):
@@ -61,8 +69,7 @@ def ones(*size, dtype=None, device=None, requires_grad=False, out=None):
 
 
 def full(size, fill_value, dtype=None, device=None, requires_grad=False, out=None):
-    return _finish(_C._full(tuple(size) if not isinstance(size, int) else (size,), fill_value,
-                            dtype, device), requires_grad)
+    return _finish(_C._full(_sizes((size,), "full"), fill_value, dtype, device), requires_grad)
 
 
 def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False, out=None):
