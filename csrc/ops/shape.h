@@ -22,6 +22,20 @@ Tensor squeeze(const Tensor& t, const std::vector<int64_t>& dims);
 Tensor unsqueeze(const Tensor& t, int64_t dim);
 Tensor flatten(const Tensor& t, int64_t start_dim = 0, int64_t end_dim = -1);
 
+// Basic slicing views (ops/slice.cpp). slice: [start, end) with a positive step along dim
+// (start/end already clamped by the caller or clamped here like Python slices).
+Tensor slice(const Tensor& t, int64_t dim, int64_t start, int64_t end, int64_t step = 1);
+// The gradient of slice: zeros of in_sizes with g written into the sliced region.
+Tensor slice_backward(const Tensor& g, const Shape& in_sizes, int64_t dim, int64_t start,
+                      int64_t end, int64_t step);
+Tensor narrow(const Tensor& t, int64_t dim, int64_t start, int64_t length);
+Tensor select(const Tensor& t, int64_t dim, int64_t index);
+Tensor expand_as(const Tensor& t, const Tensor& other);
+Tensor movedim(const Tensor& t, const std::vector<int64_t>& src, const std::vector<int64_t>& dst);
+Tensor unflatten(const Tensor& t, int64_t dim, const Shape& sizes);
+// Matrix transpose of the last two dims (Tensor.mT).
+Tensor mT(const Tensor& t);
+
 // Resolves one -1 in sizes against numel; RuntimeError naming op when impossible.
 Shape infer_size(const Shape& sizes, int64_t numel, const char* op);
 

@@ -17,6 +17,7 @@ void bind_autograd(py::module_& m, py::class_<Tensor>& cls);
 void bind_matmul(py::module_& m, py::class_<Tensor>& cls);
 void bind_indexing(py::module_& m, py::class_<Tensor>& cls);
 void bind_random(py::module_& m, py::class_<Tensor>& cls);
+void bind_getitem(py::module_& m, py::class_<Tensor>& cls);
 }  // namespace ranvier::python
 
 PYBIND11_MODULE(_C, m) {
@@ -34,4 +35,5 @@ PYBIND11_MODULE(_C, m) {
   bind_matmul(m, cls);
   bind_indexing(m, cls);
   bind_random(m, cls);
+  bind_getitem(m, cls);
 }
