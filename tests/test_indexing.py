@@ -5,8 +5,17 @@ import pytest
 from hypothesis import given, strategies as st
 
 import ranvier
-from helpers import (assert_close, from_np, gradcheck, gradgradcheck, noncontiguous, rand_np,
+from helpers import (assert_close, gradcheck, gradgradcheck, noncontiguous, rand_np,
                      shapes)
+
+from helpers import from_np as _from_np
+
+
+def from_np(a, requires_grad=False):
+    """helpers.from_np, keeping 0-d arrays 0-d (np.ascontiguousarray makes them 1-d)."""
+    a = np.asarray(a)
+    return _from_np(a, requires_grad=requires_grad).reshape(a.shape)
+
 
 DTYPES = [np.float32, np.float64, np.int64, np.int32, np.uint8, np.bool_]
 rng = np.random.default_rng(0)
@@ -184,7 +193,7 @@ def test_masked_dtypes(dtype):
 def test_masked_grads_and_errors():
     m = from_np(np.array([[True, False, True], [False, False, True]]))
     assert gradcheck(lambda x: x.masked_fill(m, 2.0) * x, rand_np((2, 3)))
-    assert gradcheck(lambda x, v: x.masked_fill(m, v), rand_np((2, 3)), np.array(1.5))
+    assert gradcheck(lambda x, v: x.masked_fill(m, v.reshape(())), rand_np((2, 3)), np.array([1.5]))
     assert gradcheck(lambda x: x.masked_select(m), rand_np((2, 3)))
     assert gradcheck(lambda x: x.masked_select(m), rand_np((3,)))
     with pytest.raises(RuntimeError, match="boolean masks"):

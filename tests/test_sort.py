@@ -4,7 +4,16 @@ import pytest
 from hypothesis import given, strategies as st
 
 import ranvier
-from helpers import assert_close, from_np, gradcheck, gradgradcheck, noncontiguous, rand_np, shapes
+from helpers import assert_close, gradcheck, gradgradcheck, noncontiguous, rand_np, shapes
+
+from helpers import from_np as _from_np
+
+
+def from_np(a, requires_grad=False):
+    """helpers.from_np, keeping 0-d arrays 0-d (np.ascontiguousarray makes them 1-d)."""
+    a = np.asarray(a)
+    return _from_np(a, requires_grad=requires_grad).reshape(a.shape)
+
 
 DTYPES = [np.float32, np.float64, np.int64, np.int32, np.uint8, np.bool_]
 

@@ -107,9 +107,10 @@ def gradgradcheck(func, inputs, grad_outputs=None, eps=1e-6, atol=1e-5, rtol=1e-
     def first_derivative(*args):
         xs = args[:n_in]
         gos = args[n_in:]
-        ys = _flat_outputs(func, xs)
-        grads = ranvier.autograd.grad(ys, [xs[i] for i in diff_idx], list(gos),
-                                      create_graph=True, allow_unused=True)
+        with ranvier.enable_grad():
+            ys = _flat_outputs(func, xs)
+            grads = ranvier.autograd.grad(ys, [xs[i] for i in diff_idx], list(gos),
+                                          create_graph=True, allow_unused=True)
         return tuple(g for g in grads if g is not None)
 
     return gradcheck(first_derivative, tuple(inputs) + tuple(grad_outputs), eps=eps, atol=atol,
