@@ -166,7 +166,7 @@ def test_getitem_errors():
         x[::-1]
     with pytest.raises(TypeError):
         x["a"]
-    with pytest.raises(TypeError):
+    with pytest.raises(IndexError, match="valid indices"):
         x[1.5]
     with pytest.raises(IndexError, match="single ellipsis"):
         x[..., ...]
@@ -220,3 +220,30 @@ def test_setitem_autograd():
         leaf[0] = 1.0
     with pytest.raises(RuntimeError, match="leaf"):
         leaf[ranvier.tensor([0])] = 1.0
+
+
+@given(st.data())
+def test_getitem_int_and_array_mix_like_pytorch(data):
+    """Integers mixed with index arrays: PyTorch applies the integers first (unlike NumPy)."""
+    torch = pytest.importorskip("torch")
+    a = np.arange(60, dtype=np.float32).reshape(3, 4, 5)
+    idx = []
+    for s in a.shape:
+        kind = data.draw(st.sampled_from(["slice", "int", "arr"]))
+        if kind == "slice":
+            idx.append(slice(data.draw(st.integers(0, 2)), None, data.draw(st.integers(1, 2))))
+        elif kind == "int":
+            idx.append(data.draw(st.integers(-s, s - 1)))
+        else:
+            idx.append(np.array(data.draw(st.lists(st.integers(-s, s - 1), min_size=2,
+                                                   max_size=2))))
+    idx = tuple(idx)
+    t_idx = tuple(torch.from_numpy(i) if isinstance(i, np.ndarray) else i for i in idx)
+    expected = torch.from_numpy(a)[t_idx].numpy()
+    conv = tuple(from_np(i) if isinstance(i, np.ndarray) else i for i in idx)
+    assert_close(from_np(a)[conv], expected)
+    x = from_np(a)
+    x[conv] = -1.0
+    ta = torch.from_numpy(a.copy())
+    ta[t_idx] = -1.0
+    assert_close(x, ta.numpy())

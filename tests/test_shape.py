@@ -294,6 +294,12 @@ def test_view_grads():
     assert gradcheck(lambda x: x.expand(2, 2, 3, 4), a)
     assert gradcheck(lambda x: x.mT, a)
     assert gradcheck(lambda x: x.as_strided((2, 2), (3, 1), 1), rand_np((3, 3)))
+    # overlapping windows: the gradient of a storage slot sums over every view element on it
+    assert gradcheck(lambda x: x.as_strided((3, 2), (1, 1), 0), rand_np((4,)))
+    assert gradgradcheck(lambda x: x.as_strided((3, 2), (1, 1), 0) * x.as_strided((3, 2), (1, 0), 1),
+                         rand_np((4,)))
+    assert gradgradcheck(lambda x: x[1:].as_strided((2, 2), (1, 2), 2) * x[:4].reshape(2, 2),
+                         rand_np((6,)))
 
 
 # ----------------------------------------------------------------- misc shape ops

@@ -30,7 +30,6 @@ def test_sort_against_numpy(shape, data):
         assert_close(i, np.array(0))
         return
     if desc:
-        order = np.flip(np.argsort(np.flip(-a, dim), axis=dim, kind="stable"), dim)
         order = np.argsort(-a, axis=dim, kind="stable")
     else:
         order = np.argsort(a, axis=dim, kind="stable")
@@ -80,10 +79,8 @@ def test_sort_topk_grad_and_errors():
     assert gradcheck(lambda x: x.sort(1)[0] * ranvier.arange(5, dtype=ranvier.float64), a)
     assert gradcheck(lambda x: x.sort(0, descending=True).values, a)
     assert gradcheck(lambda x: ranvier.topk(x, 2, 1).values, a)
-    assert gradgradcheck(lambda x: x.topk(3, 0, largest=False).values ** 1 * x.topk(3, 0,
-                         largest=False).values if False else
-                         x.topk(3, 1).values * x.topk(3, 1).values, a)
-    with pytest.raises(IndexError, match="k out of range"):
+    assert gradgradcheck(lambda x: x.topk(3, 1).values * x.topk(3, 1).values, a)
+    with pytest.raises(RuntimeError, match="k out of range"):
         ranvier.topk(ranvier.zeros(3), 4)
     with pytest.raises(IndexError, match="out of range"):
         ranvier.sort(ranvier.zeros(3), dim=1)

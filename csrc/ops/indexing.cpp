@@ -41,14 +41,11 @@ StridedView strided_view(const Tensor& t) {
 
 namespace {
 
-// A contiguous int64 copy of an index tensor (int64 or int32; others: IndexError naming op).
-Tensor long_index(const Tensor& idx, const char* op, bool int64_only) {
-  if (int64_only)
-    RV_CHECK_INDEX(idx.dtype() == DType::Int64, op, "(): Expected dtype int64 for index, but got ",
-                   dtype_name(idx.dtype()));
-  else
-    RV_CHECK_INDEX(idx.dtype() == DType::Int64 || idx.dtype() == DType::Int32, op,
-                   "(): Expected dtype int32/int64 for index, but got ", dtype_name(idx.dtype()));
+// A contiguous int64 copy of an index tensor (int64 or int32; others raise, naming op).
+Tensor long_index(const Tensor& idx, const char* op, bool as_index_error) {
+  RV_CHECK_KIND(as_index_error ? ErrorKind::Index : ErrorKind::Runtime,
+                idx.dtype() == DType::Int64 || idx.dtype() == DType::Int32, op,
+                "(): Expected dtype int32/int64 for index, but got ", dtype_name(idx.dtype()));
   Tensor d = detach(idx);
   if (d.dtype() != DType::Int64) return to_dtype(d, DType::Int64);
   return d.is_contiguous() ? d : contiguous_clone(d);
@@ -71,7 +68,7 @@ Tensor gather(const Tensor& self, int64_t dim, const Tensor& index) {
   Tensor s = self.dim() == 0 ? reshape(self, {1}) : self;
   Tensor ix = index.dim() == 0 ? reshape(detach(index), {1}) : index;
   dim = wrap_dim(dim, s.dim(), "gather");
-  Tensor idx = long_index(ix, "gather", true);
+  Tensor idx = long_index(ix, "gather", false);
   RV_CHECK(idx.dim() == s.dim() || idx.numel() == 0, "gather(): Index tensor must have the same "
            "number of dimensions as input tensor (index ", shape_str(index.sizes()), ", input ",
            shape_str(self.sizes()), ")");
@@ -106,7 +103,7 @@ Tensor scatter_checks(const Tensor& self, int64_t& dim, const Tensor& index, con
                       const char* op) {
   RV_CHECK(self.dim() > 0, op, "(): 0-dimensional self is not supported; reshape it to [1]");
   dim = wrap_dim(dim, self.dim(), op);
-  Tensor idx = long_index(index, op, true);
+  Tensor idx = long_index(index, op, false);
   if (idx.numel() == 0) return idx;
   RV_CHECK(idx.dim() == self.dim(), op, "(): Index tensor must have the same number of "
            "dimensions as self tensor (index ", shape_str(index.sizes()), ", self ",
@@ -243,7 +240,7 @@ std::vector<Tensor> expand_indices(const Tensor& self, const std::vector<Tensor>
       RV_CHECK_INDEX(t.dtype() == DType::Int64 || t.dtype() == DType::Int32, op,
                      ": tensors used as indices must be long, int, byte or bool tensors (got ",
                      dtype_name(t.dtype()), ")");
-      out.push_back(long_index(t, op, false));
+      out.push_back(long_index(t, op, true));
     }
   }
   RV_CHECK_INDEX(int64_t(out.size()) <= self.dim(), op, ": too many indices for tensor of "
@@ -619,7 +616,7 @@ std::vector<Tensor> nonzero_tuple(const Tensor& self) {
 }
 
 Tensor take(const Tensor& self, const Tensor& index) {
-  Tensor idx = long_index(index, "take", true);
+  Tensor idx = long_index(index, "take", false);
   Tensor flat = reshape(self, {-1});
   return index_impl(flat, {idx}, "take");
 }

@@ -232,10 +232,9 @@ std::vector<Tensor> tensor_split_indices(const Tensor& x, const std::vector<int6
     int64_t e = i < indices.size() ? indices[i] : n;
     if (e < 0) e += n;
     e = std::min(std::max<int64_t>(e, 0), n);
-    int64_t s = std::min(prev, n);
-    starts.push_back(s);
-    lens.push_back(std::max<int64_t>(e - s, 0));
-    prev = std::max(prev, e);
+    starts.push_back(prev);
+    lens.push_back(std::max<int64_t>(e - prev, 0));
+    prev = e;
   }
   return split_views(x, dim, starts, lens, "TensorSplitBackward0");
 }

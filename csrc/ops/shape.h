@@ -9,6 +9,15 @@
 namespace ranvier {
 
 Tensor as_strided(const Tensor& t, const Shape& sizes, const Shape& strides, int64_t offset);
+// A view geometry over a flat storage (element sizes, strides and offset).
+struct StridedGeometry {
+  Shape sizes, strides;
+  int64_t offset = 0;
+};
+// Adds t into a zero storage through geometry `from` (elements sharing a slot add up) and reads
+// it back through geometry `to` as a new contiguous tensor: the backward of as_strided; its
+// own backward is restride with the geometries swapped (the adjoint).
+Tensor restride(const Tensor& t, const StridedGeometry& from, const StridedGeometry& to);
 // view: same data, new shape (one -1 allowed); RuntimeError if the strides do not allow it.
 Tensor view(const Tensor& t, const Shape& sizes);
 // reshape: a view when possible, otherwise a copy.

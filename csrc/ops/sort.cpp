@@ -65,7 +65,7 @@ std::tuple<Tensor, Tensor> topk(const Tensor& self, int64_t k, int64_t dim, bool
                                 bool sorted) {
   (void)sorted;  // results always come sorted
   int64_t n = self.dim() == 0 ? 1 : self.sizes()[wrap_dim(dim, self.dim(), "topk")];
-  RV_CHECK_INDEX(k >= 0 && k <= n, "topk: selected index k out of range (k = ", k,
+  RV_CHECK(k >= 0 && k <= n, "topk: selected index k out of range (k = ", k,
                  ", size of dim ", dim, " is ", n, " for input of shape ", shape_str(self.sizes()),
                  ")");
   return sort_impl(self, dim, largest, k, "topk", "TopkBackward0");

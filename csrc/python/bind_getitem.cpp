@@ -48,6 +48,9 @@ Item classify(py::handle h) {
   } else if (PyLong_Check(o)) {
     it.kind = Kind::Int;
     it.i = py::cast<int64_t>(h);
+  } else if (PyFloat_Check(o)) {
+    throw_error(ErrorKind::Index, "only integers, slices (`:`), ellipsis (`...`), None and long "
+                                  "or byte Tensors are valid indices (got float)");
   } else if (py::isinstance<py::str>(h) || py::isinstance<py::bytes>(h)) {
     throw_error(ErrorKind::Type, str_cat("only integers, slices (`:`), ellipsis (`...`), None and "
                                          "long or byte Tensors are valid indices (got ",
