@@ -250,13 +250,12 @@ std::vector<Tensor> expand_indices(const Tensor& self, const std::vector<Tensor>
 }
 
 struct IndexPlan {
-  Tensor offsets;               // int64 [n_index]
+  Tensor offsets;               // int64 [n_index]: element offsets of the index grid
   Shape bshape;                 // broadcast shape of the index tensors
-  Shape rest_sizes, rest_strides;
-  bool move_front = false;      // result dims of the indices sit at `first`, not in front
-  int64_t first = 0;
-  Shape result;                 // final result shape
-  std::vector<int64_t> to_final;  // permutation from [bshape, rest] to the final layout
+  int64_t first = 0;            // where the index dims go in the result
+  Shape pre_sizes, pre_strides;   // non-indexed dims before `first`
+  Shape post_sizes, post_strides; // the other non-indexed dims
+  Shape result;                 // [pre..., bshape..., post...]
 };
 
 IndexPlan make_plan(const Tensor& self, const std::vector<Tensor>& idx, const char* op) {
@@ -296,30 +295,32 @@ IndexPlan make_plan(const Tensor& self, const std::vector<Tensor>& idx, const ch
       off[i] += (x < 0 ? x + size : x) * stride;
     }
   }
-  for (int64_t d = 0; d < self.dim(); ++d)
-    if (!idx[d].defined()) {
-      p.rest_sizes.push_back(self.sizes()[d]);
-      p.rest_strides.push_back(self.strides()[d]);
-    }
-  int64_t nbd = int64_t(p.bshape.size()), nr = int64_t(p.rest_sizes.size());
-  for (int64_t i = 0; i < p.first; ++i) p.to_final.push_back(nbd + i);
-  for (int64_t i = 0; i < nbd; ++i) p.to_final.push_back(i);
-  for (int64_t i = p.first; i < nr; ++i) p.to_final.push_back(nbd + i);
-  Shape flat = p.bshape;
-  flat.insert(flat.end(), p.rest_sizes.begin(), p.rest_sizes.end());
-  for (int64_t k : p.to_final) p.result.push_back(flat[k]);
-  p.move_front = p.first > 0;
+  for (int64_t d = 0; d < self.dim(); ++d) {
+    if (idx[d].defined()) continue;
+    bool pre = d < p.first;
+    (pre ? p.pre_sizes : p.post_sizes).push_back(self.sizes()[d]);
+    (pre ? p.pre_strides : p.post_strides).push_back(self.strides()[d]);
+  }
+  p.result = p.pre_sizes;
+  p.result.insert(p.result.end(), p.bshape.begin(), p.bshape.end());
+  p.result.insert(p.result.end(), p.post_sizes.begin(), p.post_sizes.end());
   return p;
 }
 
 IndexArgs index_args(const Tensor& target, const IndexPlan& p, const Tensor& flat) {
   IndexArgs a;
-  a.rest.data = static_cast<char*>(target.data_ptr());
-  a.rest.dtype = target.dtype();
-  a.rest.ndim = int(p.rest_sizes.size());
-  for (size_t i = 0; i < p.rest_sizes.size(); ++i) {
-    a.rest.sizes[i] = p.rest_sizes[i];
-    a.rest.strides[i] = p.rest_strides[i];
+  a.pre.data = static_cast<char*>(target.data_ptr());
+  a.pre.dtype = target.dtype();
+  a.pre.ndim = int(p.pre_sizes.size());
+  for (size_t i = 0; i < p.pre_sizes.size(); ++i) {
+    a.pre.sizes[i] = p.pre_sizes[i];
+    a.pre.strides[i] = p.pre_strides[i];
+  }
+  a.post.dtype = target.dtype();
+  a.post.ndim = int(p.post_sizes.size());
+  for (size_t i = 0; i < p.post_sizes.size(); ++i) {
+    a.post.sizes[i] = p.post_sizes[i];
+    a.post.strides[i] = p.post_strides[i];
   }
   a.offsets = p.offsets.data<int64_t>();
   a.n_index = p.offsets.numel();
@@ -350,11 +351,6 @@ void index_put_raw(const Tensor& target, const std::vector<Tensor>& idx, const T
            shape_str(values.sizes()), " cannot be broadcast to indexing result of shape ",
            shape_str(p.result));
   Tensor ve = expand(v, p.result);
-  if (p.move_front) {
-    std::vector<int64_t> inv(p.to_final.size());
-    for (size_t i = 0; i < p.to_final.size(); ++i) inv[p.to_final[i]] = int64_t(i);
-    ve = permute(ve, inv);
-  }
   Tensor flat = contiguous_clone(ve);  // always a copy: values may alias target
   if (flat.numel() == 0) return;
   index_put_kernel.get(target.device(), op)(index_args(target, p, flat), accumulate);
@@ -362,15 +358,8 @@ void index_put_raw(const Tensor& target, const std::vector<Tensor>& idx, const T
 
 Tensor index_impl(const Tensor& self, const std::vector<Tensor>& idx, const char* op) {
   IndexPlan p = make_plan(self, idx, op);
-  Shape flat_shape = p.bshape;
-  flat_shape.insert(flat_shape.end(), p.rest_sizes.begin(), p.rest_sizes.end());
-  Tensor flat = empty(flat_shape, self.dtype(), self.device());
-  if (flat.numel() > 0) index_gather_kernel.get(self.device(), op)(index_args(self, p, flat));
-  Tensor out = flat;
-  if (p.move_front) {
-    Tensor pv = permute(flat, p.to_final);
-    out = contiguous_clone(pv);
-  }
+  Tensor out = empty(p.result, self.dtype(), self.device());
+  if (out.numel() > 0) index_gather_kernel.get(self.device(), op)(index_args(self, p, out));
   if (autograd::needs_grad({self})) {
     Shape in_sizes = self.sizes();
     autograd::record("IndexBackward0", {self}, {&out}, {}, {}, [in_sizes, idx](BackwardContext& c) {

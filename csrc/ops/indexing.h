@@ -56,10 +56,13 @@ struct StridedView {
 };
 StridedView strided_view(const Tensor& t);
 
-// Advanced-indexing kernel arguments: element b of the index grid starts at data + offsets[b]
-// (elements) in `rest` (the non-indexed dims); `flat` is contiguous [n_index, rest numel].
+// Advanced-indexing kernel arguments. The result is laid out as [pre..., index grid, post...]
+// (pre: the non-indexed dims before the indexed ones, empty when the index dims go first;
+// post: the other non-indexed dims). Element (p, b, q) of the result is
+// pre.data[pre_off(p) + offsets[b] + post_off(q)]; `flat` is that result, contiguous.
 struct IndexArgs {
-  StridedView rest;
+  StridedView pre;   // data: the indexed tensor's first element; sizes/strides of the pre dims
+  StridedView post;  // sizes/strides of the post dims (data unused)
   const int64_t* offsets = nullptr;
   int64_t n_index = 0;
   char* flat = nullptr;

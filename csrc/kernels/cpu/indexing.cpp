@@ -80,19 +80,55 @@ void scatter_cpu(const StridedView& self, const StridedView& index, const Stride
   });
 }
 
+// Element offset of row-major position p in a strided view (by division: once per row).
+int64_t offset_of(const StridedView& v, int64_t p) {
+  int64_t off = 0;
+  for (int d = v.ndim - 1; d >= 0; --d) {
+    off += (p % v.sizes[d]) * v.strides[d];
+    p /= v.sizes[d];
+  }
+  return off;
+}
+
+// Runs row(base_offset, row_index) for every (pre, index) pair; rows are independent.
+template <typename F>
+void for_each_index_row(const IndexArgs& a, int64_t post_n, bool parallel, const F& row) {
+  int64_t rows = view_numel(a.pre) * a.n_index;
+  auto body = [&](int64_t b, int64_t e) {
+    int64_t p = b / a.n_index, k = b % a.n_index;
+    int64_t pre_off = offset_of(a.pre, p);
+    for (int64_t i = b; i < e; ++i) {
+      row(pre_off + a.offsets[k], i);
+      if (++k == a.n_index && i + 1 < e) {
+        k = 0;
+        pre_off = offset_of(a.pre, ++p);
+      }
+    }
+  };
+  if (parallel)
+    parallel_for(0, rows, post_n > 0 ? std::max<int64_t>(1, kGrainSize / post_n) : kGrainSize,
+                 body);
+  else
+    body(0, rows);
+}
+
 void index_gather_cpu(const IndexArgs& a) {
-  int64_t r = view_numel(a.rest);
-  const int64_t* st[1] = {a.rest.strides};
-  RV_DISPATCH_ALL(a.rest.dtype, "index", [&] {
-    const scalar_t* src = reinterpret_cast<const scalar_t*>(a.rest.data);
+  int64_t r = view_numel(a.post);
+  const int64_t* st[1] = {a.post.strides};
+  RV_DISPATCH_ALL(a.pre.dtype, "index", [&] {
+    const scalar_t* src = reinterpret_cast<const scalar_t*>(a.pre.data);
     scalar_t* out = reinterpret_cast<scalar_t*>(a.flat);
-    int64_t grain = r > 0 ? std::max<int64_t>(1, kGrainSize / r) : kGrainSize;
-    parallel_for(0, a.n_index, grain, [&](int64_t b, int64_t e) {
-      for (int64_t i = b; i < e; ++i) {
-        const scalar_t* base = src + a.offsets[i];
-        scalar_t* o = out + i * r;
+    bool inner_unit = a.post.ndim == 1 && a.post.strides[0] == 1;
+    for_each_index_row(a, r, true, [&](int64_t base_off, int64_t i) {
+      const scalar_t* base = src + base_off;
+      scalar_t* o = out + i * r;
+      if (r == 1 && a.post.ndim == 0) {
+        o[0] = base[0];
+      } else if (inner_unit) {
+        for (int64_t j = 0; j < r; ++j) o[j] = base[j];
+      } else {
         int64_t j = 0;
-        walk<1>(a.rest.ndim, a.rest.sizes, st, 0, r,
+        walk<1>(a.post.ndim, a.post.sizes, st, 0, r,
                 [&](const int64_t* off) { o[j++] = base[off[0]]; });
       }
     });
@@ -100,20 +136,21 @@ void index_gather_cpu(const IndexArgs& a) {
 }
 
 void index_put_cpu(const IndexArgs& a, bool accumulate) {
-  int64_t r = view_numel(a.rest);
-  const int64_t* st[1] = {a.rest.strides};
-  RV_DISPATCH_ALL(a.rest.dtype, "index_put_", [&] {
-    scalar_t* dst = reinterpret_cast<scalar_t*>(a.rest.data);
+  int64_t r = view_numel(a.post);
+  const int64_t* st[1] = {a.post.strides};
+  RV_DISPATCH_ALL(a.pre.dtype, "index_put_", [&] {
+    scalar_t* dst = reinterpret_cast<scalar_t*>(a.pre.data);
     const scalar_t* vals = reinterpret_cast<const scalar_t*>(a.flat);
-    for (int64_t i = 0; i < a.n_index; ++i) {
-      scalar_t* base = dst + a.offsets[i];
+    // Serial: duplicate indices must resolve the same way for any thread count.
+    for_each_index_row(a, r, false, [&](int64_t base_off, int64_t i) {
+      scalar_t* base = dst + base_off;
       const scalar_t* v = vals + i * r;
       int64_t j = 0;
-      walk<1>(a.rest.ndim, a.rest.sizes, st, 0, r, [&](const int64_t* off) {
+      walk<1>(a.post.ndim, a.post.sizes, st, 0, r, [&](const int64_t* off) {
         if (accumulate) accumulate_into(base[off[0]], v[j++]);
         else base[off[0]] = v[j++];
       });
-    }
+    });
   });
 }
 
