@@ -247,3 +247,29 @@ def test_getitem_int_and_array_mix_like_pytorch(data):
     ta = torch.from_numpy(a.copy())
     ta[t_idx] = -1.0
     assert_close(x, ta.numpy())
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int64, np.int32, np.uint8,
+                                   np.bool_])
+def test_getitem_setitem_dtypes(dtype):
+    a = rand_np((3, 4, 2), dtype)
+    x = from_np(a)
+    for idx in [(1,), (slice(None), I(3, 0)), (a[..., 0] > 0,), (Ellipsis, None, 1)]:
+        conv = tuple(from_np(i) if isinstance(i, np.ndarray) else i for i in idx)
+        assert_close(x[conv], a[idx])
+        b = a.copy()
+        b[idx] = 1
+        y = from_np(a)
+        y[conv] = 1
+        assert_close(y, b)
+
+
+def test_zero_size_getitem():
+    a = np.zeros((0, 3, 2), np.float32)
+    x = from_np(a)
+    assert_close(x[:, 1], a[:, 1])
+    assert_close(x[..., [1, 0]], a[..., [1, 0]])
+    assert_close(x[x > 0], a[a > 0])
+    assert_close(from_np(A)[2:1], A[2:1])
+    x[:, 1] = 5.0
+    x[x > 0] = 1.0

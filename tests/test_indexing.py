@@ -252,3 +252,49 @@ def test_index_put():
                      rand_np((3, 4)), rand_np((1,)))
     with pytest.raises(RuntimeError, match="shape mismatch"):
         from_np(a).index_put_((from_np(i0),), ranvier.zeros(2, 4))
+
+
+def test_zero_size_inputs():
+    a = np.zeros((0, 3), np.float32)
+    x = from_np(a)
+    e = from_np(np.zeros((0, 3), np.int64))
+    assert_close(x.gather(0, e), a)
+    assert_close(x.scatter(0, e, x), a)
+    assert_close(x.scatter_add(0, e, x), a)
+    assert_close(x.index_select(1, from_np(np.array([2, 0]))), a[:, [2, 0]])
+    assert_close(ranvier.zeros(2, 3).index_select(0, from_np(np.zeros(0, np.int64))),
+                 np.zeros((0, 3), np.float32))
+    assert_close(x.masked_fill(from_np(np.zeros((0, 3), bool)), 1.0), a)
+    assert_close(x.masked_select(from_np(np.zeros((0, 3), bool))), np.zeros(0, np.float32))
+    assert_close(x.nonzero(), np.zeros((0, 2), np.int64))
+    assert_close(x[from_np(np.zeros(0, np.int64))], a)
+    assert_close(ranvier.zeros(2, 0)[[1, 0]], np.zeros((2, 0), np.float32))
+    y = ranvier.zeros(2, 0)
+    y[[1, 0]] = 3.0
+    assert tuple(y.shape) == (2, 0)
+
+
+@pytest.mark.parametrize("dtype", [ranvier.float16, ranvier.bfloat16])
+def test_reduced_float_dtypes(dtype):
+    a = rand_np((3, 4))
+    x = from_np(a).to(dtype)
+    ref = x.float().numpy()
+    idx = np.array([[2, 0, 1, 1]])
+    assert_close(x.gather(0, from_np(idx)).float(), np.take_along_axis(ref, idx, 0))
+    assert_close(x.index_select(1, from_np(np.array([3, 1]))).float(), ref[:, [3, 1]])
+    assert_close(x.index_add(0, from_np(np.array([0, 0])), x[:2]).float(),
+                 ref + np.concatenate([ref[:1] + ref[1:2], np.zeros((2, 4), np.float32)]),
+                 rtol=1e-2, atol=1e-2)
+    assert_close(x[x > 0].float(), ref[ref > 0])
+    assert_close(x.masked_fill(x > 0, 1.0).float(), np.where(ref > 0, 1.0, ref).astype(np.float32))
+    assert x.gather(0, from_np(idx)).dtype == dtype
+
+
+def test_unsupported_arguments():
+    x = ranvier.zeros(2, 3)
+    with pytest.raises(NotImplementedError, match="reduce"):
+        x.scatter(0, ranvier.tensor([[0]]), 1.0, reduce="add")
+    with pytest.raises(NotImplementedError, match="dim"):
+        ranvier.unique(x, dim=0)
+    with pytest.raises(TypeError, match="src tensor or a value"):
+        ranvier.scatter(x, 0, ranvier.tensor([[0]]))

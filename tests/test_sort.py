@@ -104,3 +104,30 @@ def test_unique_against_numpy(shape):
 def test_unique_dtypes(dtype):
     a = rand_np((4, 5), dtype)
     assert_close(ranvier.unique(noncontiguous(from_np(a))), np.unique(a))
+
+
+def test_zero_size_and_reduced_float():
+    x = ranvier.zeros(0, 3)
+    v, i = x.sort(0)
+    assert tuple(v.shape) == (0, 3) and i.dtype == ranvier.int64
+    v, i = x.topk(0, dim=1)
+    assert tuple(v.shape) == (0, 0)
+    assert tuple(ranvier.unique(x).shape) == (0,)
+    u, inv, c = ranvier.unique(x, return_inverse=True, return_counts=True)
+    assert tuple(inv.shape) == (0, 3) and tuple(c.shape) == (0,)
+    a = rand_np((2, 6))
+    b = from_np(a).to(ranvier.bfloat16)
+    ref = b.float().numpy()
+    v, i = b.sort(1, descending=True, stable=True)
+    order = np.argsort(-ref, axis=1, kind="stable")
+    assert v.dtype == ranvier.bfloat16
+    assert_close(v.float(), np.take_along_axis(ref, order, 1))
+    assert_close(i, order.astype(np.int64))
+
+
+def test_sort_noncontiguous_dims_and_large_rows():
+    a = rand_np((64, 300), np.float64)
+    x = noncontiguous(from_np(a)).t()  # non-contiguous, sorted along the strided dim
+    v, i = x.sort(dim=0)
+    assert_close(v, np.sort(a.T, axis=0))
+    assert_close(i, np.argsort(a.T, axis=0, kind="stable").astype(np.int64))
