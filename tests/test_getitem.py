@@ -75,6 +75,8 @@ def test_getitem_lists_and_numpy_ints():
     assert_close(x[np.int64(1), np.int32(2)], A[1, 2])
     assert_close(x[[]], A[np.array([], np.int64)])
     assert_close(x[ranvier.tensor(1)], A[1])
+    assert x[ranvier.tensor(1)]._base is not None  # a 0-d integer tensor acts as an int: a view
+    assert_close(x[ranvier.tensor(0), :, [0, 1]], A[0][:, [0, 1]])
     assert_close(x[ranvier.tensor([1, 0], dtype=ranvier.int32)], A[[1, 0]])
     assert_close(x[np.array([1, 0])], A[[1, 0]])
 

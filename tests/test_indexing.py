@@ -217,6 +217,14 @@ def test_nonzero(shape):
     assert_close(noncontiguous(x).nonzero(), np.argwhere(a))
 
 
+def test_where_one_argument():
+    a = np.array([[0, 1, 0], [2, 0, 3]])
+    r = ranvier.where(from_np(a))
+    assert isinstance(r, tuple) and len(r) == 2
+    for got, exp in zip(r, np.where(a)):
+        assert_close(got, exp.astype(np.int64))
+
+
 @pytest.mark.parametrize("dtype", DTYPES + [np.float16])
 def test_nonzero_dtypes(dtype):
     a = np.array([[0, 1, 0], [2, 0, 0]]).astype(dtype)

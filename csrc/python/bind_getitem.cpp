@@ -39,9 +39,14 @@ Item classify(py::handle h) {
   } else if (PySlice_Check(o)) it.kind = Kind::Slice;
   else if (is_tensor(h)) {
     it.t = py::cast<ranvier::Tensor>(h);
-    if (it.t.dim() == 0 && it.t.dtype() == DType::Bool) {
+    DType dt = it.t.dtype();
+    if (it.t.dim() == 0 && (dt == DType::Bool || dt == DType::UInt8)) {
       it.kind = Kind::BoolScalar;
-      it.i = *contiguous_clone(detach(it.t)).data<bool>();
+      it.i = *contiguous_clone(to_dtype(detach(it.t), DType::Bool)).data<bool>();
+    } else if (it.t.dim() == 0 && (dt == DType::Int64 || dt == DType::Int32)) {
+      // A 0-d integer tensor acts as a Python int (a view, applied before advanced indices).
+      it.kind = Kind::Int;
+      it.i = *contiguous_clone(to_dtype(detach(it.t), DType::Int64)).data<int64_t>();
     } else {
       it.kind = Kind::Tensor;
     }

@@ -166,6 +166,9 @@ void bind_indexing(py::module_& m, py::class_<Tensor>& cls) {
   m.def("nonzero", &nonzero_any, py::arg("input"), py::kw_only(), py::arg("as_tuple") = false);
   m.def("take", [](const Tensor& t, const Tensor& i) { return take(t, i); }, py::arg("input"),
         py::arg("index"));
+  // One-argument where: nonzero(as_tuple=True). pybind11 chains a later or earlier
+  // three-argument ranvier.where as an overload of the same name.
+  m.def("where", [](const Tensor& c) { return nonzero_any(c, true); }, py::arg("condition"));
   m.def("index_put", [](const Tensor& t, py::handle idx, const Tensor& v, bool acc) {
     return index_put(t, index_list(idx), v, acc);
   }, py::arg("input"), py::arg("indices"), py::arg("values"), py::arg("accumulate") = false);
