@@ -1,7 +1,5 @@
 """gradcheck and gradgradcheck: compare analytical gradients with central finite differences
 (use float64 inputs)."""
-import numpy as np
-
 from ranvier import _C
 
 
@@ -18,6 +16,7 @@ def _flat_outputs(fn, inputs):
 
 def _numerical_jacobian(fn, inputs, idx, eps):
     """d outputs / d inputs[idx] by central differences; rows = input elements."""
+    import numpy as np
     import ranvier
     x = inputs[idx]
     with ranvier.no_grad():
@@ -42,6 +41,7 @@ def _numerical_jacobian(fn, inputs, idx, eps):
 
 
 def _analytical_jacobian(fn, inputs, diff_idx, create_graph=False):
+    import numpy as np
     import ranvier
     outs = _flat_outputs(fn, inputs)
     n_out = sum(o.numel() for o in outs)
@@ -63,6 +63,7 @@ def _analytical_jacobian(fn, inputs, diff_idx, create_graph=False):
 def gradcheck(func, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True, **kwargs):
     """Checks func's gradients against finite differences for every input that requires grad.
     Returns True, or raises (or returns False with raise_exception=False) on a mismatch."""
+    import numpy as np
     inputs = _as_tuple(inputs)
     diff_idx = [i for i, x in enumerate(inputs)
                 if isinstance(x, _C.Tensor) and x.requires_grad]
@@ -92,6 +93,7 @@ def gradgradcheck(func, inputs, grad_outputs=None, eps=1e-6, atol=1e-5, rtol=1e-
                   raise_exception=True, **kwargs):
     """Checks second derivatives: gradcheck of the function that maps (inputs, grad_outputs)
     to the first derivatives computed with create_graph=True."""
+    import numpy as np
     import ranvier
     inputs = _as_tuple(inputs)
     diff_idx = [i for i, x in enumerate(inputs)
