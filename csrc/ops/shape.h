@@ -1,6 +1,6 @@
 // View ops: results share storage with their input (view, reshape when possible, expand,
-// permute, transpose, squeeze, unsqueeze, flatten, as_strided). Their backward is written
-// with ops, so double backward works.
+// permute, transpose, squeeze, unsqueeze, flatten, as_strided; slice/narrow/select and small
+// helpers in ops/slice.cpp). Their backward is written with ops, so double backward works.
 #pragma once
 #include <vector>
 
