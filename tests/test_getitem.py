@@ -115,6 +115,14 @@ def test_getitem_random_slices(data):
         return
     conv = tuple(from_np(i) if isinstance(i, np.ndarray) else i for i in idx)
     assert_close(from_np(a)[conv], a[idx])
+    assert_close(noncontiguous(from_np(a))[conv], a[idx])
+    # setitem with a value broadcast over the leading result dim (duplicates get equal values)
+    vals = np.random.default_rng(1).standard_normal(a[idx].shape[1:]).astype(np.float32)
+    b = a.copy()
+    b[idx] = vals
+    x = from_np(a)
+    x[conv] = from_np(vals)
+    assert_close(x, b)
 
 
 def test_basic_getitem_is_view():

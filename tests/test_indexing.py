@@ -306,3 +306,26 @@ def test_unsupported_arguments():
         ranvier.unique(x, dim=0)
     with pytest.raises(TypeError, match="src tensor or a value"):
         ranvier.scatter(x, 0, ranvier.tensor([[0]]))
+
+
+def test_results_do_not_depend_on_thread_count():
+    a = rand_np((300, 257), np.float64)
+    idx = np.random.default_rng(7).integers(0, 300, size=(400,))
+    gi = np.random.default_rng(8).integers(0, 257, size=(300, 257))
+    x = from_np(a)
+    outs = []
+    n0 = ranvier.get_num_threads()
+    try:
+        for n in (1, 2):
+            ranvier.set_num_threads(n)
+            y = ranvier.zeros(300, 257, dtype=ranvier.float64)
+            y.index_add_(0, from_np(idx), x[from_np(idx)])
+            outs.append([x[from_np(idx)].numpy().copy(), x.gather(1, from_np(gi)).numpy().copy(),
+                         x.sort(0).values.numpy().copy(), y.numpy().copy(),
+                         x[x > 0].numpy().copy()])
+    finally:
+        ranvier.set_num_threads(n0)
+    for r1, r2 in zip(*outs):
+        np.testing.assert_array_equal(r1, r2)
+    np.testing.assert_array_equal(outs[0][0], a[idx])
+    np.testing.assert_array_equal(outs[0][1], np.take_along_axis(a, gi, 1))
