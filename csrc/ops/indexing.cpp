@@ -304,6 +304,7 @@ IndexPlan make_plan(const Tensor& self, const std::vector<Tensor>& idx, const ch
   p.result = p.pre_sizes;
   p.result.insert(p.result.end(), p.bshape.begin(), p.bshape.end());
   p.result.insert(p.result.end(), p.post_sizes.begin(), p.post_sizes.end());
+  check_shape(p.result, op);
   return p;
 }
 

@@ -57,7 +57,7 @@ Tensor flip(const Tensor& t, const std::vector<int64_t>& dims) {
     int64_t w = wrap_dim(d, t.dim(), "flip");
     RV_CHECK(!seen[w], "flip: dim ", w, " appears multiple times in the list of dims");
     seen[w] = true;
-    wrapped.push_back(w);
+    if (t.dim() > 0) wrapped.push_back(w);
   }
   Tensor out;
   {
@@ -88,6 +88,10 @@ Tensor roll(const Tensor& t, const std::vector<int64_t>& shifts, const std::vect
   }
   RV_CHECK(shifts.size() == dims.size(), "roll: shifts and dimensions must align. shifts: ",
            shifts.size(), ", dims: ", dims.size());
+  if (t.dim() == 0) {
+    for (int64_t d : dims) wrap_dim(d, 0, "roll");
+    return clone(t);
+  }
   Tensor out = t;
   for (size_t i = 0; i < dims.size(); ++i) {
     int64_t d = wrap_dim(dims[i], t.dim(), "roll");

@@ -96,6 +96,13 @@ Tensor movedim(const Tensor& x, const std::vector<int64_t>& src, const std::vect
            shape_str(src), " dims) should contain the same number of dims as destination (",
            shape_str(dst), " dims)");
   int64_t nd = x.dim();
+  if (nd == 0) {
+    for (size_t i = 0; i < src.size(); ++i) {
+      wrap_dim(src[i], 0, "movedim");
+      wrap_dim(dst[i], 0, "movedim");
+    }
+    return view(x, x.sizes());
+  }
   std::vector<int64_t> perm(nd, -1);
   std::vector<bool> used_src(nd, false), used_dst(nd, false);
   for (size_t i = 0; i < src.size(); ++i) {
@@ -115,6 +122,7 @@ Tensor movedim(const Tensor& x, const std::vector<int64_t>& src, const std::vect
 }
 
 Tensor unflatten(const Tensor& x, int64_t dim, const Shape& sizes) {
+  RV_CHECK_INDEX(x.dim() > 0, "unflatten: cannot unflatten a 0-dimensional tensor");
   dim = wrap_dim(dim, x.dim(), "unflatten");
   RV_CHECK(!sizes.empty(), "unflatten: sizes must be non-empty");
   Shape inner = infer_size(sizes, x.sizes()[dim], "unflatten");

@@ -79,8 +79,16 @@ py::object unique_any(const Tensor& t, bool sorted, bool inv, bool counts, py::h
 }
 
 std::vector<Tensor> index_list(py::handle h) {
+  RV_CHECK_TYPE(!is_tensor(h) && py::isinstance<py::sequence>(h),
+                "index_put(): indices must be a tuple of Tensors (or None), but got ",
+                std::string(Py_TYPE(h.ptr())->tp_name));
   std::vector<Tensor> r;
-  for (py::handle e : h) r.push_back(e.is_none() ? Tensor() : py::cast<Tensor>(e));
+  for (py::handle e : h) {
+    RV_CHECK_TYPE(e.is_none() || is_tensor(e), "index_put(): indices must be a tuple of "
+                  "Tensors (or None), but found an element of type ",
+                  std::string(Py_TYPE(e.ptr())->tp_name));
+    r.push_back(e.is_none() ? Tensor() : py::cast<Tensor>(e));
+  }
   return r;
 }
 

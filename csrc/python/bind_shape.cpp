@@ -11,6 +11,12 @@ namespace ranvier::python {
 
 namespace {
 
+int64_t int_arg(py::handle h, const char* op) {
+  RV_CHECK_TYPE(PyLong_Check(h.ptr()) && !PyBool_Check(h.ptr()), op,
+                "(): expected an int, but got ", std::string(Py_TYPE(h.ptr())->tp_name));
+  return py::cast<int64_t>(h);
+}
+
 py::tuple to_tuple(const std::vector<Tensor>& v) {
   py::tuple t(v.size());
   for (size_t i = 0; i < v.size(); ++i) t[i] = py::cast(v[i]);
@@ -116,7 +122,7 @@ void bind_shape(py::module_& m, py::class_<Tensor>& cls) {
       .def("tensor_split", &tensor_split_any, py::arg("indices_or_sections"), py::arg("dim") = 0)
       .def("as_strided", [](const Tensor& t, py::handle size, py::handle stride, py::handle off) {
         return as_strided(t, to_shape(size, "as_strided"), to_shape(stride, "as_strided"),
-                          off.is_none() ? t.storage_offset() : py::cast<int64_t>(off));
+                          off.is_none() ? t.storage_offset() : int_arg(off, "as_strided"));
       }, py::arg("size"), py::arg("stride"), py::arg("storage_offset") = py::none())
       .def("contiguous", [](const Tensor& t, py::handle) { return contiguous(t); },
            py::arg("memory_format") = py::none())
@@ -165,7 +171,7 @@ void bind_shape(py::module_& m, py::class_<Tensor>& cls) {
         py::arg("dim") = 0);
   m.def("as_strided", [](const Tensor& t, py::handle size, py::handle stride, py::handle off) {
     return as_strided(t, to_shape(size, "as_strided"), to_shape(stride, "as_strided"),
-                      off.is_none() ? t.storage_offset() : py::cast<int64_t>(off));
+                      off.is_none() ? t.storage_offset() : int_arg(off, "as_strided"));
   }, py::arg("input"), py::arg("size"), py::arg("stride"), py::arg("storage_offset") = py::none());
   m.def("clone", [](const Tensor& t, py::handle) { return clone(t); }, py::arg("input"),
         py::kw_only(), py::arg("memory_format") = py::none());
