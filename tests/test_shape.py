@@ -409,3 +409,20 @@ def test_one_hot():
         ranvier.nn.functional.one_hot(ranvier.tensor([5]), 3)
     with pytest.raises(RuntimeError, match="int64"):
         ranvier.nn.functional.one_hot(ranvier.tensor([1.0]))
+
+
+def test_zero_dim_inputs():
+    x = ranvier.tensor(2.5)
+    assert_close(x.flip(0), np.array(2.5, np.float32))
+    assert_close(ranvier.roll(x, 3, 0), np.array(2.5, np.float32))
+    assert_close(ranvier.movedim(x, 0, -1), np.array(2.5, np.float32))
+    assert_close(x.unsqueeze(0).squeeze(0), np.array(2.5, np.float32))
+    assert_close(x.t(), np.array(2.5, np.float32))
+    assert_close(x.transpose(0, -1), np.array(2.5, np.float32))
+    assert_close(x.flatten(), np.array([2.5], np.float32))
+    assert_close(ranvier.stack([x, x]), np.array([2.5, 2.5], np.float32))
+    assert_close(ranvier.hstack([x, x]), np.array([2.5, 2.5], np.float32))
+    for f in (lambda: x.flip(1), lambda: ranvier.roll(x, 1, 1), lambda: x.movedim(1, 0),
+              lambda: x.unflatten(0, (1,)), lambda: x.narrow(0, 0, 1), lambda: x.unbind(0)):
+        with pytest.raises(IndexError):
+            f()
