@@ -178,6 +178,10 @@ def test_getitem_errors():
         x["a"]
     with pytest.raises(IndexError, match="valid indices"):
         x[1.5]
+    with pytest.raises(IndexError, match="valid indices"):
+        x[np.float64(1.0)]
+    with pytest.raises(TypeError, match="can't assign a list"):
+        x[0] = [1.0, 2.0, 3.0]
     with pytest.raises(IndexError, match="single ellipsis"):
         x[..., ...]
     with pytest.raises(IndexError, match="could not be broadcast"):

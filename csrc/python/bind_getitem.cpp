@@ -62,9 +62,8 @@ Item classify(py::handle h) {
                                          type_name(h), ")"));
   } else if (is_number(h) || (PyIndex_Check(o) && !PyFloat_Check(o) &&
                               !py::hasattr(h, "__array_interface__"))) {
-    RV_CHECK_KIND(ErrorKind::Type, PyIndex_Check(o), "only integers, slices (`:`), ellipsis "
-                  "(`...`), None and long or byte Tensors are valid indices (got ", type_name(h),
-                  ")");
+    RV_CHECK_INDEX(PyIndex_Check(o), "only integers, slices (`:`), ellipsis (`...`), None and "
+                   "long or byte Tensors are valid indices (got ", type_name(h), ")");
     it.kind = Kind::Int;
     it.i = py::cast<int64_t>(h.attr("__index__")());
   } else if (py::isinstance<py::sequence>(h) || py::hasattr(h, "__array_interface__")) {
