@@ -39,6 +39,51 @@ Shape infer_size(const Shape& sizes, int64_t numel, const char* op) {
   return out;
 }
 
+namespace {
+int64_t geometry_span(const StridedGeometry& g) {
+  int64_t span = g.offset + 1;
+  for (size_t i = 0; i < g.sizes.size(); ++i) {
+    if (g.sizes[i] == 0) return g.offset + 1;
+    span += (g.sizes[i] - 1) * g.strides[i];
+  }
+  return span;
+}
+}  // namespace
+
+Tensor restride(const Tensor& t, const StridedGeometry& from, const StridedGeometry& to) {
+  int64_t span = std::max(geometry_span(from), geometry_span(to));
+  Tensor buf = empty({span}, t.dtype(), t.device());
+  {
+    // Elements that share a storage slot add up; summed serially in float64 so that overlaps
+    // are exact and the result does not depend on the thread count.
+    autograd::NoGradGuard ng;
+    Tensor c = contiguous_clone(to_dtype(detach(t), DType::Float64));
+    Tensor acc = zeros({span}, DType::Float64, t.device());
+    double* a = acc.data<double>();
+    const double* v = c.data<double>();
+    int64_t n = c.numel(), nd = int64_t(from.sizes.size());
+    std::vector<int64_t> coord(size_t(nd), 0);
+    for (int64_t i = 0; i < n; ++i) {
+      int64_t off = from.offset;
+      for (int64_t d = 0; d < nd; ++d) off += coord[d] * from.strides[d];
+      a[off] += v[i];
+      for (int64_t d = nd - 1; d >= 0; --d) {
+        if (++coord[d] < from.sizes[d]) break;
+        coord[d] = 0;
+      }
+    }
+    copy_(buf, acc);
+  }
+  Tensor out = contiguous_clone(make_view(buf, to.sizes, to.strides, to.offset));
+  if (autograd::needs_grad({t})) {
+    autograd::record("AsStridedBackwardBackward0", {t}, {&out}, {}, {},
+                     [from, to](BackwardContext& c) {
+                       return TensorList{restride(c.grad(), to, from)};
+                     });
+  }
+  return out;
+}
+
 Tensor as_strided(const Tensor& x, const Shape& sizes, const Shape& strides, int64_t offset) {
   check_shape(sizes, "as_strided");
   RV_CHECK(sizes.size() == strides.size(), "as_strided: mismatch in length of strides and shape");
@@ -56,22 +101,11 @@ Tensor as_strided(const Tensor& x, const Shape& sizes, const Shape& strides, int
            " elements but the storage has ", capacity);
   Tensor out = make_view(x, sizes, strides, offset);
   if (autograd::needs_grad({x})) {
-    Shape in_sizes = x.sizes(), in_strides = x.strides();
-    int64_t in_off = x.storage_offset();
+    StridedGeometry in{x.sizes(), x.strides(), x.storage_offset()};
+    StridedGeometry view_geom{sizes, strides, offset};
     autograd::record("AsStridedBackward0", {x}, {&out}, {}, {},
-                     [in_sizes, in_strides, in_off, sizes, strides, offset](BackwardContext& c) {
-                       // Scatter the gradient into a buffer laid out like the input's storage.
-                       const Tensor& g = c.grad();
-                       int64_t span = in_off + 1;
-                       for (size_t i = 0; i < in_sizes.size(); ++i)
-                         span += (in_sizes[i] - 1) * in_strides[i];
-                       span = std::max(span, offset + 1);
-                       for (size_t i = 0; i < sizes.size(); ++i)
-                         span = std::max(span, offset + 1 + (sizes[i] - 1) * strides[i]);
-                       Tensor buf = zeros({span}, g.dtype(), g.device());
-                       Tensor region = as_strided(buf, sizes, strides, offset);
-                       add_raw_(region, g);
-                       return TensorList{contiguous(as_strided(buf, in_sizes, in_strides, in_off))};
+                     [in, view_geom](BackwardContext& c) {
+                       return TensorList{restride(c.grad(), view_geom, in)};
                      });
   }
   return out;
@@ -203,7 +237,11 @@ Tensor permute(const Tensor& x, const std::vector<int64_t>& dims) {
 
 Tensor transpose(const Tensor& x, int64_t d0, int64_t d1) {
   int64_t nd = x.dim();
-  if (nd == 0) return x;
+  if (nd == 0) {
+    wrap_dim(d0, nd, "transpose");
+    wrap_dim(d1, nd, "transpose");
+    return view(x, x.sizes());
+  }
   d0 = wrap_dim(d0, nd, "transpose");
   d1 = wrap_dim(d1, nd, "transpose");
   std::vector<int64_t> p(nd);
@@ -214,14 +252,14 @@ Tensor transpose(const Tensor& x, int64_t d0, int64_t d1) {
 
 Tensor t(const Tensor& x) {
   RV_CHECK(x.dim() <= 2, "t() expects a tensor with <= 2 dimensions, but self is ", x.dim(), "D");
-  return x.dim() < 2 ? x : transpose(x, 0, 1);
+  return x.dim() < 2 ? view(x, x.sizes()) : transpose(x, 0, 1);
 }
 
 Tensor squeeze(const Tensor& x) {
   Shape ns;
   for (int64_t s : x.sizes())
     if (s != 1) ns.push_back(s);
-  return ns.size() == size_t(x.dim()) ? x : reshape(x, ns);
+  return reshape(x, ns);
 }
 
 Tensor squeeze(const Tensor& x, const std::vector<int64_t>& dims) {
@@ -233,7 +271,7 @@ Tensor squeeze(const Tensor& x, const std::vector<int64_t>& dims) {
   Shape ns;
   for (int64_t i = 0; i < x.dim(); ++i)
     if (!drop[i]) ns.push_back(x.sizes()[i]);
-  return ns.size() == size_t(x.dim()) ? x : reshape(x, ns);
+  return reshape(x, ns);
 }
 
 Tensor unsqueeze(const Tensor& x, int64_t dim) {

@@ -13,6 +13,7 @@ void bind_numpy(py::module_& m, py::class_<Tensor>& cls);
 void bind_elementwise(py::module_& m, py::class_<Tensor>& cls);
 void bind_reduce(py::module_& m, py::class_<Tensor>& cls);
 void bind_shape(py::module_& m, py::class_<Tensor>& cls);
+void bind_getitem(py::module_& m, py::class_<Tensor>& cls);
 void bind_autograd(py::module_& m, py::class_<Tensor>& cls);
 void bind_matmul(py::module_& m, py::class_<Tensor>& cls);
 void bind_indexing(py::module_& m, py::class_<Tensor>& cls);
@@ -31,6 +32,7 @@ PYBIND11_MODULE(_C, m) {
   bind_elementwise(m, cls);
   bind_reduce(m, cls);
   bind_shape(m, cls);
+  bind_getitem(m, cls);
   bind_autograd(m, cls);
   bind_matmul(m, cls);
   bind_indexing(m, cls);

@@ -15,6 +15,7 @@ from ranvier._functions import *  # noqa: F401,F403  (ops bound in C++: add, mul
 from ranvier.autograd.grad_mode import (no_grad, enable_grad, set_grad_enabled, inference_mode,
                                         is_grad_enabled)
 from ranvier import autograd
+from ranvier import nn  # noqa: F401
 from ranvier import _tensor  # noqa: F401  (adds the Python-side Tensor methods)
 
 __version__ = "0.1.0"
