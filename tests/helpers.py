@@ -20,7 +20,7 @@ def to_np(t):
 
 
 def from_np(a, device="cpu", requires_grad=False):
-    t = ranvier.from_numpy(np.ascontiguousarray(a)).clone()
+    t = ranvier.from_numpy(np.array(a, order="C", copy=True)).clone()  # keeps 0-d arrays 0-d
     if requires_grad:
         t.requires_grad_(True)
     return t
