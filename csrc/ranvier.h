@@ -9,4 +9,5 @@
 #include "ops/factory.h"
 #include "ops/reduce.h"
 #include "ops/shape.h"
+#include "ops/ternary.h"
 #include "ops/unary.h"
