@@ -33,8 +33,17 @@ using InplaceFn = Tensor& (*)(Tensor&, const Tensor&);
 // Binds name as ranvier.<name>(input, other) and Tensor.<name>(other); other may be a number.
 template <BinFn F>
 void bind_binary(py::module_& m, py::class_<Tensor>& cls, const char* name) {
-  m.def(name, [name](const Tensor& a, py::handle b) { return F(a, tensor_or_scalar(b, a, name)); },
-        py::arg("input"), py::arg("other"));
+  m.def(name, [name](py::handle a, py::handle b) -> Tensor {
+    if (is_tensor(a)) {
+      const Tensor& at = py::cast<const Tensor&>(a);
+      return F(at, tensor_or_scalar(b, at, name));
+    }
+    // a number as input, like remainder(-1, t)
+    RV_CHECK_TYPE(is_tensor(b), name, "(): argument 'input' must be Tensor, not ",
+                  std::string(Py_TYPE(a.ptr())->tp_name));
+    const Tensor& bt = py::cast<const Tensor&>(b);
+    return F(lhs_scalar(a, bt, name), bt);
+  }, py::arg("input"), py::arg("other"));
   cls.def(name, [name](const Tensor& a, py::handle b) { return F(a, tensor_or_scalar(b, a, name)); },
           py::arg("other"));
 }
