@@ -4,6 +4,8 @@
 #include <pybind11/pybind11.h>
 
 #include "ops/binary.h"
+#include "ops/factory.h"
+#include "ops/iter.h"
 #include "ops/unary.h"
 #include "python/convert.h"
 
@@ -75,6 +77,13 @@ Tensor pow_any(const Tensor& a, py::handle e) {
   return pow(a, to_scalar(e, "pow"));
 }
 
+// A tensor, or a Python number as a wrapped 0-d tensor of its default dtype.
+Tensor promotion_operand(py::handle h, const char* op) {
+  if (is_tensor(h)) return py::cast<Tensor>(h);
+  Scalar s = to_scalar(h, op);
+  return scalar_tensor(s, s.default_dtype(), Device(), true);
+}
+
 void check_bitwise_operand(const Tensor& a, const char* op) {
   RV_CHECK_TYPE(!a.is_floating_point(), op,
                 " is only implemented on integer and Boolean-type tensors");
@@ -82,6 +91,14 @@ void check_bitwise_operand(const Tensor& a, const char* op) {
 }  // namespace
 
 void bind_elementwise(py::module_& m, py::class_<Tensor>& cls) {
+  // ---- type promotion ----
+  m.def("result_type", [](py::handle a, py::handle b) {
+    Tensor ta = promotion_operand(a, "result_type"), tb = promotion_operand(b, "result_type");
+    return result_type({&ta, &tb});
+  }, py::arg("tensor1"), py::arg("tensor2"));
+  m.def("promote_types", &promote_types, py::arg("type1"), py::arg("type2"));
+  m.def("can_cast", &can_cast, py::arg("from_"), py::arg("to"));
+
   // ---- operators ----
   cls.def("__add__", [](const Tensor& a, py::handle b) -> py::object {
        if (is_tensor(b)) return py::cast(add(a, py::cast<const Tensor&>(b)));
