@@ -532,3 +532,33 @@ def test_ternary_gradcheck():
                      _any((3,), 2), _pos((2, 1), 3))
     assert gradgradcheck(lambda s, e, w: ranvier.lerp(s, e, w), _any((3,), 1), _any((3,), 2),
                          np.array([0.2, 0.6, 0.9]))
+
+
+@pytest.mark.parametrize("dtype", [ranvier.float16, ranvier.bfloat16])
+@pytest.mark.parametrize("name", ["add", "sub", "mul", "div", "floor_divide", "remainder", "fmod",
+                                  "pow", "minimum", "maximum", "atan2", "lt", "eq"])
+def test_reduced_float_binary(dtype, name):
+    """float16/bfloat16 compute in float32 and round once to the storage dtype."""
+    rng = np.random.default_rng(6)
+    a = from_np(rng.uniform(0.5, 3, (3, 4)).astype(np.float32)).to(dtype)
+    b = from_np(rng.uniform(0.5, 2, (4,)).astype(np.float32)).to(dtype)
+    out = getattr(ranvier, name)(a, b)
+    af, bf = to_np(a).astype(np.float32), to_np(b).astype(np.float32)
+    ref = {"add": np.add, "sub": np.subtract, "mul": np.multiply, "div": np.divide,
+           "floor_divide": np.floor_divide, "remainder": np.remainder, "fmod": np.fmod,
+           "pow": np.power, "minimum": np.minimum, "maximum": np.maximum,
+           "atan2": np.arctan2, "lt": np.less, "eq": np.equal}[name](af, bf)
+    if ref.dtype == np.bool_:
+        assert out.dtype == ranvier.bool
+        assert_close(out, ref)
+        return
+    assert out.dtype == dtype
+    # the float32 result rounded to dtype, compared in float32
+    expected = to_np(from_np(ref).to(dtype)).astype(np.float32)
+    np.testing.assert_array_equal(to_np(out).astype(np.float32), expected)
+    # in place keeps the dtype
+    if hasattr(a, name + "_"):
+        c = a.clone()
+        getattr(c, name + "_")(b)
+        assert c.dtype == dtype
+        np.testing.assert_array_equal(to_np(c).astype(np.float32), expected)
