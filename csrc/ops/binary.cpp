@@ -80,8 +80,8 @@ void check_integer_division(BinaryOp op, DType compute, const Tensor& b, const c
     return;
   if (is_floating(compute) || b.numel() == 0) return;
   if (!b.device().is_cpu()) return;  // device kernels give 0 for x / 0
-  Tensor c = to_dtype(b.is_contiguous() ? detach(b) : contiguous_clone(b), DType::Int64);
-  bool hit = any_zero<int64_t>(c);
+  Tensor c = b.is_contiguous() ? b : contiguous_clone(b);
+  bool hit = RV_DISPATCH_COMPUTE(c.dtype(), name, [&] { return any_zero<scalar_t>(c); });
   RV_CHECK(!hit, name, ": ZeroDivisionError (integer division by zero)");
 }
 
@@ -533,10 +533,10 @@ Tensor& pow_(Tensor& self, const Scalar& e) {
     return autograd::record_inplace(self, "pow_", [&](const Tensor& s) { return pow(s, e); });
   }
   check_inplace_binary(BinaryOp::Pow, self, w, "pow_");
-  Tensor r = pow(detach(self), e);
-  Tensor d = detach(self);
-  copy_(d, r);
-  return self;
+  check_op_dtype(BinaryOp::Pow, result_type({&self, &w}), "pow_");
+  UnaryArgs args;
+  args.a = e.to_double();
+  return unary_forward_(UnaryOp::PowScalar, self, "pow_", args);
 }
 
 Tensor& minimum_(Tensor& self, const Tensor& other) {
