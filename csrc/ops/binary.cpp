@@ -103,6 +103,65 @@ void check_sub_bool(const Tensor& a, const Tensor& b) {
            "trying to invert a mask, use the `~` or `logical_not()` operator instead.");
 }
 
+// The dtype of op(t, number): the number counts only when its category is higher (a float
+// number against an integer or bool tensor gives the default float32).
+DType scalar_result_dtype(BinaryOp op, DType td, const Scalar& v) {
+  DType sd = v.default_dtype();
+  DType r = td;
+  if (dtype_category(sd) > dtype_category(td))
+    r = is_floating(sd) ? DType::Float32 : promote_types(td, sd);
+  if ((op == BinaryOp::Div || op == BinaryOp::Atan2) && !is_floating(r)) r = DType::Float32;
+  return r;
+}
+
+// A number converted to T the way a wrapped 0-d tensor of dtype T holds it.
+template <typename T>
+T scalar_as(const Scalar& v) {
+  if constexpr (std::is_floating_point_v<T>) return T(v.to_double());
+  else if constexpr (std::is_same_v<T, bool>) return v.to_bool();
+  else return v.is_floating() ? T(v.to_double()) : T(v.to_int());
+}
+
+bool divides_integers(BinaryOp op) {
+  return op == BinaryOp::FloorDiv || op == BinaryOp::Remainder || op == BinaryOp::TruncDiv ||
+         op == BinaryOp::Fmod;
+}
+
+// op(a, number) on the CPU without autograd: the number goes to the kernel as a stride-0
+// operand read from the stack, so the output is the only allocation.
+Tensor binary_forward_scalar(BinaryOp op, const Tensor& a, const Scalar& v, const char* name) {
+  DType rt = scalar_result_dtype(op, a.dtype(), v);
+  check_op_dtype(op, rt, name);
+  DType ct = compute_dtype(rt);
+  uint64_t buf = 0;
+  bool zero = false;
+  RV_DISPATCH_COMPUTE(ct, name, [&] {
+    scalar_t x = scalar_as<scalar_t>(v);
+    std::memcpy(&buf, &x, sizeof(x));
+    zero = x == scalar_t(0);
+  });
+  RV_CHECK(!(zero && divides_integers(op) && !is_floating(ct)), name,
+           ": ZeroDivisionError (integer division by zero)");
+  Tensor ac = a.dtype() == ct ? a : to_dtype(detach(a), ct);
+  bool to_bool = binary_bool_output(op);
+  Tensor out = empty(a.sizes(), to_bool ? DType::Bool : ct, a.device());
+  if (out.numel() > 0) {
+    LoopSpec s = make_loop(out, {&ac});
+    s.nops = 3;
+    s.data[2] = reinterpret_cast<char*>(&buf);
+    s.dtypes[2] = ct;
+    for (int d = 0; d < s.ndim; ++d) s.strides[2][d] = 0;
+    binary_kernel.get(a.device(), name)(op, s);
+  }
+  if (!to_bool && ct != rt) out = to_dtype(out, rt);
+  return out;
+}
+
+// Whether op(a, number) may take binary_forward_scalar.
+bool scalar_fast_path(const Tensor& a) {
+  return a.device().is_cpu() && !autograd::needs_grad({a});
+}
+
 }  // namespace
 
 RoundingMode parse_rounding_mode(const char* mode, const char* op) {
@@ -226,6 +285,7 @@ Tensor add(const Tensor& a, const Tensor& b, const Scalar& alpha) {
 }
 
 Tensor add(const Tensor& a, const Scalar& b, const Scalar& alpha) {
+  if (is_one(alpha) && scalar_fast_path(a)) return binary_forward_scalar(BinaryOp::Add, a, b, "add");
   if (is_one(alpha)) return add(a, wrap_scalar(b, a));
   return add(a, wrap_scalar(b, a), alpha);
 }
@@ -236,6 +296,8 @@ Tensor sub(const Tensor& a, const Tensor& b, const Scalar& alpha) {
 }
 
 Tensor sub(const Tensor& a, const Scalar& b, const Scalar& alpha) {
+  if (is_one(alpha) && a.dtype() != DType::Bool && !b.is_bool() && scalar_fast_path(a))
+    return binary_forward_scalar(BinaryOp::Sub, a, b, "sub");
   return sub(a, wrap_scalar(b, a), alpha);
 }
 
@@ -256,7 +318,10 @@ Tensor mul(const Tensor& a, const Tensor& b) {
   return out;
 }
 
-Tensor mul(const Tensor& a, const Scalar& b) { return mul(a, wrap_scalar(b, a)); }
+Tensor mul(const Tensor& a, const Scalar& b) {
+  if (scalar_fast_path(a)) return binary_forward_scalar(BinaryOp::Mul, a, b, "mul");
+  return mul(a, wrap_scalar(b, a));
+}
 
 Tensor div(const Tensor& a, const Tensor& b, RoundingMode mode) {
   if (mode != RoundingMode::None) {
@@ -298,6 +363,12 @@ Tensor div(const Tensor& a, const Tensor& b, RoundingMode mode) {
 }
 
 Tensor div(const Tensor& a, const Scalar& b, RoundingMode mode) {
+  if (scalar_fast_path(a)) {
+    BinaryOp op = mode == RoundingMode::None    ? BinaryOp::Div
+                  : mode == RoundingMode::Trunc ? BinaryOp::TruncDiv
+                                                : BinaryOp::FloorDiv;
+    return binary_forward_scalar(op, a, b, "div");
+  }
   return div(a, wrap_scalar(b, a), mode);
 }
 

@@ -107,7 +107,7 @@ void bind_elementwise(py::module_& m, py::class_<Tensor>& cls) {
      })
       .def("__radd__", [](const Tensor& a, py::handle b) -> py::object {
         if (!is_number(b)) return not_implemented();
-        return py::cast(add(lhs_scalar(b, a, "add"), a));
+        return py::cast(add(a, to_scalar(b, "add")));  // addition commutes
       })
       .def("__iadd__", [](Tensor& a, py::handle b) -> Tensor& {
         return add_(a, tensor_or_scalar(b, a, "add_"));
@@ -131,7 +131,7 @@ void bind_elementwise(py::module_& m, py::class_<Tensor>& cls) {
       })
       .def("__rmul__", [](const Tensor& a, py::handle b) -> py::object {
         if (!is_number(b)) return not_implemented();
-        return py::cast(mul(lhs_scalar(b, a, "mul"), a));
+        return py::cast(mul(a, to_scalar(b, "mul")));  // multiplication commutes
       })
       .def("__imul__", [](Tensor& a, py::handle b) -> Tensor& {
         return mul_(a, tensor_or_scalar(b, a, "mul_"));
