@@ -93,8 +93,7 @@ Scalar negate(const Scalar& s) {
 
 bool is_one(const Scalar& s) { return !s.is_floating() && s.to_int() == 1; }
 
-void check_sub_bool(const Tensor& a, const Tensor& b) {
-  bool ab = a.dtype() == DType::Bool, bb = b.dtype() == DType::Bool;
+void check_sub_bool(bool ab, bool bb) {
   RV_CHECK(!(ab && bb),
            "sub: Subtraction, the `-` operator, with two bool tensors is not supported. Use the "
            "`^` or `logical_xor()` operator instead.");
@@ -262,43 +261,61 @@ Tensor sum_to_size(const Tensor& g, const Shape& shape) {
 
 // ---- add, sub, mul, div ----
 
-Tensor add(const Tensor& a, const Tensor& b, const Scalar& alpha) {
+namespace {
+// b * alpha computed in the dtype of a (op) b, so that no narrower dtype wraps (uint8 * -1).
+Tensor scaled_operand(const Tensor& a, const Tensor& b, const Scalar& alpha, const char* name) {
+  DType rt = result_type({&a, &b});
+  RV_CHECK(!(alpha.is_floating() && !is_floating(rt)), name,
+           ": For integral input tensors, argument alpha must not be a floating point number.");
+  Tensor bc = b.dtype() == rt ? detach(b) : to_dtype(detach(b), rt);
+  return binary_forward(BinaryOp::Mul, bc, wrap_scalar(alpha, bc), name);
+}
+
+// a + alpha * b (Add) or a - alpha * b (Sub).
+Tensor add_sub(BinaryOp op, const Tensor& a, const Tensor& b, const Scalar& alpha,
+               const char* name) {
   bool scaled = !is_one(alpha);
-  if (scaled) {
-    RV_CHECK(!(alpha.is_floating() && !is_floating(result_type({&a, &b}))), "add: For integral "
-             "input tensors, argument alpha must not be a floating point number.");
-  }
-  Tensor bb = scaled ? binary_forward(BinaryOp::Mul, detach(b), wrap_scalar(alpha, b), "add") : b;
-  Tensor out = binary_forward(BinaryOp::Add, a, bb, "add");
+  Tensor out = binary_forward(op, a, scaled ? scaled_operand(a, b, alpha, name) : b, name);
   if (autograd::needs_grad({a, b})) {
     Shape sa = a.sizes(), sb = b.sizes();
-    autograd::record("AddBackward0", {a, b}, {&out}, {}, {},
-                     [sa, sb, alpha, scaled](BackwardContext& c) {
+    Scalar k = op == BinaryOp::Sub ? negate(alpha) : alpha;  // d out / d b
+    bool plain = is_one(k);
+    autograd::record(op == BinaryOp::Sub ? "SubBackward0" : "AddBackward0", {a, b}, {&out}, {}, {},
+                     [sa, sb, k, plain](BackwardContext& c) {
                        const Tensor& g = c.grad();
                        TensorList r(2);
                        if (c.needs(0)) r[0] = sum_to_size(g, sa);
-                       if (c.needs(1)) r[1] = sum_to_size(scaled ? mul(g, alpha) : g, sb);
+                       if (c.needs(1)) r[1] = sum_to_size(plain ? g : mul(g, k), sb);
                        return r;
                      });
   }
   return out;
 }
+}  // namespace
+
+Tensor add(const Tensor& a, const Tensor& b, const Scalar& alpha) {
+  return add_sub(BinaryOp::Add, a, b, alpha, "add");
+}
 
 Tensor add(const Tensor& a, const Scalar& b, const Scalar& alpha) {
   if (is_one(alpha) && scalar_fast_path(a)) return binary_forward_scalar(BinaryOp::Add, a, b, "add");
-  if (is_one(alpha)) return add(a, wrap_scalar(b, a));
   return add(a, wrap_scalar(b, a), alpha);
 }
 
 Tensor sub(const Tensor& a, const Tensor& b, const Scalar& alpha) {
-  check_sub_bool(a, b);
-  return add(a, b, negate(alpha));
+  check_sub_bool(a.dtype() == DType::Bool, b.dtype() == DType::Bool);
+  return add_sub(BinaryOp::Sub, a, b, alpha, "sub");
 }
 
 Tensor sub(const Tensor& a, const Scalar& b, const Scalar& alpha) {
-  if (is_one(alpha) && a.dtype() != DType::Bool && !b.is_bool() && scalar_fast_path(a))
-    return binary_forward_scalar(BinaryOp::Sub, a, b, "sub");
+  check_sub_bool(a.dtype() == DType::Bool, b.is_bool());
+  if (is_one(alpha) && scalar_fast_path(a)) return binary_forward_scalar(BinaryOp::Sub, a, b, "sub");
   return sub(a, wrap_scalar(b, a), alpha);
+}
+
+Tensor rsub(const Tensor& t, const Scalar& s) {
+  check_sub_bool(s.is_bool(), t.dtype() == DType::Bool);
+  return sub(wrap_scalar(s, t), t);
 }
 
 Tensor mul(const Tensor& a, const Tensor& b) {
@@ -369,7 +386,16 @@ Tensor div(const Tensor& a, const Scalar& b, RoundingMode mode) {
                                                 : BinaryOp::FloorDiv;
     return binary_forward_scalar(op, a, b, "div");
   }
+  if (mode == RoundingMode::None && !is_floating(a.dtype()))  // true division: keep b's value
+    return div(a, scalar_tensor(b, DType::Float32, a.device(), true), mode);
   return div(a, wrap_scalar(b, a), mode);
+}
+
+Tensor rdiv(const Tensor& t, const Scalar& s) {
+  // true division computes in float: the number keeps its value (no cast to t's dtype first)
+  DType d = is_floating(t.dtype()) ? t.dtype() : DType::Float32;
+  if (is_reduced_float(d)) d = DType::Float32;
+  return div(scalar_tensor(s, d, t.device(), true), t);
 }
 
 Tensor floor_divide(const Tensor& a, const Tensor& b) {
@@ -445,6 +471,7 @@ Tensor pow(const Tensor& a, const Tensor& b) {
 Tensor pow(const Tensor& a, const Scalar& e) {
   Tensor w = wrap_scalar(e, a);
   DType rt = result_type({&a, &w});
+  if (rt == DType::Bool) return e.to_bool() ? clone(detach(a)) : ones_like(a);  // x**True, x**False
   check_op_dtype(BinaryOp::Pow, rt, "pow");
   RV_CHECK(is_floating(rt) || e.is_floating() || e.to_int() >= 0,
            "pow: Integers to negative integer powers are not allowed.");
@@ -536,19 +563,23 @@ Tensor& inplace(Tensor& self, const Tensor& other, BinaryOp op, const char* name
 }
 }  // namespace
 
-Tensor& add_(Tensor& self, const Tensor& other, const Scalar& alpha) {
-  if (is_one(alpha))
-    return inplace(self, other, BinaryOp::Add, "add_",
-                   [](const Tensor& s, const Tensor& o) { return add(s, o); });
-  if (autograd::inplace_needs_grad(self, {other}, "add_")) {
-    check_inplace_binary(BinaryOp::Add, self, other, "add_");
-    return autograd::record_inplace(self, "add_",
-                                    [&](const Tensor& s) { return add(s, other, alpha); });
+namespace {
+Tensor& add_sub_(BinaryOp op, Tensor& self, const Tensor& other, const Scalar& alpha,
+                 const char* name) {
+  if (autograd::inplace_needs_grad(self, {other}, name)) {
+    check_inplace_binary(op, self, other, name);
+    return autograd::record_inplace(self, name, [&](const Tensor& s) {
+      return add_sub(op, s, other, alpha, name);
+    });
   }
-  RV_CHECK(!(alpha.is_floating() && !is_floating(result_type({&self, &other}))), "add_: For "
-           "integral input tensors, argument alpha must not be a floating point number.");
-  Tensor o = binary_forward(BinaryOp::Mul, other, wrap_scalar(alpha, other), "add_");
-  return binary_forward_(BinaryOp::Add, self, o, "add_");
+  if (is_one(alpha)) return binary_forward_(op, self, other, name);
+  check_inplace_binary(op, self, other, name);
+  return binary_forward_(op, self, scaled_operand(self, other, alpha, name), name);
+}
+}  // namespace
+
+Tensor& add_(Tensor& self, const Tensor& other, const Scalar& alpha) {
+  return add_sub_(BinaryOp::Add, self, other, alpha, "add_");
 }
 
 Tensor& add_(Tensor& self, const Scalar& other, const Scalar& alpha) {
@@ -556,8 +587,13 @@ Tensor& add_(Tensor& self, const Scalar& other, const Scalar& alpha) {
 }
 
 Tensor& sub_(Tensor& self, const Tensor& other, const Scalar& alpha) {
-  check_sub_bool(self, other);
-  return add_(self, other, negate(alpha));
+  check_sub_bool(self.dtype() == DType::Bool, other.dtype() == DType::Bool);
+  return add_sub_(BinaryOp::Sub, self, other, alpha, "sub_");
+}
+
+Tensor& sub_(Tensor& self, const Scalar& other, const Scalar& alpha) {
+  check_sub_bool(self.dtype() == DType::Bool, other.is_bool());
+  return sub_(self, wrap_scalar(other, self), alpha);
 }
 
 Tensor& mul_(Tensor& self, const Tensor& other) {
@@ -604,6 +640,11 @@ Tensor& pow_(Tensor& self, const Scalar& e) {
     return autograd::record_inplace(self, "pow_", [&](const Tensor& s) { return pow(s, e); });
   }
   check_inplace_binary(BinaryOp::Pow, self, w, "pow_");
+  if (result_type({&self, &w}) == DType::Bool) {  // x**True is x, x**False is True
+    if (!e.to_bool()) return fill_(self, Scalar(true));
+    self.bump_version();
+    return self;
+  }
   check_op_dtype(BinaryOp::Pow, result_type({&self, &w}), "pow_");
   UnaryArgs args;
   args.a = e.to_double();

@@ -20,10 +20,14 @@ Tensor add(const Tensor& a, const Tensor& b, const Scalar& alpha = Scalar(int64_
 Tensor add(const Tensor& a, const Scalar& b, const Scalar& alpha = Scalar(int64_t(1)));
 Tensor sub(const Tensor& a, const Tensor& b, const Scalar& alpha = Scalar(int64_t(1)));
 Tensor sub(const Tensor& a, const Scalar& b, const Scalar& alpha = Scalar(int64_t(1)));
+// s - t for a number s (the reflected `-`).
+Tensor rsub(const Tensor& t, const Scalar& s);
 Tensor mul(const Tensor& a, const Tensor& b);
 Tensor mul(const Tensor& a, const Scalar& b);
 Tensor div(const Tensor& a, const Tensor& b, RoundingMode mode = RoundingMode::None);
 Tensor div(const Tensor& a, const Scalar& b, RoundingMode mode = RoundingMode::None);
+// s / t for a number s (the reflected `/`).
+Tensor rdiv(const Tensor& t, const Scalar& s);
 Tensor floor_divide(const Tensor& a, const Tensor& b);
 Tensor remainder(const Tensor& a, const Tensor& b);
 Tensor fmod(const Tensor& a, const Tensor& b);
@@ -37,6 +41,7 @@ Tensor atan2(const Tensor& a, const Tensor& b);
 Tensor& add_(Tensor& self, const Tensor& other, const Scalar& alpha = Scalar(int64_t(1)));
 Tensor& add_(Tensor& self, const Scalar& other, const Scalar& alpha = Scalar(int64_t(1)));
 Tensor& sub_(Tensor& self, const Tensor& other, const Scalar& alpha = Scalar(int64_t(1)));
+Tensor& sub_(Tensor& self, const Scalar& other, const Scalar& alpha = Scalar(int64_t(1)));
 Tensor& mul_(Tensor& self, const Tensor& other);
 Tensor& mul_(Tensor& self, const Scalar& other);
 Tensor& div_(Tensor& self, const Tensor& other, RoundingMode mode = RoundingMode::None);

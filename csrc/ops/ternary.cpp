@@ -204,7 +204,9 @@ DType clamp_result_dtype(const Tensor& t, const std::optional<Scalar>& lo,
            ": At least one of 'min' or 'max' must not be None");
   Tensor wl = lo ? wrap_scalar(*lo, t) : Tensor();
   Tensor wh = hi ? wrap_scalar(*hi, t) : Tensor();
-  return result_type({&t, &wl, &wh});
+  DType rt = result_type({&t, &wl, &wh});
+  RV_CHECK_NOT_IMPLEMENTED(rt != DType::Bool, name, ": \"clamp\" not implemented for 'Bool'");
+  return rt;
 }
 
 UnaryArgs clamp_args(const std::optional<Scalar>& lo, const std::optional<Scalar>& hi) {

@@ -196,6 +196,8 @@ Tensor square(const Tensor& t) {
 }
 
 Tensor& square_(Tensor& t) {
+  RV_CHECK(t.dtype() != DType::Bool,
+           "square_: result type Long can't be cast to the desired output type Bool");
   return unary_inplace(t, UnaryOp::Square, "square_", {}, [](const Tensor& x) { return square(x); });
 }
 

@@ -119,9 +119,10 @@ void bind_elementwise(py::module_& m, py::class_<Tensor>& cls) {
       })
       .def("__rsub__", [](const Tensor& a, py::handle b) -> py::object {
         if (!is_number(b)) return not_implemented();
-        return py::cast(sub(lhs_scalar(b, a, "sub"), a));
+        return py::cast(rsub(a, to_scalar(b, "sub")));
       })
       .def("__isub__", [](Tensor& a, py::handle b) -> Tensor& {
+        if (is_number(b)) return sub_(a, to_scalar(b, "sub_"));
         return sub_(a, tensor_or_scalar(b, a, "sub_"));
       }, py::return_value_policy::reference_internal)
       .def("__mul__", [](const Tensor& a, py::handle b) -> py::object {
@@ -143,7 +144,7 @@ void bind_elementwise(py::module_& m, py::class_<Tensor>& cls) {
       })
       .def("__rtruediv__", [](const Tensor& a, py::handle b) -> py::object {
         if (!is_number(b)) return not_implemented();
-        return py::cast(div(lhs_scalar(b, a, "div"), a));
+        return py::cast(rdiv(a, to_scalar(b, "div")));
       })
       .def("__itruediv__", [](Tensor& a, py::handle b) -> Tensor& {
         return div_(a, tensor_or_scalar(b, a, "div_"));
@@ -240,9 +241,11 @@ void bind_elementwise(py::module_& m, py::class_<Tensor>& cls) {
     return add(a, tensor_or_scalar(b, a, "add"), to_scalar(alpha, "add"));
   };
   auto sub_fn = [](const Tensor& a, py::handle b, py::handle alpha) {
+    if (is_number(b)) return sub(a, to_scalar(b, "sub"), to_scalar(alpha, "sub"));
     return sub(a, tensor_or_scalar(b, a, "sub"), to_scalar(alpha, "sub"));
   };
   auto div_fn = [](const Tensor& a, py::handle b, py::handle mode) {
+    if (is_number(b)) return div(a, to_scalar(b, "div"), rounding_mode_arg(mode, "div"));
     return div(a, tensor_or_scalar(b, a, "div"), rounding_mode_arg(mode, "div"));
   };
   for (const char* n : {"add"}) {
@@ -264,6 +267,7 @@ void bind_elementwise(py::module_& m, py::class_<Tensor>& cls) {
      py::return_value_policy::reference_internal);
   for (const char* n : {"sub_", "subtract_"})
     cls.def(n, [](Tensor& a, py::handle b, py::handle alpha) -> Tensor& {
+      if (is_number(b)) return sub_(a, to_scalar(b, "sub_"), to_scalar(alpha, "sub_"));
       return sub_(a, tensor_or_scalar(b, a, "sub_"), to_scalar(alpha, "sub_"));
     }, py::arg("other"), py::kw_only(), py::arg("alpha") = 1,
        py::return_value_policy::reference_internal);
