@@ -562,3 +562,29 @@ def test_reduced_float_binary(dtype, name):
         getattr(c, name + "_")(b)
         assert c.dtype == dtype
         np.testing.assert_array_equal(to_np(c).astype(np.float32), expected)
+
+
+def test_mixed_dtype_regressions():
+    """Cases where a narrower operand must not wrap before the promoted computation."""
+    f = from_np(np.array([3.0, -2.0, 5.0], dtype=np.float32))
+    u = from_np(np.array([2, 3, 252], dtype=np.uint8))
+    assert_close(f - u, np.array([1.0, -5.0, -247.0], dtype=np.float32))
+    assert_close(ranvier.sub(f, u, alpha=2), np.array([-1.0, -8.0, -499.0], dtype=np.float32))
+    assert_close(ranvier.add(f, u, alpha=-1), np.array([1.0, -5.0, -247.0], dtype=np.float32))
+    g = f.clone()
+    g -= u
+    assert_close(g, np.array([1.0, -5.0, -247.0], dtype=np.float32))
+    i = from_np(np.array([3, 1], dtype=np.uint8))
+    assert_close(-1 / i, np.array([-1 / 3, -1.0], dtype=np.float32))
+    assert_close(ranvier.div(i, -2), np.array([-1.5, -0.5], dtype=np.float32))
+    with pytest.raises(RuntimeError, match="with a bool tensor"):
+        f - True
+    with pytest.raises(RuntimeError, match="with a bool tensor"):
+        True - f
+    b = from_np(np.array([True, False]))
+    assert_close(b ** True, np.array([True, False]))
+    assert_close(b ** False, np.array([True, True]))
+    with pytest.raises(NotImplementedError, match="clamp.*Bool"):
+        ranvier.clamp(b, min=True)
+    with pytest.raises(RuntimeError, match="can't be cast"):
+        b.clone().square_()
