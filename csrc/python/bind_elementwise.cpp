@@ -70,7 +70,6 @@ Tensor& nograd_inplace(Tensor& a, const Tensor& b) {
 }
 
 Tensor& div_true_(Tensor& a, const Tensor& b) { return div_(a, b); }
-Tensor div_true(const Tensor& a, const Tensor& b) { return div(a, b); }
 
 Tensor pow_any(const Tensor& a, py::handle e) {
   if (is_tensor(e)) return pow(a, py::cast<const Tensor&>(e));
@@ -292,7 +291,12 @@ void bind_elementwise(py::module_& m, py::class_<Tensor>& cls) {
   // ---- the rest: function + method (+ in-place method) ----
   bind_binary<mul>(m, cls, "mul");
   bind_binary<mul>(m, cls, "multiply");
-  bind_binary<div_true>(m, cls, "true_divide");
+  auto true_div_fn = [](const Tensor& a, py::handle b) {
+    if (is_number(b)) return div(a, to_scalar(b, "true_divide"));
+    return div(a, tensor_or_scalar(b, a, "true_divide"));
+  };
+  m.def("true_divide", true_div_fn, py::arg("input"), py::arg("other"));
+  cls.def("true_divide", true_div_fn, py::arg("other"));
   bind_binary<floor_divide>(m, cls, "floor_divide");
   bind_binary<remainder>(m, cls, "remainder");
   bind_binary<fmod>(m, cls, "fmod");
