@@ -13,5 +13,6 @@
 #include "ops/sort.h"
 #include "ops/reduce.h"
 #include "ops/shape.h"
+#include "ops/ternary.h"
 #include "ops/unary.h"
 #include "ops/random.h"

@@ -11,6 +11,7 @@ void bind_tensor(py::module_& m, py::class_<Tensor>& cls);
 void bind_factory(py::module_& m, py::class_<Tensor>& cls);
 void bind_numpy(py::module_& m, py::class_<Tensor>& cls);
 void bind_elementwise(py::module_& m, py::class_<Tensor>& cls);
+void bind_unary(py::module_& m, py::class_<Tensor>& cls);
 void bind_reduce(py::module_& m, py::class_<Tensor>& cls);
 void bind_shape(py::module_& m, py::class_<Tensor>& cls);
 void bind_getitem(py::module_& m, py::class_<Tensor>& cls);
@@ -30,6 +31,7 @@ PYBIND11_MODULE(_C, m) {
   bind_factory(m, cls);
   bind_numpy(m, cls);
   bind_elementwise(m, cls);
+  bind_unary(m, cls);
   bind_reduce(m, cls);
   bind_shape(m, cls);
   bind_getitem(m, cls);

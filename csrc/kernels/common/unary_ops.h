@@ -16,14 +16,15 @@ enum class UnaryOp : int8_t {
   Exp, Exp2, Expm1, Log, Log1p, Log2, Log10, Sqrt, Rsqrt,
   Sin, Cos, Tan, Asin, Acos, Atan, Sinh, Cosh, Tanh, Sigmoid, LogSigmoid,
   Relu, Gelu, GeluTanh, Silu, Softplus, Erf, Erfc,
-  Floor, Ceil, Round, Trunc, Frac,
-  Clamp, NanToNum, PowScalar, Fill,
+  Floor, Ceil, Round, Trunc, Frac, RoundDecimals,
+  Clamp, NanToNum, PowScalar, Fill, BitNot,
   LogicalNot, IsNan, IsInf, IsFinite, SignBit,
   Count
 };
 
 // Parameters of the parametrised ops: Clamp(a=min, b=max), Softplus(a=beta, b=threshold),
-// NanToNum(a=nan, b=posinf, c=neginf), PowScalar(a=exponent), Fill(a=value).
+// NanToNum(a=nan, b=posinf, c=neginf), PowScalar(a=exponent), Fill(a=value),
+// RoundDecimals(a=10^|decimals|, b=+1 for decimals > 0, -1 for decimals < 0).
 struct UnaryArgs {
   double a = 0, b = 0, c = 0;
 };
@@ -72,17 +73,26 @@ RV_HOST_DEVICE void with_unary_functor(UnaryOp op, const UnaryArgs& args, F&& f)
       return f([v](T) -> T { return v; });
     }
     case UnaryOp::Clamp: {
+      // min(max(x, lo), hi): hi wins when lo > hi; a NaN x stays NaN
       if constexpr (kFloat) {
         const T lo = T(args.a), hi = T(args.b);
-        return f([lo, hi](T x) -> T { return x != x ? x : (x < lo ? lo : (x > hi ? hi : x)); });
+        return f([lo, hi](T x) -> T {
+          T r = x < lo ? lo : x;
+          return r > hi ? hi : r;
+        });
       } else {
         // bounds arrive as doubles already clipped to T's range by the op layer
         const double lo = args.a, hi = args.b;
         return f([lo, hi](T x) -> T {
-          return double(x) < lo ? T(lo) : (double(x) > hi ? T(hi) : x);
+          T r = double(x) < lo ? T(lo) : x;
+          return double(r) > hi ? T(hi) : r;
         });
       }
     }
+    case UnaryOp::BitNot:
+      if constexpr (kBool) return f([](T x) -> T { return !x; });
+      else if constexpr (!kFloat) return f([](T x) -> T { return T(~x); });
+      else return;
     case UnaryOp::LogicalNot: return f([](T x) -> bool { return !bool(x); });
     case UnaryOp::IsNan: return f([](T x) -> bool { return x != x; });
     case UnaryOp::IsInf:
@@ -109,10 +119,21 @@ RV_HOST_DEVICE void with_unary_functor(UnaryOp op, const UnaryArgs& args, F&& f)
     case UnaryOp::Frac:
       if constexpr (kFloat) return f([](T x) -> T { return x - std::trunc(x); });
       else return f([](T) -> T { return T(0); });
+    case UnaryOp::RoundDecimals:
+      if constexpr (kFloat) {
+        const T p = T(args.a);
+        if (args.b > 0) return f([p](T x) -> T { return round_half_even(x * p) / p; });
+        return f([p](T x) -> T { return round_half_even(x / p) * p; });
+      } else {
+        return;
+      }
     case UnaryOp::PowScalar:
       if constexpr (kFloat) {
         const T e = T(args.a);
         if (e == T(2)) return f([](T x) -> T { return x * x; });
+        if (e == T(3)) return f([](T x) -> T { return x * x * x; });
+        if (e == T(1)) return f([](T x) -> T { return x; });
+        if (e == T(-1)) return f([](T x) -> T { return T(1) / x; });
         if (e == T(0.5)) return f([](T x) -> T { return std::sqrt(x); });
         return f([e](T x) -> T { return std::pow(x, e); });
       } else if constexpr (kBool) {

@@ -5,6 +5,7 @@
 #include "core/dispatch.h"
 #include "kernels/cpu/simd/elementwise_kernels.h"
 #include "ops/binary.h"
+#include "ops/ternary.h"
 #include "ops/unary.h"
 
 namespace ranvier {
@@ -31,14 +32,17 @@ void register_elementwise_cpu() {
     case 2:
       binary_kernel.set(DeviceType::CPU, &simd2::binary_kernel);
       unary_kernel.set(DeviceType::CPU, &simd2::unary_kernel);
+      ternary_kernel.set(DeviceType::CPU, &simd2::ternary_kernel);
       break;
     case 1:
       binary_kernel.set(DeviceType::CPU, &simd1::binary_kernel);
       unary_kernel.set(DeviceType::CPU, &simd1::unary_kernel);
+      ternary_kernel.set(DeviceType::CPU, &simd1::ternary_kernel);
       break;
     default:
       binary_kernel.set(DeviceType::CPU, &simd0::binary_kernel);
       unary_kernel.set(DeviceType::CPU, &simd0::unary_kernel);
+      ternary_kernel.set(DeviceType::CPU, &simd0::ternary_kernel);
   }
 }
 }  // namespace cpu

@@ -30,12 +30,16 @@ void binary_rows(const LoopSpec& s, const F& f) {
 }  // namespace
 
 void binary_kernel(BinaryOp op, const LoopSpec& s) {
+  bool done = false;
   RV_DISPATCH_COMPUTE(s.dtypes[1], "binary op", [&] {
     with_binary_functor<scalar_t>(op, [&](auto f) {
       using R = decltype(f(scalar_t(), scalar_t()));
       binary_rows<scalar_t, R>(s, f);
+      done = true;
     });
   });
+  RV_INTERNAL_ASSERT(done, "binary op ", int(op), " has no kernel for dtype ",
+                     dtype_name(s.dtypes[1]));
 }
 
 }  // namespace ranvier::cpu::RV_SIMD_NS

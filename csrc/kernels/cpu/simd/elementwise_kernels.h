@@ -2,6 +2,7 @@
 #pragma once
 #include "kernels/common/binary_ops.h"
 #include "kernels/common/loop_spec.h"
+#include "kernels/common/ternary_ops.h"
 #include "kernels/common/unary_ops.h"
 
 namespace ranvier::cpu {
@@ -9,6 +10,7 @@ namespace ranvier::cpu {
   namespace ns {                                                                         \
   void binary_kernel(BinaryOp op, const LoopSpec& s);                                    \
   void unary_kernel(UnaryOp op, const LoopSpec& s, const UnaryArgs& args);            \
+  void ternary_kernel(TernaryOp op, const LoopSpec& s, double alpha);                    \
   }
 RV_DECLARE_ELEMENTWISE(simd0)
 RV_DECLARE_ELEMENTWISE(simd1)
