@@ -7,6 +7,7 @@
 #include "ops/binary.h"
 #include "ops/copy.h"
 #include "ops/factory.h"
+#include "ops/matmul.h"
 #include "ops/reduce.h"
 #include "ops/shape.h"
 #include "ops/unary.h"
