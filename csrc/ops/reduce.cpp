@@ -119,9 +119,9 @@ Tensor even_share(const Tensor& x, const Tensor& value_kept, const std::vector<b
 // ---- sum, mean, prod ----
 
 Tensor sum(const Tensor& t, const std::vector<int64_t>& dims, bool keepdim, OptDType dtype) {
-  if (dtype && *dtype != t.dtype()) return sum(to_dtype(t, *dtype), dims, keepdim);
+  if (dtype && *dtype != t.dtype()) return sum(to_dtype(t, *dtype), dims, keepdim, dtype);
   std::vector<bool> red = reduced_dims(t, dims, "sum");
-  DType od = sum_result_dtype(t.dtype());
+  DType od = dtype ? *dtype : sum_result_dtype(t.dtype());
   DType cd = compute_of(od);
   Tensor in = is_floating(t.dtype()) ? compute_input(t, cd) : t;
   Tensor out = reduce_raw(ReduceOp::Sum, in, red, keepdim, cd, "sum");
@@ -188,9 +188,9 @@ Tensor prod_grad_with_zeros(const Tensor& g_kept, const Tensor& x, const std::ve
 }  // namespace
 
 Tensor prod(const Tensor& t, const std::vector<int64_t>& dims, bool keepdim, OptDType dtype) {
-  if (dtype && *dtype != t.dtype()) return prod(to_dtype(t, *dtype), dims, keepdim);
+  if (dtype && *dtype != t.dtype()) return prod(to_dtype(t, *dtype), dims, keepdim, dtype);
   std::vector<bool> red = reduced_dims(t, dims, "prod");
-  DType od = sum_result_dtype(t.dtype());
+  DType od = dtype ? *dtype : sum_result_dtype(t.dtype());
   DType cd = compute_of(od);
   Tensor in = is_floating(t.dtype()) ? compute_input(t, cd) : t;
   Tensor out = reduce_raw(ReduceOp::Prod, in, red, keepdim, cd, "prod");

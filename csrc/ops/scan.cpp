@@ -49,8 +49,9 @@ bool has_zero(const Tensor& x) {
 }
 
 // Runs a scan with the result dtype rules of cumsum/cumprod (float16/bfloat16 via float32).
-Tensor scan_forward(ScanOp op, const Tensor& t, int64_t dim, bool reverse, const char* name) {
-  DType od = scan_result_dtype(t.dtype());
+Tensor scan_forward(ScanOp op, const Tensor& t, int64_t dim, bool reverse, const char* name,
+                    OptDType dtype = std::nullopt) {
+  DType od = dtype ? *dtype : scan_result_dtype(t.dtype());
   DType cd = is_reduced_float(od) ? DType::Float32 : od;
   Tensor in = is_floating(t.dtype()) && t.dtype() != cd ? to_dtype(detach(t), cd) : t;
   Tensor out = scan_raw(op, in, dim, cd, false, reverse, name);
@@ -73,8 +74,8 @@ Tensor scan_raw(ScanOp op, const Tensor& t, int64_t dim, DType out_dtype, bool e
 }
 
 Tensor cumsum(const Tensor& t, int64_t dim, OptDType dtype) {
-  if (dtype && *dtype != t.dtype()) return cumsum(to_dtype(t, *dtype), dim);
-  Tensor out = scan_forward(ScanOp::Sum, t, dim, false, "cumsum");
+  if (dtype && *dtype != t.dtype()) return cumsum(to_dtype(t, *dtype), dim, dtype);
+  Tensor out = scan_forward(ScanOp::Sum, t, dim, false, "cumsum", dtype);
   if (autograd::needs_grad({t})) {
     autograd::record("CumsumBackward0", {t}, {&out}, {}, {}, [dim](BackwardContext& c) {
       return TensorList{reverse_cumsum(c.grad(), dim)};
@@ -94,8 +95,8 @@ Tensor reverse_cumsum(const Tensor& t, int64_t dim) {
 }
 
 Tensor cumprod(const Tensor& t, int64_t dim, OptDType dtype) {
-  if (dtype && *dtype != t.dtype()) return cumprod(to_dtype(t, *dtype), dim);
-  Tensor out = scan_forward(ScanOp::Prod, t, dim, false, "cumprod");
+  if (dtype && *dtype != t.dtype()) return cumprod(to_dtype(t, *dtype), dim, dtype);
+  Tensor out = scan_forward(ScanOp::Prod, t, dim, false, "cumprod", dtype);
   if (autograd::needs_grad({t})) {
     autograd::record("CumprodBackward0", {t}, {&out}, {t}, {&out}, [dim](BackwardContext& c) {
       Tensor x = c.saved(0);

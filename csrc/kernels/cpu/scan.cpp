@@ -60,6 +60,8 @@ void scan_cpu(const ScanSpec& s) {
       case DType::Float32: return scan_lines<scalar_t, float>(s);
       case DType::Float64: return scan_lines<scalar_t, double>(s);
       case DType::Int64: return scan_lines<scalar_t, int64_t>(s);
+      case DType::Int32: return scan_lines<scalar_t, int32_t>(s);
+      case DType::UInt8: return scan_lines<scalar_t, uint8_t>(s);
       default: throw_unsupported_dtype("cumsum", s.out_dtype);
     }
   });
