@@ -166,7 +166,9 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
   if (da >= 3 && db <= 2) {
     // Fold the batch dims of a into its rows: one GEMM, and b's gradient needs no batch sum.
     Shape out_shape(a.sizes().begin(), a.sizes().end() - 1);
-    Tensor a2 = reshape(a, {-1, ka});
+    int64_t rows = 1;
+    for (int64_t i = 0; i < da - 1; ++i) rows *= a.sizes()[i];
+    Tensor a2 = reshape(a, {rows, ka});
     Tensor b2 = db == 1 ? unsqueeze(b, 1) : b;
     if (db == 2) out_shape.push_back(b.sizes()[1]);
     return reshape(batched_mm(a2, b2, "matmul"), out_shape);
