@@ -108,8 +108,13 @@ void bind_reduce(py::module_& m, py::class_<Tensor>& cls) {
         RV_CHECK_TYPE(!keepdim, name, "(): keepdim needs a dim");
         return py::cast(is_max ? max(t) : min(t));
       }
-      if (is_tensor(dim))
-        return py::module_::import("ranvier").attr(is_max ? "maximum" : "minimum")(t, dim);
+      if (is_tensor(dim)) {  // max(input, other): the elementwise family's maximum/minimum
+        py::module_ rv = py::module_::import("ranvier");
+        const char* fn = is_max ? "maximum" : "minimum";
+        RV_CHECK_NOT_IMPLEMENTED(py::hasattr(rv, fn), name, "(input, other): ranvier.", fn,
+                                 " is not available");
+        return rv.attr(fn)(t, dim);
+      }
       RV_CHECK_TYPE(PyLong_Check(dim.ptr()) && !PyBool_Check(dim.ptr()), name,
                     "(): dim must be an int, but got ", std::string(Py_TYPE(dim.ptr())->tp_name));
       ValuesIndices r = is_max ? max(t, py::cast<int64_t>(dim), keepdim)
