@@ -65,7 +65,26 @@ ReduceSpec make_reduce_spec(const Tensor& t, const std::vector<bool>& reduced, c
   if (t.numel() == 0) {
     s.outer_numel = out.numel();
     s.inner_numel = 0;
+    return s;
   }
+  // Merge neighbouring dims of the same kind that are laid out as one (row-major order, and so
+  // the flat inner index, is unchanged): a contiguous full reduction becomes one long row.
+  auto coalesce = [](int& nd, int64_t* sizes, int64_t* strides) {
+    int k = 0;
+    for (int i = 1; i < nd; ++i) {
+      if (strides[k] == strides[i] * sizes[i]) {
+        sizes[k] *= sizes[i];
+        strides[k] = strides[i];
+      } else {
+        ++k;
+        sizes[k] = sizes[i];
+        strides[k] = strides[i];
+      }
+    }
+    if (nd > 0) nd = k + 1;
+  };
+  coalesce(s.ninner, s.inner_sizes, s.inner_strides);
+  coalesce(s.nouter, s.outer_sizes, s.outer_strides);
   return s;
 }
 

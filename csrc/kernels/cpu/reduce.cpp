@@ -122,6 +122,30 @@ struct ExtremeAcc {
   template <typename Out> Out value(const acc_t& a) const { return Out(a.v); }
 };
 
+// Max (kMax) or min value only (no index); NaN wins. The result does not depend on the order
+// of the elements, so several lanes may be used.
+template <typename T, bool kMax>
+struct ValueExtremeAcc {
+  using acc_t = T;
+  static constexpr bool kIndex = false;
+  static constexpr bool kLanes = true;
+  acc_t init() const {
+    if constexpr (std::is_floating_point_v<T>)
+      return kMax ? -std::numeric_limits<T>::infinity() : std::numeric_limits<T>::infinity();
+    else
+      return kMax ? std::numeric_limits<T>::lowest() : std::numeric_limits<T>::max();
+  }
+  RV_INLINE void step(acc_t& a, T x, int64_t) const {
+    if constexpr (std::is_floating_point_v<T>) {
+      if (!(kMax ? x <= a : x >= a) && a == a) a = x;
+    } else {
+      a = kMax ? (x > a ? x : a) : (x < a ? x : a);
+    }
+  }
+  RV_INLINE void combine(acc_t& a, const acc_t& b) const { step(a, b, 0); }
+  template <typename Out> Out value(const acc_t& a) const { return Out(a); }
+};
+
 template <typename T, bool kAll>
 struct LogicAcc {
   using acc_t = bool;
@@ -299,11 +323,13 @@ void reduce_cpu(ReduceOp op, const ReduceSpec& s) {
       return RV_DISPATCH_COMPUTE(s.in_dtype, "prod", [&] { run_with_out<scalar_t>(s, ProdAcc<scalar_t>{}, "prod"); });
     case ReduceOp::Max:
       return RV_DISPATCH_COMPUTE(s.in_dtype, "max", [&] {
-        run_with_out<scalar_t>(s, ExtremeAcc<scalar_t, true>{}, "max");
+        if (s.indices) run_with_out<scalar_t>(s, ExtremeAcc<scalar_t, true>{}, "max");
+        else run_with_out<scalar_t>(s, ValueExtremeAcc<scalar_t, true>{}, "max");
       });
     case ReduceOp::Min:
       return RV_DISPATCH_COMPUTE(s.in_dtype, "min", [&] {
-        run_with_out<scalar_t>(s, ExtremeAcc<scalar_t, false>{}, "min");
+        if (s.indices) run_with_out<scalar_t>(s, ExtremeAcc<scalar_t, false>{}, "min");
+        else run_with_out<scalar_t>(s, ValueExtremeAcc<scalar_t, false>{}, "min");
       });
     case ReduceOp::All:
       return RV_DISPATCH_COMPUTE(s.in_dtype, "all", [&] { run_with_out<scalar_t>(s, LogicAcc<scalar_t, true>{}, "all"); });

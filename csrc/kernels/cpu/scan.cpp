@@ -37,6 +37,39 @@ void scan_lines(const ScanSpec& s) {
   const T* in = reinterpret_cast<const T*>(s.in);
   Out* out = reinterpret_cast<Out*>(s.out);
   const bool prod = s.op == ScanOp::Prod;
+  // Column walk: when neighbouring lines are neighbours in memory (the last other dim has
+  // stride 1 on both sides) and the scan dim is strided, scan kColumns lines together. Each
+  // line still combines its elements in the same order.
+  constexpr int kColumns = 32;
+  const int nd = s.nouter;
+  if (nd > 0 && s.in_outer_strides[nd - 1] == 1 && s.out_outer_strides[nd - 1] == 1 &&
+      s.in_stride != 1) {
+    const int64_t last = s.outer_sizes[nd - 1];
+    const int64_t per_row = (last + kColumns - 1) / kColumns;
+    const int64_t nchunks = (s.outer_numel / last) * per_row;
+    parallel_for(0, nchunks, line_grain(s.n * kColumns), [&](int64_t cb, int64_t ce) {
+      Acc acc[kColumns];
+      for (int64_t c = cb; c < ce; ++c) {
+        const int64_t o0 = (c / per_row) * last + (c % per_row) * kColumns;
+        const int w = int(std::min<int64_t>(kColumns, last - (c % per_row) * kColumns));
+        int64_t ioff, ooff;
+        outer_offsets(s, o0, ioff, ooff);
+        for (int j = 0; j < w; ++j) acc[j] = prod ? Acc(1) : Acc(0);
+        for (int64_t k = 0; k < s.n; ++k) {
+          const int64_t i = s.reverse ? s.n - 1 - k : k;
+          const T* src = in + ioff + i * s.in_stride;
+          Out* dst = out + ooff + i * s.out_stride;
+          for (int j = 0; j < w; ++j) {
+            if (s.exclusive) dst[j] = Out(acc[j]);
+            if (prod) acc[j] *= Acc(src[j]);
+            else acc[j] += Acc(src[j]);
+            if (!s.exclusive) dst[j] = Out(acc[j]);
+          }
+        }
+      }
+    });
+    return;
+  }
   parallel_for(0, s.outer_numel, line_grain(s.n), [&](int64_t ob, int64_t oe) {
     for (int64_t o = ob; o < oe; ++o) {
       int64_t ioff, ooff;
