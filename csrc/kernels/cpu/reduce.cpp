@@ -137,7 +137,8 @@ struct ValueExtremeAcc {
   }
   RV_INLINE void step(acc_t& a, T x, int64_t) const {
     if constexpr (std::is_floating_point_v<T>) {
-      if (!(kMax ? x <= a : x >= a) && a == a) a = x;
+      // branch-free; once a is NaN neither test holds, so NaN sticks
+      a = ((kMax ? x > a : x < a) || x != x) ? x : a;
     } else {
       a = kMax ? (x > a ? x : a) : (x < a ? x : a);
     }
