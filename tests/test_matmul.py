@@ -209,6 +209,8 @@ def test_mm_bmm_addmm_grads():
     (lambda: rv.outer(rv.ones(2, 1), rv.ones(2)), RuntimeError, r"outer: 1D tensors expected"),
     (lambda: rv.addmm(rv.ones(3), rv.ones(2, 2), rv.ones(2, 2)), RuntimeError,
      r"addmm: .*\[3\].*cannot be broadcast"),
+    (lambda: rv.addmm(rv.ones(1, 2, 2), rv.ones(2, 2), rv.ones(2, 2)), RuntimeError,
+     r"addmm: the input of shape \[1, 2, 2\] cannot be broadcast"),
     (lambda: rv.addmm(rv.ones(2, dtype=rv.float64), rv.ones(2, 2), rv.ones(2, 2)), RuntimeError,
      r"addmm: expected input and mat1 to have the same dtype"),
     (lambda: rv.ones(2, 2, dtype=rv.bool) @ rv.ones(2, 2, dtype=rv.bool), NotImplementedError,

@@ -329,6 +329,7 @@ ValuesIndices extreme_dim(bool is_max, const Tensor& t, int64_t dim, bool keepdi
 
 Tensor arg_extreme(bool is_max, const Tensor& t, std::optional<int64_t> dim, bool keepdim,
                    const char* name) {
+  RV_CHECK(t.dtype() != DType::Bool, name, "(): does not support bool input");
   std::vector<int64_t> dims;
   if (dim) dims.push_back(*dim);
   std::vector<bool> red = reduced_dims(t, dims, name);
