@@ -358,3 +358,23 @@ def test_zero_dim_input():
     assert t.cumsum(0).item() == 3.5 and t.amax(0).item() == 3.5
     with pytest.raises(IndexError, match="dimension out of range"):
         t.sum(1)
+
+
+def test_long_reductions_cross_block_boundaries():
+    """Inner ranges longer than one block (16384 elements): blocks combine in order."""
+    rng = np.random.default_rng(5)
+    a = rng.standard_normal((40000, 3))
+    t = from_np(a)
+    assert_close(t.sum(0), a.sum(0), rtol=1e-10)  # column walk, several blocks
+    assert_close(t.t().sum(1), a.sum(0), rtol=1e-10)  # row walk, several blocks
+    assert_close(t.sum(), np.array(a.sum()), rtol=1e-10)
+    assert_close(t.var(0), a.var(0, ddof=1), rtol=1e-8)
+    assert_close(t.norm(2, 0), np.sqrt((a * a).sum(0)), rtol=1e-10)
+    i = np.zeros(50000, dtype=np.int64)
+    i[[20000, 40000]] = 7  # tie across blocks: the first wins
+    assert from_np(i).argmax().item() == 20000
+    assert from_np(i).max(0).indices.item() == 20000
+    f = np.zeros(50000, dtype=np.float32)
+    f[[100, 30000]] = [5.0, np.nan]  # NaN in a later block wins
+    assert from_np(f).argmax().item() == 30000 and math.isnan(from_np(f).amax().item())
+    assert_close(from_np(a[:, 0]).cumsum(0), np.cumsum(a[:, 0]), rtol=1e-9)

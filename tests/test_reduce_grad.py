@@ -197,3 +197,11 @@ def test_grad_dtypes_follow_input():
     x = rv.ones(3, requires_grad=True)
     x.sum(dtype=rv.float64).backward()
     assert x.grad.dtype == rv.float32
+
+
+def test_cumprod_double_backward_with_zeros_raises():
+    x = rv.tensor([2.0, 0.0, 3.0], dtype=rv.float64, requires_grad=True)
+    (g,) = rv.autograd.grad([x.cumprod(0).sum()], [x], create_graph=True)
+    assert_close(g, np.array([1.0, 2.0 + 6.0, 0.0]))  # d/dx of 2 + 0 + 0 and friends
+    with pytest.raises(NotImplementedError, match="cumprod: double backward"):
+        g.sum().backward()
