@@ -1,17 +1,34 @@
-// OpenBLAS glue: its threads run inside our OpenMP pool (NOTES.md: alternating two pools
-// cost 1.6x), and set_num_threads sets its thread count too.
+// OpenBLAS glue. Note [One thread pool]: OpenBLAS runs its parallel jobs on our OpenMP pool
+// through its threads callback (alternating two pools cost 1.6x), and set_num_threads sets its
+// thread count too. OpenBLAS's level-3 jobs wait on each other, so the callback must run all
+// numjobs jobs concurrently: it asks for exactly numjobs threads. That is only guaranteed
+// outside our own parallel regions; inside one (the small-matrix batch loop of
+// kernels/cpu/matmul.cpp) GEMMs run with one OpenBLAS thread (BlasSingleThreadGuard, set
+// before the region opens; this build of OpenBLAS has no per-thread setting).
 #include <cblas.h>
 
+#include <atomic>
+#include <climits>
+
+#include "core/error.h"
+#include "kernels/cpu/blas.h"
 #include "core/parallel.h"
 
 namespace ranvier {
 
 namespace {
+std::atomic<int64_t> g_parallel_calls{0};
+
 void openblas_omp_callback(int sync, openblas_dojob_callback dojob, int numjobs,
                            size_t jobdata_elsize, void* jobdata, int dojob_data) {
   (void)sync;
   char* data = static_cast<char*>(jobdata);
-#pragma omp parallel for schedule(static)
+  if (numjobs <= 1) {
+    for (int i = 0; i < numjobs; ++i) dojob(i, data + size_t(i) * jobdata_elsize, dojob_data);
+    return;
+  }
+  g_parallel_calls.fetch_add(1, std::memory_order_relaxed);
+#pragma omp parallel for num_threads(numjobs) schedule(static, 1)
   for (int i = 0; i < numjobs; ++i) dojob(i, data + size_t(i) * jobdata_elsize, dojob_data);
 }
 }  // namespace
@@ -23,4 +40,33 @@ void init_blas() {
   scipy_openblas_set_num_threads(get_num_threads());
 }
 
+namespace cpu {
+
+int64_t blas_parallel_calls() { return g_parallel_calls.load(std::memory_order_relaxed); }
+
+// Row-major GEMM through OpenBLAS: C = alpha * op(A) @ op(B) + beta * C (float or double).
+void blas_gemm(bool is_double, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
+               double alpha, const void* a, int64_t lda, const void* b, int64_t ldb, double beta,
+               void* c, int64_t ldc) {
+  RV_CHECK(m <= INT_MAX && n <= INT_MAX && k <= INT_MAX && lda <= INT_MAX && ldb <= INT_MAX &&
+               ldc <= INT_MAX,
+           "matmul: matrix dimensions above 2^31-1 are not supported by the BLAS backend (got ",
+           m, "x", k, " and ", k, "x", n, ")");
+  const CBLAS_TRANSPOSE ta = trans_a ? CblasTrans : CblasNoTrans;
+  const CBLAS_TRANSPOSE tb = trans_b ? CblasTrans : CblasNoTrans;
+  if (is_double) {
+    scipy_cblas_dgemm(CblasRowMajor, ta, tb, int(m), int(n), int(k), alpha,
+                      static_cast<const double*>(a), int(lda), static_cast<const double*>(b),
+                      int(ldb), beta, static_cast<double*>(c), int(ldc));
+  } else {
+    scipy_cblas_sgemm(CblasRowMajor, ta, tb, int(m), int(n), int(k), float(alpha),
+                      static_cast<const float*>(a), int(lda), static_cast<const float*>(b),
+                      int(ldb), float(beta), static_cast<float*>(c), int(ldc));
+  }
+}
+
+BlasSingleThreadGuard::BlasSingleThreadGuard() { scipy_openblas_set_num_threads(1); }
+BlasSingleThreadGuard::~BlasSingleThreadGuard() { scipy_openblas_set_num_threads(get_num_threads()); }
+
+}  // namespace cpu
 }  // namespace ranvier

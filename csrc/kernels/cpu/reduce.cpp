@@ -1,23 +1,23 @@
-// CPU reduction kernels. Each output element is reduced serially in a fixed order; long inner
-// ranges are split into fixed kReduceBlock blocks combined in order (Note [Deterministic
-// reductions]), so results do not depend on the thread count.
-#include "ops/reduce.h"
-
+// CPU reduction kernels: sum, prod, max/min (with or without the winner's index), all, any and
+// p-norms, over any ReduceSpec. One driver (run_reduce) walks the outputs; each op is a small
+// accumulator type (init / step / combine / value). Note [Deterministic reductions]: every
+// output reduces its inner range in fixed kReduceBlock blocks combined left to right, whichever
+// of the three walks (rows, columns, blocks in parallel) is taken, so the thread count never
+// changes a result.
+#include <algorithm>
 #include <cmath>
 #include <limits>
+#include <memory>
+#include <type_traits>
 #include <vector>
 
 #include "core/parallel.h"
+#include "kernels/common/macros.h"
+#include "ops/reduce.h"
 
 namespace ranvier::cpu {
 
 namespace {
-
-template <typename T> struct AccOf { using type = T; };
-template <> struct AccOf<float> { using type = double; };
-template <> struct AccOf<int32_t> { using type = int64_t; };
-template <> struct AccOf<uint8_t> { using type = int64_t; };
-template <> struct AccOf<bool> { using type = int64_t; };
 
 // Offset (in elements) of the input element at outer index o.
 int64_t outer_offset(const ReduceSpec& s, int64_t o) {
@@ -29,11 +29,11 @@ int64_t outer_offset(const ReduceSpec& s, int64_t o) {
   return off;
 }
 
-// Calls f(offset) for inner elements [b, e) of one output element, in order.
+// Calls f(offset, index) for inner elements [b, e) of one output element, in order.
 template <typename F>
-void for_inner(const ReduceSpec& s, int64_t b, int64_t e, const F& f) {
+RV_INLINE void for_inner(const ReduceSpec& s, int64_t b, int64_t e, const F& f) {
   if (s.ninner == 0) {
-    if (b < e) f(int64_t(0));
+    if (b < e) f(int64_t(0), int64_t(0));
     return;
   }
   const int nd = s.ninner;
@@ -51,7 +51,11 @@ void for_inner(const ReduceSpec& s, int64_t b, int64_t e, const F& f) {
     for (int d = 0; d < nd; ++d) base += coord[d] * s.inner_strides[d];
     int64_t n = last_size - coord[nd - 1];
     if (n > e - i) n = e - i;
-    for (int64_t k = 0; k < n; ++k) f(base + k * last_stride);
+    if (last_stride == 1) {
+      for (int64_t k = 0; k < n; ++k) f(base + k, i + k);
+    } else {
+      for (int64_t k = 0; k < n; ++k) f(base + k * last_stride, i + k);
+    }
     i += n;
     coord[nd - 1] += n;
     for (int d = nd - 1; d > 0 && coord[d] >= s.inner_sizes[d]; --d) {
@@ -61,61 +65,289 @@ void for_inner(const ReduceSpec& s, int64_t b, int64_t e, const F& f) {
   }
 }
 
-template <typename T, typename Out>
-void sum_kernel(const ReduceSpec& s) {
-  using Acc = typename AccOf<T>::type;
+template <typename T> RV_INLINE bool is_nan(T v) {
+  if constexpr (std::is_floating_point_v<T>) return v != v;
+  else return false;
+}
+
+// ---- accumulators ----
+
+template <typename T> struct WideOf { using type = int64_t; };  // integers and bool
+template <> struct WideOf<float> { using type = double; };
+template <> struct WideOf<double> { using type = double; };
+
+template <typename T>
+struct SumAcc {
+  using acc_t = typename WideOf<T>::type;
+  static constexpr bool kIndex = false;
+  static constexpr bool kLanes = true;  // may use several partial sums inside a block
+  acc_t init() const { return acc_t(0); }
+  RV_INLINE void step(acc_t& a, T x, int64_t) const { a += acc_t(x); }
+  RV_INLINE void combine(acc_t& a, const acc_t& b) const { a += b; }
+  template <typename Out> Out value(const acc_t& a) const { return Out(a); }
+};
+
+template <typename T>
+struct ProdAcc {
+  using acc_t = typename WideOf<T>::type;
+  static constexpr bool kIndex = false;
+  static constexpr bool kLanes = false;
+  acc_t init() const { return acc_t(1); }
+  RV_INLINE void step(acc_t& a, T x, int64_t) const { a *= acc_t(x); }
+  RV_INLINE void combine(acc_t& a, const acc_t& b) const { a *= b; }
+  template <typename Out> Out value(const acc_t& a) const { return Out(a); }
+};
+
+// Max (kMax) or min with the index of the first winner; NaN wins and stays (first NaN).
+template <typename T, bool kMax>
+struct ExtremeAcc {
+  struct acc_t {
+    T v;
+    int64_t i;
+  };
+  static constexpr bool kIndex = true;
+  static constexpr bool kLanes = false;
+  acc_t init() const { return acc_t{T(0), -1}; }
+  RV_INLINE static bool better(T x, T cur) {
+    if (is_nan(cur)) return false;
+    if (is_nan(x)) return true;
+    return kMax ? (x > cur) : (x < cur);
+  }
+  RV_INLINE void step(acc_t& a, T x, int64_t i) const {
+    if (a.i < 0 || better(x, a.v)) a = acc_t{x, i};
+  }
+  RV_INLINE void combine(acc_t& a, const acc_t& b) const {
+    if (b.i >= 0 && (a.i < 0 || better(b.v, a.v))) a = b;
+  }
+  template <typename Out> Out value(const acc_t& a) const { return Out(a.v); }
+};
+
+// Max (kMax) or min value only (no index); NaN wins. The result does not depend on the order
+// of the elements, so several lanes may be used.
+template <typename T, bool kMax>
+struct ValueExtremeAcc {
+  using acc_t = T;
+  static constexpr bool kIndex = false;
+  static constexpr bool kLanes = true;
+  acc_t init() const {
+    if constexpr (std::is_floating_point_v<T>)
+      return kMax ? -std::numeric_limits<T>::infinity() : std::numeric_limits<T>::infinity();
+    else
+      return kMax ? std::numeric_limits<T>::lowest() : std::numeric_limits<T>::max();
+  }
+  RV_INLINE void step(acc_t& a, T x, int64_t) const {
+    if constexpr (std::is_floating_point_v<T>) {
+      // branch-free; once a is NaN neither test holds, so NaN sticks
+      a = ((kMax ? x > a : x < a) || x != x) ? x : a;
+    } else {
+      a = kMax ? (x > a ? x : a) : (x < a ? x : a);
+    }
+  }
+  RV_INLINE void combine(acc_t& a, const acc_t& b) const { step(a, b, 0); }
+  template <typename Out> Out value(const acc_t& a) const { return Out(a); }
+};
+
+template <typename T, bool kAll>
+struct LogicAcc {
+  using acc_t = bool;
+  static constexpr bool kIndex = false;
+  static constexpr bool kLanes = false;
+  acc_t init() const { return kAll; }
+  RV_INLINE void step(acc_t& a, T x, int64_t) const {
+    if (kAll) a = a && (x != T(0));
+    else a = a || (x != T(0));
+  }
+  RV_INLINE void combine(acc_t& a, const acc_t& b) const { a = kAll ? (a && b) : (a || b); }
+  template <typename Out> Out value(const acc_t& a) const { return Out(a); }
+};
+
+// p-norms in double. Mode: 0 (p = 0, count of non-zeros), 1, 2, 3 (inf), 4 (-inf), 5 (other p).
+template <typename T, int kMode>
+struct NormAcc {
+  using acc_t = double;
+  static constexpr bool kIndex = false;
+  static constexpr bool kLanes = kMode == 1 || kMode == 2;
+  double p = 2.0;
+  acc_t init() const {
+    return kMode == 4 ? std::numeric_limits<double>::infinity() : 0.0;
+  }
+  RV_INLINE void step(acc_t& a, T xv, int64_t) const {
+    double x = std::abs(double(xv));
+    if constexpr (kMode == 0) a += (x != 0.0 ? 1.0 : 0.0);
+    else if constexpr (kMode == 1) a += x;
+    else if constexpr (kMode == 2) a += x * x;
+    else if constexpr (kMode == 3) a = (x != x || a != a) ? x + a : std::max(a, x);
+    else if constexpr (kMode == 4) a = (x != x || a != a) ? x + a : std::min(a, x);
+    else a += std::pow(x, p);
+  }
+  RV_INLINE void combine(acc_t& a, const acc_t& b) const {
+    if constexpr (kMode == 3) a = (a != a || b != b) ? a + b : std::max(a, b);
+    else if constexpr (kMode == 4) a = (a != a || b != b) ? a + b : std::min(a, b);
+    else a += b;
+  }
+  template <typename Out> Out value(const acc_t& a) const {
+    if constexpr (kMode == 2) return Out(std::sqrt(a));
+    else if constexpr (kMode == 5) return Out(std::pow(a, 1.0 / p));
+    else return Out(a);
+  }
+};
+
+// ---- the driver ----
+
+constexpr int kLanes = 4;   // partial sums inside one block (fixed, so still deterministic)
+constexpr int kColumns = 32;  // outputs walked together by the column walk
+
+template <typename T, typename Out, typename Op>
+void run_reduce(const ReduceSpec& s, const Op& op) {
+  using acc_t = typename Op::acc_t;
   const T* in = reinterpret_cast<const T*>(s.in);
   Out* out = reinterpret_cast<Out*>(s.out);
   const int64_t inner = s.inner_numel;
-  auto reduce_range = [&](int64_t base, int64_t b, int64_t e) {
-    Acc acc = Acc(0);
-    for_inner(s, b, e, [&](int64_t off) { acc += Acc(in[base + off]); });
-    return acc;
+  const int64_t nblocks = inner > 0 ? (inner + kReduceBlock - 1) / kReduceBlock : 0;
+  const bool contiguous_inner = s.ninner == 1 && s.inner_strides[0] == 1;
+
+  // One block of one output, left to right (with fixed lanes for sums over contiguous data).
+  auto block = [&](int64_t base, int64_t b, int64_t e) -> acc_t {
+    if constexpr (Op::kLanes) {
+      if (contiguous_inner) {
+        const T* p = in + base;
+        acc_t lane[kLanes];
+        for (int l = 0; l < kLanes; ++l) lane[l] = op.init();
+        int64_t i = b;
+        for (; i + kLanes <= e; i += kLanes)
+          for (int l = 0; l < kLanes; ++l) op.step(lane[l], p[i + l], i + l);
+        for (; i < e; ++i) op.step(lane[0], p[i], i);
+        for (int l = 1; l < kLanes; ++l) op.combine(lane[0], lane[l]);
+        return lane[0];
+      }
+    }
+    acc_t a = op.init();
+    for_inner(s, b, e, [&](int64_t off, int64_t idx) { op.step(a, in[base + off], idx); });
+    return a;
   };
-  if (s.outer_numel >= get_num_threads() || inner <= kReduceBlock) {
-    int64_t grain = inner > 0 ? std::max<int64_t>(1, kGrainSize / inner) : kGrainSize;
-    parallel_for(0, s.outer_numel, grain, [&](int64_t ob, int64_t oe) {
-      for (int64_t o = ob; o < oe; ++o) {
-        int64_t base = outer_offset(s, o);
-        Acc total = Acc(0);
-        for (int64_t b = 0; b < inner; b += kReduceBlock)
-          total += reduce_range(base, b, std::min(inner, b + kReduceBlock));
-        out[o] = Out(total);
+  auto emit = [&](int64_t o, const acc_t& a) {
+    if (out) out[o] = op.template value<Out>(a);
+    if constexpr (Op::kIndex) {
+      if (s.indices) s.indices[o] = a.i < 0 ? 0 : a.i;
+    }
+  };
+  auto reduce_one = [&](int64_t o) {
+    const int64_t base = outer_offset(s, o);
+    acc_t total = op.init();
+    for (int64_t k = 0; k < nblocks; ++k)
+      op.combine(total, block(base, k * kReduceBlock, std::min(inner, (k + 1) * kReduceBlock)));
+    emit(o, total);
+  };
+
+  // Column walk: the last kept dim is contiguous in the input and the reduced dims are not, so
+  // neighbouring outputs read neighbouring memory; walk kColumns of them together.
+  const bool columns = s.nouter > 0 && s.outer_strides[s.nouter - 1] == 1 && s.ninner > 0 &&
+                       s.inner_strides[s.ninner - 1] != 1 && inner > 0;
+  if (columns) {
+    const int64_t last = s.outer_sizes[s.nouter - 1];
+    const int64_t per_row = (last + kColumns - 1) / kColumns;
+    const int64_t nchunks = (s.outer_numel / last) * per_row;
+    const int64_t grain = std::max<int64_t>(1, kGrainSize / (inner * kColumns));
+    parallel_for(0, nchunks, grain, [&](int64_t cb, int64_t ce) {
+      acc_t total[kColumns], part[kColumns];
+      for (int64_t c = cb; c < ce; ++c) {
+        const int64_t o0 = (c / per_row) * last + (c % per_row) * kColumns;
+        const int w = int(std::min<int64_t>(kColumns, last - (c % per_row) * kColumns));
+        const int64_t base = outer_offset(s, o0);
+        for (int j = 0; j < w; ++j) total[j] = op.init();
+        for (int64_t k = 0; k < nblocks; ++k) {
+          for (int j = 0; j < w; ++j) part[j] = op.init();
+          for_inner(s, k * kReduceBlock, std::min(inner, (k + 1) * kReduceBlock),
+                    [&](int64_t off, int64_t idx) {
+                      const T* p = in + base + off;
+                      for (int j = 0; j < w; ++j) op.step(part[j], p[j], idx);
+                    });
+          for (int j = 0; j < w; ++j) op.combine(total[j], part[j]);
+        }
+        for (int j = 0; j < w; ++j) emit(o0 + j, total[j]);
       }
     });
     return;
   }
-  // Few outputs, long rows: blocks in parallel, combined in order.
+
+  if (nblocks <= 1 || s.outer_numel >= 4 * int64_t(get_num_threads())) {
+    const int64_t grain = std::max<int64_t>(1, kGrainSize / std::max<int64_t>(inner, 1));
+    parallel_for(0, s.outer_numel, grain, [&](int64_t ob, int64_t oe) {
+      for (int64_t o = ob; o < oe; ++o) reduce_one(o);
+    });
+    return;
+  }
+  // Few outputs, long rows: the blocks of each output in parallel, combined in order.
+  std::unique_ptr<acc_t[]> partial(new acc_t[static_cast<size_t>(nblocks)]);  // not vector<bool>
   for (int64_t o = 0; o < s.outer_numel; ++o) {
-    int64_t base = outer_offset(s, o);
-    int64_t nblocks = (inner + kReduceBlock - 1) / kReduceBlock;
-    std::vector<Acc> partial(nblocks);
+    const int64_t base = outer_offset(s, o);
     parallel_for(0, nblocks, 1, [&](int64_t bb, int64_t be) {
       for (int64_t k = bb; k < be; ++k)
-        partial[k] = reduce_range(base, k * kReduceBlock, std::min(inner, (k + 1) * kReduceBlock));
+        partial[size_t(k)] = block(base, k * kReduceBlock, std::min(inner, (k + 1) * kReduceBlock));
     });
-    Acc total = Acc(0);
-    for (Acc p : partial) total += p;
-    out[o] = Out(total);
+    acc_t total = op.init();
+    for (int64_t k = 0; k < nblocks; ++k) op.combine(total, partial[size_t(k)]);
+    emit(o, total);
   }
+}
+
+// Output types: the op layer picks out_dtype; these dispatch it.
+template <typename T, typename Op>
+void run_with_out(const ReduceSpec& s, const Op& op, const char* name) {
+  switch (s.out_dtype) {
+    case DType::Float32: return run_reduce<T, float>(s, op);
+    case DType::Float64: return run_reduce<T, double>(s, op);
+    case DType::Int64: return run_reduce<T, int64_t>(s, op);
+    case DType::Int32: return run_reduce<T, int32_t>(s, op);
+    case DType::UInt8: return run_reduce<T, uint8_t>(s, op);
+    case DType::Bool: return run_reduce<T, bool>(s, op);
+    default: throw_unsupported_dtype(name, s.out_dtype);
+  }
+}
+
+template <typename T>
+void run_norm(const ReduceSpec& s) {
+  const double p = s.p;
+  if (p == 0) return run_with_out<T>(s, NormAcc<T, 0>{p}, "norm");
+  if (p == 1) return run_with_out<T>(s, NormAcc<T, 1>{p}, "norm");
+  if (p == 2) return run_with_out<T>(s, NormAcc<T, 2>{p}, "norm");
+  if (std::isinf(p) && p > 0) return run_with_out<T>(s, NormAcc<T, 3>{p}, "norm");
+  if (std::isinf(p)) return run_with_out<T>(s, NormAcc<T, 4>{p}, "norm");
+  return run_with_out<T>(s, NormAcc<T, 5>{p}, "norm");
 }
 
 void reduce_cpu(ReduceOp op, const ReduceSpec& s) {
   switch (op) {
     case ReduceOp::Sum:
-      RV_DISPATCH_COMPUTE(s.in_dtype, "sum", [&] {
-        if (s.out_dtype == DType::Int64) sum_kernel<scalar_t, int64_t>(s);
-        else if (s.out_dtype == DType::Float64) sum_kernel<scalar_t, double>(s);
-        else sum_kernel<scalar_t, float>(s);
+      return RV_DISPATCH_COMPUTE(s.in_dtype, "sum", [&] { run_with_out<scalar_t>(s, SumAcc<scalar_t>{}, "sum"); });
+    case ReduceOp::Prod:
+      return RV_DISPATCH_COMPUTE(s.in_dtype, "prod", [&] { run_with_out<scalar_t>(s, ProdAcc<scalar_t>{}, "prod"); });
+    case ReduceOp::Max:
+      return RV_DISPATCH_COMPUTE(s.in_dtype, "max", [&] {
+        if (s.indices) run_with_out<scalar_t>(s, ExtremeAcc<scalar_t, true>{}, "max");
+        else run_with_out<scalar_t>(s, ValueExtremeAcc<scalar_t, true>{}, "max");
       });
-      return;
-    default:
-      throw_error(ErrorKind::NotImplemented, "reduction has no CPU kernel");
+    case ReduceOp::Min:
+      return RV_DISPATCH_COMPUTE(s.in_dtype, "min", [&] {
+        if (s.indices) run_with_out<scalar_t>(s, ExtremeAcc<scalar_t, false>{}, "min");
+        else run_with_out<scalar_t>(s, ValueExtremeAcc<scalar_t, false>{}, "min");
+      });
+    case ReduceOp::All:
+      return RV_DISPATCH_COMPUTE(s.in_dtype, "all", [&] { run_with_out<scalar_t>(s, LogicAcc<scalar_t, true>{}, "all"); });
+    case ReduceOp::Any:
+      return RV_DISPATCH_COMPUTE(s.in_dtype, "any", [&] { run_with_out<scalar_t>(s, LogicAcc<scalar_t, false>{}, "any"); });
+    case ReduceOp::Norm:
+      return RV_DISPATCH_FLOAT(s.in_dtype, "norm", [&] { run_norm<scalar_t>(s); });
   }
 }
 
 }  // namespace
 
-void register_reduce_cpu() { reduce_kernel.set(DeviceType::CPU, &reduce_cpu); }
+void register_scan_cpu();  // kernels/cpu/scan.cpp
+
+void register_reduce_cpu() {
+  reduce_kernel.set(DeviceType::CPU, &reduce_cpu);
+  register_scan_cpu();
+}
 
 }  // namespace ranvier::cpu

@@ -1,0 +1,53 @@
+// Matrix products: matmul (PyTorch's rules for 1-D operands and broadcast batch dims), mm, bmm,
+// addmm, mv, dot, outer. float32/float64 run on OpenBLAS; float16/bfloat16 compute in float32;
+// integer dtypes use a plain kernel. Backward formulas are products with transposed views
+// (no copies: the kernel passes BLAS transpose flags), so double backward works.
+#pragma once
+#include "core/dispatch.h"
+#include "core/scalar.h"
+#include "core/tensor.h"
+
+namespace ranvier {
+
+// PyTorch's matmul: 1-D x 1-D dot, 1-D operands get a dim prepended/appended (and removed
+// from the result), leading (batch) dims broadcast.
+Tensor matmul(const Tensor& a, const Tensor& b);
+// [m, k] x [k, n].
+Tensor mm(const Tensor& a, const Tensor& b);
+// [B, m, k] x [B, k, n].
+Tensor bmm(const Tensor& a, const Tensor& b);
+// beta * input + alpha * (m1 @ m2), input broadcast to [m, n]; beta = 0 ignores input.
+Tensor addmm(const Tensor& input, const Tensor& m1, const Tensor& m2,
+             const Scalar& beta = Scalar(int64_t(1)), const Scalar& alpha = Scalar(int64_t(1)));
+// [m, k] x [k].
+Tensor mv(const Tensor& a, const Tensor& v);
+// [k] . [k] -> 0-d.
+Tensor dot(const Tensor& a, const Tensor& b);
+// [m] x [n] -> [m, n].
+Tensor outer(const Tensor& a, const Tensor& b);
+
+// What a GEMM kernel sees: C[b] = alpha * A[b] @ B[b] + beta * C[b] for every batch index b.
+// A is m x k, B is k x n, with any element strides (BLAS gets transpose flags when one of the
+// two strides is 1, a packed copy otherwise); C is contiguous (row stride n). beta = 0 never
+// reads C. The batch dims have their own sizes and per-operand strides (0 = broadcast).
+struct GemmSpec {
+  DType dtype = DType::Float32;
+  int64_t m = 0, n = 0, k = 0;
+  const char* a = nullptr;
+  int64_t a_rs = 0, a_cs = 0;
+  const char* b = nullptr;
+  int64_t b_rs = 0, b_cs = 0;
+  char* c = nullptr;
+  double alpha = 1.0, beta = 0.0;
+  int nbatch = 0;
+  int64_t batch_sizes[kMaxDims] = {};
+  int64_t a_bs[kMaxDims] = {};
+  int64_t b_bs[kMaxDims] = {};
+  int64_t c_bs[kMaxDims] = {};
+  int64_t batch_numel = 1;
+};
+
+using GemmKernel = void (*)(const GemmSpec& s);
+extern KernelSlot<GemmKernel> gemm_kernel;
+
+}  // namespace ranvier

@@ -1,0 +1,86 @@
+"""Threads: set_num_threads/get_num_threads, bitwise-identical results for any thread count
+(Note [Deterministic reductions]) and OpenBLAS running on ranvier's OpenMP pool (one pool,
+never a multi-threaded GEMM inside one of our parallel regions)."""
+import os
+
+import numpy as np
+import pytest
+
+import ranvier as rv
+from helpers import from_np
+
+
+@pytest.fixture
+def restore_threads():
+    n = rv.get_num_threads()
+    yield
+    rv.set_num_threads(n)
+
+
+def test_set_get_num_threads(restore_threads):
+    rv.set_num_threads(1)
+    assert rv.get_num_threads() == 1
+    rv.set_num_threads(2)
+    assert rv.get_num_threads() == 2
+    with pytest.raises(ValueError, match="set_num_threads: expected a positive number"):
+        rv.set_num_threads(0)
+
+
+def _bits(t):
+    return np.ascontiguousarray(t.detach().numpy()).tobytes()
+
+
+def _run_all(x, y, a, b, bb):
+    return [
+        x.sum(), x.sum(0), x.sum(1), x.mean(), x.mean(1), x.var(), x.var(0), x.std(1),
+        x.norm(), x.norm(3, 0), x.norm(1, 1), x.logsumexp(1), x.amax(), x.argmax(),
+        x.cumsum(0), x.cumsum(1), x.max(0).indices, y.sum(), y.prod(), (y > 0).all(),
+        a @ b, rv.bmm(bb, bb), b.t() @ a.t(),
+    ]
+
+
+def test_results_do_not_depend_on_thread_count(restore_threads):
+    rng = np.random.default_rng(3)
+    x = from_np(rng.standard_normal((1500, 700)).astype(np.float32))  # 1M elements
+    y = from_np(rng.uniform(0.999, 1.001, 3_000_000))  # one long float64 row
+    a = from_np(rng.standard_normal((300, 257)).astype(np.float32))
+    b = from_np(rng.standard_normal((257, 190)).astype(np.float32))
+    bb = from_np(rng.standard_normal((200, 16, 16)))
+    results = {}
+    for n in (1, 2, 3):
+        rv.set_num_threads(n)
+        results[n] = [_bits(r) for r in _run_all(x, y, a, b, bb)]
+    assert results[1] == results[2] == results[3]
+    # and the values are right
+    np.testing.assert_allclose(x.sum(0).numpy(), x.numpy().astype(np.float64).sum(0), rtol=1e-5,
+                               atol=1e-4)
+    np.testing.assert_allclose(y.prod().item(), np.prod(y.numpy()), rtol=1e-9)
+
+
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="needs two cores")
+def test_openblas_runs_on_our_pool(restore_threads):
+    rv.set_num_threads(2)
+    rv.ones(4_000_000).sum()  # starts our OpenMP pool
+    a = rv.ones(1024, 1024)
+    tasks = len(os.listdir("/proc/self/task")) if os.path.isdir("/proc/self/task") else None
+    calls = rv._C._blas_parallel_calls()
+    out = a @ a
+    assert rv._C._blas_parallel_calls() > calls  # OpenBLAS handed its jobs to our callback
+    if tasks is not None:
+        assert len(os.listdir("/proc/self/task")) == tasks  # and started no threads of its own
+    assert (out.numpy() == 1024.0).all()
+
+
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="needs two cores")
+def test_small_batches_use_one_blas_thread_each(restore_threads):
+    rv.set_num_threads(2)
+    rng = np.random.default_rng(0)
+    p = rng.standard_normal((512, 8, 8)).astype(np.float32)
+    calls = rv._C._blas_parallel_calls()
+    out = from_np(p) @ from_np(p)  # batch spread over our threads
+    assert rv._C._blas_parallel_calls() == calls  # no multi-threaded GEMM inside our region
+    np.testing.assert_allclose(out.numpy(), np.matmul(p, p), rtol=1e-4, atol=1e-5)
+    a = rv.ones(2, 1024, 1024)
+    a @ a  # large matrices: one at a time, each on all threads
+    assert rv._C._blas_parallel_calls() > calls
+    assert rv.get_num_threads() == 2
