@@ -1,2 +1,4 @@
-"""ranvier.nn: neural-network building blocks."""
+"""ranvier.nn: modules, parameters and the functional interface."""
 from ranvier.nn import functional  # noqa: F401
+from ranvier.nn.parameter import Buffer, Parameter  # noqa: F401
+from ranvier.nn.modules import Module  # noqa: F401

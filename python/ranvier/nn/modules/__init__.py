@@ -1,0 +1,2 @@
+"""The nn.Module classes."""
+from ranvier.nn.modules.module import Module  # noqa: F401
