@@ -1,6 +1,7 @@
 """Side-by-side benchmark runner: each workload of BENCHMARKS.md runs in ranvier and, when it is
 installed, PyTorch, in this one process, with the same thread count; the table shows both
-figures and the ratio (higher is better for throughput, lower for latency).
+figures and the ratio (higher is better for throughput, lower for latency). The two
+libraries' steps alternate, so a change in machine load affects both alike.
 
     python benchmarks/run.py [--threads 2] [--steps 15] [--only sgemm,mlp] [--json out.json]
 """
@@ -23,16 +24,20 @@ WORKLOADS = {
 }
 
 
-def measure(builder, kwargs, lib, steps, warmup):
-    step, units = builder(lib, **kwargs)
+def measure(builder, kwargs, libs, steps, warmup):
+    """Median step time per library. The libraries' steps alternate (ranvier, torch, ranvier,
+    ...) so that a change in machine load hits both alike."""
+    built = {name: builder(lib, **kwargs) for name, lib in libs.items()}
     for _ in range(warmup):
-        step()
-    times = []
+        for step, _units in built.values():
+            step()
+    times = {name: [] for name in libs}
     for _ in range(steps):
-        t0 = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times), units
+        for name, (step, _units) in built.items():
+            t0 = time.perf_counter()
+            step()
+            times[name].append(time.perf_counter() - t0)
+    return {name: (statistics.median(times[name]), built[name][1]) for name in libs}
 
 
 def figure(median, units, kind, scale):
@@ -67,12 +72,11 @@ def main(argv=None):
     for name in names:
         builder, kwargs, unit, kind, scale = WORKLOADS[name]
         row = {"workload": name, "unit": unit, "kind": kind}
-        for lname, lib in libs.items():
-            med, units = measure(builder, kwargs, lib, args.steps, args.warmup)
+        for lname, (med, units) in measure(builder, kwargs, libs, args.steps,
+                                           args.warmup).items():
             row[lname] = figure(med, units, kind, scale)
         if "torch" in row:
-            r = row["ranvier"] / row["torch"]
-            row["ratio"] = r if kind == "rate" else r  # latency ratio: lower is better
+            row["ratio"] = row["ranvier"] / row["torch"]  # rate: higher is better; latency: lower
         rows.append(row)
 
     print(f"threads={args.threads} steps={args.steps} (medians)")

@@ -31,7 +31,17 @@ void binary_rows(const LoopSpec& s, const F& f) {
 
 void binary_kernel(BinaryOp op, const LoopSpec& s) {
   bool done = false;
+#if RV_SIMD_LEVEL > 0
+  // Only the floating types gain from wider vectors; integer and bool work goes to the
+  // baseline copy (this keeps the AVX2/AVX-512 copies small to compile).
+  if (s.dtypes[1] != DType::Float32 && s.dtypes[1] != DType::Float64) {
+    simd0::binary_kernel(op, s);
+    return;
+  }
+  RV_DISPATCH_FLOAT(s.dtypes[1], "binary op", [&] {
+#else
   RV_DISPATCH_COMPUTE(s.dtypes[1], "binary op", [&] {
+#endif
     with_binary_functor<scalar_t>(op, [&](auto f) {
       using R = decltype(f(scalar_t(), scalar_t()));
       binary_rows<scalar_t, R>(s, f);

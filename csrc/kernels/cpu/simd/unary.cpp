@@ -23,7 +23,17 @@ void unary_rows(const LoopSpec& s, const F& f) {
 
 void unary_kernel(UnaryOp op, const LoopSpec& s, const UnaryArgs& args) {
   bool done = false;
+#if RV_SIMD_LEVEL > 0
+  // Only the floating types gain from wider vectors; integer and bool work goes to the
+  // baseline copy (this keeps the AVX2/AVX-512 copies small to compile).
+  if (s.dtypes[1] != DType::Float32 && s.dtypes[1] != DType::Float64) {
+    simd0::unary_kernel(op, s, args);
+    return;
+  }
+  RV_DISPATCH_FLOAT(s.dtypes[1], "unary op", [&] {
+#else
   RV_DISPATCH_COMPUTE(s.dtypes[1], "unary op", [&] {
+#endif
     with_unary_functor<scalar_t>(op, args, [&](auto f) {
       using R = decltype(f(scalar_t()));
       unary_rows<scalar_t, R>(s, f);
