@@ -10,8 +10,10 @@ namespace ranvier {
 namespace {
 void* cpu_allocate(size_t nbytes, Device) {
   if (nbytes == 0) return nullptr;
-  size_t rounded = (nbytes + 63) & ~size_t(63);
-  void* p = std::aligned_alloc(64, rounded);
+  // Small blocks come from malloc (16-byte aligned, fast); larger ones are 64-byte aligned
+  // for whole-cache-line SIMD access. Both are released with free().
+  void* p = nbytes <= 256 ? std::malloc(nbytes)
+                          : std::aligned_alloc(64, (nbytes + 63) & ~size_t(63));
   RV_CHECK(p != nullptr, "CPU out of memory: tried to allocate ", nbytes, " bytes");
   return p;
 }
