@@ -72,7 +72,7 @@ def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None):
             bad = (tensor < a) | (tensor > b)
             if not bool(bad.any()):
                 break
-            fresh = ranvier.empty(*tensor.shape, dtype=tensor.dtype).normal_(
+            fresh = ranvier.empty(tuple(tensor.shape), dtype=tensor.dtype).normal_(
                 mean, std, generator=generator)
             tensor.copy_(_C.where(bad, fresh, tensor))
         tensor.clamp_(a, b)

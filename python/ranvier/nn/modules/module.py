@@ -218,7 +218,8 @@ class Module:
 
     def _named_members(self, get, prefix="", recurse=True, remove_duplicate=True):
         seen = set()
-        mods = self.named_modules(prefix=prefix) if recurse else [(prefix, self)]
+        mods = self.named_modules(prefix=prefix, remove_duplicate=remove_duplicate) \
+            if recurse else [(prefix, self)]
         for mp, m in mods:
             for k, v in get(m):
                 if v is None or (remove_duplicate and id(v) in seen):
