@@ -365,3 +365,19 @@ def test_torch_state_dict_loads_into_ranvier():
     x = np.random.default_rng(0).standard_normal((4, 3)).astype(np.float32)
     expect = tnet(torch.from_numpy(x)).detach().numpy()
     assert_close(rnet(rv.from_numpy(x)), expect, rtol=1e-5, atol=1e-6)
+
+
+def test_register_name_errors():
+    m = nn.Module()
+    with pytest.raises(KeyError, match="contain"):
+        m.register_parameter("a.b", None)
+    with pytest.raises(KeyError, match="contain"):
+        m.register_buffer("a.b", rv.zeros(1))
+    with pytest.raises(KeyError, match="empty string"):
+        m.register_buffer("", rv.zeros(1))
+    with pytest.raises(KeyError, match="already exists"):
+        m.register_buffer("forward", rv.zeros(1))
+    with pytest.raises(TypeError, match="ranvier.nn.Parameter or None required"):
+        m.register_parameter("w", rv.zeros(1))
+    with pytest.raises(TypeError, match="buffer 'b'"):
+        m.register_buffer("b", [1.0])

@@ -16,6 +16,15 @@ class _IncompatibleKeys(namedtuple("IncompatibleKeys", ["missing_keys", "unexpec
     __str__ = __repr__
 
 
+def _check_name(kind, name):
+    if not isinstance(name, str):
+        raise TypeError("%s name should be a string. Got %s" % (kind, type(name).__name__))
+    if name == "":
+        raise KeyError('%s name can\'t be empty string ""' % kind)
+    if "." in name:
+        raise KeyError('%s name can\'t contain ".", got: %s' % (kind, name))
+
+
 def _shape_str(t):
     return "ranvier.Size(%s)" % list(t.shape)
 
@@ -41,6 +50,9 @@ class Module:
     def register_parameter(self, name, param):
         if "_parameters" not in self.__dict__:
             raise AttributeError("cannot assign parameter before Module.__init__() call")
+        _check_name("parameter", name)
+        if hasattr(self, name) and name not in self._parameters:
+            raise KeyError("attribute '%s' already exists" % name)
         if param is not None and not isinstance(param, Parameter):
             raise TypeError("cannot assign '%s' object to parameter '%s' (ranvier.nn.Parameter "
                             "or None required)" % (type(param).__name__, name))
@@ -49,6 +61,9 @@ class Module:
     def register_buffer(self, name, tensor, persistent=True):
         if "_buffers" not in self.__dict__:
             raise AttributeError("cannot assign buffer before Module.__init__() call")
+        _check_name("buffer", name)
+        if hasattr(self, name) and name not in self._buffers:
+            raise KeyError("attribute '%s' already exists" % name)
         if tensor is not None and not isinstance(tensor, _C.Tensor):
             raise TypeError("cannot assign '%s' object to buffer '%s' (ranvier.Tensor or None "
                             "required)" % (type(tensor).__name__, name))
@@ -61,11 +76,7 @@ class Module:
     def add_module(self, name, module):
         if module is not None and not isinstance(module, Module):
             raise TypeError("%s is not a Module subclass" % type(module).__name__)
-        if not isinstance(name, str):
-            raise TypeError("module name should be a string. Got %s" % type(name).__name__)
-        if "." in name or name == "":
-            raise KeyError('module name can\'t contain ".", got: %s' % name
-                           if name else 'module name can\'t be empty string ""')
+        _check_name("module", name)
         if hasattr(self, name) and name not in self._modules:
             raise KeyError("attribute '%s' already exists" % name)
         self._modules[name] = module
