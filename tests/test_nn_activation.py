@@ -156,3 +156,15 @@ def test_argument_errors():
         F.softshrink(rv.zeros(2), -1.0)
     with pytest.raises(RuntimeError, match="gelu: approximate"):
         F.gelu(rv.zeros(2), approximate="cubic")
+
+
+@pytest.mark.parametrize("dtype", [rv.float16, rv.bfloat16])
+def test_half_precision_keeps_dtype(dtype):
+    x32 = from_np(_X.astype(np.float32))
+    x = x32.to(dtype)
+    xr = to_np(x).astype(np.float64)  # the rounded inputs
+    for name, (fn, ref) in CASES.items():
+        y = fn(x)
+        assert y.dtype == dtype, name
+        np.testing.assert_allclose(to_np(y).astype(np.float64), ref(xr), rtol=2e-2, atol=2e-2,
+                                   err_msg=name)

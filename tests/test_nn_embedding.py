@@ -93,3 +93,25 @@ def test_embedding_matches_torch():
     r.load_state_dict({"weight": rv.from_numpy(t.weight.detach().numpy().copy())})
     idx = np.array([[0, 2, 5], [1, 1, 3]])
     assert_close(r(from_np(idx)), t(torch.from_numpy(idx)).detach().numpy())
+
+
+def test_embedding_bag_offsets_options_and_weights():
+    w = np.random.default_rng(3).standard_normal((5, 2)).astype(np.float32)
+    inp = np.array([0, 1, 2, 3, 4])
+    psw = np.array([1.0, 2.0, 0.5, -1.0, 3.0], np.float32)
+    out = F.embedding_bag(from_np(inp), from_np(w), from_np(np.array([0, 2, 5])), mode="sum",
+                          per_sample_weights=from_np(psw), include_last_offset=True)
+    expect = np.stack([w[0] + 2 * w[1], 0.5 * w[2] - w[3] + 3 * w[4]])
+    assert_close(out, expect, rtol=1e-5, atol=1e-6)
+    padded = F.embedding_bag(from_np(np.array([[0, 1], [1, 1]])), from_np(w), mode="mean",
+                             padding_idx=1)
+    assert_close(padded, np.stack([w[0], np.zeros(2, np.float32)]))
+    with pytest.raises(NotImplementedError, match="per_sample_weights"):
+        F.embedding_bag(from_np(inp), from_np(w), from_np(np.array([0])), mode="mean",
+                        per_sample_weights=from_np(psw))
+    wt = from_np(w, requires_grad=True)
+    F.embedding_bag(from_np(np.array([[0, 1], [1, 4]])), wt, mode="mean").sum().backward()
+    expect_g = np.zeros_like(w)
+    expect_g[[0, 4]] = 0.5
+    expect_g[1] = 1.0
+    assert_close(wt.grad, expect_g)
