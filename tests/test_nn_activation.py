@@ -168,3 +168,24 @@ def test_half_precision_keeps_dtype(dtype):
         assert y.dtype == dtype, name
         np.testing.assert_allclose(to_np(y).astype(np.float64), ref(xr), rtol=2e-2, atol=2e-2,
                                    err_msg=name)
+
+
+def test_modules_match_torch():
+    torch = pytest.importorskip("torch")
+    pairs = [(nn.ReLU(), torch.nn.ReLU()), (nn.ReLU6(), torch.nn.ReLU6()),
+             (nn.LeakyReLU(0.3), torch.nn.LeakyReLU(0.3)), (nn.ELU(0.5), torch.nn.ELU(0.5)),
+             (nn.SELU(), torch.nn.SELU()), (nn.CELU(1.3), torch.nn.CELU(1.3)),
+             (nn.GELU(), torch.nn.GELU()), (nn.GELU("tanh"), torch.nn.GELU("tanh")),
+             (nn.SiLU(), torch.nn.SiLU()), (nn.Mish(), torch.nn.Mish()),
+             (nn.Hardtanh(-2, 3), torch.nn.Hardtanh(-2, 3)),
+             (nn.Hardsigmoid(), torch.nn.Hardsigmoid()), (nn.Hardswish(), torch.nn.Hardswish()),
+             (nn.Softplus(2, 5), torch.nn.Softplus(2, 5)), (nn.Softsign(), torch.nn.Softsign()),
+             (nn.Tanhshrink(), torch.nn.Tanhshrink()), (nn.LogSigmoid(), torch.nn.LogSigmoid()),
+             (nn.GLU(), torch.nn.GLU()), (nn.Threshold(0.2, -1), torch.nn.Threshold(0.2, -1)),
+             (nn.Softshrink(0.3), torch.nn.Softshrink(0.3)),
+             (nn.Hardshrink(0.3), torch.nn.Hardshrink(0.3)), (nn.PReLU(), torch.nn.PReLU())]
+    x = _X.astype(np.float32)
+    for r, t in pairs:
+        assert repr(r) == repr(t).replace("torch", "ranvier"), (repr(r), repr(t))
+        expect = t(torch.from_numpy(x)).detach().numpy()
+        assert_close(r(from_np(x)), expect, rtol=1e-5, atol=1e-6)

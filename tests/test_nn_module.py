@@ -381,3 +381,26 @@ def test_register_name_errors():
         m.register_parameter("w", rv.zeros(1))
     with pytest.raises(TypeError, match="buffer 'b'"):
         m.register_buffer("b", [1.0])
+
+
+def test_structure_names_and_repr_match_torch():
+    torch = pytest.importorskip("torch")
+
+    def build(ns):
+        return ns.Sequential(OrderedDict([
+            ("emb", ns.Embedding(10, 4, padding_idx=0)),
+            ("body", ns.ModuleList([ns.Linear(4, 4), ns.Linear(4, 4), ns.Dropout(0.1)])),
+            ("heads", ns.ModuleDict({"b": ns.Bilinear(4, 4, 2), "a": ns.PReLU(4)})),
+            ("flat", ns.Flatten()), ("unflat", ns.Unflatten(1, (2, 2))), ("id", ns.Identity()),
+            ("params", ns.ParameterList([ns.Parameter(torch.zeros(2) if ns is torch.nn
+                                                      else rv.zeros(2))])),
+        ]))
+
+    t, r = build(torch.nn), build(nn)
+    assert [n for n, _ in r.named_parameters()] == [n for n, _ in t.named_parameters()]
+    assert [n for n, _ in r.named_modules()] == [n for n, _ in t.named_modules()]
+    assert list(r.state_dict()) == list(t.state_dict())
+    rr = repr(r).replace("ranvier", "torch").split("\n")
+    tr = repr(t).split("\n")
+    # ParameterList spacing differs between PyTorch versions; compare the other lines
+    assert [a for a in rr if "Parameter" not in a] == [a for a in tr if "Parameter" not in a]
