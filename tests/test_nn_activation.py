@@ -8,7 +8,7 @@ import pytest
 import ranvier as rv
 import ranvier.nn as nn
 import ranvier.nn.functional as F
-from helpers import assert_close, from_np, gradcheck, noncontiguous, to_np
+from helpers import assert_close, from_np, gradcheck, gradgradcheck, noncontiguous, to_np
 
 SELU_A = 1.6732632423543772848170429916717
 SELU_S = 1.0507009873554804934193349852946
@@ -75,6 +75,13 @@ def test_forward_matches_numpy(name, dtype):
 def test_gradcheck(name):
     fn, _ = CASES[name]
     assert gradcheck(fn, _X)
+
+
+@pytest.mark.parametrize("name", ["elu", "selu", "celu", "mish", "softsign", "logsigmoid",
+                                  "leaky_relu", "hardswish", "tanhshrink", "softshrink"])
+def test_gradgradcheck(name):
+    fn, _ = CASES[name]
+    assert gradgradcheck(fn, _X)
 
 
 def test_extreme_inputs_stay_finite():
