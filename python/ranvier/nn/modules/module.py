@@ -131,6 +131,7 @@ class Module:
             s = self.__dict__.get(store)
             if s is not None and name in s:
                 del s[name]
+                self.__dict__["_non_persistent_buffers_set"].discard(name)
                 return
         object.__delattr__(self, name)
 
