@@ -115,3 +115,17 @@ def test_embedding_bag_offsets_options_and_weights():
     expect_g[[0, 4]] = 0.5
     expect_g[1] = 1.0
     assert_close(wt.grad, expect_g)
+
+
+def test_embedding_scale_grad_by_freq():
+    w = np.random.default_rng(4).standard_normal((4, 2))
+    idx = np.array([0, 2, 2, 2, 3, 0])
+    wt = from_np(w, requires_grad=True)
+    out = F.embedding(from_np(idx), wt, scale_grad_by_freq=True)
+    assert_close(out, w[idx])
+    out.sum().backward()
+    expect = np.zeros_like(w)
+    expect[[0, 2, 3]] = 1.0  # each row's summed gradient divided by its count
+    assert_close(wt.grad, expect, rtol=1e-12)
+    m = nn.Embedding(4, 2, scale_grad_by_freq=True)
+    assert "scale_grad_by_freq=True" in repr(m)

@@ -404,3 +404,15 @@ def test_structure_names_and_repr_match_torch():
     tr = repr(t).split("\n")
     # ParameterList spacing differs between PyTorch versions; compare the other lines
     assert [a for a in rr if "Parameter" not in a] == [a for a in tr if "Parameter" not in a]
+
+
+def test_full_backward_hook_two_inputs():
+    bil = nn.Bilinear(2, 3, 1)
+    got = []
+    bil.register_full_backward_hook(lambda m, gin, gout: got.append(gin))
+    a = rv.randn(4, 2, requires_grad=True)
+    b = rv.randn(4, 3, requires_grad=True)
+    bil(a, b).sum().backward()
+    assert len(got) == 1 and len(got[0]) == 2
+    assert_close(got[0][0], to_np(a.grad))
+    assert_close(got[0][1], to_np(b.grad))

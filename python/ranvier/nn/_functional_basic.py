@@ -78,8 +78,6 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
         raise RuntimeError("embedding: weight must be 2-D, got shape %s" % list(weight.shape))
     if sparse:
         raise NotImplementedError("embedding: sparse gradients are not supported")
-    if scale_grad_by_freq:
-        raise NotImplementedError("embedding: scale_grad_by_freq is not supported")
     num = weight.shape[0]
     _check_indices("embedding", input, num)
     if padding_idx is not None:
@@ -94,6 +92,15 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
     if padding_idx is not None and out.requires_grad:
         keep = (flat != padding_idx).unsqueeze(1)
         out = _C.where(keep, out, out.detach())
+    if scale_grad_by_freq and out.requires_grad and flat.numel():
+        # same values; the gradient of each looked-up row is divided by how often its index
+        # occurs in the batch
+        import numpy as np
+        idx = flat.numpy()
+        counts = np.bincount(idx, minlength=num)
+        scale = _C.from_numpy((1.0 / counts[idx]).astype(np.float64)).to(out.dtype).unsqueeze(1)
+        fixed = out.detach()
+        out = fixed + (out - fixed) * scale
     return out.reshape(tuple(input.shape) + (weight.shape[1],))
 
 
