@@ -194,7 +194,9 @@ class Module:
 
     def register_full_backward_hook(self, hook, prepend=False):
         """hook(module, grad_input, grad_output) -> None or new grad_input, run when the
-        gradients with respect to the module's inputs are computed."""
+        gradients with respect to the module's inputs are computed. With several tensor inputs,
+        a returned grad_input replaces only the gradient that arrived last (the others have
+        already flowed on)."""
         return add_hook(self._backward_hooks, hook, prepend)
 
     register_backward_hook = register_full_backward_hook
