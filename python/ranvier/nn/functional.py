@@ -1,4 +1,5 @@
-"""ranvier.nn.functional: functional forms of layers (padding and one_hot so far)."""
+"""ranvier.nn.functional: functional forms of layers (padding, one_hot, linear, embedding,
+dropout, activations, ...); the bodies live in small nn/_functional_*.py modules."""
 from ranvier import _C
 
 
@@ -11,3 +12,13 @@ def pad(input, pad, mode="constant", value=None):
 def one_hot(tensor, num_classes=-1):
     """int64 tensor of shape tensor.shape + (num_classes,) with a 1 at each class index."""
     return _C._one_hot(tensor, num_classes)
+
+
+from ranvier.nn._functional_basic import (  # noqa: E402,F401
+    linear, bilinear, embedding, embedding_bag)
+from ranvier.nn._functional_dropout import (  # noqa: E402,F401
+    dropout, dropout1d, dropout2d, dropout3d, alpha_dropout, feature_alpha_dropout)
+from ranvier.nn._functional_activation import (  # noqa: E402,F401
+    relu, relu_, relu6, leaky_relu, leaky_relu_, prelu, elu, elu_, selu, selu_, celu, celu_, gelu,
+    silu, mish, sigmoid, tanh, hardtanh, hardtanh_, hardsigmoid, hardswish, softplus, softsign,
+    tanhshrink, logsigmoid, glu, threshold, threshold_, softshrink, hardshrink)

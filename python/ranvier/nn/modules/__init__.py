@@ -1,2 +1,22 @@
 """The nn.Module classes."""
 from ranvier.nn.modules.module import Module  # noqa: F401
+from ranvier.nn.modules.container import (Sequential, ModuleList, ModuleDict,  # noqa: F401
+                                          ParameterList, ParameterDict)
+from ranvier.nn.modules.linear import Identity, Linear, Bilinear  # noqa: F401
+from ranvier.nn.modules.flatten import Flatten, Unflatten  # noqa: F401
+from ranvier.nn.modules.sparse import Embedding, EmbeddingBag  # noqa: F401
+from ranvier.nn.modules.dropout import (Dropout, Dropout1d, Dropout2d, Dropout3d,  # noqa: F401
+                                        AlphaDropout, FeatureAlphaDropout)
+from ranvier.nn.modules.activation import (  # noqa: F401
+    ReLU, ReLU6, LeakyReLU, PReLU, ELU, SELU, CELU, GELU, SiLU, Mish, Sigmoid, Tanh, Hardtanh,
+    Hardsigmoid, Hardswish, Softplus, Softsign, Tanhshrink, LogSigmoid, GLU, Threshold,
+    Softshrink, Hardshrink)
+
+__all__ = [
+    "Module", "Sequential", "ModuleList", "ModuleDict", "ParameterList", "ParameterDict",
+    "Identity", "Linear", "Bilinear", "Flatten", "Unflatten", "Embedding", "EmbeddingBag",
+    "Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout", "FeatureAlphaDropout",
+    "ReLU", "ReLU6", "LeakyReLU", "PReLU", "ELU", "SELU", "CELU", "GELU", "SiLU", "Mish",
+    "Sigmoid", "Tanh", "Hardtanh", "Hardsigmoid", "Hardswish", "Softplus", "Softsign",
+    "Tanhshrink", "LogSigmoid", "GLU", "Threshold", "Softshrink", "Hardshrink",
+]
