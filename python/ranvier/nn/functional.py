@@ -11,3 +11,7 @@ def pad(input, pad, mode="constant", value=None):
 def one_hot(tensor, num_classes=-1):
     """int64 tensor of shape tensor.shape + (num_classes,) with a 1 at each class index."""
     return _C._one_hot(tensor, num_classes)
+
+
+from ranvier.nn._functional_conv import *  # noqa: E402,F401,F403  (conv, unfold, fold)
+from ranvier.nn._functional_pool import *  # noqa: E402,F401,F403  (pooling)
