@@ -114,6 +114,11 @@ def test_conv2d_noncontiguous_and_unbatched():
 def test_conv2d_zero_batch():
     out = F.conv2d(ranvier.zeros(0, 3, 5, 5), ranvier.zeros(4, 3, 3, 3))
     assert tuple(out.shape) == (0, 4, 3, 3)
+    out = F.conv_transpose2d(ranvier.zeros(0, 3, 2, 2), ranvier.zeros(3, 4, 3, 3), stride=2)
+    assert tuple(out.shape) == (0, 4, 5, 5)
+    x = ranvier.zeros(0, 3, 5, 5, requires_grad=True)
+    F.conv2d(x, ranvier.zeros(4, 3, 3, 3)).sum().backward()
+    assert tuple(x.grad.shape) == (0, 3, 5, 5)
 
 
 @pytest.mark.parametrize("k,d", [(3, 1), (4, 1), (2, 3), (5, 2)])
@@ -237,6 +242,11 @@ def test_conv_errors():
         F.conv2d(x, ranvier.zeros(8, 4, 3, 3), stride=0)
     with pytest.raises(RuntimeError, match="conv1d.*non-positive stride"):
         F.conv1d(ranvier.zeros(1, 4, 5), ranvier.zeros(8, 4, 3), stride=-1)
+    with pytest.raises(RuntimeError, match=r"conv2d.*kernel size should be greater than zero.*"
+                                           r"\[8, 4, 0, 3\]"):
+        F.conv2d(x, ranvier.zeros(8, 4, 0, 3))
+    with pytest.raises(RuntimeError, match=r"conv1d.*expected weight to be 3-D"):
+        F.conv1d(ranvier.zeros(1, 4, 5), ranvier.zeros(8, 4))
     with pytest.raises(RuntimeError, match="conv2d.*negative padding"):
         F.conv2d(x, ranvier.zeros(8, 4, 3, 3), padding=-1)
     with pytest.raises(RuntimeError, match="conv2d.*dilation"):

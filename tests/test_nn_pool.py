@@ -181,6 +181,15 @@ def test_pool_gradchecks():
     assert gradcheck(lambda t: F.max_unpool2d(t, idx, 2), rnd(2, 2, 3, 2))
 
 
+def test_pool_double_backward_and_zero_batch():
+    from helpers import gradgradcheck
+    assert gradgradcheck(lambda t: F.max_pool2d(t, 2, 1) ** 2, rnd(1, 2, 4, 4))
+    assert gradgradcheck(lambda t: F.avg_pool2d(t, 2, 1, 1) ** 2, rnd(1, 2, 3, 4))
+    for fn in [lambda t: F.max_pool2d(t, 2), lambda t: F.avg_pool2d(t, 2),
+               lambda t: F.adaptive_avg_pool2d(t, 2), lambda t: F.adaptive_max_pool2d(t, 2)]:
+        assert tuple(fn(ranvier.zeros(0, 3, 4, 4)).shape) == (0, 3, 2, 2)
+
+
 def test_lp_pool_matches_numpy():
     x = np.abs(rnd(2, 2, 6, 6)) + 0.1
     out = F.lp_pool2d(from_np(x), 3, (2, 3), 2)

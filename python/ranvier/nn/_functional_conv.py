@@ -70,6 +70,9 @@ def _conv_checks(op, x, weight, bias, stride, padding, dilation, groups, transpo
     if weight.dim() != x.dim():
         raise RuntimeError(f"{op}: expected weight to be {x.dim()}-D, but got weight of size "
                            f"{_shape(weight)} for input of size {_shape(x)}")
+    if any(k <= 0 for k in weight.shape[2:]):
+        raise RuntimeError(f"{op}: kernel size should be greater than zero, but got weight of "
+                           f"size {_shape(weight)}")
     if transposed:
         cin = weight.shape[0]
         if cin % groups != 0:
