@@ -2,6 +2,7 @@
 flat per-plane indices), float64 finite-difference gradients, errors, the pooling layers."""
 import numpy as np
 import pytest
+from hypothesis import given, strategies as st
 
 import ranvier
 import ranvier.nn as nn
@@ -83,6 +84,21 @@ def test_max_pool2d_values_and_indices(k, s, p, d, ceil, dtype):
     out_u, idx_u = F.max_pool2d(from_np(x[1]), k, s, p, d, ceil_mode=ceil, return_indices=True)
     assert_close(out_u, ro[1], rtol=0, atol=0)
     assert_close(idx_u, ri[1])
+
+
+@given(st.integers(1, 4), st.integers(1, 3), st.integers(0, 2), st.integers(1, 2), st.booleans(),
+       st.integers(4, 9), st.integers(4, 9))
+def test_pools_random_configs(k, s, p, d, ceil, h, w):
+    p = min(p, k // 2)
+    if h + 2 * p < d * (k - 1) + 1 or w + 2 * p < d * (k - 1) + 1:
+        return
+    x = rnd(2, 2, h, w)
+    out, idx = F.max_pool2d(from_np(x), k, s, p, d, ceil, return_indices=True)
+    ro, ri = np_max_pool2d(x, (k, k), (s, s), (p, p), (d, d), ceil)
+    assert_close(out, ro, rtol=0, atol=0)
+    assert_close(idx, ri)
+    assert_close(F.avg_pool2d(from_np(x), k, s, p, ceil, not ceil),
+                 np_avg_pool2d(x, (k, k), (s, s), (p, p), ceil, not ceil), rtol=1e-12, atol=1e-12)
 
 
 def test_max_pool1d_and_nan():

@@ -6,6 +6,9 @@ weight with the columns, the bias is added to the result. Transposed convolution
 adjoint: GEMM, then `_C._col2im` (fold) sums the columns back into the image. The two C++ ops
 are each other's backward, so every gradient (and gradients of gradients) comes from autograd.
 1-D forms run the 2-D code on [N, C, 1, L]. Pooling is in _functional_pool.py.
+The per-sample batched GEMM was timed against one big GEMM over a permuted column buffer
+(N=16, C=32, 32x32, 64 3x3 filters, 2 threads): equal, so no permuted copy is made; im2col
+itself runs in parallel over the N*C planes.
 """
 import numpy as np
 
