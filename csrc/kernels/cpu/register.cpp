@@ -17,6 +17,8 @@ void register_matmul_cpu();
 void register_indexing_cpu();
 void register_sort_cpu();
 void register_random_cpu();
+void register_conv_cpu();
+void register_pool_cpu();
 
 int simd_level() {
   __builtin_cpu_init();
@@ -57,6 +59,8 @@ void ensure_kernels_registered() {
     cpu::register_indexing_cpu();
     cpu::register_sort_cpu();
     cpu::register_random_cpu();
+    cpu::register_conv_cpu();
+    cpu::register_pool_cpu();
     init_blas();
   });
 }

@@ -22,3 +22,5 @@ from ranvier.nn._functional_activation import (  # noqa: E402,F401
     relu, relu_, relu6, leaky_relu, leaky_relu_, prelu, elu, elu_, selu, selu_, celu, celu_, gelu,
     silu, mish, sigmoid, tanh, hardtanh, hardtanh_, hardsigmoid, hardswish, softplus, softsign,
     tanhshrink, logsigmoid, glu, threshold, threshold_, softshrink, hardshrink)
+from ranvier.nn._functional_conv import *  # noqa: E402,F401,F403  (conv, unfold, fold)
+from ranvier.nn._functional_pool import *  # noqa: E402,F401,F403  (pooling)

@@ -11,8 +11,11 @@ from ranvier.nn.modules.activation import (  # noqa: F401
     ReLU, ReLU6, LeakyReLU, PReLU, ELU, SELU, CELU, GELU, SiLU, Mish, Sigmoid, Tanh, Hardtanh,
     Hardsigmoid, Hardswish, Softplus, Softsign, Tanhshrink, LogSigmoid, GLU, Threshold,
     Softshrink, Hardshrink)
+from ranvier.nn.modules import conv as _conv, pooling as _pooling  # noqa: E402
+from ranvier.nn.modules.conv import *  # noqa: E402,F401,F403
+from ranvier.nn.modules.pooling import *  # noqa: E402,F401,F403
 
-__all__ = [
+__all__ = _conv.__all__ + _pooling.__all__ + [
     "Module", "Sequential", "ModuleList", "ModuleDict", "ParameterList", "ParameterDict",
     "Identity", "Linear", "Bilinear", "Flatten", "Unflatten", "Embedding", "EmbeddingBag",
     "Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout", "FeatureAlphaDropout",
