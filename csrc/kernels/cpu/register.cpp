@@ -17,6 +17,9 @@ void register_matmul_cpu();
 void register_indexing_cpu();
 void register_sort_cpu();
 void register_random_cpu();
+void register_softmax_cpu();
+void register_loss_cpu();
+void register_norm_cpu();
 
 int simd_level() {
   __builtin_cpu_init();
@@ -57,6 +60,9 @@ void ensure_kernels_registered() {
     cpu::register_indexing_cpu();
     cpu::register_sort_cpu();
     cpu::register_random_cpu();
+    cpu::register_softmax_cpu();
+    cpu::register_loss_cpu();
+    cpu::register_norm_cpu();
     init_blas();
   });
 }
