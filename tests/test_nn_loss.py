@@ -312,3 +312,42 @@ def test_loss_modules():
     assert float(nn.MSELoss(reduce=False)(x, t).sum()) == pytest.approx(((A - B) ** 2).sum())
     with pytest.raises(ValueError, match="margin"):
         nn.TripletMarginLoss(margin=0)
+
+
+def test_cross_entropy_matches_torch_and_threads():
+    torch = pytest.importorskip("torch")
+    x = rand_np((4, 5, 3), np.float64)
+    t = np.random.default_rng(7).integers(0, 5, size=(4, 3))
+    t[0, 0] = -100
+    w = np.linspace(0.5, 2.0, 5)
+    for reduction in ("none", "mean", "sum"):
+        a = from_np(x, requires_grad=True)
+        b = torch.from_numpy(x.copy()).requires_grad_()
+        ra = F.cross_entropy(a, from_np(t), weight=from_np(w), reduction=reduction,
+                             label_smoothing=0.2)
+        tb = torch.nn.functional.cross_entropy(b, torch.from_numpy(t), torch.from_numpy(w),
+                                               reduction=reduction, label_smoothing=0.2)
+        np.testing.assert_allclose(ra.detach().numpy(), tb.detach().numpy(), rtol=1e-10)
+        ra.sum().backward()
+        tb.sum().backward()
+        np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), rtol=1e-9, atol=1e-12)
+
+
+def test_fused_kernels_thread_count_independent():
+    x = from_np(rand_np((300, 257), np.float32))
+    t = from_np(np.random.default_rng(1).integers(0, 257, size=300))
+    old = ranvier.get_num_threads()
+    try:
+        outs = []
+        for n in (1, 2, 3):
+            ranvier.set_num_threads(n)
+            a = x.clone().requires_grad_()
+            loss = F.cross_entropy(a, t, reduction="sum")
+            loss.backward()
+            outs.append((F.softmax(x, 1).numpy(), F.log_softmax(x, 0).numpy(), loss.item(),
+                         a.grad.numpy()))
+        for o in outs[1:]:
+            for u, v in zip(outs[0], o):
+                np.testing.assert_array_equal(u, v)
+    finally:
+        ranvier.set_num_threads(old)

@@ -219,3 +219,57 @@ def test_local_response_norm():
     assert gradcheck(lambda a: F.local_response_norm(a, 2, 0.1, 0.75, 2.0), x)
     with pytest.raises(ValueError, match="local_response_norm"):
         F.local_response_norm(ranvier.zeros(2, 3), 2)
+
+
+def test_norm_modules_match_torch():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(3)
+    xs = [rng.normal(size=(4, 3, 5)).astype(np.float32) for _ in range(3)]
+    for momentum in (0.1, None):
+        r, t = nn.BatchNorm1d(3, momentum=momentum), torch.nn.BatchNorm1d(3, momentum=momentum)
+        for x in xs:
+            np.testing.assert_allclose(r(from_np(x)).detach().numpy(),
+                                       t(torch.from_numpy(x)).detach().numpy(), rtol=1e-4,
+                                       atol=1e-5)
+        for name in ("running_mean", "running_var"):
+            np.testing.assert_allclose(getattr(r, name).numpy(), getattr(t, name).numpy(),
+                                       rtol=1e-5, atol=1e-6)
+        assert sorted(t.state_dict().keys()) == sorted(
+            [n for n, _ in r.named_parameters()] + [n for n, _ in r.named_buffers()])
+    r = nn.InstanceNorm1d(3, track_running_stats=True)
+    t = torch.nn.InstanceNorm1d(3, track_running_stats=True)
+    r(from_np(xs[0]))
+    t(torch.from_numpy(xs[0]))
+    np.testing.assert_allclose(r.running_var.numpy(), t.running_var.numpy(), rtol=1e-5)
+
+
+def test_norm_kernels_thread_count_independent():
+    x = from_np(rand_np((64, 40, 33), np.float32))
+    old = ranvier.get_num_threads()
+    try:
+        outs = []
+        for n in (1, 3):
+            ranvier.set_num_threads(n)
+            a = x.clone().requires_grad_()
+            w = ranvier.ones(40).requires_grad_()
+            y = F.batch_norm(a, None, None, w, None, True) * 2 + F.layer_norm(a, (33,))
+            y.sum().backward()
+            outs.append((y.detach().numpy(), a.grad.numpy(), w.grad.numpy()))
+        for u, v in zip(outs[0], outs[1]):
+            np.testing.assert_array_equal(u, v)
+    finally:
+        ranvier.set_num_threads(old)
+
+
+def test_reduced_precision_inputs():
+    x = rand_np((4, 3, 2), np.float32)
+    h = from_np(x).half().requires_grad_()
+    out = F.batch_norm(h, None, None, training=True)
+    assert out.dtype == ranvier.float16
+    np.testing.assert_allclose(out.float().detach().numpy(),
+                               np_bn_train(x.astype(np.float64), np.ones(3), np.zeros(3), 1e-5),
+                               rtol=1e-2, atol=1e-2)
+    out.float().sum().backward()
+    assert h.grad.dtype == ranvier.float16
+    out = F.layer_norm(from_np(x).bfloat16(), (2,))
+    assert out.dtype == ranvier.bfloat16
