@@ -351,3 +351,16 @@ def test_fused_kernels_thread_count_independent():
                 np.testing.assert_array_equal(u, v)
     finally:
         ranvier.set_num_threads(old)
+
+
+def test_more_cross_entropy_errors():
+    with pytest.raises(ValueError, match="cross_entropy: expected an input with at least 1 dim"):
+        F.cross_entropy(ranvier.tensor(1.0), ranvier.tensor(0))
+    with pytest.raises(IndexError, match="target 0 is out of bounds for 0 classes"):
+        F.cross_entropy(ranvier.zeros(2, 0), ranvier.tensor([0, 1]))
+    with pytest.raises(RuntimeError, match=r"cross_entropy: expected target of shape \[2, 3\]"):
+        F.cross_entropy(ranvier.zeros(2, 4, 3), ranvier.tensor([[0], [1]]))
+    with pytest.raises(TypeError, match="cross_entropy: expected a floating point input"):
+        F.cross_entropy(ranvier.tensor([[1, 2]]), ranvier.tensor([0]))
+    with pytest.raises(RuntimeError, match="nll_loss: expected target of shape"):
+        F.nll_loss(ranvier.zeros(2, 4, 3), ranvier.tensor([[0], [1]]))

@@ -273,3 +273,20 @@ def test_reduced_precision_inputs():
     assert h.grad.dtype == ranvier.float16
     out = F.layer_norm(from_np(x).bfloat16(), (2,))
     assert out.dtype == ranvier.bfloat16
+
+
+def test_more_errors_and_empty_inputs():
+    with pytest.raises(RuntimeError, match="batch_norm: running_mean and running_var must be "
+                                           "defined in evaluation mode"):
+        F.batch_norm(ranvier.zeros(2, 3), None, None, training=False)
+    with pytest.raises(TypeError, match="batch_norm: expected a floating point input"):
+        F.batch_norm(ranvier.tensor([[1, 2]]), None, None, training=True)
+    with pytest.raises(TypeError, match="layer_norm: expected a floating point input"):
+        F.layer_norm(ranvier.tensor([[1, 2]]), (2,))
+    c = ranvier.zeros(0, 4, 3).requires_grad_()
+    w = ranvier.ones(4).requires_grad_()
+    out = F.batch_norm(c, None, None, w, None, True)
+    assert tuple(out.shape) == (0, 4, 3)
+    out.sum().backward()
+    assert_close(w.grad, np.zeros(4, dtype=np.float32))
+    assert tuple(c.grad.shape) == (0, 4, 3)
