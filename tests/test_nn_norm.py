@@ -290,3 +290,10 @@ def test_more_errors_and_empty_inputs():
     out.sum().backward()
     assert_close(w.grad, np.zeros(4, dtype=np.float32))
     assert tuple(c.grad.shape) == (0, 4, 3)
+    rm, rv = ranvier.zeros(4), ranvier.ones(4)
+    F.batch_norm(ranvier.zeros(0, 4), rm, rv, training=True)
+    assert_close(rm, np.zeros(4, dtype=np.float32))
+    assert_close(rv, np.ones(4, dtype=np.float32))
+    with pytest.raises(RuntimeError, match="layer_norm: expected normalized_shape to have at "
+                                           "least one element"):
+        F.layer_norm(ranvier.zeros(2, 3), ())

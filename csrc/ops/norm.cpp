@@ -121,7 +121,7 @@ Tensor batch_norm(const Tensor& input, const Tensor& running_mean, const Tensor&
   spec.var_unbiased = var_u.defined() ? var_u.data_ptr() : nullptr;
   spec.y = y.data_ptr();
   if (c > 0) batch_norm_forward_kernel.get(input.device(), op)(spec);
-  if (training && running_mean.defined()) {
+  if (training && running_mean.defined() && n * s > 0) {  // an empty batch leaves them
     autograd::NoGradGuard ng;
     Tensor rm = running_mean, rv = running_var;
     Tensor nm = add(mul(rm, 1.0 - momentum), mul(to_dtype(mean, rm.dtype()), momentum));
@@ -140,6 +140,7 @@ Tensor layer_norm(const Tensor& input, const Shape& normalized_shape, const Tens
   RV_CHECK_TYPE(is_floating(input.dtype()), op, ": expected a floating point input, got ",
                 input.describe());
   const int64_t nd = int64_t(normalized_shape.size());
+  RV_CHECK(nd >= 1, op, ": expected normalized_shape to have at least one element, got []");
   bool match = input.dim() >= nd;
   for (int64_t i = 0; match && i < nd; ++i)
     match = input.sizes()[input.dim() - nd + i] == normalized_shape[i];
