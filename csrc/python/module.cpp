@@ -21,6 +21,8 @@ void bind_indexing(py::module_& m, py::class_<Tensor>& cls);
 void bind_random(py::module_& m, py::class_<Tensor>& cls);
 void bind_dlpack(py::module_& m, py::class_<Tensor>& cls);
 void bind_conv(py::module_& m, py::class_<Tensor>& cls);
+void bind_nn_loss(py::module_& m, py::class_<Tensor>& cls);
+void bind_norm(py::module_& m, py::class_<Tensor>& cls);
 }  // namespace ranvier::python
 
 PYBIND11_MODULE(_C, m) {
@@ -42,4 +44,6 @@ PYBIND11_MODULE(_C, m) {
   bind_random(m, cls);
   bind_dlpack(m, cls);
   bind_conv(m, cls);
+  bind_nn_loss(m, cls);
+  bind_norm(m, cls);
 }

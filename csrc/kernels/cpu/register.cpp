@@ -19,6 +19,9 @@ void register_sort_cpu();
 void register_random_cpu();
 void register_conv_cpu();
 void register_pool_cpu();
+void register_softmax_cpu();
+void register_loss_cpu();
+void register_norm_cpu();
 
 int simd_level() {
   __builtin_cpu_init();
@@ -61,6 +64,9 @@ void ensure_kernels_registered() {
     cpu::register_random_cpu();
     cpu::register_conv_cpu();
     cpu::register_pool_cpu();
+    cpu::register_softmax_cpu();
+    cpu::register_loss_cpu();
+    cpu::register_norm_cpu();
     init_blas();
   });
 }

@@ -24,3 +24,10 @@ from ranvier.nn._functional_activation import (  # noqa: E402,F401
     tanhshrink, logsigmoid, glu, threshold, threshold_, softshrink, hardshrink)
 from ranvier.nn._functional_conv import *  # noqa: E402,F401,F403  (conv, unfold, fold)
 from ranvier.nn._functional_pool import *  # noqa: E402,F401,F403  (pooling)
+from ranvier.nn._functional_loss import (  # noqa: E402,F401
+    softmax, log_softmax, softmin, cross_entropy, nll_loss, mse_loss, l1_loss, smooth_l1_loss,
+    huber_loss, binary_cross_entropy, binary_cross_entropy_with_logits, kl_div,
+    cosine_embedding_loss, margin_ranking_loss, hinge_embedding_loss, pairwise_distance,
+    triplet_margin_loss, poisson_nll_loss, gaussian_nll_loss)
+from ranvier.nn._functional_norm import (  # noqa: E402,F401
+    batch_norm, layer_norm, group_norm, instance_norm, rms_norm, local_response_norm)

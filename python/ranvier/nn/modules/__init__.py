@@ -15,6 +15,16 @@ from ranvier.nn.modules import conv as _conv, pooling as _pooling  # noqa: E402
 from ranvier.nn.modules.conv import *  # noqa: E402,F401,F403
 from ranvier.nn.modules.pooling import *  # noqa: E402,F401,F403
 
+from ranvier.nn.modules.loss import (  # noqa: F401
+    L1Loss, MSELoss, SmoothL1Loss, HuberLoss, NLLLoss, CrossEntropyLoss, BCELoss,
+    BCEWithLogitsLoss, KLDivLoss, CosineEmbeddingLoss, MarginRankingLoss, HingeEmbeddingLoss,
+    TripletMarginLoss, PoissonNLLLoss, GaussianNLLLoss)
+from ranvier.nn.modules.softmax import Softmax, LogSoftmax, Softmin, Softmax2d  # noqa: F401
+from ranvier.nn.modules.batchnorm import (  # noqa: F401
+    BatchNorm1d, BatchNorm2d, BatchNorm3d, InstanceNorm1d, InstanceNorm2d, InstanceNorm3d)
+from ranvier.nn.modules.normalization import (  # noqa: F401
+    LayerNorm, GroupNorm, RMSNorm, LocalResponseNorm)
+
 __all__ = _conv.__all__ + _pooling.__all__ + [
     "Module", "Sequential", "ModuleList", "ModuleDict", "ParameterList", "ParameterDict",
     "Identity", "Linear", "Bilinear", "Flatten", "Unflatten", "Embedding", "EmbeddingBag",
@@ -22,4 +32,9 @@ __all__ = _conv.__all__ + _pooling.__all__ + [
     "ReLU", "ReLU6", "LeakyReLU", "PReLU", "ELU", "SELU", "CELU", "GELU", "SiLU", "Mish",
     "Sigmoid", "Tanh", "Hardtanh", "Hardsigmoid", "Hardswish", "Softplus", "Softsign",
     "Tanhshrink", "LogSigmoid", "GLU", "Threshold", "Softshrink", "Hardshrink",
+    "L1Loss", "MSELoss", "SmoothL1Loss", "HuberLoss", "NLLLoss", "CrossEntropyLoss",
+    "BCELoss", "BCEWithLogitsLoss", "KLDivLoss", "CosineEmbeddingLoss", "MarginRankingLoss", "HingeEmbeddingLoss",
+    "TripletMarginLoss", "PoissonNLLLoss", "GaussianNLLLoss", "Softmax", "LogSoftmax", "Softmin",
+    "Softmax2d", "BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "InstanceNorm1d", "InstanceNorm2d",
+    "InstanceNorm3d", "LayerNorm", "GroupNorm", "RMSNorm", "LocalResponseNorm",
 ]
