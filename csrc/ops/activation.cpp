@@ -35,7 +35,9 @@ Tensor relu(const Tensor& t) {
     autograd::record("ReluBackward0", {t}, {&out}, {}, {&out}, [](BackwardContext& c) {
       const Tensor& g = c.grad();
       Tensor o = detach(c.saved(0));
-      return TensorList{mul(g, to_dtype(gt(o, zeros_like(o)), g.dtype()))};
+      if (autograd::GradMode::is_enabled())  // create_graph: stay differentiable
+        return TensorList{mul(g, to_dtype(gt(o, zeros_like(o)), g.dtype()))};
+      return TensorList{binary_forward(BinaryOp::ReluGrad, g, o, "relu_backward")};
     });
   }
   return out;

@@ -196,6 +196,7 @@ static bool same_layout_fast(const Tensor& a, const Tensor& b) {
 Tensor binary_forward(BinaryOp op, const Tensor& a, const Tensor& b, const char* name) {
   // Ops whose result dtype is the input dtype for every dtype taken here.
   bool plain_op = op == BinaryOp::Add || op == BinaryOp::Sub || op == BinaryOp::Mul ||
+                  op == BinaryOp::ReluGrad ||
                   (op == BinaryOp::Div && is_floating(a.dtype()));
   if (plain_op && same_layout_fast(a, b)) {
     check_op_dtype(op, a.dtype(), name);

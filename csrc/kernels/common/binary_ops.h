@@ -14,6 +14,7 @@ namespace ranvier {
 
 enum class BinaryOp : int8_t {
   Add, Sub, Mul, Div, TruncDiv, FloorDiv, Remainder, Fmod, Pow, Minimum, Maximum, Atan2,
+  ReluGrad,  // a where b > 0, else 0: relu's backward in one pass
   BitAnd, BitOr, BitXor,
   Eq, Ne, Lt, Le, Gt, Ge,           // comparisons: bool output
   LogicalAnd, LogicalOr, LogicalXor,  // logical: bool output
@@ -149,6 +150,7 @@ RV_HOST_DEVICE void with_binary_functor(BinaryOp op, F&& f) {
     case BinaryOp::Fmod: return f([](T a, T b) -> T { return binary_fn::fmod(a, b); });
     case BinaryOp::Pow: return f([](T a, T b) -> T { return power(a, b); });
     case BinaryOp::Minimum: return f([](T a, T b) -> T { return minimum(a, b); });
+    case BinaryOp::ReluGrad: return f([](T a, T b) -> T { return b > T(0) ? a : T(0); });
     case BinaryOp::Maximum: return f([](T a, T b) -> T { return maximum(a, b); });
     case BinaryOp::Atan2:
       if constexpr (std::is_floating_point_v<T>) return f([](T a, T b) -> T { return std::atan2(a, b); });
