@@ -21,6 +21,9 @@ WORKLOADS = {
     "sgemm-2048": (workloads.sgemm, {"n": 2048}, "GFLOP/s", "rate", 1e-9),
     "overhead": (workloads.overhead, {}, "us/op", "latency", 1e6),
     "mlp-raw": (workloads.mlp_raw, {}, "samples/s", "rate", 1.0),
+    "mlp": (workloads.mlp, {}, "samples/s", "rate", 1.0),
+    "cnn": (workloads.cnn, {}, "images/s", "rate", 1.0),
+    "infer1": (workloads.infer1, {}, "us/call", "latency", 1e6),
 }
 
 

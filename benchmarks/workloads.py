@@ -71,3 +71,76 @@ def mlp_raw(lib, batch=128):
         return loss
 
     return step, batch
+
+
+def _sgd_momentum(lib, params, lr=0.01, momentum=0.9):
+    """Manual SGD with momentum (the optim package comes later); same update as torch.optim.SGD."""
+    bufs = [None] * len(params)
+
+    def update():
+        with lib.no_grad():
+            for i, p in enumerate(params):
+                if bufs[i] is None:
+                    bufs[i] = p.grad.clone()
+                else:
+                    bufs[i].mul_(momentum).add_(p.grad)
+                p.sub_(bufs[i] * lr)
+
+    return update
+
+
+def _mlp_model(lib):
+    nn = lib.nn
+    return nn.Sequential(nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 256), nn.ReLU(),
+                         nn.Linear(256, 10))
+
+
+def _train_step(lib, model, x, y):
+    params = list(model.parameters())
+    update = _sgd_momentum(lib, params)
+    F = lib.nn.functional
+
+    def step():
+        model.zero_grad(set_to_none=True)
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        update()
+        return loss
+
+    return step
+
+
+def mlp(lib, batch=128):
+    """The mlp workload with nn layers: Linear-ReLU-Linear-ReLU-Linear, cross-entropy, SGD."""
+    lib.manual_seed(0)
+    model = _mlp_model(lib)
+    x = lib.randn(batch, 784)
+    y = lib.randint(0, 10, (batch,))
+    return _train_step(lib, model, x, y), batch
+
+
+def cnn(lib, batch=64):
+    """The cnn workload: two conv-relu-maxpool stages, then two Linear layers."""
+    nn = lib.nn
+    lib.manual_seed(0)
+    model = nn.Sequential(
+        nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(), nn.Linear(3136, 128), nn.ReLU(), nn.Linear(128, 10))
+    x = lib.randn(batch, 1, 28, 28)
+    y = lib.randint(0, 10, (batch,))
+    return _train_step(lib, model, x, y), batch
+
+
+def infer1(lib, reps=100):
+    """Latency of the mlp model in eval mode under no_grad with a batch of 1."""
+    lib.manual_seed(0)
+    model = _mlp_model(lib).eval()
+    x = lib.randn(1, 784)
+
+    def step():
+        with lib.no_grad():
+            for _ in range(reps):
+                model(x)
+
+    return step, reps

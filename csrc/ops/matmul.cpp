@@ -84,21 +84,39 @@ Tensor gemm_forward(const Tensor& a, const Tensor& b, const Tensor* c_init, cons
 
 Tensor transpose_last(const Tensor& t) { return transpose(t, -1, -2); }
 
+Tensor batched_mm(const Tensor& a, const Tensor& b, const char* name);
+bool is_transposed_contiguous(const Tensor& t);
+Tensor grad_of_right(const Tensor& g, const Tensor& a, bool b_transposed, const char* name);
+
 // The product of [..., m, k] and [..., k, n] with identical batch dims, with autograd.
 Tensor batched_mm(const Tensor& a, const Tensor& b, const char* name) {
   Tensor out = gemm_forward(a, b, nullptr, Scalar(int64_t(1)), Scalar(int64_t(0)), name);
   if (autograd::needs_grad({a, b})) {
     bool na = a.requires_grad(), nb = b.requires_grad();
+    bool b_t = a.dim() == 2 && is_transposed_contiguous(b);
     autograd::record(a.dim() == 2 ? "MmBackward0" : "BmmBackward0", {a, b}, {&out},
-                     {nb ? a : Tensor(), na ? b : Tensor()}, {}, [name](BackwardContext& c) {
+                     {nb ? a : Tensor(), na ? b : Tensor()}, {}, [name, b_t](BackwardContext& c) {
                        const Tensor& g = c.grad();
                        TensorList r(2);
                        if (c.needs(0)) r[0] = batched_mm(g, transpose_last(c.saved(1)), name);
-                       if (c.needs(1)) r[1] = batched_mm(transpose_last(c.saved(0)), g, name);
+                       if (c.needs(1)) r[1] = grad_of_right(g, c.saved(0), b_t, name);
                        return r;
                      });
   }
   return out;
+}
+
+// Whether t is the transpose of a contiguous matrix (a Linear weight W used as W.t()).
+bool is_transposed_contiguous(const Tensor& t) {
+  return t.dim() == 2 && !t.is_contiguous() && t.strides()[0] == 1 &&
+         t.strides()[1] == t.sizes()[0];
+}
+
+// The gradient of b in a @ b. When b is a transposed contiguous matrix it is computed as
+// (g^T a)^T, so that it comes back to the contiguous matrix b came from without a copy.
+Tensor grad_of_right(const Tensor& g, const Tensor& a, bool b_transposed, const char* name) {
+  if (b_transposed) return transpose_last(batched_mm(transpose_last(g), a, name));
+  return batched_mm(transpose_last(a), g, name);
 }
 
 }  // namespace
@@ -210,19 +228,21 @@ Tensor addmm(const Tensor& input, const Tensor& m1, const Tensor& m2, const Scal
   if (autograd::needs_grad({input, m1, m2})) {
     Shape in_shape = input.sizes();
     bool n1 = m1.requires_grad(), n2 = m2.requires_grad();
+    bool m2_t = is_transposed_contiguous(m2);
     autograd::record("AddmmBackward0", {input, m1, m2}, {&out},
                      {n2 ? m1 : Tensor(), n1 ? m2 : Tensor()}, {},
-                     [in_shape, beta, alpha](BackwardContext& c) {
+                     [in_shape, beta, alpha, m2_t](BackwardContext& c) {
                        const Tensor& g = c.grad();
                        bool unit = alpha.is_integral() && alpha.to_int() == 1;
+                       bool unit_beta = beta.is_integral() && beta.to_int() == 1;
                        TensorList r(3);
-                       if (c.needs(0)) r[0] = sum_to_size(mul(g, beta), in_shape);
+                       if (c.needs(0)) r[0] = sum_to_size(unit_beta ? g : mul(g, beta), in_shape);
                        if (c.needs(1)) {
                          r[1] = batched_mm(g, transpose_last(c.saved(1)), "addmm");
                          if (!unit) r[1] = mul(r[1], alpha);
                        }
                        if (c.needs(2)) {
-                         r[2] = batched_mm(transpose_last(c.saved(0)), g, "addmm");
+                         r[2] = grad_of_right(g, c.saved(0), m2_t, "addmm");
                          if (!unit) r[2] = mul(r[2], alpha);
                        }
                        return r;
