@@ -350,3 +350,37 @@ def test_lstm_matches_torch_weights():
     assert_close(y, ty.detach().numpy(), rtol=1e-10, atol=1e-10)
     assert_close(h, th.detach().numpy(), rtol=1e-10, atol=1e-10)
     assert_close(c, tc.detach().numpy(), rtol=1e-10, atol=1e-10)
+
+
+def test_zero_batch_and_float32():
+    ranvier.manual_seed(0)
+    m = nn.LSTM(3, 4, num_layers=2, bidirectional=True)
+    y, (h, c) = m(ranvier.zeros(5, 0, 3))
+    assert tuple(y.shape) == (5, 0, 8) and tuple(h.shape) == (4, 0, 4)
+    assert tuple(nn.GRUCell(3, 4)(ranvier.zeros(0, 3)).shape) == (0, 4)
+    x = np.random.default_rng(11).standard_normal((3, 2, 3)).astype(np.float32)
+    ey, eh, ec = np_rnn("LSTM", x.astype(np.float64), np.zeros((4, 2, 4)), np.zeros((4, 2, 4)),
+                        np_weights(m), 2, 2)
+    y, (h, c) = m(from_np(x))
+    assert y.dtype == ranvier.float32
+    assert_close(y, ey.astype(np.float32), rtol=1e-4, atol=1e-5)
+    assert_close(c, ec.astype(np.float32), rtol=1e-4, atol=1e-5)
+
+
+def test_gru_packed_matches_torch():
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(1)
+    tm = torch.nn.GRU(3, 4, num_layers=2, bidirectional=True).double()
+    m = nn.GRU(3, 4, num_layers=2, bidirectional=True).double()
+    m.load_state_dict({k: from_np(v.detach().numpy()) for k, v in tm.state_dict().items()})
+    x = np.random.default_rng(12).standard_normal((5, 3, 3))
+    lengths = [2, 5, 3]
+    tp = torch.nn.utils.rnn.pack_padded_sequence(torch.from_numpy(x), lengths,
+                                                 enforce_sorted=False)
+    ty, th = tm(tp)
+    ty, _ = torch.nn.utils.rnn.pad_packed_sequence(ty)
+    p = pack_padded_sequence(from_np(x), lengths, enforce_sorted=False)
+    y, h = m(p)
+    y, _ = pad_packed_sequence(y)
+    assert_close(y, ty.detach().numpy(), rtol=1e-10, atol=1e-10)
+    assert_close(h, th.detach().numpy(), rtol=1e-10, atol=1e-10)
