@@ -2,6 +2,7 @@
 parameter names/shapes, PackedSequence handling and error messages."""
 import numpy as np
 import pytest
+from hypothesis import given, settings, strategies as st
 
 import ranvier
 import ranvier.nn as nn
@@ -384,3 +385,23 @@ def test_gru_packed_matches_torch():
     y, _ = pad_packed_sequence(y)
     assert_close(y, ty.detach().numpy(), rtol=1e-10, atol=1e-10)
     assert_close(h, th.detach().numpy(), rtol=1e-10, atol=1e-10)
+
+
+@settings(max_examples=15, deadline=None)
+@given(T=st.integers(1, 4), B=st.integers(0, 3), I=st.integers(1, 4), H=st.integers(1, 4),
+       L=st.integers(1, 2), bidir=st.booleans(), mode=st.sampled_from(["LSTM", "GRU", "RNN_RELU"]),
+       batch_first=st.booleans())
+def test_random_configurations_match_numpy(T, B, I, H, L, bidir, mode, batch_first):
+    ranvier.manual_seed(T * 100 + B * 10 + I)
+    kw = dict(num_layers=L, bidirectional=bidir, batch_first=batch_first)
+    m = (nn.LSTM(I, H, **kw) if mode == "LSTM" else nn.GRU(I, H, **kw) if mode == "GRU"
+         else nn.RNN(I, H, nonlinearity="relu", **kw)).double()
+    D = 2 if bidir else 1
+    x = np.random.default_rng(T + B).standard_normal((T, B, I))
+    z = np.zeros((L * D, B, H))
+    ey, eh, ec = np_rnn(mode, x, z, z if mode == "LSTM" else None, np_weights(m), L, D)
+    xin = from_np(x.transpose(1, 0, 2) if batch_first else x)
+    y, hn = m(xin)
+    hn = hn[0] if mode == "LSTM" else hn
+    assert_close(y, ey.transpose(1, 0, 2) if batch_first else ey, rtol=1e-10, atol=1e-10)
+    assert_close(hn, eh, rtol=1e-10, atol=1e-10)
