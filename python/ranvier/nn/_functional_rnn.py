@@ -49,7 +49,7 @@ def _step(mode, gi, h, c, w_hh, b_hh, w_hr=None):
 
 
 # ---------------------------------------------------------------- cells
-def _check_cell(name, input, hx, w_ih, w_hh, gates):
+def _check_cell(name, input, hx, w_ih, w_hh):
     if input.dim() not in (1, 2):
         raise ValueError("%s: Expected input to be 1D or 2D, got %dD instead"
                          % (name, input.dim()))
@@ -73,7 +73,7 @@ def _check_cell(name, input, hx, w_ih, w_hh, gates):
 
 def _cell(name, mode, input, hx, w_ih, w_hh, b_ih, b_hh):
     states = list(hx) if isinstance(hx, (tuple, list)) else [hx]
-    _check_cell(name, input, states, w_ih, w_hh, None)
+    _check_cell(name, input, states, w_ih, w_hh)
     batched = input.dim() == 2
     if not batched:
         input = input.unsqueeze(0)
