@@ -24,6 +24,8 @@ from ranvier.nn.modules.batchnorm import (  # noqa: F401
     BatchNorm1d, BatchNorm2d, BatchNorm3d, InstanceNorm1d, InstanceNorm2d, InstanceNorm3d)
 from ranvier.nn.modules.normalization import (  # noqa: F401
     LayerNorm, GroupNorm, RMSNorm, LocalResponseNorm)
+from ranvier.nn.modules.rnn import (RNNBase, RNN, LSTM, GRU, RNNCellBase, RNNCell,  # noqa: F401
+                                    LSTMCell, GRUCell)
 
 __all__ = _conv.__all__ + _pooling.__all__ + [
     "Module", "Sequential", "ModuleList", "ModuleDict", "ParameterList", "ParameterDict",
@@ -37,4 +39,5 @@ __all__ = _conv.__all__ + _pooling.__all__ + [
     "TripletMarginLoss", "PoissonNLLLoss", "GaussianNLLLoss", "Softmax", "LogSoftmax", "Softmin",
     "Softmax2d", "BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "InstanceNorm1d", "InstanceNorm2d",
     "InstanceNorm3d", "LayerNorm", "GroupNorm", "RMSNorm", "LocalResponseNorm",
+    "RNNBase", "RNN", "LSTM", "GRU", "RNNCellBase", "RNNCell", "LSTMCell", "GRUCell",
 ]
