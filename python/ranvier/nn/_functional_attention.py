@@ -4,6 +4,7 @@ from those ops."""
 import math
 
 import ranvier
+from ranvier import _C
 from ranvier.nn._functional_basic import linear
 from ranvier.nn._functional_dropout import dropout as _dropout
 from ranvier.nn._functional_loss import softmax as _softmax
@@ -27,6 +28,49 @@ def _broadcastable(mask_shape, target):
         if a != 1 and a != b:
             return False
     return True
+
+
+def _batch_shape(*shapes):
+    out = []
+    for shp in shapes:
+        shp = list(shp)
+        if len(shp) > len(out):
+            out = [1] * (len(shp) - len(out)) + out
+        shp = [1] * (len(out) - len(shp)) + shp
+        for i, (a, b) in enumerate(zip(out, shp)):
+            if a != b and a != 1 and b != 1:
+                raise RuntimeError("scaled_dot_product_attention: batch dims %s and %s do not "
+                                   "broadcast" % (tuple(out), tuple(shp)))
+            out[i] = b if a == 1 else a
+    return tuple(out)
+
+
+def _scores_shape(query, key, value):
+    batch = _batch_shape(query.shape[:-2], key.shape[:-2], value.shape[:-2])
+    return batch + (query.shape[-2], key.shape[-2])
+
+
+def _fused(query, key, value, attn_mask, scale, is_causal):
+    """The fused C++ kernel on [B, L, E] views; leading dims (with the mask's) broadcast."""
+    L, S, Ev = query.shape[-2], key.shape[-2], value.shape[-1]
+    mshape = () if attn_mask is None else tuple(attn_mask.shape[:-2])
+    batch = _batch_shape(query.shape[:-2], key.shape[:-2], value.shape[:-2], mshape)
+    B = 1
+    for d in batch:
+        B *= d
+
+    def flat(t, last2):
+        return t.expand(batch + last2).reshape((B,) + last2)
+    q = flat(query, tuple(query.shape[-2:]))
+    k = flat(key, tuple(key.shape[-2:]))
+    v = flat(value, tuple(value.shape[-2:]))
+    m = None
+    if attn_mask is not None:
+        m = (_bool_to_additive(attn_mask, query.dtype) if _is_bool(attn_mask)
+             else attn_mask)
+        m = m.expand(batch + (L, S)).reshape(B, L, S)
+    out = _C._scaled_dot_product_attention(q, k, v, m, float(scale), bool(is_causal))
+    return out.reshape(batch + (L, Ev))
 
 
 def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0,
@@ -53,6 +97,14 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     if is_causal and attn_mask is not None:
         raise RuntimeError("%s: attn_mask and is_causal cannot both be set" % op)
     scale_factor = 1.0 / math.sqrt(E) if scale is None else scale
+    if attn_mask is not None and not _broadcastable(
+            tuple(attn_mask.shape), _scores_shape(query, key, value)):
+        raise RuntimeError("%s: attn_mask of shape %s cannot be broadcast to the attention "
+                           "scores of shape %s" % (op, tuple(attn_mask.shape),
+                                                   _scores_shape(query, key, value)))
+    if attn_mask is not None and not _is_bool(attn_mask) and attn_mask.dtype != query.dtype:
+        raise RuntimeError("%s: a float attn_mask must have the query dtype %s, got %s"
+                           % (op, query.dtype, attn_mask.dtype))
     scores = ranvier.matmul(query, key.transpose(-2, -1)) * scale_factor
     if is_causal:
         causal = ranvier.ones(L, S, dtype=ranvier.bool).tril()
@@ -78,12 +130,19 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
 def _merge_masks_to_float(mask, dtype, name):
     if mask is None:
         return None
-    if _is_bool(mask):
-        return _bool_to_additive(mask, dtype)
+    if _is_bool(mask):  # True = not allowed to attend
+        return ranvier.zeros(tuple(mask.shape), dtype=dtype).masked_fill(mask, float("-inf"))
     if not mask.is_floating_point():
         raise RuntimeError("multi_head_attention_forward: only bool and floating types of %s "
                            "are supported, got %s" % (name, mask.dtype))
     return mask.to(dtype)
+
+
+def _mha_out(out, tgt_len, bsz, embed_dim, w, b, batched):
+    """(bsz*heads, L, head_dim) -> out_proj of (L, N, E) (or (L, E) unbatched)."""
+    out = out.transpose(0, 1).reshape(tgt_len * bsz, embed_dim)
+    out = linear(out, w, b).reshape(tgt_len, bsz, embed_dim)
+    return out if batched else out.squeeze(1)
 
 
 def multi_head_attention_forward(query, key, value, embed_dim_to_check, num_heads, in_proj_weight,
@@ -217,6 +276,10 @@ def multi_head_attention_forward(query, key, value, embed_dim_to_check, num_head
     if not training:
         dropout_p = 0.0
 
+    if not need_weights:
+        out = scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, dropout_p=dropout_p)
+        return _mha_out(out, tgt_len, bsz, embed_dim, out_proj_weight, out_proj_bias,
+                        batched), None
     scores = ranvier.matmul(q * (1.0 / math.sqrt(head_dim)), k.transpose(-2, -1))
     if attn_mask is not None:
         scores = scores + attn_mask
@@ -225,13 +288,8 @@ def multi_head_attention_forward(query, key, value, embed_dim_to_check, num_head
         weights_d = _dropout(weights, dropout_p, training=True)
     else:
         weights_d = weights
-    out = ranvier.matmul(weights_d, v)  # (bsz*heads, L, head_dim)
-    out = out.transpose(0, 1).reshape(tgt_len * bsz, embed_dim)
-    out = linear(out, out_proj_weight, out_proj_bias).reshape(tgt_len, bsz, embed_dim)
-    if not batched:
-        out = out.squeeze(1)
-    if not need_weights:
-        return out, None
+    out = _mha_out(ranvier.matmul(weights_d, v), tgt_len, bsz, embed_dim, out_proj_weight,
+                   out_proj_bias, batched)
     w = weights.reshape(bsz, num_heads, tgt_len, src_len)
     if average_attn_weights:
         w = w.mean(dim=1)
