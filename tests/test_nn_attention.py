@@ -123,6 +123,19 @@ def test_sdpa_gradcheck_blocks_and_mask_grad():
                      q, v, m)
 
 
+def test_sdpa_grad_only_some_inputs_and_double_backward():
+    rng = np.random.default_rng(12)
+    q = from_np(rand_np((2, 4, 3), dtype=np.float64, rng=rng), requires_grad=True)
+    k = from_np(rand_np((2, 5, 3), dtype=np.float64, rng=rng))
+    v = from_np(rand_np((2, 5, 3), dtype=np.float64, rng=rng), requires_grad=True)
+    out = F.scaled_dot_product_attention(q, k, v)
+    out.sum().backward()
+    assert q.grad is not None and v.grad is not None and k.grad is None
+    out = F.scaled_dot_product_attention(q, k, v)
+    with pytest.raises(NotImplementedError, match="scaled_dot_product_attention: double backward"):
+        ranvier.autograd.grad(out.sum(), (q,), create_graph=True)
+
+
 def test_sdpa_errors():
     q, k, v = ranvier.zeros(2, 3, 4), ranvier.zeros(2, 5, 4), ranvier.zeros(2, 5, 6)
     with pytest.raises(RuntimeError, match=r"scaled_dot_product_attention.*same last dim"):

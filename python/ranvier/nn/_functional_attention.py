@@ -105,6 +105,9 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     if attn_mask is not None and not _is_bool(attn_mask) and attn_mask.dtype != query.dtype:
         raise RuntimeError("%s: a float attn_mask must have the query dtype %s, got %s"
                            % (op, query.dtype, attn_mask.dtype))
+    if (dropout_p == 0.0 and query.dtype in (ranvier.float32, ranvier.float64)
+            and (attn_mask is None or not attn_mask.requires_grad)):
+        return _fused(query, key, value, attn_mask, scale_factor, is_causal)
     scores = ranvier.matmul(query, key.transpose(-2, -1)) * scale_factor
     if is_causal:
         causal = ranvier.ones(L, S, dtype=ranvier.bool).tril()
