@@ -119,8 +119,8 @@ def test_sdpa_gradcheck_blocks_and_mask_grad():
                      q, k, v)
     # a float mask that requires grad takes the composite path and receives a gradient
     m = rand_np((3, 70), dtype=np.float64, rng=rng)
-    assert gradcheck(lambda a, c, mm: F.scaled_dot_product_attention(a, a, c[:, :3], attn_mask=mm[:, :3]),
-                     q, v, m)
+    assert gradcheck(lambda a, c, mm: F.scaled_dot_product_attention(
+        a, a, c[:, :3], attn_mask=mm[:, :3]), q, v, m)
 
 
 def test_sdpa_grad_only_some_inputs_and_double_backward():
