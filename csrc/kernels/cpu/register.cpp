@@ -22,6 +22,7 @@ void register_pool_cpu();
 void register_softmax_cpu();
 void register_loss_cpu();
 void register_norm_cpu();
+void register_attention_cpu();
 
 int simd_level() {
   __builtin_cpu_init();
@@ -67,6 +68,7 @@ void ensure_kernels_registered() {
     cpu::register_softmax_cpu();
     cpu::register_loss_cpu();
     cpu::register_norm_cpu();
+    cpu::register_attention_cpu();
     init_blas();
   });
 }

@@ -31,3 +31,5 @@ from ranvier.nn._functional_loss import (  # noqa: E402,F401
     triplet_margin_loss, poisson_nll_loss, gaussian_nll_loss)
 from ranvier.nn._functional_norm import (  # noqa: E402,F401
     batch_norm, layer_norm, group_norm, instance_norm, rms_norm, local_response_norm)
+from ranvier.nn._functional_attention import (  # noqa: E402,F401
+    scaled_dot_product_attention, multi_head_attention_forward)

@@ -26,8 +26,12 @@ from ranvier.nn.modules.normalization import (  # noqa: F401
     LayerNorm, GroupNorm, RMSNorm, LocalResponseNorm)
 from ranvier.nn.modules.rnn import (RNNBase, RNN, LSTM, GRU, RNNCellBase, RNNCell,  # noqa: F401
                                     LSTMCell, GRUCell)
+from ranvier.nn.modules.activation_attention import MultiheadAttention  # noqa: F401
+from ranvier.nn.modules.transformer import *  # noqa: E402,F401,F403
+from ranvier.nn.modules import transformer as _transformer  # noqa: E402
 
-__all__ = _conv.__all__ + _pooling.__all__ + [
+__all__ = _conv.__all__ + _pooling.__all__ + _transformer.__all__ + [
+    "MultiheadAttention",
     "Module", "Sequential", "ModuleList", "ModuleDict", "ParameterList", "ParameterDict",
     "Identity", "Linear", "Bilinear", "Flatten", "Unflatten", "Embedding", "EmbeddingBag",
     "Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout", "FeatureAlphaDropout",

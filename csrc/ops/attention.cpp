@@ -1,0 +1,96 @@
+// scaled_dot_product_attention_fused (see attention.h): checks, the fused forward kernel and a
+// backward node running the fused backward kernel.
+#include "ops/attention.h"
+
+#include "autograd/function.h"
+#include "ops/copy.h"
+#include "ops/factory.h"
+
+namespace ranvier {
+
+using autograd::BackwardContext;
+using autograd::TensorList;
+
+KernelSlot<AttnKernel> sdpa_forward_kernel;
+KernelSlot<AttnKernel> sdpa_backward_kernel;
+
+Tensor scaled_dot_product_attention_fused(const Tensor& q, const Tensor& k, const Tensor& v,
+                                          const Tensor& mask, double scale, bool causal) {
+  const char* op = "scaled_dot_product_attention";
+  RV_CHECK(q.dim() == 3 && k.dim() == 3 && v.dim() == 3, op,
+           ": expected 3-D query, key and value, got ", q.describe(), ", ", k.describe(), ", ",
+           v.describe());
+  RV_CHECK_TYPE(q.dtype() == DType::Float32 || q.dtype() == DType::Float64, op,
+                ": expected float32 or float64 inputs, got ", q.describe());
+  RV_CHECK(k.dtype() == q.dtype() && v.dtype() == q.dtype(), op,
+           ": query, key and value must have the same dtype, got ", q.describe(), ", ",
+           k.describe(), ", ", v.describe());
+  const int64_t B = q.sizes()[0], L = q.sizes()[1], E = q.sizes()[2];
+  const int64_t S = k.sizes()[1], Ev = v.sizes()[2];
+  RV_CHECK(k.sizes()[0] == B && v.sizes()[0] == B && k.sizes()[2] == E && v.sizes()[1] == S,
+           op, ": shapes do not match: query ", q.describe(), ", key ", k.describe(),
+           ", value ", v.describe());
+  if (mask.defined()) {
+    RV_CHECK(mask.dtype() == q.dtype() && mask.sizes() == Shape({B, L, S}), op,
+             ": expected a mask of shape ", shape_str(Shape({B, L, S})), " and dtype of the "
+             "query, got ", mask.describe());
+  }
+  Tensor qc = contiguous(detach(q)), kc = contiguous(detach(k)), vc = contiguous(detach(v));
+  Tensor mc = mask.defined() ? detach(mask) : Tensor();
+  Tensor out = empty({B, L, Ev}, q.dtype(), q.device());
+  Tensor lse = empty({B, L}, q.dtype(), q.device());
+  AttnSpec spec;
+  spec.dtype = q.dtype();
+  spec.b = B;
+  spec.l = L;
+  spec.s = S;
+  spec.e = E;
+  spec.ev = Ev;
+  spec.scale = scale;
+  spec.causal = causal;
+  if (mc.defined()) {
+    spec.mb = mc.strides()[0];
+    spec.ml = mc.strides()[1];
+    spec.ms = mc.strides()[2];
+  }
+  auto fill = [](AttnSpec& s, const Tensor& qq, const Tensor& kk, const Tensor& vv,
+                 const Tensor& mm, const Tensor& oo, const Tensor& ll) {
+    s.q = qq.data_ptr();
+    s.k = kk.data_ptr();
+    s.v = vv.data_ptr();
+    s.mask = mm.defined() ? mm.data_ptr() : nullptr;
+    s.out = oo.data_ptr();
+    s.lse = ll.data_ptr();
+  };
+  fill(spec, qc, kc, vc, mc, out, lse);
+  if (out.numel() > 0) sdpa_forward_kernel.get(q.device(), op)(spec);
+  if (!autograd::needs_grad({q, k, v})) return out;
+  Tensor outd = detach(out);
+  std::vector<Tensor> saved{qc, kc, vc, outd, lse};
+  if (mc.defined()) saved.push_back(mc);
+  const bool has_mask = mc.defined();
+  autograd::record("ScaledDotProductAttentionBackward0", {q, k, v}, {&out}, saved, {},
+                   [=](BackwardContext& ctx) {
+    RV_CHECK_NOT_IMPLEMENTED(!autograd::GradMode::is_enabled(), op,
+                             ": double backward is not supported");
+    Tensor sq = ctx.saved(0), sk = ctx.saved(1), sv = ctx.saved(2), so = ctx.saved(3),
+           sl = ctx.saved(4);
+    Tensor sm = has_mask ? ctx.saved(5) : Tensor();
+    Tensor g = contiguous(to_dtype(ctx.grad(), sq.dtype()));
+    AttnSpec s = spec;
+    fill(s, sq, sk, sv, sm, so, sl);
+    s.grad = g.data_ptr();
+    Tensor gq, gk, gv;
+    if (ctx.needs(0)) gq = zeros(sq.sizes(), sq.dtype(), sq.device());
+    if (ctx.needs(1)) gk = zeros(sk.sizes(), sk.dtype(), sk.device());
+    if (ctx.needs(2)) gv = zeros(sv.sizes(), sv.dtype(), sv.device());
+    s.gq = gq.defined() ? gq.data_ptr() : nullptr;
+    s.gk = gk.defined() ? gk.data_ptr() : nullptr;
+    s.gv = gv.defined() ? gv.data_ptr() : nullptr;
+    if (s.b * s.l * s.s > 0) sdpa_backward_kernel.get(sq.device(), op)(s);
+    return TensorList{gq, gk, gv};
+  });
+  return out;
+}
+
+}  // namespace ranvier

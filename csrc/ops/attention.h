@@ -1,0 +1,37 @@
+// Fused scaled dot-product attention on [B, L, E] queries, [B, S, E] keys, [B, S, Ev] values:
+// the forward walks key blocks with an online softmax (only one block of scores at a time) and
+// saves the per-row logsumexp; the backward recomputes the scores block by block. Its own
+// backward (double backward) raises NotImplementedError.
+#pragma once
+#include "core/dispatch.h"
+#include "core/tensor.h"
+
+namespace ranvier {
+
+// mask: undefined, or an additive mask of q's dtype already expanded to [B, L, S] (any
+// strides, e.g. 0 for broadcast dims); it receives no gradient. causal keeps keys j <= i.
+Tensor scaled_dot_product_attention_fused(const Tensor& q, const Tensor& k, const Tensor& v,
+                                          const Tensor& mask, double scale, bool causal);
+
+struct AttnSpec {
+  DType dtype;
+  int64_t b = 0, l = 0, s = 0, e = 0, ev = 0;
+  double scale = 1.0;
+  bool causal = false;
+  const void* q = nullptr;  // contiguous
+  const void* k = nullptr;
+  const void* v = nullptr;
+  const void* mask = nullptr;  // or null; element (b, i, j) at b*mb + i*ml + j*ms
+  int64_t mb = 0, ml = 0, ms = 0;
+  void* out = nullptr;  // forward: written; backward: read
+  void* lse = nullptr;  // [B, L] logsumexp per row
+  const void* grad = nullptr;  // backward: d out, contiguous
+  void* gq = nullptr;  // or null
+  void* gk = nullptr;
+  void* gv = nullptr;
+};
+using AttnKernel = void (*)(const AttnSpec& s);
+extern KernelSlot<AttnKernel> sdpa_forward_kernel;
+extern KernelSlot<AttnKernel> sdpa_backward_kernel;
+
+}  // namespace ranvier

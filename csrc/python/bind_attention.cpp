@@ -1,0 +1,21 @@
+// Binding for the fused attention op: _C._scaled_dot_product_attention (wrapped by
+// nn.functional.scaled_dot_product_attention).
+#include <pybind11/pybind11.h>
+
+#include "ops/attention.h"
+#include "python/convert.h"
+
+namespace ranvier::python {
+
+void bind_attention(py::module_& m, py::class_<Tensor>&) {
+  m.def("_scaled_dot_product_attention",
+        [](const Tensor& q, const Tensor& k, const Tensor& v, py::handle mask, double scale,
+           bool is_causal) {
+          Tensor mt = mask.is_none() ? Tensor() : py::cast<Tensor>(mask);
+          return scaled_dot_product_attention_fused(q, k, v, mt, scale, is_causal);
+        },
+        py::arg("query"), py::arg("key"), py::arg("value"), py::arg("attn_mask") = py::none(),
+        py::arg("scale") = 1.0, py::arg("is_causal") = false);
+}
+
+}  // namespace ranvier::python
