@@ -245,3 +245,11 @@ def test_data_property_and_new_factories():
     assert x.new_zeros(3).dtype == rv.float64 and x.new_ones((2, 2)).tolist() == [[1, 1], [1, 1]]
     assert x.new_full((2,), 4).tolist() == [4.0, 4.0] and x.new_tensor([1]).dtype == rv.float64
     assert f"{rv.tensor(2.5):.2f}" == "2.50" and x.cpu() is x
+
+
+def test_import_does_not_load_numpy():
+    import subprocess
+    import sys
+    code = "import sys, ranvier, ranvier.nn; print('numpy' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

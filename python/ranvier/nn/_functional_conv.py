@@ -10,7 +10,7 @@ The per-sample batched GEMM was timed against one big GEMM over a permuted colum
 (N=16, C=32, 32x32, 64 3x3 filters, 2 threads): equal, so no permuted copy is made; im2col
 itself runs in parallel over the N*C planes.
 """
-import numpy as np
+from ranvier._lazy import np
 
 import ranvier
 from ranvier import _C

@@ -7,7 +7,7 @@ plane and divides by PyTorch's window sizes. Adaptive average pooling multiplies
 matrices on both sides. Unpooling scatters into zeros. 1-D forms run the 2-D code on
 [N, C, 1, L].
 """
-import numpy as np
+from ranvier._lazy import np
 
 import ranvier
 from ranvier import _C

@@ -4,7 +4,7 @@ plus calculate_gain. Every initialiser runs under no_grad and accepts generator=
 import math
 import warnings
 
-import numpy as np
+from ranvier._lazy import np
 
 from ranvier import _C
 from ranvier.autograd.grad_mode import no_grad
