@@ -253,3 +253,9 @@ def test_import_does_not_load_numpy():
     code = "import sys, ranvier, ranvier.nn; print('numpy' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_numpy_force_detaches():
+    t = rv.tensor([1.0, 2.0], requires_grad=True)
+    a = t.numpy(force=True)
+    assert a.tolist() == [1.0, 2.0] and np.shares_memory(a, t.detach().numpy())

@@ -9,10 +9,8 @@ Tensor = _C.Tensor
 
 
 def _numpy(self, *, force=False):
-    """A NumPy array sharing this tensor's memory (CPU tensors)."""
-    if force:
-        return self.detach().cpu()._numpy() if hasattr(self, "cpu") else self.detach()._numpy()
-    return self._numpy()
+    """A NumPy array sharing this tensor's memory (CPU tensors); force=True detaches first."""
+    return (self.detach() if force else self)._numpy()
 
 
 def _array(self, dtype=None, copy=None):
