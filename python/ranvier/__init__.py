@@ -24,3 +24,11 @@ __version__ = "0.1.0"
 #: install (also printed by ``python -m ranvier --cmake-prefix-path``).
 #: (Located next to the compiled extension, which is where the install put lib/ and include/.)
 cmake_prefix_path = _os.path.join(_os.path.dirname(_C.__file__), "lib", "cmake")
+
+
+def __getattr__(name):
+    # ranvier.data / ranvier.utils are imported on first use (keeps `import ranvier` fast).
+    if name in ("data", "utils"):
+        import importlib
+        return importlib.import_module(f"ranvier.{name}")
+    raise AttributeError(f"module 'ranvier' has no attribute {name!r}")
