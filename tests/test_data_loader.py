@@ -178,6 +178,7 @@ def _worker_threads():
 
 
 def test_early_break_and_del_do_not_leak_threads():
+    gc.collect()  # iterators of earlier tests kept alive by tracebacks
     base = threading.active_count()
     dl = DataLoader(Indexed(200, delay=0.001), batch_size=2, num_workers=3)
     for i, _ in enumerate(dl):

@@ -83,13 +83,14 @@ class ExceptionWrapper:
 
     def reraise(self):
         msg = f"Caught {self.exc_type.__name__} {self.where}.\nOriginal {self.msg}"
-        if self.exc_type is KeyError:
-            raise KeyError(msg)
         try:
             exc = self.exc_type(msg)
         except Exception:
-            raise RuntimeError(msg) from None
-        raise exc
+            exc = RuntimeError(msg)
+        try:
+            raise exc
+        finally:
+            del exc  # no frame -> exception -> traceback -> frame cycle
 
 
 class _IterableEnd:
@@ -213,10 +214,12 @@ def worker_loop(is_iterable, dataset, index_queue, result_queue, done_event, aut
     parent = os.getppid() if is_process else None
     while True:
         try:
-            msg = index_queue.get(timeout=1.0 if is_process else None)
+            msg = index_queue.get(timeout=0.1 if is_process else None)
         except queue.Empty:
-            if is_process and os.getppid() != parent:
-                break  # the parent died
+            # a process also stops on the event alone (its queues may already be finalised
+            # when the iterator is collected) or when the parent died
+            if is_process and (done_event.is_set() or os.getppid() != parent):
+                break
             continue
         if msg is None:
             break
