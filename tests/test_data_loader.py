@@ -322,3 +322,30 @@ def test_threads_do_not_copy_a_large_dataset():
 def test_pin_memory_is_a_noop():
     b = next(iter(DataLoader(Indexed(2), batch_size=2, pin_memory=True)))
     assert b[1].tolist() == [0, 1]
+
+
+def test_tensor_dataset_fast_path_matches_per_sample_collate():
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((20, 2, 3)).astype(np.float32)
+    y = rng.integers(0, 5, 20)
+    ds = TensorDataset(ranvier.from_numpy(x), ranvier.from_numpy(y))
+    sub = ranvier.data.Subset(ds, list(range(19, -1, -1)))
+    batches = list(DataLoader(sub, batch_size=6))
+    assert isinstance(batches[0], list) and len(batches) == 4
+    order = np.arange(19, -1, -1)
+    for k, (bx, by) in enumerate(batches):
+        sel = order[6 * k:6 * k + 6]
+        np.testing.assert_array_equal(to_np(bx), x[sel])
+        np.testing.assert_array_equal(to_np(by), y[sel])
+    with pytest.raises(IndexError):
+        list(DataLoader(ds, batch_size=2, sampler=[0, 25]))
+
+
+def test_worker_init_fn_error_reaches_caller():
+    def bad_init(wid):
+        raise KeyError("no such resource")
+
+    with pytest.raises(KeyError, match="no such resource"):
+        list(DataLoader(Indexed(4), batch_size=2, num_workers=2, worker_init_fn=bad_init))
+    gc.collect()
+    assert not _worker_threads()

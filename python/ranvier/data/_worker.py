@@ -107,8 +107,30 @@ class _Resume:
 class _MapFetcher:
     def __init__(self, dataset, auto_collation, collate_fn, drop_last):
         self.dataset, self.auto, self.collate_fn = dataset, auto_collation, collate_fn
+        from ranvier.data.collate import default_collate
+        self.fast = auto_collation and collate_fn is default_collate
+
+    def _tensor_batch(self, index):
+        """Note [TensorDataset fast path]: a TensorDataset (possibly under Subsets) with the
+        default collate is batched by indexing each tensor with the index list once, which
+        gives exactly default_collate's result ([stack of field k] for each field) without a
+        Python-level loop over samples. None when the dataset is something else."""
+        from ranvier.data.dataset import Subset, TensorDataset
+        ds = self.dataset
+        while type(ds) is Subset:
+            index = [ds.indices[i] for i in index]
+            ds = ds.dataset
+        if type(ds) is not TensorDataset:
+            return None
+        import numpy as np
+        idx = ranvier.from_numpy(np.asarray(index, dtype=np.int64))
+        return [t[idx] for t in ds.tensors]
 
     def fetch(self, index):
+        if self.fast:
+            out = self._tensor_batch(index)
+            if out is not None:
+                return out
         if self.auto:
             many = getattr(self.dataset, "__getitems__", None)
             data = many(index) if callable(many) else [self.dataset[i] for i in index]
