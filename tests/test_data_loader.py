@@ -349,3 +349,25 @@ def test_worker_init_fn_error_reaches_caller():
         list(DataLoader(Indexed(4), batch_size=2, num_workers=2, worker_init_fn=bad_init))
     gc.collect()
     assert not _worker_threads()
+
+
+def test_spawn_context_sends_tensor_datasets():
+    x = ranvier.arange(10).float()
+    out = [b[0].tolist() for b in DataLoader(TensorDataset(x), batch_size=4, num_workers=2,
+                                             multiprocessing_context="spawn")]
+    assert out == [[0.0, 1.0, 2.0, 3.0], [4.0, 5.0, 6.0, 7.0], [8.0, 9.0]]
+
+
+def test_process_workers_abandoned_mid_epoch_exit():
+    import multiprocessing
+    gc.collect()
+    before = set(p.pid for p in multiprocessing.active_children())
+    dl = DataLoader(Indexed(100), batch_size=2, num_workers=2, worker_mode="process")
+    for i, _ in enumerate(dl):
+        if i == 1:
+            break
+    gc.collect()
+    t0 = time.monotonic()
+    while set(p.pid for p in multiprocessing.active_children()) - before:
+        assert time.monotonic() - t0 < 10, "worker processes still alive"
+        time.sleep(0.05)

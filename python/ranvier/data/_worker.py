@@ -188,6 +188,23 @@ class _PackedTensor:
         return t
 
 
+def _rebuild_tensor(array, dtype):
+    t = ranvier.from_numpy(array)
+    return t.to(ranvier.bfloat16) if dtype == "ranvier.bfloat16" else t
+
+
+def _reduce_tensor(t):
+    p = _PackedTensor(t)
+    return _rebuild_tensor, (p.array, p.dtype)
+
+
+def register_tensor_reducer():
+    """Lets multiprocessing (only it: plain pickle still refuses tensors) send tensors, e.g.
+    inside a dataset given to a spawned worker. Values only: requires_grad is dropped."""
+    from multiprocessing.reduction import ForkingPickler
+    ForkingPickler.register(ranvier.Tensor, _reduce_tensor)
+
+
 def pack(obj):
     """Replaces tensors inside lists/tuples/dicts by picklable NumPy-backed records."""
     if isinstance(obj, ranvier.Tensor):

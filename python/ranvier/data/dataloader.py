@@ -214,6 +214,7 @@ class _WorkerIter(_BaseIter):
         self._persistent = loader.persistent_workers
         self._process = loader.worker_mode == "process"
         if self._process:
+            _worker.register_tensor_reducer()
             ctx = loader.multiprocessing_context
             if ctx is None or isinstance(ctx, str):
                 ctx = multiprocessing.get_context(ctx or "fork")
