@@ -371,3 +371,29 @@ def test_process_workers_abandoned_mid_epoch_exit():
     while set(p.pid for p in multiprocessing.active_children()) - before:
         assert time.monotonic() - t0 < 10, "worker processes still alive"
         time.sleep(0.05)
+
+
+class _Unpicklable(Dataset):
+    def __init__(self):
+        self.f = lambda: 1
+
+    def __len__(self):
+        return 4
+
+    def __getitem__(self, i):
+        return i
+
+
+def test_unpicklable_dataset_with_spawn_fails_cleanly():
+    import multiprocessing
+    gc.collect()
+    before = threading.active_count()
+    with pytest.raises(Exception, match="pickle"):
+        list(DataLoader(_Unpicklable(), batch_size=2, num_workers=2,
+                        multiprocessing_context="spawn"))
+    gc.collect()
+    assert not multiprocessing.active_children()
+    t0 = time.monotonic()
+    while threading.active_count() > before:  # queue feeder threads wind down
+        assert time.monotonic() - t0 < 5
+        time.sleep(0.05)

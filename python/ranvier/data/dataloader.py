@@ -226,18 +226,23 @@ class _WorkerIter(_BaseIter):
         self._done_event = make_event()
         self._result_queue = make_queue()
         self._index_queues, self._workers = [], []
-        for wid in range(n):
-            iq = make_queue()
-            args = (self._is_iterable, self._dataset, iq, self._result_queue, self._done_event,
-                    self._auto_collation, self._collate_fn, self._drop_last, self._base_seed,
-                    loader.worker_init_fn, wid, n, self._process)
-            w = make_worker(target=_worker.worker_loop, args=args, daemon=True,
-                            name=f"ranvier-data-worker-{wid}")
-            w.start()
-            self._index_queues.append(iq)
-            self._workers.append(w)
         self._shut = False
-        self._start_epoch()
+        try:
+            for wid in range(n):
+                iq = make_queue()
+                args = (self._is_iterable, self._dataset, iq, self._result_queue,
+                        self._done_event, self._auto_collation, self._collate_fn,
+                        self._drop_last, self._base_seed, loader.worker_init_fn, wid, n,
+                        self._process)
+                w = make_worker(target=_worker.worker_loop, args=args, daemon=True,
+                                name=f"ranvier-data-worker-{wid}")
+                self._index_queues.append(iq)
+                w.start()
+                self._workers.append(w)
+            self._start_epoch()
+        except BaseException:
+            self._shutdown()  # e.g. an unpicklable dataset for a spawned worker
+            raise
 
     def _start_epoch(self):
         self._send_idx = 0
@@ -347,8 +352,9 @@ class _WorkerIter(_BaseIter):
             self._done_event.set()
             for q in self._index_queues:
                 q.put(None)
+            deadline = time.monotonic() + 5.0  # a thread stuck in user code is left behind
             for w in self._workers:
-                w.join(timeout=5.0)
+                w.join(timeout=max(0.0, deadline - time.monotonic()))
             if self._process:
                 for w in self._workers:
                     if w.is_alive():
