@@ -4,12 +4,14 @@ import collections
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import ranvier
 from ranvier.data import (BatchSampler, ConcatDataset, Dataset, RandomSampler,
                           SequentialSampler, Subset, SubsetRandomSampler, TensorDataset,
                           WeightedRandomSampler, default_collate, default_convert, random_split)
-from helpers import assert_close
+from helpers import assert_close, rand_np, shapes, to_np
 
 
 class Squares(Dataset):
@@ -31,6 +33,17 @@ def test_utils_data_alias():
     assert DataLoader is ranvier.data.DataLoader
     assert ud is ranvier.data
     assert ranvier.utils.data.TensorDataset is TensorDataset
+
+
+def test_import_ranvier_does_not_load_data_or_numpy():
+    import subprocess
+    import sys
+    code = ("import sys, ranvier; a = 'ranvier.data' in sys.modules; ranvier.data.DataLoader; "
+            "import ranvier.data.transforms, ranvier.data.datasets; "
+            "print(a, 'ranvier.data' in sys.modules, 'numpy' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.split()
+    assert out == ["False", "True", "False"]
 
 
 def test_tensor_dataset():
@@ -164,7 +177,7 @@ def test_default_collate_structures():
     assert isinstance(out, list) and len(out) == 2
     assert_close(out[0]["img"], np.stack(arrs))
     assert_close(out[0]["label"], np.arange(4, dtype=np.int64))
-    assert out[1] == ["s0", "s1", "s2", "s3"]
+    assert out[1] == ("s0", "s1", "s2", "s3")  # strings stay as given (a tuple here)
     p = default_collate([Point(1, 2.0), Point(3, 4.0)])
     assert isinstance(p, Point)
     assert_close(p.x, np.array([1, 3], dtype=np.int64))
@@ -196,3 +209,39 @@ def test_default_convert():
     assert default_convert("s") == "s"
     p = default_convert(Point(a, 1))
     assert isinstance(p, Point) and isinstance(p.x, ranvier.Tensor)
+
+
+@settings(max_examples=20)
+@given(shape=shapes(max_dims=3, max_side=4), n=st.integers(1, 4),
+       dtype=st.sampled_from([np.float32, np.float64, np.int64, np.int32, np.uint8, np.bool_]))
+def test_default_collate_stacks_any_shape_and_dtype(shape, n, dtype):
+    rng = np.random.default_rng(0)
+    arrs = [rand_np(shape, dtype, rng) for _ in range(n)]
+    assert_close(default_collate(arrs), np.stack(arrs))
+    assert_close(default_collate([ranvier.from_numpy(a.copy()) for a in arrs]), np.stack(arrs))
+
+
+def test_default_collate_matches_torch_structure():
+    torch = pytest.importorskip("torch")
+    from torch.utils.data import default_collate as tc
+    samples = [({"a": np.ones(2, np.float32) * i, "b": i}, [i * 0.5, "s"], Point(i, True))
+               for i in range(3)]
+    ours, theirs = default_collate(samples), tc(samples)
+
+    def same(o, t):
+        if isinstance(t, torch.Tensor):
+            assert isinstance(o, ranvier.Tensor)
+            assert str(o.dtype).split(".")[-1] == str(t.dtype).split(".")[-1]
+            np.testing.assert_array_equal(to_np(o), t.numpy())
+        elif isinstance(t, dict):
+            assert type(o) is type(t) and o.keys() == t.keys()
+            for k in t:
+                same(o[k], t[k])
+        elif isinstance(t, (list, tuple)):
+            assert type(o) is type(t) and len(o) == len(t)
+            for a, b in zip(o, t):
+                same(a, b)
+        else:
+            assert o == t
+
+    same(ours, theirs)

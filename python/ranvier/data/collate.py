@@ -65,7 +65,7 @@ def default_collate(batch):
     if isinstance(elem, numbers.Number):
         return ranvier.tensor([float(b) for b in batch], dtype=ranvier.float64)
     if isinstance(elem, _STRING_TYPES):
-        return list(batch)
+        return batch  # as given: a list at the top, a tuple inside a transposed sequence
     if isinstance(elem, collections.abc.Mapping):
         out = {key: default_collate([d[key] for d in batch]) for key in elem}
         try:
@@ -73,13 +73,13 @@ def default_collate(batch):
         except TypeError:
             return out
     if isinstance(elem, tuple) and hasattr(elem, "_fields"):
-        return type(elem)(*(default_collate(list(s)) for s in zip(*batch)))
+        return type(elem)(*(default_collate(s) for s in zip(*batch)))
     if isinstance(elem, collections.abc.Sequence):
         n = len(elem)
         if any(len(b) != n for b in batch):
             raise RuntimeError("default_collate: each element in list of batch should be of "
                                "equal size")
-        fields = [default_collate(list(s)) for s in zip(*batch)]
+        fields = [default_collate(s) for s in zip(*batch)]
         if isinstance(elem, tuple):
             return fields
         try:
