@@ -397,3 +397,17 @@ def test_unpicklable_dataset_with_spawn_fails_cleanly():
     while threading.active_count() > before:  # queue feeder threads wind down
         assert time.monotonic() - t0 < 5
         time.sleep(0.05)
+
+
+def test_process_workers_return_tensors_in_any_container():
+    import collections
+
+    class Odd(Dataset):
+        def __len__(self):
+            return 3
+
+        def __getitem__(self, i):
+            return collections.OrderedDict(t=ranvier.full((2,), float(i)))
+
+    out = list(DataLoader(Odd(), batch_size=None, num_workers=1, worker_mode="process"))
+    assert [o["t"].tolist() for o in out] == [[0.0, 0.0], [1.0, 1.0], [2.0, 2.0]]

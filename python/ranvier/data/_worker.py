@@ -238,6 +238,7 @@ def worker_loop(is_iterable, dataset, index_queue, result_queue, done_event, aut
     init_error = None
     try:
         if is_process:
+            register_tensor_reducer()  # (a spawned child starts without it)
             ranvier.set_num_threads(1)  # no OpenMP team in a forked child
             ranvier.manual_seed(seed)
             random.seed(seed)
