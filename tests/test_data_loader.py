@@ -411,3 +411,18 @@ def test_process_workers_return_tensors_in_any_container():
 
     out = list(DataLoader(Odd(), batch_size=None, num_workers=1, worker_mode="process"))
     assert [o["t"].tolist() for o in out] == [[0.0, 0.0], [1.0, 1.0], [2.0, 2.0]]
+
+
+def test_process_worker_seeds():
+    class Seeds(Dataset):
+        def __len__(self):
+            return 4
+
+        def __getitem__(self, i):
+            info = get_worker_info()
+            return [info.id, info.seed, ranvier.initial_seed()]
+
+    rows = list(DataLoader(Seeds(), batch_size=None, num_workers=2, worker_mode="process"))
+    assert [r[0] for r in rows] == [0, 1, 0, 1]
+    assert rows[1][1] == rows[0][1] + 1  # base seed + worker id
+    assert all(r[1] == r[2] for r in rows)  # the global generator is seeded with it
