@@ -245,3 +245,24 @@ def test_default_collate_matches_torch_structure():
             assert o == t
 
     same(ours, theirs)
+
+
+def test_stack_and_chain_datasets():
+    from ranvier.data import ChainDataset, IterableDataset, StackDataset
+    a, b = Squares(3), Squares(3)
+    assert StackDataset(a, b)[2] == (4, 4)
+    assert StackDataset(x=a, y=b)[1] == {"x": 1, "y": 1}
+    with pytest.raises(ValueError, match="size mismatch"):
+        StackDataset(a, Squares(4))
+
+    class It(IterableDataset):
+        def __init__(self, n):
+            self.n = n
+
+        def __iter__(self):
+            return iter(range(self.n))
+
+    c = It(2) + It(3)
+    assert isinstance(c, ChainDataset) and list(c) == [0, 1, 0, 1, 2]
+    with pytest.raises(TypeError, match="IterableDataset"):
+        ConcatDataset([It(2)])
