@@ -135,17 +135,13 @@ def test_mnist_truncated_and_mismatched(tmp_path):
         MNIST(str(tmp_path))
 
 
-def test_download_with_progress_and_md5(tmp_path, monkeypatch, capsys):
-    """download=True against a local HTTP server: files arrive, md5 is checked, and a wrong
-    checksum is refused."""
-    import hashlib
+@pytest.fixture
+def http_dir(tmp_path):
+    """(folder, base url): a local HTTP server serving the folder."""
     import http.server
     import threading
     srv_dir = tmp_path / "srv"
-    files = make_mnist_files(str(srv_dir))
-    names = ["train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
-             "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"]
-    md5 = {n: hashlib.md5((srv_dir / n).read_bytes()).hexdigest() for n in names}
+    srv_dir.mkdir()
 
     class Quiet(http.server.SimpleHTTPRequestHandler):
         def __init__(self, *a, **k):
@@ -155,21 +151,47 @@ def test_download_with_progress_and_md5(tmp_path, monkeypatch, capsys):
             pass
 
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
-    th = threading.Thread(target=server.serve_forever, daemon=True)
-    th.start()
-    try:
-        url = f"http://127.0.0.1:{server.server_address[1]}/"
-        monkeypatch.setattr(KMNIST, "mirrors", ["http://127.0.0.1:9/", url])
-        monkeypatch.setattr(KMNIST, "resources", [(n, md5[n]) for n in names])
-        ds = KMNIST(str(tmp_path / "root"), download=True)
-        assert_close(ds.data, files["train"][0])
-        assert "100.0%" in capsys.readouterr().err
-        monkeypatch.setattr(KMNIST, "resources", [(n, "0" * 32) for n in names])
-        with pytest.raises(RuntimeError, match="checksum mismatch"):
-            KMNIST(str(tmp_path / "root2"), download=True)
-        assert not os.listdir(tmp_path / "root2" / "KMNIST" / "raw")  # nothing half-written
-    finally:
-        server.shutdown()
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield srv_dir, f"http://127.0.0.1:{server.server_address[1]}/"
+    server.shutdown()
+
+
+def test_emnist_download_extracts_the_zip(tmp_path, monkeypatch, http_dir):
+    import hashlib
+    import zipfile
+    srv_dir, url = http_dir
+    imgs = np.arange(2 * 28 * 28, dtype=np.int64).reshape(2, 28, 28) % 256
+    write_idx(str(tmp_path / "i.gz"), imgs, gz=True)
+    write_idx(str(tmp_path / "l.gz"), np.array([3, 4]), gz=True)
+    with zipfile.ZipFile(srv_dir / "gzip.zip", "w") as z:
+        z.write(tmp_path / "i.gz", "gzip/emnist-digits-train-images-idx3-ubyte.gz")
+        z.write(tmp_path / "l.gz", "gzip/emnist-digits-train-labels-idx1-ubyte.gz")
+    monkeypatch.setattr(EMNIST, "url", url + "gzip.zip")
+    monkeypatch.setattr(EMNIST, "md5", hashlib.md5((srv_dir / "gzip.zip").read_bytes())
+                        .hexdigest())
+    ds = EMNIST(str(tmp_path / "root"), split="digits", download=True)
+    assert_close(ds.data, imgs.astype(np.uint8))
+    assert ds.targets.tolist() == [3, 4]
+
+
+def test_download_with_progress_and_md5(tmp_path, monkeypatch, capsys, http_dir):
+    """download=True against a local HTTP server: files arrive, md5 is checked, and a wrong
+    checksum is refused."""
+    import hashlib
+    srv_dir, url = http_dir
+    files = make_mnist_files(str(srv_dir))
+    names = ["train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
+             "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"]
+    md5 = {n: hashlib.md5((srv_dir / n).read_bytes()).hexdigest() for n in names}
+    monkeypatch.setattr(KMNIST, "mirrors", ["http://127.0.0.1:9/", url])
+    monkeypatch.setattr(KMNIST, "resources", [(n, md5[n]) for n in names])
+    ds = KMNIST(str(tmp_path / "root"), download=True)
+    assert_close(ds.data, files["train"][0])
+    assert "100.0%" in capsys.readouterr().err
+    monkeypatch.setattr(KMNIST, "resources", [(n, "0" * 32) for n in names])
+    with pytest.raises(RuntimeError, match="checksum mismatch"):
+        KMNIST(str(tmp_path / "root2"), download=True)
+    assert not os.listdir(tmp_path / "root2" / "KMNIST" / "raw")  # nothing half-written
 
 
 def test_emnist_split(tmp_path):
