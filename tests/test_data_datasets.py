@@ -420,3 +420,30 @@ def test_text_file_errors(tmp_path):
         TextFile(str(bad), seq_len=4)
     with pytest.raises(ValueError, match="split"):
         TextFile(str(p), split="test")
+
+
+def test_cifar10_download_extracts_the_archive(tmp_path, monkeypatch, http_dir):
+    import hashlib
+    import tarfile
+    srv_dir, url = http_dir
+    rng = np.random.default_rng(3)
+    src = tmp_path / "src" / "cifar-10-batches-py"
+    src.mkdir(parents=True)
+    for name in ["data_batch_%d" % i for i in range(1, 6)] + ["test_batch"]:
+        with open(src / name, "wb") as f:
+            pickle.dump(_cifar_batch(2, rng)[0], f)
+    evil = tmp_path / "evil"
+    evil.write_bytes(b"x")
+    with tarfile.open(srv_dir / "c.tar.gz", "w:gz") as tar:
+        tar.add(src, arcname="cifar-10-batches-py")
+        tar.add(evil, arcname="../escaped")  # must not be written outside root
+    monkeypatch.setattr(CIFAR10, "url", url + "c.tar.gz")
+    monkeypatch.setattr(CIFAR10, "tgz_md5",
+                        hashlib.md5((srv_dir / "c.tar.gz").read_bytes()).hexdigest())
+    root = tmp_path / "root"
+    ds = CIFAR10(str(root), train=False, download=True)
+    assert len(ds) == 2 and ds.data.shape == (2, 32, 32, 3)
+    assert not (tmp_path / "escaped").exists()
+    monkeypatch.setattr(CIFAR10, "url", "http://127.0.0.1:9/c.tar.gz")
+    with pytest.raises(RuntimeError, match="could not download.*extract"):
+        CIFAR10(str(tmp_path / "root3"), download=True)
