@@ -140,7 +140,7 @@ class _MapFetcher:
 
 
 class _IterFetcher:
-    def __init__(self, dataset, auto_collation, collate_fn, drop_last, batch_size=None):
+    def __init__(self, dataset, auto_collation, collate_fn, drop_last):
         self.it = iter(dataset)
         self.auto, self.collate_fn, self.drop_last = auto_collation, collate_fn, drop_last
         self.ended = False
@@ -170,7 +170,7 @@ def make_fetcher(is_iterable, dataset, auto_collation, collate_fn, drop_last):
 
 # ---- tensors through multiprocessing queues ----
 class _PackedTensor:
-    __slots__ = ("array", "dtype", "requires_grad")
+    __slots__ = ("array", "dtype")
 
     def __init__(self, t):
         t = t.detach()
@@ -178,7 +178,6 @@ class _PackedTensor:
         if t.dtype == ranvier.bfloat16:
             t = t.float()
         self.array = t.contiguous().numpy()
-        self.requires_grad = False
 
     def unpack(self):
         import numpy as np
