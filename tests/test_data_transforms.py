@@ -231,3 +231,19 @@ def test_gaussian_noise():
         T.GaussianNoise()(np.zeros((2, 2), dtype=np.uint8))
     with pytest.raises(ValueError, match="sigma"):
         T.GaussianNoise(sigma=-1)
+
+
+def test_rotation_apply_pad():
+    a = np.random.default_rng(5).random((5, 5)).astype(np.float32)
+    np.testing.assert_allclose(T.RandomRotation((90, 90))(a), np.rot90(a), atol=1e-6)
+    with pytest.raises(NotImplementedError, match="expand"):
+        T.RandomRotation(10, expand=True)
+    t = ranvier.from_numpy(a[None].copy())
+    assert_close(T.Pad((1, 2))(t), np.pad(a, ((2, 2), (1, 1)))[None])
+    np.testing.assert_array_equal(T.Pad(1, padding_mode="reflect")(a),
+                                  np.pad(a, 1, mode="reflect"))
+    np.testing.assert_array_equal(T.Pad((1, 0, 2, 3), fill=7)(a),
+                                  np.pad(a, ((0, 3), (1, 2)), constant_values=7))
+    double = T.RandomApply([T.Lambda(lambda x: x * 2)], p=1.0)
+    np.testing.assert_array_equal(double(a), a * 2)
+    assert T.RandomApply([T.Lambda(lambda x: x * 2)], p=0.0)(a) is a

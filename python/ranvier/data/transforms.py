@@ -14,7 +14,7 @@ from ranvier.data._worker import current_generator
 
 __all__ = ["Compose", "ToTensor", "Normalize", "Lambda", "RandomCrop", "CenterCrop",
            "RandomHorizontalFlip", "RandomVerticalFlip", "RandomAffine", "RandomErasing",
-           "GaussianNoise", "InterpolationMode"]
+           "GaussianNoise", "InterpolationMode", "RandomRotation", "RandomApply", "Pad"]
 
 
 class InterpolationMode:
@@ -514,3 +514,42 @@ class GaussianNoise:
         if self.clip:
             out = np.clip(out, 0.0, 1.0)
         return _back(out.astype(a.dtype), is_t)
+
+
+class RandomRotation(RandomAffine):
+    """RandomAffine with rotation only: an angle uniform in degrees ((-d, d) for a number)."""
+
+    def __init__(self, degrees, interpolation=InterpolationMode.NEAREST, expand=False,
+                 center=None, fill=0):
+        if expand:
+            raise NotImplementedError("RandomRotation: expand=True is not supported")
+        super().__init__(degrees, interpolation=interpolation, fill=fill, center=center)
+
+
+class RandomApply:
+    """Applies the list of transforms, in order, with probability p (all or none)."""
+
+    def __init__(self, transforms, p=0.5):
+        self.transforms, self.p = list(transforms), p
+
+    def __call__(self, img):
+        if not _coin(self.p):
+            return img
+        for t in self.transforms:
+            img = t(img)
+        return img
+
+
+class Pad:
+    """Pads the image borders: padding int, (left/right, top/bottom) or (l, t, r, b)."""
+
+    def __init__(self, padding, fill=0, padding_mode="constant"):
+        self.padding = _parse_padding(padding)
+        if padding_mode not in ("constant", "edge", "reflect", "symmetric"):
+            raise ValueError("Pad: padding_mode should be constant, edge, reflect or symmetric, "
+                             f"got {padding_mode!r}")
+        self.fill, self.padding_mode = fill, padding_mode
+
+    def __call__(self, img):
+        a, is_t = _as_array(img, "Pad")
+        return _back(_pad(a, is_t, *self.padding, self.fill, self.padding_mode), is_t)
