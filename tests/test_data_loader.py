@@ -203,6 +203,7 @@ def test_early_break_and_del_do_not_leak_threads():
 
 
 def test_persistent_workers_reuse_threads_and_reshuffle():
+    gc.collect()  # iterators of earlier tests kept alive by tracebacks
     ranvier.manual_seed(5)
     dl = DataLoader(Indexed(12), batch_size=4, shuffle=True, num_workers=2,
                     persistent_workers=True)
@@ -344,6 +345,8 @@ def test_tensor_dataset_fast_path_matches_per_sample_collate():
 def test_worker_init_fn_error_reaches_caller():
     def bad_init(wid):
         raise KeyError("no such resource")
+
+    gc.collect()
 
     with pytest.raises(KeyError, match="no such resource"):
         list(DataLoader(Indexed(4), batch_size=2, num_workers=2, worker_init_fn=bad_init))
