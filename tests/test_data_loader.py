@@ -429,3 +429,16 @@ def test_process_worker_seeds():
     assert [r[0] for r in rows] == [0, 1, 0, 1]
     assert rows[1][1] == rows[0][1] + 1  # base seed + worker id
     assert all(r[1] == r[2] for r in rows)  # the global generator is seeded with it
+
+
+def test_thread_workers_overlap():
+    """Items that wait (sleep releases the GIL, as ranvier's C++ ops do) are fetched in
+    parallel: 8 items of 0.1 s with 4 workers take well under the serial 0.8 s."""
+    dl = DataLoader(Indexed(8, delay=0.1), batch_size=1, num_workers=4)
+    t = time.monotonic()
+    assert _flat_labels(dl) == list(range(8))
+    assert time.monotonic() - t < 0.6
+
+
+def _flat_labels(loader):
+    return [v for b in loader for v in b[1].tolist()]
