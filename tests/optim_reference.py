@@ -149,7 +149,8 @@ class RefNAdam:
                     g = g + self.wd * p
             mu = self.b1 * (1 - 0.5 * 0.96 ** (t * self.psi))
             mu_next = self.b1 * (1 - 0.5 * 0.96 ** ((t + 1) * self.psi))
-            prod = self.prod[i] = self.prod.get(i, 1.0) * mu
+            # the running product is kept as a float32 scalar (PyTorch's 'mu_product' state)
+            prod = self.prod[i] = float(np.float32(self.prod.get(i, 1.0)) * np.float32(mu))
             m = self.m[i] = self.b1 * self.m.get(i, 0 * p) + (1 - self.b1) * g
             v = self.v[i] = self.b2 * self.v.get(i, 0 * p) + (1 - self.b2) * g * g
             denom = np.sqrt(v / (1 - self.b2 ** t)) + self.eps

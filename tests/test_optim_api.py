@@ -57,7 +57,10 @@ def test_state_dict_layout_and_round_trip(cls, kwargs, keys):
             if k not in ("step", "mu_product"):
                 assert tuple(v.shape) == tuple(params[i].shape)
     # continue from a copy == uninterrupted run
-    params2 = [from_np(to_np(p), requires_grad=True) for p in params]
+    params2 = make_params(values)
+    with ranvier.no_grad():
+        for p2, p in zip(params2, params):
+            p2.copy_(p)
     opt2 = cls(params2, **kwargs)
     opt2.load_state_dict(sd)
     assert opt2.state_dict()["param_groups"] == sd["param_groups"]
@@ -111,9 +114,15 @@ def test_load_state_dict_casts_state_to_param_dtype_and_copies():
     assert st["exp_avg"].dtype == ranvier.float32
     assert st["step"].dtype == ranvier.float32
     np.testing.assert_allclose(to_np(st["exp_avg"]), [0.1, -0.2, 0.3], rtol=1e-6)
-    q.grad = from_np(np.ones(3, dtype=np.float32))
-    opt2.step()
-    np.testing.assert_allclose(to_np(sd["state"][0]["exp_avg"]), [0.1, -0.2, 0.3])  # untouched
+    # loading copies: stepping the loaded optimizer leaves the dict (and the source) alone
+    r = from_np(np.ones(3), requires_grad=True)
+    opt3 = optim.Adam([r], lr=0.1)
+    opt3.load_state_dict(sd)
+    r.grad = from_np(np.ones(3))
+    opt3.step()
+    np.testing.assert_allclose(to_np(opt3.state[r]["exp_avg"]), [0.19, -0.08, 0.37])
+    np.testing.assert_allclose(to_np(sd["state"][0]["exp_avg"]), [0.1, -0.2, 0.3])
+    np.testing.assert_allclose(to_np(opt.state[p]["exp_avg"]), [0.1, -0.2, 0.3])
 
 
 def test_param_groups_with_different_lr():

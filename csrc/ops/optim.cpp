@@ -304,8 +304,13 @@ void nadam_step_(const TensorVec& params, const TensorVec& grads, const TensorVe
   for (size_t i = 0; i < params.size(); ++i) {
     mu[i] = beta1 * (1.0 - 0.5 * std::pow(0.96, step[i] * momentum_decay));
     mu_next[i] = beta1 * (1.0 - 0.5 * std::pow(0.96, (step[i] + 1.0) * momentum_decay));
-    write_scalar(mu_products[i], read_scalar(mu_products[i]) * mu[i]);
-    prod[i] = read_scalar(mu_products[i]);  // as stored (float32 like PyTorch's state)
+    // mu_product *= mu in the counter's own dtype (float32 like PyTorch's state), then read
+    // back as stored
+    double prev = read_scalar(mu_products[i]);
+    write_scalar(mu_products[i], mu_products[i].dtype() == DType::Float32
+                                     ? double(float(prev) * float(mu[i]))
+                                     : prev * mu[i]);
+    prod[i] = read_scalar(mu_products[i]);
   }
   OptimSpec base;
   base.h[0] = lr;

@@ -11,6 +11,10 @@ from ranvier.optim.optimizer import Optimizer, _check_lr
 __all__ = ["LBFGS"]
 
 
+def _as_float(loss):
+    return float(loss.detach()) if hasattr(loss, "detach") else float(loss)
+
+
 def _cubic_min(x1, f1, g1, x2, f2, g2, bounds=None):
     """The minimiser of the cubic through (x1, f1) and (x2, f2) with slopes g1, g2, clamped to
     bounds (default: the interval between x1 and x2); the midpoint when the cubic has none."""
@@ -41,15 +45,16 @@ def _strong_wolfe(evaluate, t, d, f, g, gtd, c1=1e-4, c2=0.9, tolerance_change=1
     bracket = None
     # Bracketing: grow t until the interval [t_prev, t] holds an acceptable step.
     while it < max_ls:
-        if f_new > f + c1 * t * gtd or (it > 1 and f_new >= f_prev) or gtd_new >= 0:
+        sufficient_decrease = f_new <= f + c1 * t * gtd and not (it > 1 and f_new >= f_prev)
+        if sufficient_decrease and abs(gtd_new) <= -c2 * gtd:
+            bracket, bf, bg, bgtd = [t], [f_new], [g_new], [gtd_new]
+            done = True
+            break
+        if not sufficient_decrease or gtd_new >= 0:
             bracket = [t_prev, t]
             bf = [f_prev, f_new]
             bg = [g_prev, g_new.clone()]
             bgtd = [gtd_prev, gtd_new]
-            break
-        if abs(gtd_new) <= -c2 * gtd:
-            bracket, bf, bg, bgtd = [t], [f_new], [g_new], [gtd_new]
-            done = True
             break
         lo, hi = t + 0.01 * (t - t_prev), t * 10.0
         t_next = _cubic_min(t_prev, f_prev, gtd_prev, t, f_new, gtd_new, bounds=(lo, hi))
@@ -161,7 +166,7 @@ class LBFGS(Optimizer):
         state.setdefault("n_iter", 0)
 
         orig_loss = evaluate()
-        loss = float(orig_loss)
+        loss = _as_float(orig_loss)
         evals = 1
         state["func_evals"] += 1
         flat_grad = self._flat_grad()
@@ -199,7 +204,7 @@ class LBFGS(Optimizer):
                     ro.append(1.0 / ys)
                     h_diag = ys / float(y.dot(y))
                 # Two-loop recursion: d = -H grad.
-                al = [0.0] * len(old_dirs)
+                al = state.setdefault("al", [None] * history_size)
                 q = flat_grad.neg()
                 for i in range(len(old_dirs) - 1, -1, -1):
                     al[i] = float(old_stps[i].dot(q)) * ro[i]
@@ -226,7 +231,7 @@ class LBFGS(Optimizer):
 
                 def along(step, x0=x0, d=d):
                     self._add_to_params(step, d)
-                    value = float(evaluate())
+                    value = _as_float(evaluate())
                     grad = self._flat_grad()
                     self._set_params(x0)
                     return value, grad
@@ -239,7 +244,7 @@ class LBFGS(Optimizer):
                 self._add_to_params(t, d)
                 opt_cond = False
                 if n_iter != max_iter:
-                    loss = float(evaluate())
+                    loss = _as_float(evaluate())
                     flat_grad = self._flat_grad()
                     opt_cond = float(flat_grad.abs().max()) <= tol_grad
                     ls_evals = 1
