@@ -144,7 +144,7 @@ class LBFGS(Optimizer):
             for p, v in zip(self._params, values):
                 p.copy_(v)
 
-    def step(self, closure):
+    def step(self, closure=None):
         """Runs the L-BFGS iterations; closure re-evaluates the model and returns the loss."""
         if closure is None:
             raise RuntimeError("LBFGS requires a closure")

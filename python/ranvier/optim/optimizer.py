@@ -26,6 +26,10 @@ class _RequiredParameter:
 
 required = _RequiredParameter()
 
+# Scalar counters kept in their own dtype when a state_dict is loaded (PyTorch exempts 'step';
+# NAdam's running product is exempted too, so that a resumed run equals an uninterrupted one).
+_UNCAST_KEYS = ("step", "mu_product")
+
 
 def _is_tensor(x):
     return isinstance(x, _C.Tensor)
@@ -166,7 +170,7 @@ class Optimizer:
     def load_state_dict(self, state_dict):
         """Loads a dict made by state_dict(). Raises ValueError when the number of groups or
         of parameters in a group differs. State tensors are copied, converted to the dtype of
-        their parameter (except 'step')."""
+        their parameter (except the 'step' and 'mu_product' counters)."""
         if not isinstance(state_dict, dict) or "state" not in state_dict \
                 or "param_groups" not in state_dict:
             raise ValueError("optimizer state_dict must be a dict with 'state' and "
@@ -187,7 +191,8 @@ class Optimizer:
         def cast(param, value, key=None):
             if _is_tensor(value):
                 value = value.detach()
-                if key != "step" and param.is_floating_point() and value.is_floating_point():
+                if key not in _UNCAST_KEYS and param.is_floating_point() \
+                        and value.is_floating_point():
                     value = value.to(dtype=param.dtype)
                 return value.clone()
             if isinstance(value, dict):
