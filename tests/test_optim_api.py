@@ -216,6 +216,15 @@ def test_kernel_argument_errors():
                          0.0, False, False)
 
 
+def test_unsupported_param_dtype_raises_type_error():
+    p = ranvier.ones(3, dtype=ranvier.float16).requires_grad_(True)
+    opt = optim.Adam([p], lr=0.1)
+    p.grad = ranvier.ones(3, dtype=ranvier.float16)
+    with pytest.raises(TypeError, match="adam_step_: parameters must be float32 or float64.*"
+                                         "float16"):
+        opt.step()
+
+
 def test_zero_grad():
     p = from_np(np.ones(3), requires_grad=True)
     opt = optim.SGD([p], lr=0.1)
