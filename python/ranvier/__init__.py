@@ -16,6 +16,7 @@ from ranvier.autograd.grad_mode import (no_grad, enable_grad, set_grad_enabled, 
                                         is_grad_enabled)
 from ranvier import autograd
 from ranvier import nn  # noqa: F401
+from ranvier import optim  # noqa: F401
 from ranvier import _tensor  # noqa: F401  (adds the Python-side Tensor methods)
 
 __version__ = "0.1.0"

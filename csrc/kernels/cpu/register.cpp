@@ -23,6 +23,7 @@ void register_softmax_cpu();
 void register_loss_cpu();
 void register_norm_cpu();
 void register_attention_cpu();
+void register_optim_cpu();
 
 int simd_level() {
   __builtin_cpu_init();
@@ -69,6 +70,7 @@ void ensure_kernels_registered() {
     cpu::register_loss_cpu();
     cpu::register_norm_cpu();
     cpu::register_attention_cpu();
+    cpu::register_optim_cpu();
     init_blas();
   });
 }

@@ -1,0 +1,286 @@
+// CPU kernels of the fused optimizer steps (ops/optim.h). The tensors of a group are walked as
+// one logical array (OptimSpec::offsets) split into contiguous chunks across OpenMP threads, so
+// a group of many small parameters and one big parameter both keep every thread busy. Every
+// element is updated independently: results do not depend on the thread count. The order of
+// the elementwise operations follows PyTorch's reference (single-tensor) loops, so that float32
+// results agree with PyTorch's to round-off.
+#include <algorithm>
+#include <cmath>
+
+#include "core/dtype.h"
+#include "core/parallel.h"
+#include "ops/optim.h"
+
+namespace ranvier {
+namespace cpu {
+
+namespace {
+
+constexpr int64_t kOptimGrain = 16384;
+
+// Calls f(tensor index, begin, end) over element ranges of the concatenated tensors.
+template <typename F>
+void for_ranges(const OptimSpec& s, const F& f) {
+  const std::vector<int64_t>& off = s.offsets;
+  int64_t total = off.back();
+  parallel_for(0, total, kOptimGrain, [&](int64_t b, int64_t e) {
+    size_t t = size_t(std::upper_bound(off.begin(), off.end(), b) - off.begin()) - 1;
+    while (b < e && t + 1 < off.size()) {
+      int64_t te = std::min(e, off[t + 1]);
+      if (te > b) f(t, b - off[t], te - off[t]);
+      b = std::max(b, te);
+      ++t;
+    }
+  });
+}
+
+// PyTorch's lerp: start + w * (end - start), computed from the nearer end.
+template <typename T>
+inline T lerp(T a, T b, T w) {
+  return std::abs(w) < T(0.5) ? a + w * (b - a) : b - (b - a) * (T(1) - w);
+}
+
+template <typename T>
+struct Ptrs {
+  T* p;
+  const T* g;
+  T* s0;
+  T* s1;
+  T* s2;
+};
+template <typename T>
+Ptrs<T> ptrs(const OptimSpec& s, size_t t) {
+  auto st = [&](int k) { return s.state[k].empty() ? nullptr : static_cast<T*>(s.state[k][t]); };
+  return {static_cast<T*>(s.param[t]), static_cast<const T*>(s.grad[t]), st(0), st(1), st(2)};
+}
+
+template <typename T>
+void sgd_impl(const OptimSpec& s) {
+  const T lr = T(s.h[0]), mom = T(s.h[1]), damp1 = T(1.0 - s.h[2]), wd = T(s.h[3]);
+  const bool nesterov = s.b[0], maximize = s.b[1], use_mom = s.b[2], has_wd = s.h[3] != 0.0;
+  for_ranges(s, [&](size_t t, int64_t b, int64_t e) {
+    Ptrs<T> q = ptrs<T>(s, t);
+    const bool fresh = s.flag[t] != 0;
+    for (int64_t j = b; j < e; ++j) {
+      T g = maximize ? -q.g[j] : q.g[j];
+      if (has_wd) g = g + wd * q.p[j];
+      if (use_mom) {
+        T buf = fresh ? g : q.s0[j] * mom + damp1 * g;
+        q.s0[j] = buf;
+        g = nesterov ? g + mom * buf : buf;
+      }
+      q.p[j] = q.p[j] + (-lr) * g;
+    }
+  });
+}
+
+template <typename T>
+void adam_impl(const OptimSpec& s) {
+  const double lr_d = s.h[0], wd_d = s.h[4];
+  const T b1w = T(1.0 - s.h[1]), b2 = T(s.h[2]), b2w = T(1.0 - s.h[2]), eps = T(s.h[3]);
+  const T wd = T(wd_d), decay = T(1.0 - lr_d * wd_d);
+  const bool amsgrad = s.b[0], maximize = s.b[1], decoupled = s.b[2], has_wd = wd_d != 0.0;
+  for_ranges(s, [&](size_t t, int64_t b, int64_t e) {
+    Ptrs<T> q = ptrs<T>(s, t);
+    const T neg_step = T(-s.coef[0][t]), bc2_sqrt = T(s.coef[1][t]);
+    for (int64_t j = b; j < e; ++j) {
+      T g = maximize ? -q.g[j] : q.g[j];
+      T p = q.p[j];
+      if (has_wd) {
+        if (decoupled)
+          p = p * decay;
+        else
+          g = g + wd * p;
+      }
+      T m = lerp(q.s0[j], g, b1w);
+      T v = q.s1[j] * b2 + b2w * g * g;
+      q.s0[j] = m;
+      q.s1[j] = v;
+      if (amsgrad) {
+        v = std::max(q.s2[j], v);
+        q.s2[j] = v;
+      }
+      T denom = std::sqrt(v) / bc2_sqrt + eps;
+      q.p[j] = p + neg_step * (m / denom);
+    }
+  });
+}
+
+template <typename T>
+void rmsprop_impl(const OptimSpec& s) {
+  const T lr = T(s.h[0]), alpha = T(s.h[1]), aw = T(1.0 - s.h[1]), eps = T(s.h[2]);
+  const T wd = T(s.h[3]), mom = T(s.h[4]);
+  const bool centered = s.b[0], maximize = s.b[1], use_mom = s.b[2], has_wd = s.h[3] != 0.0;
+  for_ranges(s, [&](size_t t, int64_t b, int64_t e) {
+    Ptrs<T> q = ptrs<T>(s, t);
+    for (int64_t j = b; j < e; ++j) {
+      T g = maximize ? -q.g[j] : q.g[j];
+      if (has_wd) g = g + wd * q.p[j];
+      T sq = q.s0[j] * alpha + aw * g * g;
+      q.s0[j] = sq;
+      T avg;
+      if (centered) {
+        T ga = lerp(q.s1[j], g, aw);
+        q.s1[j] = ga;
+        avg = std::sqrt(sq + T(-1) * ga * ga);
+      } else {
+        avg = std::sqrt(sq);
+      }
+      avg = avg + eps;
+      if (use_mom) {
+        T buf = q.s2[j] * mom + g / avg;
+        q.s2[j] = buf;
+        q.p[j] = q.p[j] + (-lr) * buf;
+      } else {
+        q.p[j] = q.p[j] + (-lr) * (g / avg);
+      }
+    }
+  });
+}
+
+template <typename T>
+void adagrad_impl(const OptimSpec& s) {
+  const T wd = T(s.h[0]), eps = T(s.h[1]);
+  const bool maximize = s.b[1], has_wd = s.h[0] != 0.0;
+  for_ranges(s, [&](size_t t, int64_t b, int64_t e) {
+    Ptrs<T> q = ptrs<T>(s, t);
+    const T neg_clr = T(-s.coef[0][t]);
+    for (int64_t j = b; j < e; ++j) {
+      T g = maximize ? -q.g[j] : q.g[j];
+      if (has_wd) g = g + wd * q.p[j];
+      T sum = q.s0[j] + g * g;
+      q.s0[j] = sum;
+      T std_ = std::sqrt(sum) + eps;
+      q.p[j] = q.p[j] + neg_clr * (g / std_);
+    }
+  });
+}
+
+template <typename T>
+void adadelta_impl(const OptimSpec& s) {
+  const T lr = T(s.h[0]), rho = T(s.h[1]), rw = T(1.0 - s.h[1]), eps = T(s.h[2]);
+  const T wd = T(s.h[3]);
+  const bool maximize = s.b[1], has_wd = s.h[3] != 0.0;
+  for_ranges(s, [&](size_t t, int64_t b, int64_t e) {
+    Ptrs<T> q = ptrs<T>(s, t);
+    for (int64_t j = b; j < e; ++j) {
+      T g = maximize ? -q.g[j] : q.g[j];
+      if (has_wd) g = g + wd * q.p[j];
+      T sq = q.s0[j] * rho + rw * g * g;
+      q.s0[j] = sq;
+      T std_ = std::sqrt(sq + eps);
+      T delta = std::sqrt(q.s1[j] + eps) / std_ * g;
+      q.s1[j] = q.s1[j] * rho + rw * delta * delta;
+      q.p[j] = q.p[j] + (-lr) * delta;
+    }
+  });
+}
+
+template <typename T>
+void adamax_impl(const OptimSpec& s) {
+  const T b1w = T(1.0 - s.h[0]), b2 = T(s.h[1]), eps = T(s.h[2]), wd = T(s.h[3]);
+  const bool maximize = s.b[1], has_wd = s.h[3] != 0.0;
+  for_ranges(s, [&](size_t t, int64_t b, int64_t e) {
+    Ptrs<T> q = ptrs<T>(s, t);
+    const T neg_clr = T(-s.coef[0][t]);
+    for (int64_t j = b; j < e; ++j) {
+      T g = maximize ? -q.g[j] : q.g[j];
+      if (has_wd) g = g + wd * q.p[j];
+      T m = lerp(q.s0[j], g, b1w);
+      q.s0[j] = m;
+      T a = q.s1[j] * b2, c = std::abs(g) + eps;
+      T u = (std::isnan(a) || a > c) ? a : c;  // maximum, NaN-propagating
+      q.s1[j] = u;
+      q.p[j] = q.p[j] + neg_clr * (m / u);
+    }
+  });
+}
+
+template <typename T>
+void nadam_impl(const OptimSpec& s) {
+  const double lr_d = s.h[0], wd_d = s.h[4];
+  const T b1w = T(1.0 - s.h[1]), b2 = T(s.h[2]), b2w = T(1.0 - s.h[2]), eps = T(s.h[3]);
+  const T wd = T(wd_d), decay = T(1.0 - lr_d * wd_d);
+  const bool maximize = s.b[1], decoupled = s.b[2], has_wd = wd_d != 0.0;
+  for_ranges(s, [&](size_t t, int64_t b, int64_t e) {
+    Ptrs<T> q = ptrs<T>(s, t);
+    const T bc2 = T(s.coef[0][t]), gf = T(s.coef[1][t]), mf = T(s.coef[2][t]);
+    for (int64_t j = b; j < e; ++j) {
+      T g = maximize ? -q.g[j] : q.g[j];
+      T p = q.p[j];
+      if (has_wd) {
+        if (decoupled)
+          p = p * decay;
+        else
+          g = g + wd * p;
+      }
+      T m = lerp(q.s0[j], g, b1w);
+      T v = q.s1[j] * b2 + b2w * g * g;
+      q.s0[j] = m;
+      q.s1[j] = v;
+      T denom = std::sqrt(v / bc2) + eps;
+      p = p + gf * (g / denom);
+      q.p[j] = p + mf * (m / denom);
+    }
+  });
+}
+
+template <typename T>
+void radam_impl(const OptimSpec& s) {
+  const double lr_d = s.h[0], wd_d = s.h[4];
+  const T lr = T(lr_d), b1w = T(1.0 - s.h[1]), b2 = T(s.h[2]), b2w = T(1.0 - s.h[2]);
+  const T eps = T(s.h[3]), wd = T(wd_d), decay = T(1.0 - lr_d * wd_d);
+  const bool maximize = s.b[1], decoupled = s.b[2], has_wd = wd_d != 0.0;
+  for_ranges(s, [&](size_t t, int64_t b, int64_t e) {
+    Ptrs<T> q = ptrs<T>(s, t);
+    const T bc1 = T(s.coef[0][t]), bc2_sqrt = T(s.coef[1][t]), rect = T(s.coef[2][t]);
+    const bool rectify = s.coef[2][t] > 0.0;
+    for (int64_t j = b; j < e; ++j) {
+      T g = maximize ? -q.g[j] : q.g[j];
+      T p = q.p[j];
+      if (has_wd) {
+        if (decoupled)
+          p = p * decay;
+        else
+          g = g + wd * p;
+      }
+      T m = lerp(q.s0[j], g, b1w);
+      T v = q.s1[j] * b2 + b2w * g * g;
+      q.s0[j] = m;
+      q.s1[j] = v;
+      T upd = m / bc1 * lr;
+      if (rectify) upd = upd * (bc2_sqrt / (std::sqrt(v) + eps)) * rect;
+      q.p[j] = p - upd;
+    }
+  });
+}
+
+#define RV_OPTIM_KERNEL(name)                                                           \
+  void name##_kernel_cpu(const OptimSpec& s) {                                          \
+    RV_DISPATCH_FLOAT(s.dtype, #name "_step_", [&] { name##_impl<scalar_t>(s); });     \
+  }
+RV_OPTIM_KERNEL(sgd)
+RV_OPTIM_KERNEL(adam)
+RV_OPTIM_KERNEL(rmsprop)
+RV_OPTIM_KERNEL(adagrad)
+RV_OPTIM_KERNEL(adadelta)
+RV_OPTIM_KERNEL(adamax)
+RV_OPTIM_KERNEL(nadam)
+RV_OPTIM_KERNEL(radam)
+#undef RV_OPTIM_KERNEL
+
+}  // namespace
+
+void register_optim_cpu() {
+  sgd_kernel.set(DeviceType::CPU, &sgd_kernel_cpu);
+  adam_kernel.set(DeviceType::CPU, &adam_kernel_cpu);
+  rmsprop_kernel.set(DeviceType::CPU, &rmsprop_kernel_cpu);
+  adagrad_kernel.set(DeviceType::CPU, &adagrad_kernel_cpu);
+  adadelta_kernel.set(DeviceType::CPU, &adadelta_kernel_cpu);
+  adamax_kernel.set(DeviceType::CPU, &adamax_kernel_cpu);
+  nadam_kernel.set(DeviceType::CPU, &nadam_kernel_cpu);
+  radam_kernel.set(DeviceType::CPU, &radam_kernel_cpu);
+}
+
+}  // namespace cpu
+}  // namespace ranvier
