@@ -45,8 +45,8 @@ def test_write_failing_midway_keeps_old_file(tmp_path):
         """)
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, err
-    assert out.startswith("OSError 27 "), out  # EFBIG, with the target named
-    assert str(path) in out
+    lines = [ln for ln in out.splitlines() if ln.startswith("OSError")]
+    assert lines == ["OSError 27 " + str(path)], out  # EFBIG, with the target named
     check_old(path)
     assert os.listdir(tmp_path) == ["ck.safetensors"]  # the temporary file was removed
 
@@ -99,7 +99,11 @@ def test_killed_during_save_keeps_old_file(tmp_path):
             ranvier.save({{"version": "new", "w": big}}, {str(path)!r})
         """)
     try:
-        assert proc.stdout.readline().strip() == "ready"
+        while True:  # (an editable install may print its rebuild first)
+            line = proc.stdout.readline()
+            assert line, proc.stderr.read()
+            if line.strip() == "ready":
+                break
         deadline = time.time() + 60
         while time.time() < deadline:
             tmps = [n for n in os.listdir(tmp_path) if n.startswith(".ck.safetensors.tmp")]

@@ -3,6 +3,7 @@ dtypes/shapes/offsets, broken structure metadata. Each raises CheckpointError (a
 naming the file; none crashes or loads garbage."""
 import io
 import json
+import re
 import struct
 
 import numpy as np
@@ -37,9 +38,12 @@ def load_bytes(tmp_path, blob, name="bad.safetensors"):
 
 
 def expect_error(tmp_path, blob, match):
-    with pytest.raises(CheckpointError, match=match) as info:
+    with pytest.raises(CheckpointError) as info:
         load_bytes(tmp_path, blob)
-    assert "bad.safetensors" in str(info.value)
+    msg = str(info.value)
+    assert str(tmp_path / "bad.safetensors") in msg
+    # (the folder's name echoes the test id, so match only the rest of the message)
+    assert re.search(match, msg.replace(str(tmp_path), "")), msg
     with pytest.raises(CheckpointError, match=match):  # the same checks on in-memory bytes
         ranvier.load(io.BytesIO(blob))
     return info.value
@@ -60,7 +64,7 @@ def test_truncated_at_every_offset(tmp_path):
     for cut in range(len(blob)):
         with pytest.raises(CheckpointError, match="bad.safetensors") as info:
             load_bytes(tmp_path, blob[:cut])
-        msg = str(info.value)
+        msg = str(info.value).replace(str(tmp_path), "")
         assert ("truncated" in msg or "too short" in msg or "past the end" in msg
                 or "only" in msg), (cut, msg)
 
@@ -108,7 +112,8 @@ def test_huge_header_length_refused_without_reading_it(tmp_path):
 
 
 @pytest.mark.parametrize("text,match", [
-    ("{", "unterminated|expected"),
+    ("{ ", "expected a string key"),
+    ('{"a', "unterminated string"),
     ("{} x", "unexpected data after"),
     ('{"a":1,}', "expected a string key"),
     ('{"a" 1}', "expected ':'"),

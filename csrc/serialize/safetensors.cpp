@@ -399,7 +399,8 @@ std::string save_safetensors_bytes(const NamedTensors& tensors, const Metadata& 
   out.reserve(size_t(p.total));
   out += p.prefix;
   for (const Tensor& t : p.data)
-    out.append(static_cast<const char*>(t.data_ptr()), size_t(t.numel()) * t.element_size());
+    if (t.numel() > 0)
+      out.append(static_cast<const char*>(t.data_ptr()), size_t(t.numel()) * t.element_size());
   return out;
 }
 

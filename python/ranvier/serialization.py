@@ -241,7 +241,7 @@ class _Decoder:
         if tag == "$dtype":
             from ranvier import _dtypes
             names = {d.name: d for d in _dtypes.ALL}
-            if body not in names:
+            if not isinstance(body, str) or body not in names:
                 self.fail(path, "unknown dtype %r" % (body,))
             return names[body]
         if tag == "$device":
