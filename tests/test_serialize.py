@@ -386,3 +386,47 @@ def test_cpp_writer_errors():
         ranvier._C._st_save_bytes([("a", t), ("a", t)], {})
     with pytest.raises(ValueError, match="reserved"):
         ranvier._C._st_save_bytes([("__metadata__", t)], {})
+
+
+def same(a, b):
+    """Equality that also checks types (int vs bool vs float, list vs tuple, dict vs OrderedDict,
+    key types) and treats nan as equal to nan."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, float):
+        return (math.isnan(a) and math.isnan(b)) or (a == b and math.copysign(1, a) ==
+                                                     math.copysign(1, b))
+    if isinstance(a, (list, tuple)):
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
+    if isinstance(a, dict):
+        return (len(a) == len(b) and all(same(ka, kb) for ka, kb in zip(a, b))
+                and all(same(a[k], b[k]) for k in a))
+    return a == b
+
+
+scalars = (st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats()
+           | st.text(max_size=8))
+keys = st.booleans() | st.integers(-5, 5) | st.text(max_size=4) | st.none()
+structures = st.recursive(
+    scalars,
+    lambda kids: (st.lists(kids, max_size=4) | st.lists(kids, max_size=3).map(tuple)
+                  | st.dictionaries(keys, kids, max_size=4)
+                  | st.dictionaries(st.text(max_size=4), kids, max_size=4).map(OrderedDict)),
+    max_leaves=20)
+
+
+@given(obj=structures)
+def test_random_structures_round_trip(obj):
+    buf = io.BytesIO()
+    ranvier.save(obj, buf)
+    buf.seek(0)
+    assert same(ranvier.load(buf), obj)
+
+
+def test_subclasses_are_saved_as_the_plain_type(tmp_path):
+    from collections import defaultdict, namedtuple
+    Point = namedtuple("Point", "x y")
+    d = defaultdict(list, {"a": [1]})
+    out = roundtrip({"d": d, "p": Point(1, 2)}, tmp_path)
+    assert type(out["d"]) is dict and out["d"] == {"a": [1]}
+    assert type(out["p"]) is tuple and out["p"] == (1, 2)
