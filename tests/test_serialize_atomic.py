@@ -126,3 +126,16 @@ def test_killed_during_save_keeps_old_file(tmp_path):
     else:
         assert out["version"] == "new" and tuple(out["w"].shape) == (64 << 20,)
         assert float(out["w"].sum()) == float(64 << 20)
+
+
+def test_overwrite_keeps_permission_bits(tmp_path):
+    path = tmp_path / "ck"
+    ranvier.save(OLD, path)
+    os.chmod(path, 0o640)
+    ranvier.save({"version": "new"}, path)
+    assert (os.stat(path).st_mode & 0o777) == 0o640
+    assert ranvier.load(path) == {"version": "new"}
+    umask = os.umask(0o022)
+    os.umask(umask)
+    ranvier.save(OLD, tmp_path / "fresh")
+    assert (os.stat(tmp_path / "fresh").st_mode & 0o777) == 0o666 & ~umask

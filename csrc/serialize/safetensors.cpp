@@ -416,13 +416,20 @@ void save_safetensors(const std::string& path_in, const NamedTensors& tensors,
   }
   const std::string dir = dir_of(path);
   static std::atomic<uint64_t> counter{0};
-  const std::string tmp = dir + "/." + base_of(path) + ".tmp" + std::to_string(::getpid()) + "." +
-                          std::to_string(counter.fetch_add(1));
-  int fd;
-  do {
-    fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-  } while (fd < 0 && errno == EINTR);
+  std::string tmp;
+  int fd = -1;
+  for (int attempt = 0; attempt < 100; ++attempt) {  // a stale name left by a killed process
+    tmp = dir + "/." + base_of(path) + ".tmp" + std::to_string(::getpid()) + "." +
+          std::to_string(counter.fetch_add(1));
+    do {
+      fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    } while (fd < 0 && errno == EINTR);
+    if (fd >= 0 || errno != EEXIST) break;
+  }
   if (fd < 0) io_fail("could not create a temporary file for", path, errno);
+  // An existing checkpoint keeps its permission bits; a new one gets 0666 minus the umask.
+  struct stat old;
+  if (::stat(path.c_str(), &old) == 0 && S_ISREG(old.st_mode)) ::fchmod(fd, old.st_mode & 07777);
   try {
     write_fd(fd, p.prefix.data(), p.prefix.size(), path);
     for (const Tensor& t : p.data)
