@@ -4,6 +4,7 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <unordered_set>
 
 #include "core/error.h"
 
@@ -133,6 +134,7 @@ class Parser {
 
   void parse_object(Value& v, int depth) {
     v.kind = Value::Kind::Object;
+    std::unordered_set<std::string> seen;
     expect('{');
     skip_ws();
     if (peek() == '}') {
@@ -144,11 +146,10 @@ class Parser {
       if (peek() != '"') fail("expected a string key");
       size_t key_at = i_;
       std::string key = parse_string();
-      for (const auto& m : v.members)
-        if (m.first == key) {
-          i_ = key_at;
-          fail("duplicate key \"" + key + "\"");
-        }
+      if (!seen.insert(key).second) {
+        i_ = key_at;
+        fail("duplicate key \"" + key + "\"");
+      }
       skip_ws();
       expect(':');
       skip_ws();
