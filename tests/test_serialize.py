@@ -12,7 +12,6 @@ import pytest
 from hypothesis import given, strategies as st
 
 import ranvier
-from ranvier.serialization import CheckpointError
 from helpers import NP_DTYPES, from_np, noncontiguous, rand_np, shapes, to_np
 
 ALL_DTYPES = [ranvier.float32, ranvier.float64, ranvier.float16, ranvier.bfloat16, ranvier.int64,
@@ -85,7 +84,8 @@ def test_layout_matches_the_format(tmp_path, dtype):
         bits = np.ascontiguousarray(ref).view(np.uint32) >> 16
         assert data[:6 * item] == bits.astype("<u2").tobytes()
     else:
-        assert data[:6 * item] == np.ascontiguousarray(ref).astype(ref.dtype.newbyteorder("<")).tobytes()
+        little = np.ascontiguousarray(ref).astype(ref.dtype.newbyteorder("<"))
+        assert data[:6 * item] == little.tobytes()
 
 
 @given(shape=shapes(min_dims=1, max_dims=4), dtype=st.sampled_from(ALL_DTYPES))

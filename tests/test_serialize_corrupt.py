@@ -96,7 +96,8 @@ def test_flipped_header_bytes_never_crash(tmp_path):
 def test_header_length_problems(tmp_path):
     expect_error(tmp_path, b"", "0 bytes long, too short")
     expect_error(tmp_path, b"\x01\x02\x03", "too short")
-    expect_error(tmp_path, struct.pack("<Q", 2**64 - 1) + b"{}", "header length is 18446744073709551615")
+    expect_error(tmp_path, struct.pack("<Q", 2**64 - 1) + b"{}",
+                 "header length is 18446744073709551615")
     expect_error(tmp_path, struct.pack("<Q", 2**63) + b"{}", "header length")
     expect_error(tmp_path, struct.pack("<Q", 100) + b"{}", "only 2 bytes follow")
     expect_error(tmp_path, struct.pack("<Q", 0), "too short to hold")
