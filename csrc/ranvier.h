@@ -17,3 +17,4 @@
 #include "ops/sort.h"
 #include "ops/ternary.h"
 #include "ops/unary.h"
+#include "serialize/safetensors.h"

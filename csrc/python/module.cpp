@@ -25,6 +25,7 @@ void bind_nn_loss(py::module_& m, py::class_<Tensor>& cls);
 void bind_norm(py::module_& m, py::class_<Tensor>& cls);
 void bind_attention(py::module_& m, py::class_<Tensor>& cls);
 void bind_optim(py::module_& m, py::class_<Tensor>& cls);
+void bind_serialize(py::module_& m);
 }  // namespace ranvier::python
 
 PYBIND11_MODULE(_C, m) {
@@ -50,4 +51,5 @@ PYBIND11_MODULE(_C, m) {
   bind_norm(m, cls);
   bind_attention(m, cls);
   bind_optim(m, cls);
+  bind_serialize(m);
 }
