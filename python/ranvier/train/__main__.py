@@ -1,0 +1,5 @@
+import sys
+
+from ranvier.train.cli import main
+
+sys.exit(main())
