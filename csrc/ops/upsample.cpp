@@ -37,14 +37,20 @@ double cubic_near(double x, double a) { return ((a + 2) * x - (a + 3)) * x * x +
 double cubic_far(double x, double a) { return ((a * x - 5 * a) * x + 8 * a) * x - 4 * a; }
 
 // Tap table for one spatial dim: input size n, output size m, scale factor f (<= 0: none).
-Taps make_taps(UpsampleMode mode, int64_t n, int64_t m, bool align_corners, double f) {
+// nsp: the number of spatial dims (2-D nearest keeps PyTorch's m == n and m == 2n shortcuts).
+Taps make_taps(UpsampleMode mode, int64_t n, int64_t m, bool align_corners, double f,
+               int64_t nsp) {
   Taps t;
   if (mode == UpsampleMode::Nearest || mode == UpsampleMode::NearestExact) {
     t.k = 1;
     float s = f > 0 ? float(1.0 / f) : float(n) / float(m);
     for (int64_t j = 0; j < m; ++j) {
       int64_t i;
-      if (mode == UpsampleMode::Nearest) {
+      if (mode == UpsampleMode::Nearest && nsp == 2 && m == n) {
+        i = j;
+      } else if (mode == UpsampleMode::Nearest && nsp == 2 && m == 2 * n) {
+        i = j >> 1;
+      } else if (mode == UpsampleMode::Nearest) {
         i = int64_t(std::floor(s * float(j)));
       } else {
         float src = s * (float(j) + 0.5f) - 0.5f;
@@ -56,6 +62,14 @@ Taps make_taps(UpsampleMode mode, int64_t n, int64_t m, bool align_corners, doub
     return t;
   }
   const bool cubic = mode == UpsampleMode::Cubic;
+  if (!cubic && m == n) {  // linear: a dim whose size does not change is copied
+    t.k = 1;
+    for (int64_t j = 0; j < m; ++j) {
+      t.idx.push_back(j);
+      t.w.push_back(1.0);
+    }
+    return t;
+  }
   double s = align_corners ? (m > 1 ? double(n - 1) / double(m - 1) : 0.0)
                            : (f > 0 ? 1.0 / f : double(n) / double(m));
   t.k = cubic ? 4 : 2;
@@ -113,7 +127,7 @@ Tensor run(const Tensor& src, UpsampleMode mode, const Shape& in_size, const Sha
   for (int64_t d = 0; d < nsp; ++d) {
     const int64_t q = 3 - nsp + d;
     taps[q] = make_taps(mode, in_size[d], out_size[d], align_corners,
-                        scales.empty() ? -1.0 : scales[d]);
+                        scales.empty() ? -1.0 : scales[d], nsp);
     s.in[q] = in_size[d];
     s.out[q] = out_size[d];
     s.k[q] = taps[q].k;

@@ -7,7 +7,9 @@
 // size m, optional scale factor f (> 0 when given and used):
 //   nearest:        floor(s * j) clamped to n-1, s = float(1/f) or float(n)/m
 //   nearest-exact:  floor(max(s * (j + 0.5) - 0.5, 0) + 0.5) clamped to n-1
-//                   (both evaluated in single precision, as PyTorch's CPU kernels do)
+//                   (both evaluated in single precision, as PyTorch's CPU kernels do);
+//                   with 2 spatial dims nearest maps m == n to j and m == 2n to j / 2
+//   linear:         a dim with m == n is copied (whatever the scale factor)
 //   linear, cubic:  align_corners: j * (m > 1 ? (n-1)/(m-1) : 0)
 //                   else (j + 0.5) * s - 0.5 with s = 1/f or n/m; linear clamps it at 0
 // Backward is the transposed map (upsample_backward); each is the other's derivative, so
