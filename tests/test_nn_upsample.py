@@ -158,14 +158,15 @@ def test_per_dim_scale_factors_and_sizes():
     assert_close(y, ref_interp(x, [4, 4], "nearest-exact"), rtol=0, atol=0)
 
 
-@pytest.mark.parametrize("nd", [1, 2])
+@pytest.mark.parametrize("nd", [1, 2, 3])
 def test_area_is_adaptive_average(nd):
-    x = rand_np((2, 3) + (7, 5)[:nd], np.float64)
-    for size in ((3, 2)[:nd], (7, 5)[:nd], (4, 4)[:nd]):
+    x = rand_np((2, 3) + (7, 5, 3)[:nd], np.float64)
+    for size in ((3, 2, 2)[:nd], (7, 5, 3)[:nd], (4, 4, 1)[:nd], (9, 6, 5)[:nd]):
         assert_close(F.interpolate(from_np(x), size=list(size), mode="area"),
                      ref_area(x, size), rtol=1e-12, atol=1e-12)
     y = F.interpolate(from_np(x), scale_factor=0.5, mode="area")
     assert_close(y, ref_area(x, [n // 2 for n in x.shape[2:]]), rtol=1e-12, atol=1e-12)
+    assert gradcheck(lambda t: F.interpolate(t, size=(3, 2, 2)[:nd], mode="area"), x[:1, :2])
 
 
 def test_noncontiguous_and_zero_batch():
@@ -310,8 +311,6 @@ def test_interpolate_errors():
         F.interpolate(ranvier.zeros(1, 1, 3), size=4, mode="linear", antialias=True)
     with pytest.raises(NotImplementedError, match="antialias"):
         F.interpolate(x4, size=4, mode="bilinear", antialias=True)
-    with pytest.raises(NotImplementedError, match="area"):
-        F.interpolate(ranvier.zeros(1, 1, 2, 2, 2), size=1, mode="area")
 
 
 # -- pixel / channel shuffle --------------------------------------------------------------------
@@ -403,6 +402,15 @@ def test_channel_shuffle():
 # -- PyTorch ------------------------------------------------------------------------------------
 @pytest.mark.parametrize("nd,mode,align", _cases())
 def test_against_torch(nd, mode, align):
+    _torch_compare(nd, mode, align)
+
+
+@pytest.mark.parametrize("nd", [1, 2, 3])
+def test_area_against_torch(nd):
+    _torch_compare(nd, "area", None)
+
+
+def _torch_compare(nd, mode, align):
     torch = pytest.importorskip("torch")
     rng = np.random.default_rng(5)
     x = rand_np((2, 3) + (5, 3, 4)[:nd], np.float32, rng)

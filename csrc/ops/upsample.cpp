@@ -3,6 +3,7 @@
 // gradients of any order are available.
 #include "ops/upsample.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "autograd/function.h"
@@ -23,6 +24,7 @@ const char* mode_name(UpsampleMode m) {
     case UpsampleMode::Nearest: return "upsample_nearest";
     case UpsampleMode::NearestExact: return "upsample_nearest_exact";
     case UpsampleMode::Linear: return "upsample_linear";
+    case UpsampleMode::Area: return "upsample_area";
     default: return "upsample_bicubic";
   }
 }
@@ -58,6 +60,18 @@ Taps make_taps(UpsampleMode mode, int64_t n, int64_t m, bool align_corners, doub
       }
       t.idx.push_back(std::min(i, n - 1));
       t.w.push_back(1.0);
+    }
+    return t;
+  }
+  if (mode == UpsampleMode::Area) {  // output j averages input [floor(j n / m), ceil((j+1) n / m))
+    t.k = 1;
+    for (int64_t j = 0; j < m; ++j) t.k = std::max(t.k, ((j + 1) * n + m - 1) / m - j * n / m);
+    for (int64_t j = 0; j < m; ++j) {
+      const int64_t b = j * n / m, e = ((j + 1) * n + m - 1) / m;
+      for (int64_t q = 0; q < t.k; ++q) {
+        t.idx.push_back(b + q < e ? b + q : b);
+        t.w.push_back(b + q < e ? 1.0 / double(e - b) : 0.0);
+      }
     }
     return t;
   }

@@ -1,8 +1,9 @@
 // Upsampling / resizing of [N, C, *spatial] tensors with 1-3 spatial dims (nn.functional
 // .interpolate): modes nearest, nearest-exact, linear (linear / bilinear / trilinear, one
-// separable multi-linear kernel) and cubic (bicubic). Every mode is a separable linear map:
+// separable multi-linear kernel), cubic (bicubic) and area (adaptive average pooling: output j
+// averages input [floor(j n / m), ceil((j + 1) n / m))). Every mode is a separable linear map:
 // each output index along spatial dim d reads K taps (source index, weight) of the input along d
-// (K = 1 nearest, 2 linear, 4 cubic), so one tap table per dim describes the whole op.
+// (K = 1 nearest, 2 linear, 4 cubic, the widest window for area), so one tap table per dim describes the whole op.
 // Note [Upsample coordinates]: the source coordinate of output index j, input size n, output
 // size m, optional scale factor f (> 0 when given and used):
 //   nearest:        floor(s * j) clamped to n-1, s = float(1/f) or float(n)/m
@@ -22,7 +23,7 @@
 
 namespace ranvier {
 
-enum class UpsampleMode : int8_t { Nearest, NearestExact, Linear, Cubic };
+enum class UpsampleMode : int8_t { Nearest, NearestExact, Linear, Cubic, Area };
 
 // input [N, C, *spatial] (1-3 spatial dims); output_size one entry per spatial dim; scales one
 // entry per spatial dim (<= 0 means "not given") or empty.

@@ -16,6 +16,7 @@ UpsampleMode parse_mode(const std::string& m) {
   if (m == "nearest-exact") return UpsampleMode::NearestExact;
   if (m == "linear") return UpsampleMode::Linear;
   if (m == "cubic") return UpsampleMode::Cubic;
+  if (m == "area") return UpsampleMode::Area;
   throw_error(ErrorKind::Value, str_cat("upsample: unknown mode '", m, "'"));
 }
 }  // namespace

@@ -4,7 +4,7 @@ pixel_unshuffle and channel_shuffle.
 
 interpolate resolves size / scale_factor / recompute_scale_factor as PyTorch does and calls the
 C++ op `_C._upsample` (nearest, nearest-exact, linear, cubic; see csrc/ops/upsample.h for the
-coordinate rules); mode 'area' is adaptive average pooling. The shuffles are reshape/permute
+coordinate rules; mode 'area' is adaptive average pooling). The shuffles are reshape/permute
 views.
 """
 import math
@@ -19,7 +19,7 @@ _MODES = "nearest | linear | bilinear | bicubic | trilinear | area | nearest-exa
 # mode -> (number of spatial dims it needs or None for any, C++ mode)
 _NEEDS = {"linear": (1, "linear"), "bilinear": (2, "linear"), "trilinear": (3, "linear"),
           "bicubic": (2, "cubic"), "nearest": (None, "nearest"),
-          "nearest-exact": (None, "nearest-exact"), "area": (None, None)}
+          "nearest-exact": (None, "nearest-exact"), "area": (None, "area")}
 
 
 def _per_dim(value, dim, what, input):
@@ -81,14 +81,6 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     if need is not None and need != dim:
         raise NotImplementedError("Got %dD input, but %s mode needs %dD input"
                                   % (input.dim(), mode, need + 2))
-    if mode == "area":
-        from ranvier.nn import _functional_pool as P
-        if dim == 1:
-            return P.adaptive_avg_pool1d(input, output_size)
-        if dim == 2:
-            return P.adaptive_avg_pool2d(input, output_size)
-        raise NotImplementedError("interpolate: mode 'area' supports 3-D and 4-D input, got "
-                                  "input of shape %s" % list(input.shape))
     return _C._upsample(input, cmode, output_size, bool(align_corners), scales or [])
 
 
