@@ -164,9 +164,8 @@ def test_double_backward_raises():
     lp = from_np(log_softmax_np(np.random.default_rng(6).normal(size=(3, 1, 3))),
                  requires_grad=True)
     out = F.ctc_loss(lp, from_np(np.array([[1]])), [3], [1])
-    (g,) = ranvier.autograd.grad(out, lp, create_graph=True)
     with pytest.raises(NotImplementedError, match="ctc_loss: double backward"):
-        g.sum().backward()
+        ranvier.autograd.grad(out, lp, create_graph=True)
 
 
 def test_thread_count_invariant():

@@ -145,3 +145,15 @@ def test_uninitialized_parameter_errors():
     import pickle
     with pytest.raises(ValueError, match="uninitialized parameter"):
         pickle.dumps(nn.LazyLinear(2).weight)
+    m = nn.LazyLinear(2)
+    with pytest.raises(ValueError, match=r"uninitialized parameter in Tensor.add_.*LazyModule"):
+        m.weight.add_(1.0)
+    with pytest.raises(ValueError, match=r"uninitialized parameter in Tensor.numpy"):
+        m.weight.numpy()
+    with pytest.raises(ValueError, match=r"uninitialized parameter in Tensor.uniform_"):
+        nn.init.uniform_(m.weight)
+    m.double()
+    m(ranvier.zeros(1, 3, dtype=ranvier.float64))
+    assert m.weight.dtype == ranvier.float64
+    with ranvier.no_grad():
+        m.weight.add_(1.0)  # a materialised parameter is an ordinary one

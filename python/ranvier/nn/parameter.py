@@ -44,7 +44,7 @@ class UninitializedParameter(Parameter):
 
     def materialize(self, shape, device=None, dtype=None):
         """Allocates uninitialised storage of `shape` and becomes a Parameter."""
-        data = _C._empty(tuple(shape), dtype or self._lazy_dtype, device)
+        data = _C._empty(tuple(shape), dtype or self.dtype, device)
         self.data = data
         del self._lazy_dtype
         self.__class__ = self.cls_to_become
@@ -68,6 +68,24 @@ class UninitializedBuffer(_C.Tensor):
 
     def __repr__(self):
         return "<UninitializedBuffer>"
+
+
+def _uninit_method(name):
+    def method(self, *args, **kwargs):
+        raise ValueError(_UNINIT_MSG % ("Tensor.%s" % name))
+    method.__name__ = name
+    return method
+
+
+# Reading or updating a placeholder's values (an optimizer step, an init function, arithmetic)
+# raises; materialize() turns the object into a Parameter, which drops these overrides.
+for _name in ("numpy", "tolist", "item", "copy_", "zero_", "fill_", "uniform_", "normal_",
+              "add_", "sub_", "mul_", "div_", "addcmul_", "addcdiv_", "lerp_", "__add__",
+              "__radd__", "__sub__", "__rsub__", "__mul__", "__rmul__", "__truediv__",
+              "__matmul__", "__neg__", "sum", "mean", "norm", "t", "view", "reshape", "mv",
+              "dot", "matmul", "clone", "__getitem__", "__setitem__"):
+    setattr(UninitializedParameter, _name, _uninit_method(_name))
+del _name
 
 
 def is_lazy(t):
