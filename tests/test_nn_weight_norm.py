@@ -246,6 +246,7 @@ def test_parametrizations_spectral_norm():
     assert np.isfinite(u0).all()
 
 
+@pytest.mark.filterwarnings("ignore::FutureWarning")
 def test_against_torch_keys():
     torch = pytest.importorskip("torch")
     for fn, tfn in ((weight_norm, torch.nn.utils.weight_norm),
