@@ -7,6 +7,8 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import ranvier
 import ranvier.nn as nn
@@ -117,6 +119,20 @@ def test_interpolate_size_matches_reference(nd, mode, align, dtype):
         tol = 1e-5 if dtype == np.float32 else 1e-12
         assert_close(y, ref_interp(x, out_sp, _ref_mode(mode), bool(align)).astype(dtype),
                      rtol=tol, atol=tol)
+
+
+@given(st.data())
+def test_interpolate_random_shapes(data):
+    nd, mode, align = data.draw(st.sampled_from(_cases() + [(1, "area", None), (2, "area", None),
+                                                            (3, "area", None)]))
+    n, c = data.draw(st.integers(0, 2)), data.draw(st.integers(1, 3))
+    in_sp = data.draw(st.lists(st.integers(1, 5), min_size=nd, max_size=nd))
+    out_sp = data.draw(st.lists(st.integers(1, 6), min_size=nd, max_size=nd))
+    x = rand_np((n, c) + tuple(in_sp), np.float64, np.random.default_rng(len(in_sp) + n))
+    y = F.interpolate(from_np(x), size=out_sp, mode=mode, align_corners=align)
+    ref = ref_area(x, out_sp) if mode == "area" else ref_interp(x, out_sp, _ref_mode(mode),
+                                                                 bool(align))
+    assert_close(y, ref, rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize("nd,mode,align", _cases())
