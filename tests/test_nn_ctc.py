@@ -110,6 +110,19 @@ def test_alpha_recursion_and_reductions(dtype):
                  rtol=tol, atol=tol)
 
 
+def test_reduced_precision():
+    rng = np.random.default_rng(9)
+    lp, targets, il, tl = _problem(rng, T=6, N=2, C=4, S=2)
+    per = np.array([alpha_nll(lp[:il[b], b], targets[b, :tl[b]]) for b in range(2)])
+    for dt in (ranvier.float16, ranvier.bfloat16):
+        x = from_np(lp.astype(np.float32)).to(dt).requires_grad_()
+        out = F.ctc_loss(x, from_np(targets), from_np(il), from_np(tl), reduction="sum")
+        assert out.dtype == dt
+        np.testing.assert_allclose(float(out.float()), per.sum(), rtol=2e-2)
+        out.backward()
+        assert x.grad.dtype == dt
+
+
 def test_unbatched_and_empty_batch():
     rng = np.random.default_rng(2)
     lp = log_softmax_np(rng.normal(size=(5, 4)))

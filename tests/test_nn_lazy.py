@@ -157,3 +157,13 @@ def test_uninitialized_parameter_errors():
     assert m.weight.dtype == ranvier.float64
     with ranvier.no_grad():
         m.weight.add_(1.0)  # a materialised parameter is an ordinary one
+
+
+def test_lazy_batchnorm_dtype_conversion_before_init():
+    m = nn.LazyBatchNorm1d().double()
+    assert isinstance(m.running_mean, UninitializedBuffer)
+    x = rand_np((4, 3), np.float64)
+    y = m(from_np(x))
+    assert m.weight.dtype == ranvier.float64 and m.running_var.dtype == ranvier.float64
+    ref = (x - x.mean(0)) / np.sqrt(x.var(0) + 1e-5)
+    assert_close(y, ref, rtol=1e-10, atol=1e-10)

@@ -243,20 +243,24 @@ def test_backward_matches_transposed_reference():
     assert_close(xt.grad, expected, rtol=1e-10, atol=1e-12)
 
 
-def test_backward_thread_count_invariant():
+@pytest.mark.parametrize("mode", ["bilinear", "bicubic", "area"])
+def test_thread_count_invariant(mode):
     x = rand_np((4, 8, 17, 13), np.float32)
     g = rand_np((4, 8, 40, 29), np.float32)
     n0 = ranvier.get_num_threads()
-    grads = []
+    outs, grads = [], []
     try:
         for n in (1, 2, 3):
             ranvier.set_num_threads(n)
             xt = from_np(x, requires_grad=True)
-            (F.interpolate(xt, size=(40, 29), mode="bilinear") * from_np(g)).sum().backward()
+            y = F.interpolate(xt, size=(40, 29), mode=mode)
+            (y * from_np(g)).sum().backward()
+            outs.append(to_np(y))
             grads.append(to_np(xt.grad))
     finally:
         ranvier.set_num_threads(n0)
-    for gr in grads[1:]:
+    for o, gr in zip(outs[1:], grads[1:]):
+        np.testing.assert_array_equal(o, outs[0])
         np.testing.assert_array_equal(gr, grads[0])
 
 

@@ -53,6 +53,18 @@ class LazyModuleMixin:
         if self.cls_to_become is not None:
             self.__class__ = self.cls_to_become
 
+    def _apply(self, fn, recurse=True):
+        # placeholder buffers stay placeholders, taking on the dtype fn gives them
+        lazy = {k: b for k, b in self._buffers.items() if isinstance(b, UninitializedBuffer)}
+        for k in lazy:
+            self._buffers[k] = None
+        try:
+            super()._apply(fn, recurse)
+        finally:
+            for k, b in lazy.items():
+                self._buffers[k] = UninitializedBuffer(dtype=fn(b).dtype)
+        return self
+
     def _sync_from_params(self):
         """After loading: sets the inferred sizes from the parameters' shapes; returns an error
         text when they contradict the sizes given at construction."""
