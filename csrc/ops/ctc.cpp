@@ -2,6 +2,8 @@
 // backward node running the gradient kernel, and the reduction written with ops.
 #include "ops/ctc.h"
 
+#include <algorithm>
+
 #include "autograd/function.h"
 #include "ops/binary.h"
 #include "ops/copy.h"
@@ -89,6 +91,11 @@ Tensor ctc_loss(const Tensor& log_probs, const Tensor& targets, const Tensor& in
   }
   Tensor lp = contiguous(detach(log_probs));
   Tensor nll = empty({N}, log_probs.dtype(), log_probs.device());
+  const bool grad = autograd::needs_grad({log_probs});
+  int64_t max_tl = 0;
+  for (int64_t b = 0; b < N; ++b) max_tl = std::max(max_tl, tlp[b]);
+  Tensor alpha = grad ? empty({N, T * (2 * max_tl + 1)}, DType::Float64, log_probs.device())
+                      : Tensor();
   CtcSpec s;
   s.dtype = log_probs.dtype();
   s.t = T;
@@ -103,15 +110,17 @@ Tensor ctc_loss(const Tensor& log_probs, const Tensor& targets, const Tensor& in
     s.input_lengths = ilp;
     s.target_lengths = tlp;
     s.nll = nll.data_ptr();
+    s.alpha = grad && alpha.numel() > 0 ? alpha.data<double>() : nullptr;
+    s.alpha_stride = T * (2 * max_tl + 1);
     ctc_forward_kernel.get(log_probs.device(), op)(s);
   }
-  if (autograd::needs_grad({log_probs})) {
-    autograd::record("CtcLossBackward0", {log_probs}, {&nll}, {lp, tg, off, il, tl}, {},
+  if (grad) {
+    autograd::record("CtcLossBackward0", {log_probs}, {&nll}, {lp, tg, off, il, tl, alpha}, {},
                      [s](BackwardContext& ctx) {
       RV_CHECK_NOT_IMPLEMENTED(!autograd::GradMode::is_enabled(),
                                "ctc_loss: double backward is not supported");
       Tensor lp = ctx.saved(0), tg = ctx.saved(1), off = ctx.saved(2);
-      Tensor il = ctx.saved(3), tl = ctx.saved(4);
+      Tensor il = ctx.saved(3), tl = ctx.saved(4), alpha = ctx.saved(5);
       Tensor g = contiguous(ctx.grad());
       Tensor gin = empty(lp.sizes(), lp.dtype(), lp.device());
       if (lp.numel() == 0) return TensorList{gin};
@@ -121,6 +130,7 @@ Tensor ctc_loss(const Tensor& log_probs, const Tensor& targets, const Tensor& in
       b.offset = off.data<int64_t>();
       b.input_lengths = il.data<int64_t>();
       b.target_lengths = tl.data<int64_t>();
+      b.alpha = alpha.numel() > 0 ? alpha.data<double>() : nullptr;
       b.grad = g.data_ptr();
       b.grad_in = gin.data_ptr();
       ctc_backward_kernel.get(lp.device(), "ctc_loss")(b);

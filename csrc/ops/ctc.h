@@ -1,7 +1,8 @@
 // Connectionist temporal classification loss (nn.functional.ctc_loss). log_probs [T, N, C];
 // targets padded [N, S] or concatenated [sum(target_lengths)]; input_lengths and
 // target_lengths [N]. The kernel runs the alpha recursion in log space per batch element for the
-// negative log-likelihood, and the beta recursion for its gradient; 'mean' divides each loss by
+// negative log-likelihood (keeping the alphas when a gradient is needed), and the beta recursion
+// for its gradient; 'mean' divides each loss by
 // its target length (at least 1) and then averages over the batch. The gradient is the exact
 // derivative with respect to log_probs (PyTorch's kernel adds exp(log_probs), a term that
 // vanishes when log_probs comes from log_softmax). Double backward raises.
@@ -27,6 +28,8 @@ struct CtcSpec {
   const int64_t* offset = nullptr;
   const int64_t* input_lengths = nullptr;
   const int64_t* target_lengths = nullptr;
+  double* alpha = nullptr;     // forward: where to keep the alphas (or null); backward: them
+  int64_t alpha_stride = 0;    // per batch element: t * (2 * max(target_lengths) + 1)
   void* nll = nullptr;         // forward: per-sample loss [n]
   const void* grad = nullptr;  // backward: per-sample loss gradient [n]
   void* grad_in = nullptr;     // backward: gradient of log_probs [t, n, c]

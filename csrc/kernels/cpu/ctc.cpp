@@ -42,10 +42,19 @@ struct Sample {
         y(spec.targets ? spec.targets + spec.offset[bb] : nullptr),
         lp(static_cast<const T*>(spec.log_probs)) {}
 
-  // Fills alpha [len, ext] and returns nll.
-  double forward(std::vector<double>& alpha) const {
+  // nll from a filled alpha [len, ext].
+  double nll_of(const double* alpha) const {
     if (len == 0) return tl == 0 ? 0.0 : std::numeric_limits<double>::infinity();
-    alpha.assign(size_t(len * ext), kNegInf);
+    const double* last = &alpha[size_t((len - 1) * ext)];
+    double ll = last[ext - 1];
+    if (ext > 1) ll = lse2(ll, last[ext - 2]);
+    return -ll;
+  }
+
+  // Fills alpha [len, ext] and returns nll.
+  double forward(double* alpha) const {
+    if (len == 0) return nll_of(alpha);
+    std::fill(alpha, alpha + len * ext, kNegInf);
     alpha[0] = at(0, s.blank);
     if (ext > 1) alpha[1] = at(0, label(1));
     for (int64_t t = 1; t < len; ++t) {
@@ -58,13 +67,10 @@ struct Sample {
         cur[i] = v == kNegInf ? kNegInf : v + at(t, label(i));
       }
     }
-    const double* last = &alpha[size_t((len - 1) * ext)];
-    double ll = last[ext - 1];
-    if (ext > 1) ll = lse2(ll, last[ext - 2]);
-    return -ll;
+    return nll_of(alpha);
   }
 
-  void backward(const std::vector<double>& alpha, double nll, double g, T* gin) const {
+  void backward(const double* alpha, double nll, double g, T* gin) const {
     for (int64_t t = 0; t < s.t; ++t)
       for (int64_t c = 0; c < s.c; ++c) gin[(t * s.n + b) * s.c + c] = T(0);
     if (len == 0 || std::isinf(nll) || std::isnan(nll)) {
@@ -105,9 +111,15 @@ void forward(const CtcSpec& s) {
   T* nll = static_cast<T*>(s.nll);
   const int64_t grain = std::max<int64_t>(1, kGrainSize / std::max<int64_t>(1, s.t * s.c));
   parallel_for(0, s.n, grain, [&](int64_t bb, int64_t be) {
-    std::vector<double> alpha;
+    std::vector<double> local;
     for (int64_t b = bb; b < be; ++b) {
-      double v = Sample<T>(s, b).forward(alpha);
+      Sample<T> smp(s, b);
+      double* alpha = s.alpha ? s.alpha + b * s.alpha_stride : nullptr;
+      if (!alpha) {
+        local.resize(size_t(smp.len * smp.ext));
+        alpha = local.data();
+      }
+      double v = smp.forward(alpha);
       if (s.zero_infinity && std::isinf(v)) v = 0;
       nll[b] = T(v);
     }
@@ -120,11 +132,10 @@ void backward(const CtcSpec& s) {
   T* gin = static_cast<T*>(s.grad_in);
   const int64_t grain = std::max<int64_t>(1, kGrainSize / std::max<int64_t>(1, s.t * s.c));
   parallel_for(0, s.n, grain, [&](int64_t bb, int64_t be) {
-    std::vector<double> alpha;
     for (int64_t b = bb; b < be; ++b) {
       Sample<T> smp(s, b);
-      double nll = smp.forward(alpha);
-      smp.backward(alpha, nll, double(g[b]), gin);
+      const double* alpha = s.alpha ? s.alpha + b * s.alpha_stride : nullptr;
+      smp.backward(alpha, smp.nll_of(alpha), double(g[b]), gin);
     }
   });
 }
