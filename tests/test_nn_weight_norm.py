@@ -257,3 +257,72 @@ def test_against_torch_keys():
         ours = list(fn(nn.Conv2d(2, 3, 2)).state_dict().keys())
         theirs = list(tfn(torch.nn.Conv2d(2, 3, 2)).state_dict().keys())
         assert ours == theirs
+
+
+# -- orthogonal ---------------------------------------------------------------------------------
+@pytest.mark.parametrize("shape", [(4, 4), (5, 3), (3, 5)])
+def test_parametrizations_orthogonal(shape):
+    ranvier.manual_seed(4)
+    m = nn.Linear(shape[1], shape[0]).double()
+    w0 = to_np(m.weight)
+    parametrizations.orthogonal(m)
+    assert list(m.state_dict().keys()) == ["bias", "parametrizations.weight.original",
+                                           "parametrizations.weight.0.base"]
+
+    def check_orthogonal():
+        w = to_np(m.weight)
+        q = w if shape[0] >= shape[1] else w.T
+        np.testing.assert_allclose(q.T @ q, np.eye(q.shape[1]), atol=1e-12)
+        return w
+    w = check_orthogonal()
+    if shape[0] == shape[1]:
+        q, r = np.linalg.qr(w0)
+        np.testing.assert_allclose(w, q * np.sign(np.diag(r)), atol=1e-12)
+    # a gradient step on the original keeps the weight orthogonal and changes it
+    m(from_np(rand_np((2, shape[1]), np.float64))).sum().backward()
+    with ranvier.no_grad():
+        o = m.parametrizations.weight.original
+        o.sub_(0.3 * o.grad)
+    assert np.abs(check_orthogonal() - w).max() > 1e-3
+
+
+def test_matrix_exp_against_series():
+    from ranvier.nn.utils.parametrizations import _matrix_exp
+    rng = np.random.default_rng(5)
+    for scale in (0.1, 3.0):
+        a = rng.normal(size=(4, 4)) * scale
+        ref = np.eye(4)
+        term = np.eye(4)
+        for i in range(1, 120):
+            term = term @ a / i
+            ref = ref + term
+        assert_close(_matrix_exp(from_np(a)), ref, rtol=1e-10, atol=1e-10)
+    from helpers import gradcheck
+    assert gradcheck(_matrix_exp, rng.normal(size=(3, 3)))
+
+
+def test_orthogonal_errors():
+    with pytest.raises(ValueError, match="expected a matrix"):
+        parametrizations.orthogonal(nn.Conv1d(2, 2, 2))
+    with pytest.raises(NotImplementedError, match="cayley"):
+        parametrizations.orthogonal(nn.Linear(2, 2), orthogonal_map="cayley")
+    with pytest.raises(ValueError, match="has no parameter or buffer with name 'w'"):
+        parametrizations.orthogonal(nn.Linear(2, 2), name="w")
+
+
+@pytest.mark.parametrize("shape,omap", [((4, 4), "matrix_exp"), ((5, 3), "householder"),
+                                        ((3, 5), "householder"), ((5, 3), "matrix_exp")])
+def test_orthogonal_against_torch(shape, omap):
+    torch = pytest.importorskip("torch")
+    tm = torch.nn.utils.parametrizations.orthogonal(
+        torch.nn.Linear(shape[1], shape[0]).double(), orthogonal_map=omap)
+    m = parametrizations.orthogonal(nn.Linear(shape[1], shape[0]).double(), orthogonal_map=omap)
+    rng = np.random.default_rng(6)
+    sd = {k: from_np(v.detach().numpy()) for k, v in tm.state_dict().items()}
+    sd["parametrizations.weight.original"] = from_np(
+        rng.normal(size=shape) * 0.5)
+    m.load_state_dict(sd)
+    with torch.no_grad():
+        tm.parametrizations.weight.original.copy_(
+            torch.tensor(to_np(sd["parametrizations.weight.original"])))
+    np.testing.assert_allclose(to_np(m.weight), tm.weight.detach().numpy(), atol=1e-10)
