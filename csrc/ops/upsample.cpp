@@ -25,6 +25,8 @@ const char* mode_name(UpsampleMode m) {
     case UpsampleMode::NearestExact: return "upsample_nearest_exact";
     case UpsampleMode::Linear: return "upsample_linear";
     case UpsampleMode::Area: return "upsample_area";
+    case UpsampleMode::LinearAA: return "upsample_bilinear_aa";
+    case UpsampleMode::CubicAA: return "upsample_bicubic_aa";
     default: return "upsample_bicubic";
   }
 }
@@ -71,6 +73,34 @@ Taps make_taps(UpsampleMode mode, int64_t n, int64_t m, bool align_corners, doub
       for (int64_t q = 0; q < t.k; ++q) {
         t.idx.push_back(b + q < e ? b + q : b);
         t.w.push_back(b + q < e ? 1.0 / double(e - b) : 0.0);
+      }
+    }
+    return t;
+  }
+  if (mode == UpsampleMode::LinearAA || mode == UpsampleMode::CubicAA) {
+    const bool cub = mode == UpsampleMode::CubicAA;
+    const double s = align_corners ? (m > 1 ? double(n - 1) / double(m - 1) : 0.0)
+                                   : (f > 0 ? 1.0 / f : double(n) / double(m));
+    const double support = (cub ? 2.0 : 1.0) * (s >= 1.0 ? s : 1.0);
+    const double inv = s >= 1.0 ? 1.0 / s : 1.0;
+    t.k = int64_t(std::ceil(support)) * 2 + 1;
+    for (int64_t j = 0; j < m; ++j) {
+      const double c = s * (double(j) + 0.5);
+      const int64_t lo = std::max(int64_t(c - support + 0.5), int64_t(0));
+      const int64_t size =
+          std::min(std::max(std::min(int64_t(c + support + 0.5), n) - lo, int64_t(0)), t.k);
+      std::vector<double> w(size_t(t.k), 0.0);
+      double total = 0;
+      for (int64_t q = 0; q < size; ++q) {
+        double x = std::abs((double(q + lo) - c + 0.5) * inv);
+        double v = cub ? (x < 1 ? cubic_near(x, -0.5) : (x < 2 ? cubic_far(x, -0.5) : 0.0))
+                       : (x < 1 ? 1 - x : 0.0);
+        w[size_t(q)] = v;
+        total += v;
+      }
+      for (int64_t q = 0; q < t.k; ++q) {
+        t.idx.push_back(q < size ? lo + q : std::min(lo, n - 1));
+        t.w.push_back(q < size && total != 0 ? w[size_t(q)] / total : 0.0);
       }
     }
     return t;
@@ -122,8 +152,9 @@ void check_args(const char* op, const Tensor& t, UpsampleMode mode, const Shape&
                  shape_str(out_size), " and input size ", shape_str(in_size));
   RV_CHECK_VALUE(scales.empty() || scales.size() == nsp, op, ": expected ", nsp,
                  " scale factors, got ", scales.size());
-  RV_CHECK_VALUE(mode != UpsampleMode::Cubic || nsp == 2, op,
-                 ": bicubic mode needs a 4-D input, got ", t.describe());
+  RV_CHECK_VALUE((mode != UpsampleMode::Cubic && mode != UpsampleMode::LinearAA &&
+                  mode != UpsampleMode::CubicAA) || nsp == 2, op,
+                 ": this mode needs a 4-D input, got ", t.describe());
   for (size_t d = 0; d < nsp; ++d)
     RV_CHECK_VALUE(in_size[d] > 0 && out_size[d] > 0, op, ": input and output sizes should be "
                    "greater than 0, but got input size ", shape_str(in_size), " and output size ",

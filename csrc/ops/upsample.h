@@ -1,6 +1,6 @@
 // Upsampling / resizing of [N, C, *spatial] tensors with 1-3 spatial dims (nn.functional
 // .interpolate): modes nearest, nearest-exact, linear (linear / bilinear / trilinear, one
-// separable multi-linear kernel), cubic (bicubic) and area (adaptive average pooling: output j
+// separable multi-linear kernel), cubic (bicubic), their antialiased forms and area (adaptive average pooling: output j
 // averages input [floor(j n / m), ceil((j + 1) n / m))). Every mode is a separable linear map:
 // each output index along spatial dim d reads K taps (source index, weight) of the input along d
 // (K = 1 nearest, 2 linear, 4 cubic, the widest window for area), so one tap table per dim describes the whole op.
@@ -11,6 +11,10 @@
 //                   (both evaluated in single precision, as PyTorch's CPU kernels do);
 //                   with 2 spatial dims nearest maps m == n to j and m == 2n to j / 2
 //   linear:         a dim with m == n is copied (whatever the scale factor)
+//   antialiased:    s as for linear; output j reads the inputs within `support` of its centre
+//                   c = s (j + 0.5), support = r * max(s, 1) (r = 1 linear, 2 cubic), weighted by
+//                   the triangle / Keys cubic (a = -0.5) filter at (i + 0.5 - c) / max(s, 1),
+//                   normalised to sum 1
 //   linear, cubic:  align_corners: j * (m > 1 ? (n-1)/(m-1) : 0)
 //                   else (j + 0.5) * s - 0.5 with s = 1/f or n/m; linear clamps it at 0
 // Backward is the transposed map (upsample_backward); each is the other's derivative, so
@@ -23,7 +27,8 @@
 
 namespace ranvier {
 
-enum class UpsampleMode : int8_t { Nearest, NearestExact, Linear, Cubic, Area };
+// LinearAA / CubicAA: antialiased bilinear / bicubic (see Note [Upsample coordinates]).
+enum class UpsampleMode : int8_t { Nearest, NearestExact, Linear, Cubic, Area, LinearAA, CubicAA };
 
 // input [N, C, *spatial] (1-3 spatial dims); output_size one entry per spatial dim; scales one
 // entry per spatial dim (<= 0 means "not given") or empty.

@@ -17,6 +17,8 @@ UpsampleMode parse_mode(const std::string& m) {
   if (m == "linear") return UpsampleMode::Linear;
   if (m == "cubic") return UpsampleMode::Cubic;
   if (m == "area") return UpsampleMode::Area;
+  if (m == "linear-aa") return UpsampleMode::LinearAA;
+  if (m == "cubic-aa") return UpsampleMode::CubicAA;
   throw_error(ErrorKind::Value, str_cat("upsample: unknown mode '", m, "'"));
 }
 }  // namespace

@@ -76,8 +76,9 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
         if not (mode in ("bilinear", "bicubic") and input.dim() == 4):
             raise ValueError("Anti-alias option is restricted to bilinear and bicubic modes and "
                              "requires a 4-D tensor as input")
-        raise NotImplementedError("interpolate: antialias=True is not supported")
     need, cmode = _NEEDS[mode]
+    if antialias:
+        cmode += "-aa"
     if need is not None and need != dim:
         raise NotImplementedError("Got %dD input, but %s mode needs %dD input"
                                   % (input.dim(), mode, need + 2))
