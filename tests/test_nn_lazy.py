@@ -6,7 +6,6 @@ import pytest
 
 import ranvier
 import ranvier.nn as nn
-import ranvier.nn.functional as F
 from ranvier.nn.parameter import UninitializedBuffer, UninitializedParameter, is_lazy
 from helpers import assert_close, from_np, rand_np, to_np
 

@@ -115,7 +115,8 @@ LINEAR_FOR = {1: "linear", 2: "bilinear", 3: "trilinear"}
 def _cases():
     cases = []
     for nd in (1, 2, 3):
-        for mode in ("nearest", "nearest-exact", LINEAR_FOR[nd]) + (("bicubic",) if nd == 2 else ()):
+        modes = ("nearest", "nearest-exact", LINEAR_FOR[nd]) + (("bicubic",) if nd == 2 else ())
+        for mode in modes:
             aligns = [None] if mode.startswith("nearest") else [False, True]
             for align in aligns:
                 cases.append((nd, mode, align))
@@ -457,7 +458,8 @@ def test_shuffle_errors():
         F.pixel_shuffle(ranvier.zeros(1, 4, 2, 2), 2.0)
     with pytest.raises(RuntimeError, match="divisible by groups. Got 5 channels and 2 groups"):
         F.channel_shuffle(ranvier.zeros(1, 5, 2), 2)
-    with pytest.raises(RuntimeError, match="Number of groups to divide channels in must be positive"):
+    with pytest.raises(RuntimeError, match="Number of groups to divide channels in must be "
+                                           "positive"):
         F.channel_shuffle(ranvier.zeros(1, 4, 2), 0)
     with pytest.raises(RuntimeError, match="channel_shuffle expects input to have at least 3"):
         F.channel_shuffle(ranvier.zeros(4, 2), 2)

@@ -6,7 +6,6 @@ import pytest
 
 import ranvier
 import ranvier.nn as nn
-import ranvier.nn.functional as F
 from ranvier.nn.utils import (parametrizations, parametrize, remove_spectral_norm,
                               remove_weight_norm, spectral_norm, weight_norm)
 from helpers import assert_close, from_np, rand_np, to_np

@@ -1,9 +1,10 @@
 // Upsampling / resizing of [N, C, *spatial] tensors with 1-3 spatial dims (nn.functional
 // .interpolate): modes nearest, nearest-exact, linear (linear / bilinear / trilinear, one
-// separable multi-linear kernel), cubic (bicubic), their antialiased forms and area (adaptive average pooling: output j
-// averages input [floor(j n / m), ceil((j + 1) n / m))). Every mode is a separable linear map:
-// each output index along spatial dim d reads K taps (source index, weight) of the input along d
-// (K = 1 nearest, 2 linear, 4 cubic, the widest window for area), so one tap table per dim describes the whole op.
+// separable multi-linear kernel), cubic (bicubic), their antialiased forms and area (adaptive
+// average pooling: output j averages input [floor(j n / m), ceil((j + 1) n / m))). Every mode
+// is a separable linear map: each output index along spatial dim d reads K taps (source index,
+// weight) of the input along d (K = 1 nearest, 2 linear, 4 cubic, the widest window for area
+// and antialiasing), so one tap table per dim describes the whole op.
 // Note [Upsample coordinates]: the source coordinate of output index j, input size n, output
 // size m, optional scale factor f (> 0 when given and used):
 //   nearest:        floor(s * j) clamped to n-1, s = float(1/f) or float(n)/m

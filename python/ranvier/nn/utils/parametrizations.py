@@ -119,7 +119,7 @@ def _matrix_exp(a):
 
 
 def _householder_product(a, tau):
-    """H_1 ... H_k [:, :k] with H_i = I - tau_i v_i v_i^T, v_i = e_i + a[:, i] (a strictly lower)."""
+    """(H_1 ... H_k)[:, :k], H_i = I - tau_i v_i v_i^T, v_i = e_i + a[:, i], a strictly lower."""
     n, k = a.shape
     eye = ranvier.eye(n, dtype=a.dtype)
     q = eye
