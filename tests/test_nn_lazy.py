@@ -76,7 +76,8 @@ def test_lazy_conv_errors():
 
 @pytest.mark.parametrize("cls,base,shape", [(nn.LazyBatchNorm1d, nn.BatchNorm1d, (4, 3)),
                                             (nn.LazyBatchNorm1d, nn.BatchNorm1d, (4, 3, 5)),
-                                            (nn.LazyBatchNorm2d, nn.BatchNorm2d, (2, 3, 2, 2))])
+                                            (nn.LazyBatchNorm2d, nn.BatchNorm2d, (2, 3, 2, 2)),
+                                            (nn.LazyBatchNorm3d, nn.BatchNorm3d, (2, 3, 2, 1, 2))])
 def test_lazy_batchnorm(cls, base, shape):
     m = cls()
     assert isinstance(m.running_mean, UninitializedBuffer) and is_lazy(m.weight)

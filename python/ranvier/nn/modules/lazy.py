@@ -1,4 +1,4 @@
-"""Lazy layers: LazyLinear, LazyConv1d/2d, LazyConvTranspose1d/2d, LazyBatchNorm1d/2d.
+"""Lazy layers: LazyLinear, LazyConv1d/2d, LazyConvTranspose1d/2d, LazyBatchNorm1d/2d/3d.
 
 A lazy layer is built without its input size: its parameters (and BatchNorm's running stats)
 are UninitializedParameter / UninitializedBuffer placeholders. The first forward reads the input
@@ -9,13 +9,13 @@ checkpoint's shapes first. state_dict() of a module still uninitialised holds th
 an optimizer must be built after the first forward (nn.parameter.is_lazy tells placeholders).
 """
 import ranvier
-from ranvier.nn.modules.batchnorm import BatchNorm1d, BatchNorm2d
+from ranvier.nn.modules.batchnorm import BatchNorm1d, BatchNorm2d, BatchNorm3d
 from ranvier.nn.modules.conv import Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d
 from ranvier.nn.modules.linear import Linear
 from ranvier.nn.parameter import UninitializedBuffer, UninitializedParameter, is_lazy
 
 __all__ = ["LazyModuleMixin", "LazyLinear", "LazyConv1d", "LazyConv2d", "LazyConvTranspose1d",
-           "LazyConvTranspose2d", "LazyBatchNorm1d", "LazyBatchNorm2d"]
+           "LazyConvTranspose2d", "LazyBatchNorm1d", "LazyBatchNorm2d", "LazyBatchNorm3d"]
 
 
 class LazyModuleMixin:
@@ -274,3 +274,8 @@ class LazyBatchNorm1d(_LazyNormMixin, BatchNorm1d):
 class LazyBatchNorm2d(_LazyNormMixin, BatchNorm2d):
     """BatchNorm2d whose num_features is inferred from input.shape[1]."""
     cls_to_become = BatchNorm2d
+
+
+class LazyBatchNorm3d(_LazyNormMixin, BatchNorm3d):
+    """BatchNorm3d whose num_features is inferred from input.shape[1]."""
+    cls_to_become = BatchNorm3d
