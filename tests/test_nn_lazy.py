@@ -167,3 +167,13 @@ def test_lazy_batchnorm_dtype_conversion_before_init():
     assert m.weight.dtype == ranvier.float64 and m.running_var.dtype == ranvier.float64
     ref = (x - x.mean(0)) / np.sqrt(x.var(0) + 1e-5)
     assert_close(y, ref, rtol=1e-10, atol=1e-10)
+
+
+def test_lazy_deepcopy():
+    import copy
+    m = nn.Sequential(nn.LazyLinear(3), nn.LazyBatchNorm1d())
+    c = copy.deepcopy(m)
+    assert is_lazy(c[0].weight) and c[0].weight is not m[0].weight
+    assert isinstance(c[1].running_mean, UninitializedBuffer)
+    c(ranvier.zeros(2, 4))
+    assert tuple(c[0].weight.shape) == (3, 4) and is_lazy(m[0].weight)

@@ -52,6 +52,9 @@ class UninitializedParameter(Parameter):
     def __repr__(self):
         return "<UninitializedParameter>"
 
+    def __deepcopy__(self, memo):
+        return type(self)(self.requires_grad, dtype=self.dtype)
+
     def __reduce_ex__(self, proto):
         raise ValueError(_UNINIT_MSG % "pickling")
 
@@ -68,6 +71,9 @@ class UninitializedBuffer(_C.Tensor):
 
     def __repr__(self):
         return "<UninitializedBuffer>"
+
+    def __deepcopy__(self, memo):
+        return type(self)(dtype=self._lazy_dtype, persistent=self.persistent)
 
 
 def _uninit_method(name):
