@@ -222,6 +222,20 @@ def test_noncontiguous_and_zero_batch():
     assert tuple(z.grad.shape) == (0, 3, 4, 5)
 
 
+def test_nearest_integer_dtypes():
+    x = np.arange(24).reshape(1, 2, 3, 4)
+    for dt in (np.uint8, np.int32, np.int64):
+        for mode in ("nearest", "nearest-exact"):
+            y = F.interpolate(from_np(x.astype(dt)), size=(5, 7), mode=mode)
+            assert_close(y, ref_interp(x, [5, 7], mode).astype(dt))
+    big = np.array([[[2 ** 52 + 1, -(2 ** 50) - 3]]], dtype=np.int64)
+    assert_close(F.interpolate(from_np(big), scale_factor=2), np.repeat(big, 2, axis=2))
+    with pytest.raises(TypeError, match="upsample_linear: expected a floating point input"):
+        F.interpolate(from_np(x[0].astype(np.uint8)), size=5, mode="linear")
+    with pytest.raises(TypeError, match="upsample_nearest: expected a floating point"):
+        F.interpolate(ranvier.zeros(1, 1, 2, dtype=ranvier.bool), size=5)
+
+
 def test_reduced_precision_dtypes():
     x = rand_np((1, 2, 3, 3), np.float32)
     for dt in (ranvier.float16, ranvier.bfloat16):

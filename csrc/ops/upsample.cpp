@@ -142,8 +142,8 @@ Taps make_taps(UpsampleMode mode, int64_t n, int64_t m, bool align_corners, doub
 
 void check_args(const char* op, const Tensor& t, UpsampleMode mode, const Shape& out_size,
                 const Shape& in_size, const std::vector<double>& scales) {
-  RV_CHECK_TYPE(is_floating(t.dtype()), op, ": expected a floating point input, got ",
-                t.describe());
+  RV_CHECK_TYPE(is_floating(t.dtype()), op, ": expected a floating point input (or an integer "
+                "one for the nearest modes), got ", t.describe());
   RV_CHECK_VALUE(t.dim() >= 3 && t.dim() <= 5, op, ": expected a 3-D, 4-D or 5-D input "
                  "[N, C, *spatial], got ", t.describe());
   const size_t nsp = size_t(t.dim() - 2);
@@ -204,6 +204,13 @@ Tensor upsample(const Tensor& input, UpsampleMode mode, const Shape& output_size
                 bool align_corners, const std::vector<double>& scales) {
   const char* op = mode_name(mode);
   Shape in_size(input.sizes().begin() + std::min<int64_t>(2, input.dim()), input.sizes().end());
+  const bool nearest = mode == UpsampleMode::Nearest || mode == UpsampleMode::NearestExact;
+  if (nearest && !is_floating(input.dtype()) && input.dtype() != DType::Bool) {
+    // integer images: nearest only picks values, which float64 holds exactly up to 2^53
+    Tensor r = upsample(to_dtype(input, DType::Float64), mode, output_size, align_corners,
+                        scales);
+    return to_dtype(r, input.dtype());
+  }
   check_args(op, input, mode, output_size, in_size, scales);
   if (is_reduced_float(input.dtype()))
     return to_dtype(upsample(to_dtype(input, DType::Float32), mode, output_size, align_corners,
