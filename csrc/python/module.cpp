@@ -26,6 +26,7 @@ void bind_norm(py::module_& m, py::class_<Tensor>& cls);
 void bind_attention(py::module_& m, py::class_<Tensor>& cls);
 void bind_optim(py::module_& m, py::class_<Tensor>& cls);
 void bind_serialize(py::module_& m);
+void bind_upsample(py::module_& m, py::class_<Tensor>& cls);
 }  // namespace ranvier::python
 
 PYBIND11_MODULE(_C, m) {
@@ -52,4 +53,5 @@ PYBIND11_MODULE(_C, m) {
   bind_attention(m, cls);
   bind_optim(m, cls);
   bind_serialize(m);
+  bind_upsample(m, cls);
 }

@@ -24,6 +24,8 @@ void register_loss_cpu();
 void register_norm_cpu();
 void register_attention_cpu();
 void register_optim_cpu();
+void register_upsample_cpu();
+void register_ctc_cpu();
 
 int simd_level() {
   __builtin_cpu_init();
@@ -71,6 +73,8 @@ void ensure_kernels_registered() {
     cpu::register_norm_cpu();
     cpu::register_attention_cpu();
     cpu::register_optim_cpu();
+    cpu::register_upsample_cpu();
+    cpu::register_ctc_cpu();
     init_blas();
   });
 }

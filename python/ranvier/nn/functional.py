@@ -33,3 +33,5 @@ from ranvier.nn._functional_norm import (  # noqa: E402,F401
     batch_norm, layer_norm, group_norm, instance_norm, rms_norm, local_response_norm)
 from ranvier.nn._functional_attention import (  # noqa: E402,F401
     scaled_dot_product_attention, multi_head_attention_forward)
+from ranvier.nn._functional_upsample import *  # noqa: E402,F401,F403  (interpolate, shuffles)
+from ranvier.nn._functional_ctc import ctc_loss  # noqa: E402,F401

@@ -29,8 +29,13 @@ from ranvier.nn.modules.rnn import (RNNBase, RNN, LSTM, GRU, RNNCellBase, RNNCel
 from ranvier.nn.modules.activation_attention import MultiheadAttention  # noqa: F401
 from ranvier.nn.modules.transformer import *  # noqa: E402,F401,F403
 from ranvier.nn.modules import transformer as _transformer  # noqa: E402
+from ranvier.nn.modules import upsampling as _upsampling, lazy as _lazy  # noqa: E402
+from ranvier.nn.modules.upsampling import *  # noqa: E402,F401,F403
+from ranvier.nn.modules.lazy import *  # noqa: E402,F401,F403
+from ranvier.nn.modules.loss_ctc import CTCLoss  # noqa: E402,F401
 
-__all__ = _conv.__all__ + _pooling.__all__ + _transformer.__all__ + [
+__all__ = _conv.__all__ + _pooling.__all__ + _transformer.__all__ + _upsampling.__all__ + \
+    _lazy.__all__ + ["CTCLoss",
     "MultiheadAttention",
     "Module", "Sequential", "ModuleList", "ModuleDict", "ParameterList", "ParameterDict",
     "Identity", "Linear", "Bilinear", "Flatten", "Unflatten", "Embedding", "EmbeddingBag",
