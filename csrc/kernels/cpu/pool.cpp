@@ -49,38 +49,88 @@ void for_planes(const PoolSpec& s, const char* name, const F& f) {
   });
 }
 
+// The argmax of one window: taps rows [a0, a1) x cols [b0, b1) of the row/col step grid
+// starting at (y0, x0). Returns the flat offset y * w + x and sets the value.
+template <typename T>
+inline int64_t window_max(const T* x, int64_t w, int64_t y0, int64_t x0, int64_t ystep,
+                          int64_t xstep, int64_t a0, int64_t a1, int64_t b0, int64_t b1, T& out) {
+  int64_t best = -1;
+  T bv = T(0);
+  for (int64_t a = a0; a < a1; ++a) {
+    const int64_t rowoff = (y0 + a * ystep) * w;
+    for (int64_t b = b0; b < b1; ++b) {
+      const int64_t off = rowoff + x0 + b * xstep;
+      const T v = x[off];
+      if (best < 0 || v > bv || v != v) {
+        best = off;
+        bv = v;
+      }
+    }
+  }
+  if (best < 0) {  // no tap inside the image (the argument checks rule this out)
+    best = 0;
+    bv = x[0];
+  }
+  out = bv;
+  return best;
+}
+
+// 2x2 windows, stride 2, no padding or dilation: the common case, without the tap tables.
+template <typename T>
+void max_pool_2x2(const T* x, int64_t w, int64_t oh, int64_t ow, T* o, int64_t* ix) {
+  for (int64_t i = 0; i < oh; ++i) {
+    const T* r0 = x + 2 * i * w;
+    const T* r1 = r0 + w;
+    for (int64_t j = 0; j < ow; ++j) {
+      const int64_t c = 2 * j;
+      int64_t best = 2 * i * w + c;
+      T bv = r0[c];
+      const T v1 = r0[c + 1], v2 = r1[c], v3 = r1[c + 1];
+      if (v1 > bv || v1 != v1) { bv = v1; best = 2 * i * w + c + 1; }
+      if (v2 > bv || v2 != v2) { bv = v2; best = (2 * i + 1) * w + c; }
+      if (v3 > bv || v3 != v3) { bv = v3; best = (2 * i + 1) * w + c + 1; }
+      if (o) o[i * ow + j] = bv;
+      ix[i * ow + j] = best;
+    }
+  }
+}
+
+bool is_plain_2x2(const PoolSpec& s) {
+  const PoolWindows& R = *s.rows;
+  const PoolWindows& C = *s.cols;
+  if (R.step != 1 || C.step != 1) return false;
+  const int64_t oh = int64_t(R.start.size()), ow = int64_t(C.start.size());
+  if (2 * oh > s.h || 2 * ow > s.w) return false;
+  for (int64_t i = 0; i < oh; ++i)
+    if (R.start[size_t(i)] != 2 * i || R.count[size_t(i)] != 2) return false;
+  for (int64_t j = 0; j < ow; ++j)
+    if (C.start[size_t(j)] != 2 * j || C.count[size_t(j)] != 2) return false;
+  return true;
+}
+
 void max_pool_cpu(const PoolSpec& s, const char* in, char* out, int64_t* idx) {
   const int64_t oh = int64_t(s.rows->start.size()), ow = int64_t(s.cols->start.size());
   const PoolWindows& R = *s.rows;
   const PoolWindows& C = *s.cols;
+  const bool plain = is_plain_2x2(s);
   for_planes(s, "max_pool2d", [&](auto zero, int64_t p, const Taps& tr, const Taps& tc) {
     using T = decltype(zero);
     const T* x = reinterpret_cast<const T*>(in) + p * s.h * s.w;
     T* o = out ? reinterpret_cast<T*>(out) + p * oh * ow : nullptr;
     int64_t* ix = idx + p * oh * ow;
-    for (int64_t i = 0; i < oh; ++i)
+    if (plain) return max_pool_2x2(x, s.w, oh, ow, o, ix);
+    const int64_t* rs = R.start.data();
+    const int64_t* cs = C.start.data();
+    for (int64_t i = 0; i < oh; ++i) {
+      const int64_t y0 = rs[i], a0 = tr.lo[size_t(i)], a1 = tr.hi[size_t(i)];
       for (int64_t j = 0; j < ow; ++j) {
-        int64_t best = -1;
-        T bv = T(0);
-        for (int64_t a = tr.lo[i]; a < tr.hi[i]; ++a) {
-          const int64_t y = R.start[i] + a * R.step;
-          const T* row = x + y * s.w;
-          for (int64_t b = tc.lo[j]; b < tc.hi[j]; ++b) {
-            const int64_t xx = C.start[j] + b * C.step;
-            const T v = row[xx];
-            if (best < 0 || v > bv || std::isnan(v)) {
-              best = y * s.w + xx;
-              bv = v;
-            }
-          }
-        }
-        if (best < 0) {  // no tap inside the image (the argument checks rule this out)
-          best = 0;
-          bv = x[0];
-        }
+        T v;
+        const int64_t best = window_max(x, s.w, y0, cs[j], R.step, C.step, a0, a1,
+                                        tc.lo[size_t(j)], tc.hi[size_t(j)], v);
         ix[i * ow + j] = best;
-        if (o) o[i * ow + j] = bv;
+        if (o) o[i * ow + j] = v;
       }
+    }
   });
 }
 
