@@ -21,7 +21,9 @@ CONV_GRAD_CASES = [
     (2, 3, 5, 4, 4, (3, 3), (1, 1), (1, 1), (1, 1), 1, True),
     (1, 4, 6, 5, 6, (3, 2), (2, 1), (1, 0), (1, 1), 2, False),
     (2, 2, 6, 6, 3, (2, 2), (1, 2), (1, 1), (2, 1), 1, True),
-    (2, 4, 4, 5, 4, (3, 3), (1, 1), (1, 1), (1, 1), 4, True),   # depthwise
+    (2, 4, 4, 5, 4, (3, 3), (1, 1), (1, 1), (1, 1), 4, True),   # depthwise: direct kernels
+    (2, 3, 7, 6, 3, (3, 2), (2, 1), (1, 1), (2, 1), 3, True),   # depthwise, strided, dilated
+    (2, 1, 5, 6, 3, (3, 3), (1, 2), (1, 1), (1, 1), 1, True),   # one input channel
     (2, 4, 4, 3, 6, (1, 1), (1, 1), (0, 0), (1, 1), 2, True),   # pointwise: no im2col
     (1, 2, 7, 7, 3, (3, 2), (2, 3), (1, 1), (2, 2), 1, True),
     (10, 2, 4, 4, 3, (3, 3), (1, 1), (1, 1), (1, 1), 1, True),  # two weight-gradient chunks
@@ -43,6 +45,7 @@ TRANSPOSE_GRAD_CASES = [
     (2, 2, 4, 3, 2, (2, 3), (2, 1), (1, 1), (1, 0), 1, (1, 2), True),
     (1, 2, 3, 3, 2, (3, 3), (1, 1), (0, 0), (1, 1), 1, (2, 2), True),  # out_pad >= stride
     (2, 4, 3, 3, 1, (1, 1), (1, 1), (0, 0), (0, 0), 4, (1, 1), True),  # pointwise, depthwise
+    (1, 3, 3, 4, 1, (3, 3), (2, 2), (1, 1), (1, 0), 3, (1, 1), True),  # depthwise, strided
     (9, 2, 3, 3, 2, (3, 3), (2, 2), (1, 1), (0, 0), 1, (1, 1), True),  # two chunks
 ]
 
@@ -102,6 +105,7 @@ def _run_all(threads, arrays):
         z = F.max_pool2d(ranvier.relu(y), 2)
         t = F.conv_transpose2d(z, wt, None, stride=2, padding=1, output_padding=1)
         loss = (t * t).sum() + F.avg_pool2d(y, 3, 2, 1).sum() + F.conv2d(x, w[:, :, :1, :1]).sum()
+        loss = loss + (F.conv2d(y, w[:, :1], None, 2, 1, 1, 16) ** 2).sum()  # depthwise
         loss.backward()
         return [v.detach().numpy().copy() for v in (y, z, t, x.grad, w.grad, wt.grad, b.grad)]
     finally:

@@ -12,6 +12,7 @@
 
 #include "core/parallel.h"
 #include "kernels/cpu/blas.h"
+#include "kernels/cpu/conv_direct.h"
 #include "kernels/cpu/im2col.h"
 #include "ops/conv.h"
 
@@ -20,6 +21,13 @@ namespace ranvier::cpu {
 namespace {
 
 constexpr int64_t kChunk = 8;  // samples per partial weight gradient
+
+// Depthwise convolutions (one input and one output channel per group) run the direct kernels:
+// per channel, a GEMM would have M = 1 and K = kh * kw (measured, N=64, 32 channels of 14x14,
+// 3x3, forward + backward, 2 threads: 2.5 ms direct vs 2.6-2.8 ms GEMM). Convolutions of a
+// single input channel stay on GEMM: the direct kernel (built without AVX, see conv_direct.h)
+// took 3.8 ms vs 0.34 ms forward for N=64, 1 -> 32 channels of 28x28, 3x3.
+bool use_direct(const ConvGeom& g) { return conv_direct_applies(g) && g.co == g.ci; }
 
 struct Dims {
   int64_t G, cig, cog, kk, K, L, HW;
@@ -103,6 +111,7 @@ void add_bias(T* out, const T* bias, int64_t channels, int64_t len) {
 
 template <typename T>
 void forward_t(const ConvGeom& g, const T* img, const T* wt, const T* bias, T* mat) {
+  if (use_direct(g)) return conv_direct_forward(g, img, wt, bias, mat);
   const Dims d = dims(g);
   for_each_item<T>(g.n, d.pointwise ? 0 : g.ci * d.kk * d.L, [&](int64_t n, T* buf) {
     const T* x = img + n * g.ci * d.HW;
@@ -121,6 +130,7 @@ void forward_t(const ConvGeom& g, const T* img, const T* wt, const T* bias, T* m
 
 template <typename T>
 void backward_data_t(const ConvGeom& g, const T* mat, const T* wt, const T* bias, T* img) {
+  if (use_direct(g)) return conv_direct_backward_data(g, mat, wt, bias, img);
   const Dims d = dims(g);
   for_each_item<T>(g.n, d.pointwise ? 0 : g.ci * d.kk * d.L, [&](int64_t n, T* buf) {
     const T* m = mat + n * g.co * d.L;
@@ -163,6 +173,7 @@ void weight_grad_t(const ConvGeom& g, const T* img, const T* mat, T* dw) {
     std::fill(dw, dw + wsize, T(0));
     return;
   }
+  if (use_direct(g)) return conv_direct_weight_grad(g, img, mat, dw);
   const int64_t buf_len = d.pointwise ? 0 : g.ci * d.kk * d.L;
   const int64_t chunks = (g.n + kChunk - 1) / kChunk;
   if (chunks == 1) {
