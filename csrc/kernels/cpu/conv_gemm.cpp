@@ -111,22 +111,58 @@ void add_bias(T* out, const T* bias, int64_t channels, int64_t len) {
   }
 }
 
+// Forward, 1x1 without padding or stride: per sample, the image is its own column matrix.
+template <typename T>
+void forward_pointwise(const ConvGeom& g, const Dims& d, const T* img, const T* wt,
+                       const T* bias, T* mat) {
+  for_each_item<T>(g.n, 0, [&](int64_t n, T*) {
+    const T* x = img + n * g.ci * d.HW;
+    T* y = mat + n * g.co * d.L;
+    for (int64_t gi = 0; gi < d.G; ++gi)
+      gemm<T>(false, false, d.cog, d.L, d.K, wt + gi * d.cog * d.K, d.K, x + gi * d.K * d.L, d.L,
+              0.0, y + gi * d.cog * d.L, d.L);
+    if (bias) add_bias(y, bias, g.co, d.L);
+  });
+}
+
+// Forward: samples in fixed chunks of S (columns of up to ~2 MB of floats), the chunk's
+// columns side by side ([K, S * L] per group) so that each group is one wider GEMM; the result
+// [co, S * L] is then copied to the samples' outputs with the bias. Measured (N=64, 32 -> 64
+// channels of 14x14, 3x3, one thread): 7.6 ms with one GEMM per sample.
 template <typename T>
 void forward_t(const ConvGeom& g, const T* img, const T* wt, const T* bias, T* mat) {
   if (use_direct(g)) return conv_direct_forward(g, img, wt, bias, mat);
   const Dims d = dims(g);
-  for_each_item<T>(g.n, d.pointwise ? 0 : g.ci * d.kk * d.L, [&](int64_t n, T* buf) {
-    const T* x = img + n * g.ci * d.HW;
-    T* y = mat + n * g.co * d.L;
-    const T* cols = x;
-    if (!d.pointwise) {
-      im2col_sample(d, g.ci, x, buf);
-      cols = buf;
+  if (d.pointwise) return forward_pointwise(g, d, img, wt, bias, mat);
+  const int64_t per = g.ci * d.kk * d.L;  // column elements of one sample
+  int64_t S = std::min<int64_t>(16, (int64_t(1) << 19) / std::max<int64_t>(per, 1));
+  S = std::max<int64_t>(1, std::min(S, g.n));
+  const int64_t chunks = (g.n + S - 1) / S;
+  for_each_item<T>(chunks, S * per + g.co * S * d.L, [&](int64_t c, T* buf) {
+    const int64_t n0 = c * S, ns = std::min(S, g.n - n0), ld = ns * d.L;
+    T* cols = buf;
+    T* res = buf + S * per;
+    for (int64_t s = 0; s < ns; ++s) {
+      const T* x = img + (n0 + s) * g.ci * d.HW;
+      for (int64_t p = 0; p < g.ci; ++p)
+        im2col_plane(d.plane, x + p * d.HW, cols + p * d.kk * ld + s * d.L, ld);
     }
     for (int64_t gi = 0; gi < d.G; ++gi)
-      gemm<T>(false, false, d.cog, d.L, d.K, wt + gi * d.cog * d.K, d.K, cols + gi * d.K * d.L,
-              d.L, 0.0, y + gi * d.cog * d.L, d.L);
-    if (bias) add_bias(y, bias, g.co, d.L);
+      gemm<T>(false, false, d.cog, ld, d.K, wt + gi * d.cog * d.K, d.K, cols + gi * d.K * ld, ld,
+              0.0, res + gi * d.cog * ld, ld);
+    for (int64_t s = 0; s < ns; ++s) {
+      T* y = mat + (n0 + s) * g.co * d.L;
+      for (int64_t o = 0; o < g.co; ++o) {
+        const T* src = res + o * ld + s * d.L;
+        T* dst = y + o * d.L;
+        if (bias) {
+          const T b = bias[o];
+          for (int64_t i = 0; i < d.L; ++i) dst[i] = src[i] + b;
+        } else {
+          std::copy(src, src + d.L, dst);
+        }
+      }
+    }
   });
 }
 

@@ -19,10 +19,11 @@ inline void valid_cols(int64_t x0, int64_t sw, int64_t ow, int64_t w, int64_t& l
   if (hi < lo) hi = lo;
 }
 
-// img [h, w] -> col [kh*kw, oh*ow] (zeros where the window reads the padding).
+// img [h, w] -> col [kh*kw, oh*ow] (zeros where the window reads the padding); the rows of
+// col are ld apart (ld = oh*ow when 0).
 template <typename T>
-void im2col_plane(const Im2ColSpec& s, const T* img, T* col) {
-  const int64_t L = s.oh * s.ow;
+void im2col_plane(const Im2ColSpec& s, const T* img, T* col, int64_t ld = 0) {
+  const int64_t L = ld > 0 ? ld : s.oh * s.ow;
   for (int64_t ki = 0; ki < s.kh; ++ki)
     for (int64_t kj = 0; kj < s.kw; ++kj) {
       T* row = col + (ki * s.kw + kj) * L;
