@@ -27,7 +27,20 @@ CONV_GRAD_CASES = [
     (2, 4, 4, 3, 6, (1, 1), (1, 1), (0, 0), (1, 1), 2, True),   # pointwise: no im2col
     (1, 2, 7, 7, 3, (3, 2), (2, 3), (1, 1), (2, 2), 1, True),
     (10, 2, 4, 4, 3, (3, 3), (1, 1), (1, 1), (1, 1), 1, True),  # two weight-gradient chunks
+    (3, 8, 4, 4, 2, (3, 3), (1, 1), (1, 1), (1, 1), 1, True),   # K = 72: chunked forward GEMM
+    (2, 16, 3, 4, 4, (3, 3), (2, 1), (1, 1), (1, 1), 2, False),  # K = 72 per group
 ]
+
+
+@pytest.mark.parametrize("n", [1, 5, 40])
+def test_chunked_forward_matches_numpy(n):
+    from test_nn_conv import np_conv2d
+    x, w, b = rnd(n, 12, 6, 5, dtype=np.float32), rnd(8, 6, 3, 3, dtype=np.float32), rnd(8)
+    b = b.astype(np.float32)
+    out = F.conv2d(from_np(x), from_np(w), from_np(b), 1, 1, 1, 2)
+    ref = np_conv2d(x.astype(np.float64), w.astype(np.float64), b.astype(np.float64),
+                    pad=(1, 1), groups=2)
+    np.testing.assert_allclose(out.numpy(), ref, rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.parametrize("case", CONV_GRAD_CASES)
@@ -114,7 +127,7 @@ def _run_all(threads, arrays):
 
 @pytest.mark.parametrize("batch", [19, 1])
 def test_bitwise_identical_for_one_and_two_threads(batch):
-    arrays = [rnd(batch, 5, 12, 11, dtype=np.float32), rnd(16, 5, 3, 3, dtype=np.float32),
+    arrays = [rnd(batch, 8, 12, 11, dtype=np.float32), rnd(16, 8, 3, 3, dtype=np.float32),
               rnd(16, 4, 3, 3, dtype=np.float32), rnd(16, dtype=np.float32)]
     one, two = _run_all(1, arrays), _run_all(2, arrays)
     for a, b in zip(one, two):
