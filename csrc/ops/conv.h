@@ -1,8 +1,8 @@
-// Convolution building blocks: im2col (PyTorch's unfold) and col2im (fold), the adjoint pair
-// on which conv1d/conv2d and their transposes are built (python/ranvier/nn/_functional_conv.py:
-// columns @ weight per group, GEMM on OpenBLAS through matmul). Each op's backward is the other
-// op, so gradients of any order come for free. Images are [N, C, H, W]; columns are
-// [N, C * kh * kw, oh * ow] with the channel the slowest of the (c, ki, kj) row index.
+// Convolution: the fused ops conv2d and conv_transpose2d (ops/conv2d.cpp; conv1d and the 1-D
+// transpose run through them from python/ranvier/nn/_functional_conv.py), and the building
+// blocks im2col (PyTorch's unfold) and col2im (fold), each the other's backward (ops/conv.cpp).
+// Images are [N, C, H, W]; columns are [N, C * kh * kw, oh * ow] with the channel the slowest
+// of the (c, ki, kj) row index.
 #pragma once
 #include <array>
 
@@ -32,5 +32,39 @@ using Col2ImKernel = void (*)(const Im2ColSpec& s, const char* col, char* img);
 
 extern KernelSlot<Im2ColKernel> im2col_kernel;
 extern KernelSlot<Col2ImKernel> col2im_kernel;
+
+// conv2d of input [N, C, H, W] with weight [C_out, C/groups, kh, kw] and optional bias
+// [C_out] (an undefined tensor for none); symmetric zero padding.
+Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias, Pair stride,
+              Pair padding, Pair dilation, int64_t groups);
+// Transposed conv2d (the adjoint of conv2d in its input) with weight [C_in, C_out/groups, kh,
+// kw]; output (H - 1) * stride - 2 * padding + dilation * (k - 1) + output_padding + 1.
+Tensor conv_transpose2d(const Tensor& input, const Tensor& weight, const Tensor& bias,
+                        Pair stride, Pair padding, Pair output_padding, Pair dilation,
+                        int64_t groups);
+
+// What the fused kernels see. The "image" side is the one im2col reads ([n, ci, h, w]); the
+// "matrix" side is [n, co, oh * ow] (conv2d: input and output; conv_transpose2d: output and
+// input). The weight is [groups, co / groups, ci / groups * kh * kw], contiguous. All buffers
+// are contiguous; bias may be null.
+struct ConvGeom {
+  DType dtype = DType::Float32;
+  int64_t n = 0, groups = 1;
+  int64_t ci = 0, h = 0, w = 0;
+  int64_t co = 0, oh = 0, ow = 0;
+  int64_t kh = 1, kw = 1, dh = 1, dw = 1, ph = 0, pw = 0, sh = 1, sw = 1;
+};
+// mat[n] = W @ im2col(img[n]) (+ bias over co).
+using ConvForwardKernel = void (*)(const ConvGeom& g, const char* img, const char* weight,
+                                   const char* bias, char* mat);
+// img[n] = col2im(W^T @ mat[n]) (+ bias over ci).
+using ConvBackwardDataKernel = void (*)(const ConvGeom& g, const char* mat, const char* weight,
+                                        const char* bias, char* img);
+// dweight = sum over n (in a fixed order) of mat[n] @ im2col(img[n])^T.
+using ConvWeightGradKernel = void (*)(const ConvGeom& g, const char* img, const char* mat,
+                                      char* dweight);
+extern KernelSlot<ConvForwardKernel> conv_forward_kernel;
+extern KernelSlot<ConvBackwardDataKernel> conv_backward_data_kernel;
+extern KernelSlot<ConvWeightGradKernel> conv_weight_grad_kernel;
 
 }  // namespace ranvier

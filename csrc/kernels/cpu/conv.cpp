@@ -2,55 +2,12 @@
 // images. Work is split by plane, so every output element is written by one thread in a fixed
 // order and results do not depend on the thread count.
 #include "core/parallel.h"
+#include "kernels/cpu/im2col.h"
 #include "ops/conv.h"
 
 namespace ranvier::cpu {
 
 namespace {
-
-template <typename T>
-void im2col_plane(const Im2ColSpec& s, const T* img, T* col) {
-  const int64_t L = s.oh * s.ow;
-  for (int64_t ki = 0; ki < s.kh; ++ki)
-    for (int64_t kj = 0; kj < s.kw; ++kj) {
-      T* row = col + (ki * s.kw + kj) * L;
-      for (int64_t oi = 0; oi < s.oh; ++oi) {
-        int64_t y = oi * s.sh - s.ph + ki * s.dh;
-        T* dst = row + oi * s.ow;
-        if (y < 0 || y >= s.h) {
-          for (int64_t oj = 0; oj < s.ow; ++oj) dst[oj] = T(0);
-          continue;
-        }
-        const T* src = img + y * s.w;
-        int64_t x0 = kj * s.dw - s.pw;
-        for (int64_t oj = 0; oj < s.ow; ++oj) {
-          int64_t x = x0 + oj * s.sw;
-          dst[oj] = (x >= 0 && x < s.w) ? src[x] : T(0);
-        }
-      }
-    }
-}
-
-template <typename T>
-void col2im_plane(const Im2ColSpec& s, const T* col, T* img) {
-  const int64_t L = s.oh * s.ow;
-  for (int64_t i = 0; i < s.h * s.w; ++i) img[i] = T(0);
-  for (int64_t ki = 0; ki < s.kh; ++ki)
-    for (int64_t kj = 0; kj < s.kw; ++kj) {
-      const T* row = col + (ki * s.kw + kj) * L;
-      for (int64_t oi = 0; oi < s.oh; ++oi) {
-        int64_t y = oi * s.sh - s.ph + ki * s.dh;
-        if (y < 0 || y >= s.h) continue;
-        const T* src = row + oi * s.ow;
-        T* dst = img + y * s.w;
-        int64_t x0 = kj * s.dw - s.pw;
-        for (int64_t oj = 0; oj < s.ow; ++oj) {
-          int64_t x = x0 + oj * s.sw;
-          if (x >= 0 && x < s.w) dst[x] += src[oj];
-        }
-      }
-    }
-}
 
 int64_t plane_grain(const Im2ColSpec& s) {
   int64_t work = s.kh * s.kw * s.oh * s.ow + s.h * s.w;
@@ -81,7 +38,10 @@ void col2im_cpu(const Im2ColSpec& s, const char* col, char* img) {
 
 }  // namespace
 
+void register_conv_gemm_cpu();  // kernels/cpu/conv_gemm.cpp
+
 void register_conv_cpu() {
+  register_conv_gemm_cpu();
   im2col_kernel.set(DeviceType::CPU, &im2col_cpu);
   col2im_kernel.set(DeviceType::CPU, &col2im_cpu);
 }

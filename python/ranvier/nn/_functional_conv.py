@@ -1,14 +1,10 @@
 """Convolution and pooling functions of ranvier.nn.functional (re-exported there).
 
-Convolutions are im2col + GEMM: the C++ op `_C._im2col` lays every receptive field out as a
-column ([N, C*kh*kw, oh*ow], PyTorch's unfold), one batched matmul per group multiplies the
-weight with the columns, the bias is added to the result. Transposed convolutions are the
-adjoint: GEMM, then `_C._col2im` (fold) sums the columns back into the image. The two C++ ops
-are each other's backward, so every gradient (and gradients of gradients) comes from autograd.
-1-D forms run the 2-D code on [N, C, 1, L]. Pooling is in _functional_pool.py.
-The per-sample batched GEMM was timed against one big GEMM over a permuted column buffer
-(N=16, C=32, 32x32, 64 3x3 filters, 2 threads): equal, so no permuted copy is made; im2col
-itself runs in parallel over the N*C planes.
+conv2d and conv_transpose2d are single fused C++ ops (`_C._conv2d`, `_C._conv_transpose2d`:
+im2col + OpenBLAS GEMM per sample, bias fused, hand-written backward; csrc/ops/conv2d.cpp).
+This module checks arguments (PyTorch's messages), handles unbatched inputs, 'same' padding
+(the odd extra on the right/bottom is padded here) and the 1-D forms, which run the 2-D ops on
+[N, C, 1, L]. unfold/fold are the im2col/col2im ops. Pooling is in _functional_pool.py.
 """
 from ranvier._lazy import np
 
@@ -117,16 +113,7 @@ def _conv2d_nchw(op, x, weight, bias, stride, padding, dilation, groups):
         raise RuntimeError(f"{op}: Calculated padded input size per channel: ({ph} x {pw}). "
                            f"Kernel size: ({eh} x {ew}). Kernel size can't be greater than "
                            f"actual input size")
-    oh = (ph - eh) // stride[0] + 1
-    ow = (pw - ew) // stride[1] + 1
-    cols = _C._im2col(x, (kh, kw), tuple(dilation), tuple(padding), tuple(stride))
-    k = cg * kh * kw
-    cols = cols.reshape(n, groups, k, oh * ow)
-    wmat = weight.reshape(groups, cout // groups, k)
-    out = ranvier.matmul(wmat, cols).reshape(n, cout, oh, ow)
-    if bias is not None:
-        out = out + bias.reshape(1, cout, 1, 1)
-    return out
+    return _C._conv2d(x, weight, bias, tuple(stride), tuple(padding), tuple(dilation), groups)
 
 
 def _conv_padding(op, padding, n, weight, dilation, stride):
@@ -181,7 +168,6 @@ def _conv_transpose2d_nchw(op, x, weight, bias, stride, padding, output_padding,
                            dilation):
     n, cin, h, w = x.shape
     _, cog, kh, kw = weight.shape
-    cout = cog * groups
     for i in range(2):
         if output_padding[i] < 0 or not (output_padding[i] < stride[i]
                                          or output_padding[i] < dilation[i]):
@@ -194,19 +180,8 @@ def _conv_transpose2d_nchw(op, x, weight, bias, stride, padding, output_padding,
     if outs[0] <= 0 or outs[1] <= 0:
         raise RuntimeError(f"{op}: Given input size {_shape(x)}, calculated output size "
                            f"({outs[0]} x {outs[1]}) is too small")
-    cig = cin // groups
-    xm = x.reshape(n, groups, cig, h * w)
-    wm = weight.reshape(groups, cig, cog * kh * kw).transpose(1, 2)
-    cols = ranvier.matmul(wm, xm).reshape(n, cout * kh * kw, h * w)
-    img = _C._col2im(cols, tuple(full), (kh, kw), tuple(dilation), (0, 0), tuple(stride))
-    # crop the padding; output_padding beyond the computed image is zeros
-    img = img[:, :, padding[0]:padding[0] + outs[0], padding[1]:padding[1] + outs[1]]
-    short = [outs[i] - img.shape[2 + i] for i in range(2)]
-    if short[0] > 0 or short[1] > 0:
-        img = ranvier.nn.functional.pad(img, (0, short[1], 0, short[0]))
-    if bias is not None:
-        img = img + bias.reshape(1, cout, 1, 1)
-    return img
+    return _C._conv_transpose2d(x, weight, bias, tuple(stride), tuple(padding),
+                                tuple(output_padding), tuple(dilation), groups)
 
 
 def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,

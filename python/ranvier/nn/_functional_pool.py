@@ -1,11 +1,10 @@
 """Pooling functions of ranvier.nn.functional (re-exported there).
 
-Max pooling: the C++ op `_C._max_pool2d_indices` (or `_adaptive_max_pool2d_indices`) returns
-PyTorch's flat per-plane argmax indices (y * W + x); the values are gathered from the flattened
-planes, so the backward is gather's scatter_add. Average pooling sums the im2col columns of each
-plane and divides by PyTorch's window sizes. Adaptive average pooling multiplies by averaging
-matrices on both sides. Unpooling scatters into zeros. 1-D forms run the 2-D code on
-[N, C, 1, L].
+Max, average and adaptive pooling are fused C++ ops (`_C._max_pool2d`,
+`_C._adaptive_max_pool2d`, `_C._avg_pool2d`, `_C._adaptive_avg_pool2d`, csrc/ops/pool.cpp) with
+hand-written backward kernels; max pooling returns PyTorch's flat per-plane argmax indices
+(y * W + x). This module checks arguments and handles unbatched inputs; the 1-D forms run the
+2-D ops on [N, C, 1, L]. Unpooling scatters into zeros.
 """
 from ranvier._lazy import np
 
@@ -64,17 +63,9 @@ def _out_sizes(op, x, k, s, p, d, ceil_mode):
     return outs
 
 
-def _gather_planes(x, idx):
-    n, c, h, w = x.shape
-    oh, ow = idx.shape[2], idx.shape[3]
-    flat = ranvier.gather(x.reshape(n, c, h * w), 2, idx.reshape(n, c, oh * ow))
-    return flat.reshape(n, c, oh, ow)
-
-
 def _max_pool2d_impl(op, x, k, s, p, d, ceil_mode):
     _out_sizes(op, x, k, s, p, d, ceil_mode)
-    idx = _C._max_pool2d_indices(x, k, s, p, d, bool(ceil_mode))
-    return _gather_planes(x, idx), idx
+    return _C._max_pool2d(x, k, s, p, d, bool(ceil_mode))
 
 
 def max_pool2d_with_indices(input, kernel_size, stride=None, padding=0, dilation=1,
@@ -117,40 +108,12 @@ def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     return (out, idx) if return_indices else out
 
 
-def _avg_divisor(size, k, s, p, n_out, count_include_pad):
-    """Per-output window sizes along one dim (PyTorch's rule: windows may cover the padding,
-    but not the extra room that ceil_mode adds)."""
-    div = np.empty(n_out, dtype=np.float64)
-    for i in range(n_out):
-        a = i * s - p
-        b = min(a + k, size + p)
-        full = b - a
-        a, b = max(a, 0), min(b, size)
-        div[i] = full if count_include_pad else b - a
-    return div
-
-
 def _avg_pool2d_impl(op, x, k, s, p, ceil_mode, count_include_pad, divisor_override):
-    n, c, h, w = x.shape
-    oh, ow = _out_sizes(op, x, k, s, p, (1, 1), ceil_mode)
-    need = [(oh - 1) * s[0] + k[0], (ow - 1) * s[1] + k[1]]
-    extra = [max(0, need[0] - (h + 2 * p[0])), max(0, need[1] - (w + 2 * p[1]))]
-    planes = x.reshape(n * c, 1, h, w)
-    if any(p) or any(extra):
-        planes = ranvier.nn.functional.pad(planes, (p[1], p[1] + extra[1], p[0], p[0] + extra[0]))
-    cols = _C._im2col(planes, k, (1, 1), (0, 0), s)
-    total = cols.sum(1)[:, :oh * ow] if cols.shape[2] == oh * ow else None
-    if total is None:
-        raise RuntimeError(f"{op}(): internal size mismatch for input {_shape(x)}")
-    total = total.reshape(n, c, oh, ow)
-    if divisor_override is not None:
-        if divisor_override == 0:
-            raise RuntimeError(f"{op}(): divisor must be not zero")
-        return total / divisor_override
-    dh = _avg_divisor(h, k[0], s[0], p[0], oh, count_include_pad)
-    dw = _avg_divisor(w, k[1], s[1], p[1], ow, count_include_pad)
-    div = ranvier.tensor(np.outer(dh, dw), dtype=x.dtype)
-    return total / div
+    _out_sizes(op, x, k, s, p, (1, 1), ceil_mode)
+    if divisor_override is not None and divisor_override == 0:
+        raise RuntimeError(f"{op}(): divisor must be not zero")
+    return _C._avg_pool2d(x, k, s, p, bool(ceil_mode), bool(count_include_pad),
+                          0 if divisor_override is None else int(divisor_override))
 
 
 def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
@@ -190,22 +153,12 @@ def _adaptive_sizes(op, output_size, x, n):
     return sizes
 
 
-def _averaging_matrix(size, n_out, dtype):
-    m = np.zeros((n_out, size), dtype=np.float64)
-    for i in range(n_out):
-        a, b = (i * size) // n_out, -(-((i + 1) * size) // n_out)
-        m[i, a:b] = 1.0 / (b - a)
-    return ranvier.tensor(m, dtype=dtype)
-
-
 def adaptive_avg_pool2d(input, output_size):
     """Average pooling to a fixed output size (None keeps that input dim)."""
     op = "adaptive_avg_pool2d"
     x, unbatched = _pool_input(op, input, 2)
     oh, ow = _adaptive_sizes(op, output_size, x, 2)
-    mh = _averaging_matrix(x.shape[2], oh, x.dtype)
-    mw = _averaging_matrix(x.shape[3], ow, x.dtype)
-    out = ranvier.matmul(ranvier.matmul(mh, x), mw.t())
+    out = _C._adaptive_avg_pool2d(x, (oh, ow))
     return out.squeeze(0) if unbatched else out
 
 
@@ -214,7 +167,7 @@ def adaptive_avg_pool1d(input, output_size):
     op = "adaptive_avg_pool1d"
     x, unbatched = _pool_input(op, input, 1)
     (ol,) = _adaptive_sizes(op, output_size, x, 1)
-    out = ranvier.matmul(x, _averaging_matrix(x.shape[2], ol, x.dtype).t())
+    out = _C._adaptive_avg_pool2d(x.unsqueeze(2), (1, ol)).squeeze(2)
     return out.squeeze(0) if unbatched else out
 
 
@@ -223,8 +176,7 @@ def adaptive_max_pool2d_with_indices(input, output_size, return_indices=True):
     op = "adaptive_max_pool2d"
     x, unbatched = _pool_input(op, input, 2)
     sizes = _adaptive_sizes(op, output_size, x, 2)
-    idx = _C._adaptive_max_pool2d_indices(x, sizes)
-    out = _gather_planes(x, idx)
+    out, idx = _C._adaptive_max_pool2d(x, sizes)
     if unbatched:
         out, idx = out.squeeze(0), idx.squeeze(0)
     return out, idx
@@ -242,8 +194,8 @@ def adaptive_max_pool1d_with_indices(input, output_size, return_indices=True):
     x, unbatched = _pool_input(op, input, 1)
     (ol,) = _adaptive_sizes(op, output_size, x, 1)
     x4 = x.unsqueeze(2)
-    idx = _C._adaptive_max_pool2d_indices(x4, (1, ol))
-    out, idx = _gather_planes(x4, idx).squeeze(2), idx.squeeze(2)
+    out, idx = _C._adaptive_max_pool2d(x4, (1, ol))
+    out, idx = out.squeeze(2), idx.squeeze(2)
     if unbatched:
         out, idx = out.squeeze(0), idx.squeeze(0)
     return out, idx
