@@ -24,6 +24,7 @@ void bind_conv(py::module_& m, py::class_<Tensor>& cls);
 void bind_nn_loss(py::module_& m, py::class_<Tensor>& cls);
 void bind_norm(py::module_& m, py::class_<Tensor>& cls);
 void bind_attention(py::module_& m, py::class_<Tensor>& cls);
+void bind_rnn(py::module_& m, py::class_<Tensor>& cls);
 }  // namespace ranvier::python
 
 PYBIND11_MODULE(_C, m) {
@@ -48,4 +49,5 @@ PYBIND11_MODULE(_C, m) {
   bind_nn_loss(m, cls);
   bind_norm(m, cls);
   bind_attention(m, cls);
+  bind_rnn(m, cls);
 }

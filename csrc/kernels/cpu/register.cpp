@@ -23,6 +23,8 @@ void register_softmax_cpu();
 void register_loss_cpu();
 void register_norm_cpu();
 void register_attention_cpu();
+void register_rnn_cpu();
+void register_activation_cpu();
 
 int simd_level() {
   __builtin_cpu_init();
@@ -69,6 +71,8 @@ void ensure_kernels_registered() {
     cpu::register_loss_cpu();
     cpu::register_norm_cpu();
     cpu::register_attention_cpu();
+    cpu::register_rnn_cpu();
+    cpu::register_activation_cpu();
     init_blas();
   });
 }
