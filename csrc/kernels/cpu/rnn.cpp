@@ -8,6 +8,8 @@
 // then dh_prev += dgates_h[t] @ W_hh (one GEMM). After the loop dW_hh = dgates_h^T @ hp (one
 // GEMM over all steps) and db_hh = column sums of dgates_h, each column summed in row order:
 // results do not depend on the thread count.
+// Batch rows are independent sequences: blocks of rows run through all steps on their own,
+// one block per thread (for_row_blocks), so a step needs no synchronisation between threads.
 // Rows past their sequence length (lengths) keep their state, give y = 0 and get zero gate
 // gradients; their dh and dc pass through unchanged.
 #include <algorithm>
@@ -43,8 +45,6 @@ template <>
 inline float tanh_(float x) {
   return tanh_f(x);
 }
-
-inline int64_t row_grain(int64_t width) { return std::max<int64_t>(1, 4096 / std::max<int64_t>(1, width)); }
 
 // One row of the LSTM forward: gates from the input and hidden projections, then c and h.
 template <typename T>
@@ -90,6 +90,26 @@ void gru_row(int64_t H, const T* __restrict xr, const T* __restrict gr, const T*
   }
 }
 
+// Runs f(b0, b1) over blocks of kRowBlock batch rows. Rows are independent sequences, so a
+// block runs through every time step on its own: the blocks go to the threads in one parallel
+// region (single-threaded GEMMs inside), or run in turn with multi-threaded GEMMs when there is
+// only one block or one thread. The block size does not depend on the thread count.
+constexpr int64_t kRowBlock = 16;
+
+template <typename F>
+void for_row_blocks(int64_t B, const F& f) {
+  const int64_t nb = (B + kRowBlock - 1) / kRowBlock;
+  auto run = [&](int64_t k0, int64_t k1) {
+    for (int64_t k = k0; k < k1; ++k) f(k * kRowBlock, std::min(B, (k + 1) * kRowBlock));
+  };
+  if (nb >= 2 && get_num_threads() > 1 && !in_parallel_region()) {
+    BlasSingleThreadGuard guard;
+    parallel_for(0, nb, 1, run);
+  } else {
+    run(0, nb);
+  }
+}
+
 template <typename T>
 void rnn_forward(const RnnSpec& s) {
   const int64_t Tn = s.t, B = s.b, H = s.h, GH = rnn_gate_count(s.mode) * H;
@@ -103,19 +123,19 @@ void rnn_forward(const RnnSpec& s) {
   T* hp = static_cast<T*>(s.hp);
   T* hn = static_cast<T*>(s.hn);
   T* cn = static_cast<T*>(s.cn);
-  const size_t state_bytes = size_t(B * H) * sizeof(T);
   if (B * H == 0) return;
-  std::memcpy(hn, s.h0, state_bytes);  // hn / cn hold the running state
-  if (lstm) std::memcpy(cn, s.c0, state_bytes);
-  std::vector<T> gh(size_t(B * GH));
+  std::memcpy(hn, s.h0, size_t(B * H) * sizeof(T));  // hn / cn hold the running state
+  if (lstm) std::memcpy(cn, s.c0, size_t(B * H) * sizeof(T));
   std::vector<T> zero_bias(bh ? 0 : size_t(GH), T(0));
   if (!bh) bh = zero_bias.data();
-  for (int64_t k = 0; k < Tn; ++k) {
-    const int64_t t = s.reverse ? Tn - 1 - k : k;
-    T* hpt = hp + t * B * H;
-    std::memcpy(hpt, hn, state_bytes);
-    blas_gemm(s.is_double, false, true, B, GH, H, 1.0, hpt, H, w, H, 0.0, gh.data(), GH);
-    parallel_for(0, B, row_grain(GH), [&](int64_t b0, int64_t b1) {
+  for_row_blocks(B, [&](int64_t b0, int64_t b1) {
+    const int64_t nb = b1 - b0;
+    std::vector<T> gh(size_t(nb * GH));
+    for (int64_t k = 0; k < Tn; ++k) {
+      const int64_t t = s.reverse ? Tn - 1 - k : k;
+      T* hpt = hp + (t * B + b0) * H;
+      std::memcpy(hpt, hn + b0 * H, size_t(nb * H) * sizeof(T));
+      blas_gemm(s.is_double, false, true, nb, GH, H, 1.0, hpt, H, w, H, 0.0, gh.data(), GH);
       for (int64_t b = b0; b < b1; ++b) {
         const int64_t row = t * B + b;
         T* yr = y + row * H;
@@ -127,13 +147,13 @@ void rnn_forward(const RnnSpec& s) {
           continue;
         }
         const T* xr = xp + row * GH;
-        const T* gr = gh.data() + b * GH;
+        const T* gr = gh.data() + (b - b0) * GH;
         switch (s.mode) {
           case RnnMode::Lstm:
             lstm_row(H, xr, gr, bh, cn + b * H, h, yr, wr);
             break;
           case RnnMode::Gru:
-            gru_row(H, xr, gr, bh, hpt + b * H, h, yr, wr);
+            gru_row(H, xr, gr, bh, hp + row * H, h, yr, wr);
             break;
           case RnnMode::Tanh:
             for (int64_t j = 0; j < H; ++j) h[j] = yr[j] = wr[j] = tanh_(xr[j] + gr[j] + bh[j]);
@@ -146,7 +166,60 @@ void rnn_forward(const RnnSpec& s) {
             break;
         }
       }
-    });
+    }
+  });
+}
+
+// The gate gradients of one row at one step (see the file comment); dd gets the direct part
+// of dh_prev (GRU: dh z; else 0).
+template <typename T>
+void backward_row(RnnMode mode, int64_t H, const T* __restrict wr, const T* __restrict hprev,
+                  const T* __restrict dhr, const T* __restrict dyr, T* __restrict dcr,
+                  T* __restrict dx, T* __restrict dg, T* __restrict dd) {
+  switch (mode) {
+    case RnnMode::Lstm:
+      for (int64_t j = 0; j < H; ++j) {
+        const T i = wr[j], f = wr[H + j], g = wr[2 * H + j], o = wr[3 * H + j],
+                cp = wr[4 * H + j], tc = wr[5 * H + j];
+        const T dhj = dhr[j] + dyr[j];
+        const T dcj = dcr[j] + dhj * o * (T(1) - tc * tc);
+        dx[j] = dcj * g * i * (T(1) - i);
+        dx[H + j] = dcj * cp * f * (T(1) - f);
+        dx[2 * H + j] = dcj * i * (T(1) - g * g);
+        dx[3 * H + j] = dhj * tc * o * (T(1) - o);
+        dcr[j] = dcj * f;
+        dd[j] = T(0);
+      }
+      break;
+    case RnnMode::Gru:
+      for (int64_t j = 0; j < H; ++j) {
+        const T r = wr[j], z = wr[H + j], n = wr[2 * H + j], ghn = wr[3 * H + j];
+        const T dhj = dhr[j] + dyr[j];
+        const T dnp = dhj * (T(1) - z) * (T(1) - n * n);
+        const T dzp = dhj * (hprev[j] - n) * z * (T(1) - z);
+        const T drp = dnp * ghn * r * (T(1) - r);
+        dx[j] = drp;
+        dg[j] = drp;
+        dx[H + j] = dzp;
+        dg[H + j] = dzp;
+        dx[2 * H + j] = dnp;
+        dg[2 * H + j] = dnp * r;
+        dd[j] = dhj * z;
+      }
+      break;
+    case RnnMode::Tanh:
+      for (int64_t j = 0; j < H; ++j) {
+        const T hv = wr[j];
+        dx[j] = (dhr[j] + dyr[j]) * (T(1) - hv * hv);
+        dd[j] = T(0);
+      }
+      break;
+    case RnnMode::Relu:
+      for (int64_t j = 0; j < H; ++j) {
+        dx[j] = wr[j] > T(0) ? dhr[j] + dyr[j] : T(0);
+        dd[j] = T(0);
+      }
+      break;
   }
 }
 
@@ -164,24 +237,24 @@ void rnn_backward(const RnnSpec& s) {
   T* db = static_cast<T*>(s.db_hh);
   T* dh = static_cast<T*>(s.dh0);  // running dh (ends as dh0)
   T* dc = static_cast<T*>(s.dc0);  // running dc (ends as dc0)
-  const size_t state_bytes = size_t(B * H) * sizeof(T);
   if (B * H > 0) {
-    std::memcpy(dh, s.dhn, state_bytes);
-    if (lstm) std::memcpy(dc, s.dcn, state_bytes);
+    std::memcpy(dh, s.dhn, size_t(B * H) * sizeof(T));
+    if (lstm) std::memcpy(dc, s.dcn, size_t(B * H) * sizeof(T));
   }
   // GRU: hidden-side gate gradients differ from the input side (n's part is scaled by r).
   std::vector<T> dgh_buf(gru ? size_t(Tn * B * GH) : 0);
   T* dgh = gru ? dgh_buf.data() : dxp;
-  std::vector<T> dhd(size_t(B * H));
   if (B * H > 0) {
-    for (int64_t k = Tn - 1; k >= 0; --k) {
-      const int64_t t = s.reverse ? Tn - 1 - k : k;
-      parallel_for(0, B, row_grain(GH), [&](int64_t b0, int64_t b1) {
+    for_row_blocks(B, [&](int64_t b0, int64_t b1) {
+      const int64_t nb = b1 - b0;
+      std::vector<T> dhd(size_t(nb * H));
+      for (int64_t k = Tn - 1; k >= 0; --k) {
+        const int64_t t = s.reverse ? Tn - 1 - k : k;
         for (int64_t b = b0; b < b1; ++b) {
           const int64_t row = t * B + b;
           T* dx = dxp + row * GH;
           T* dg = dgh + row * GH;
-          T* dd = dhd.data() + b * H;
+          T* dd = dhd.data() + (b - b0) * H;
           const T* dhr = dh + b * H;
           if (s.lengths && t >= s.lengths[b]) {
             std::fill(dx, dx + GH, T(0));
@@ -189,62 +262,15 @@ void rnn_backward(const RnnSpec& s) {
             std::copy(dhr, dhr + H, dd);
             continue;
           }
-          const T* dyr = dy + row * H;
-          const T* wr = ws + row * W;
-          switch (s.mode) {
-            case RnnMode::Lstm: {
-              T* dcr = dc + b * H;
-              for (int64_t j = 0; j < H; ++j) {
-                const T i = wr[j], f = wr[H + j], g = wr[2 * H + j], o = wr[3 * H + j],
-                        cp = wr[4 * H + j], tc = wr[5 * H + j];
-                const T dhj = dhr[j] + dyr[j];
-                const T dcj = dcr[j] + dhj * o * (T(1) - tc * tc);
-                dx[j] = dcj * g * i * (T(1) - i);
-                dx[H + j] = dcj * cp * f * (T(1) - f);
-                dx[2 * H + j] = dcj * i * (T(1) - g * g);
-                dx[3 * H + j] = dhj * tc * o * (T(1) - o);
-                dcr[j] = dcj * f;
-                dd[j] = T(0);
-              }
-              break;
-            }
-            case RnnMode::Gru: {
-              const T* hprev = hp + row * H;
-              for (int64_t j = 0; j < H; ++j) {
-                const T r = wr[j], z = wr[H + j], n = wr[2 * H + j], ghn = wr[3 * H + j];
-                const T dhj = dhr[j] + dyr[j];
-                const T dnp = dhj * (T(1) - z) * (T(1) - n * n);
-                const T dzp = dhj * (hprev[j] - n) * z * (T(1) - z);
-                const T drp = dnp * ghn * r * (T(1) - r);
-                dx[j] = dg[j] = drp;
-                dx[H + j] = dg[H + j] = dzp;
-                dx[2 * H + j] = dnp;
-                dg[2 * H + j] = dnp * r;
-                dd[j] = dhj * z;
-              }
-              break;
-            }
-            case RnnMode::Tanh:
-              for (int64_t j = 0; j < H; ++j) {
-                const T hv = wr[j];
-                dx[j] = (dhr[j] + dyr[j]) * (T(1) - hv * hv);
-                dd[j] = T(0);
-              }
-              break;
-            case RnnMode::Relu:
-              for (int64_t j = 0; j < H; ++j) {
-                dx[j] = wr[j] > T(0) ? dhr[j] + dyr[j] : T(0);
-                dd[j] = T(0);
-              }
-              break;
-          }
+          backward_row(s.mode, H, ws + row * W, hp + row * H, dhr, dy + row * H,
+                       lstm ? dc + b * H : nullptr, dx, dg, dd);
         }
-      });
-      // dh_prev = direct part + dgates_h[t] @ W_hh
-      blas_gemm(s.is_double, false, false, B, H, GH, 1.0, dgh + t * B * GH, GH, w, H, 1.0,
-                dhd.data(), H);
-      std::memcpy(dh, dhd.data(), state_bytes);
-    }
+        // dh_prev = direct part + dgates_h[t] @ W_hh
+        blas_gemm(s.is_double, false, false, nb, H, GH, 1.0, dgh + (t * B + b0) * GH, GH, w, H,
+                  1.0, dhd.data(), H);
+        std::memcpy(dh + b0 * H, dhd.data(), size_t(nb * H) * sizeof(T));
+      }
+    });
   }
   const int64_t rows = Tn * B;
   if (rows == 0) {
@@ -252,7 +278,8 @@ void rnn_backward(const RnnSpec& s) {
     std::fill(db, db + GH, T(0));
     return;
   }
-  if (GH * H > 0) blas_gemm(s.is_double, true, false, GH, H, rows, 1.0, dgh, GH, hp, H, 0.0, dw, H);
+  if (GH * H > 0)
+    blas_gemm(s.is_double, true, false, GH, H, rows, 1.0, dgh, GH, hp, H, 0.0, dw, H);
   // db_hh: column sums, each column in row order (blocks of columns per thread)
   parallel_for(0, GH, 64, [&](int64_t c0, int64_t c1) {
     std::vector<double> acc(size_t(c1 - c0), 0.0);
