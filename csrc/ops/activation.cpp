@@ -52,7 +52,22 @@ KernelSlot<GeluGradKernel> gelu_backward_kernel;
 
 Tensor gelu(const Tensor& t, GeluApproximate approximate) {
   bool tanh_form = approximate == GeluApproximate::Tanh;
-  Tensor out = unary_forward(tanh_form ? UnaryOp::GeluTanh : UnaryOp::Gelu, t, "gelu");
+  Tensor out;
+  if (t.is_contiguous() && t.device().is_cpu() &&
+      (t.dtype() == DType::Float32 || t.dtype() == DType::Float64)) {
+    // one vectorised pass (kernels/cpu/activation.cpp)
+    out = empty(t.sizes(), t.dtype(), t.device());
+    GeluGradSpec s;
+    s.dtype = t.dtype();
+    s.tanh_form = tanh_form;
+    s.forward = true;
+    s.n = t.numel();
+    s.x = t.data_ptr();
+    s.out = out.data_ptr();
+    if (s.n > 0) gelu_backward_kernel.get(t.device(), "gelu")(s);
+  } else {
+    out = unary_forward(tanh_form ? UnaryOp::GeluTanh : UnaryOp::Gelu, t, "gelu");
+  }
   if (autograd::needs_grad({t})) {
     autograd::record("GeluBackward0", {t}, {&out}, {t}, {}, [tanh_form](BackwardContext& c) {
       const Tensor& g = c.grad();

@@ -1,6 +1,6 @@
-// gelu's fused backward kernel slot (ops/activation.cpp uses it unless a graph of the
-// gradient is wanted; kernel in kernels/cpu/activation.cpp): out = grad * gelu'(x) over n
-// contiguous elements of dtype float32 or float64.
+// gelu's fused kernel slot (kernel in kernels/cpu/activation.cpp): forward out = gelu(x) for
+// contiguous float32/float64 CPU input, and backward out = grad * gelu'(x) (used unless a graph
+// of the gradient is wanted), over n contiguous elements.
 #pragma once
 #include <cstdint>
 
@@ -12,6 +12,7 @@ namespace ranvier {
 struct GeluGradSpec {
   DType dtype = DType::Float32;
   bool tanh_form = false;
+  bool forward = false;  // true: out = gelu(x) (grad unused)
   int64_t n = 0;
   const void* grad = nullptr;
   const void* x = nullptr;

@@ -12,6 +12,7 @@
 // one block per thread (for_row_blocks), so a step needs no synchronisation between threads.
 // Rows past their sequence length (lengths) keep their state, give y = 0 and get zero gate
 // gradients; their dh and dc pass through unchanged.
+#pragma GCC optimize("no-trapping-math")  // see kernels/cpu/fast_math.h
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -30,25 +31,25 @@ namespace {
 // Float gates use the branch-free math of fast_math.h (Note [Fast float math]) so that the
 // gate loops vectorise; double uses libm.
 template <typename T>
-inline T sigm(T x) {
+RV_ALWAYS_INLINE T sigm(T x) {
   return T(1) / (T(1) + std::exp(-x));
 }
 template <>
-inline float sigm(float x) {
+RV_ALWAYS_INLINE float sigm(float x) {
   return sigmoid_f(x);
 }
 template <typename T>
-inline T tanh_(T x) {
+RV_ALWAYS_INLINE T tanh_(T x) {
   return std::tanh(x);
 }
 template <>
-inline float tanh_(float x) {
+RV_ALWAYS_INLINE float tanh_(float x) {
   return tanh_f(x);
 }
 
 // One row of the LSTM forward: gates from the input and hidden projections, then c and h.
 template <typename T>
-void lstm_row(int64_t H, const T* __restrict xr, const T* __restrict gr, const T* __restrict bh,
+RV_ALWAYS_INLINE void lstm_row(int64_t H, const T* __restrict xr, const T* __restrict gr, const T* __restrict bh,
               T* __restrict c, T* __restrict h, T* __restrict yr, T* __restrict wr) {
   for (int64_t j = 0; j < H; ++j) {
     const T i = sigm(xr[j] + gr[j] + bh[j]);
@@ -73,7 +74,7 @@ void lstm_row(int64_t H, const T* __restrict xr, const T* __restrict gr, const T
 
 // One row of the GRU forward (n uses r * (h W_hn^T + b_hn)).
 template <typename T>
-void gru_row(int64_t H, const T* __restrict xr, const T* __restrict gr, const T* __restrict bh,
+RV_ALWAYS_INLINE void gru_row(int64_t H, const T* __restrict xr, const T* __restrict gr, const T* __restrict bh,
              const T* __restrict hprev, T* __restrict h, T* __restrict yr, T* __restrict wr) {
   for (int64_t j = 0; j < H; ++j) {
     const T r = sigm(xr[j] + gr[j] + bh[j]);
@@ -88,6 +89,17 @@ void gru_row(int64_t H, const T* __restrict xr, const T* __restrict gr, const T*
     h[j] = hv;
     yr[j] = hv;
   }
+}
+
+// Float copies of the row functions for AVX-512 / AVX2 / baseline (Note [Fast float math]);
+// overload resolution picks them for float, the templates for double.
+RV_MULTIVERSION void lstm_row(int64_t H, const float* xr, const float* gr, const float* bh,
+                              float* c, float* h, float* yr, float* wr) {
+  lstm_row<float>(H, xr, gr, bh, c, h, yr, wr);
+}
+RV_MULTIVERSION void gru_row(int64_t H, const float* xr, const float* gr, const float* bh,
+                             const float* hprev, float* h, float* yr, float* wr) {
+  gru_row<float>(H, xr, gr, bh, hprev, h, yr, wr);
 }
 
 // Runs f(b0, b1) over blocks of kRowBlock batch rows. Rows are independent sequences, so a
@@ -173,7 +185,7 @@ void rnn_forward(const RnnSpec& s) {
 // The gate gradients of one row at one step (see the file comment); dd gets the direct part
 // of dh_prev (GRU: dh z; else 0).
 template <typename T>
-void backward_row(RnnMode mode, int64_t H, const T* __restrict wr, const T* __restrict hprev,
+RV_ALWAYS_INLINE void backward_row(RnnMode mode, int64_t H, const T* __restrict wr, const T* __restrict hprev,
                   const T* __restrict dhr, const T* __restrict dyr, T* __restrict dcr,
                   T* __restrict dx, T* __restrict dg, T* __restrict dd) {
   switch (mode) {
@@ -221,6 +233,12 @@ void backward_row(RnnMode mode, int64_t H, const T* __restrict wr, const T* __re
       }
       break;
   }
+}
+
+RV_MULTIVERSION void backward_row(RnnMode mode, int64_t H, const float* wr, const float* hprev,
+                                  const float* dhr, const float* dyr, float* dcr, float* dx,
+                                  float* dg, float* dd) {
+  backward_row<float>(mode, H, wr, hprev, dhr, dyr, dcr, dx, dg, dd);
 }
 
 template <typename T>
