@@ -29,12 +29,15 @@ RV_ALWAYS_INLINE float tanh_t(float x) { return tanh_f(x); }
 template <typename T>
 RV_ALWAYS_INLINE void gelu_grad_range(bool tanh_form, bool forward, const T* __restrict g,
                             const T* __restrict x, T* __restrict out, int64_t b, int64_t e) {
-  if (forward) {
+  if (forward && tanh_form) {
     for (int64_t i = b; i < e; ++i) {
       const T v = x[i];
-      out[i] = tanh_form
-                   ? T(0.5) * v * (T(1) + tanh_t(T(kSqrt2OverPi) * (v + T(kGeluC) * v * v * v)))
-                   : T(0.5) * v * (T(1) + erf_t(v * T(kSqrtHalf)));
+      out[i] = T(0.5) * v * (T(1) + tanh_t(T(kSqrt2OverPi) * (v + T(kGeluC) * v * v * v)));
+    }
+  } else if (forward) {
+    for (int64_t i = b; i < e; ++i) {
+      const T v = x[i];
+      out[i] = T(0.5) * v * (T(1) + erf_t(v * T(kSqrtHalf)));
     }
   } else if (!tanh_form) {
     for (int64_t i = b; i < e; ++i) {
