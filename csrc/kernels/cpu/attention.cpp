@@ -8,6 +8,7 @@
 //   gk += dS^T @ Q_blk;   gv += P^T @ dout_blk
 // Each head is handled by one thread (single-threaded GEMMs inside the parallel loop), and the
 // block size is fixed, so results do not depend on the thread count.
+#pragma GCC optimize("no-trapping-math")  // see kernels/cpu/fast_math.h
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -15,6 +16,7 @@
 
 #include "core/parallel.h"
 #include "kernels/cpu/blas.h"
+#include "kernels/cpu/fast_math.h"
 #include "ops/attention.h"
 
 namespace ranvier::cpu {
@@ -22,6 +24,22 @@ namespace ranvier::cpu {
 namespace {
 
 constexpr int64_t kBlock = 64;
+
+// row[j] = exp(row[j] - m) for j < n; returns their sum (float: fast_math.h, vectorised).
+inline double exp_shift(double* row, int64_t n, double m) {
+  double l = 0;
+  for (int64_t j = 0; j < n; ++j) {
+    row[j] = std::exp(row[j] - m);
+    l += row[j];
+  }
+  return l;
+}
+RV_MULTIVERSION float exp_shift(float* row, int64_t n, float m) {
+  for (int64_t j = 0; j < n; ++j) row[j] = exp_f(row[j] - m);  // vectorises
+  float l = 0;
+  for (int64_t j = 0; j < n; ++j) l += row[j];  // in order
+  return l;
+}
 
 template <typename T>
 int64_t key_end(const AttnSpec& p, int64_t i) {
@@ -86,11 +104,7 @@ void sdpa_forward(const AttnSpec& p) {
           lse[r] = ninf;
           continue;
         }
-        T l = 0;
-        for (int64_t j = 0; j < jend; ++j) {
-          row[j] = std::exp(row[j] - m);
-          l += row[j];
-        }
+        const T l = exp_shift(row, jend, m);
         std::fill(row + jend, row + se, T(0));
         const T inv = T(1) / l;
         for (int64_t j = 0; j < jend; ++j) row[j] *= inv;
@@ -138,7 +152,7 @@ void sdpa_backward(const AttnSpec& p) {
         for (int64_t r = 0; r < n; ++r) {
           T* row = sc.data() + r * se;
           const int64_t jend = lse[r] == ninf ? 0 : key_end<T>(p, i0 + r);
-          for (int64_t j = 0; j < jend; ++j) row[j] = std::exp(row[j] - lse[r]);
+          exp_shift(row, jend, lse[r]);
           std::fill(row + jend, row + se, T(0));
         }
         if (gvb && p.ev > 0)
