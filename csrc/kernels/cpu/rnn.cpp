@@ -48,9 +48,14 @@ RV_ALWAYS_INLINE float tanh_(float x) {
 }
 
 // One row of the LSTM forward: gates from the input and hidden projections, then c and h.
+// The six saved segments come as separate restrict pointers (else the vectoriser needs more
+// run-time alias checks than it allows and gives up).
 template <typename T>
-RV_ALWAYS_INLINE void lstm_row(int64_t H, const T* __restrict xr, const T* __restrict gr, const T* __restrict bh,
-              T* __restrict c, T* __restrict h, T* __restrict yr, T* __restrict wr) {
+RV_ALWAYS_INLINE void lstm_row_parts(int64_t H, const T* __restrict xr, const T* __restrict gr,
+                                     const T* __restrict bh, T* __restrict c, T* __restrict h,
+                                     T* __restrict yr, T* __restrict wi, T* __restrict wf,
+                                     T* __restrict wg, T* __restrict wo, T* __restrict wc,
+                                     T* __restrict wt) {
   for (int64_t j = 0; j < H; ++j) {
     const T i = sigm(xr[j] + gr[j] + bh[j]);
     const T f = sigm(xr[H + j] + gr[H + j] + bh[H + j]);
@@ -59,17 +64,24 @@ RV_ALWAYS_INLINE void lstm_row(int64_t H, const T* __restrict xr, const T* __res
     const T cp = c[j];
     const T cnew = f * cp + i * g;
     const T tc = tanh_(cnew);
-    wr[j] = i;
-    wr[H + j] = f;
-    wr[2 * H + j] = g;
-    wr[3 * H + j] = o;
-    wr[4 * H + j] = cp;
-    wr[5 * H + j] = tc;
+    wi[j] = i;
+    wf[j] = f;
+    wg[j] = g;
+    wo[j] = o;
+    wc[j] = cp;
+    wt[j] = tc;
     c[j] = cnew;
     const T hv = o * tc;
     h[j] = hv;
     yr[j] = hv;
   }
+}
+
+template <typename T>
+RV_ALWAYS_INLINE void lstm_row(int64_t H, const T* xr, const T* gr, const T* bh, T* c, T* h,
+                               T* yr, T* wr) {
+  lstm_row_parts<T>(H, xr, gr, bh, c, h, yr, wr, wr + H, wr + 2 * H, wr + 3 * H, wr + 4 * H,
+                    wr + 5 * H);
 }
 
 // One row of the GRU forward (n uses r * (h W_hn^T + b_hn)).
