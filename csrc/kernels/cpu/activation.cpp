@@ -23,8 +23,15 @@ RV_ALWAYS_INLINE double erf_t(double x) { return std::erf(x); }
 RV_ALWAYS_INLINE float erf_t(float x) { return erf_f(x); }
 RV_ALWAYS_INLINE double exp_t(double x) { return std::exp(x); }
 RV_ALWAYS_INLINE float exp_t(float x) { return exp_f(x); }
-RV_ALWAYS_INLINE double tanh_t(double x) { return std::tanh(x); }
-RV_ALWAYS_INLINE float tanh_t(float x) { return tanh_f(x); }
+// 1 + tanh(u) and 1 - tanh(u)^2 without cancellation where |tanh u| is near 1: with
+// e = exp(-2|u|), 1 - tanh^2 = 4e / (1 + e)^2 and, for u < 0, 1 + tanh = 2e / (1 + e).
+template <typename T>
+RV_ALWAYS_INLINE void tanh_parts(T u, T& one_plus, T& one_minus_sq) {
+  const T e = exp_t(T(-2) * std::fabs(u));
+  const T inv = T(1) / (T(1) + e);
+  one_plus = u >= T(0) ? T(2) * inv : T(2) * e * inv;
+  one_minus_sq = T(4) * e * inv * inv;
+}
 
 template <typename T>
 RV_ALWAYS_INLINE void gelu_grad_range(bool tanh_form, bool forward, const T* __restrict g,
@@ -32,7 +39,9 @@ RV_ALWAYS_INLINE void gelu_grad_range(bool tanh_form, bool forward, const T* __r
   if (forward && tanh_form) {
     for (int64_t i = b; i < e; ++i) {
       const T v = x[i];
-      out[i] = T(0.5) * v * (T(1) + tanh_t(T(kSqrt2OverPi) * (v + T(kGeluC) * v * v * v)));
+      T onep, onem2;
+      tanh_parts(T(kSqrt2OverPi) * (v + T(kGeluC) * v * v * v), onep, onem2);
+      out[i] = T(0.5) * v * onep;
     }
   } else if (forward) {
     for (int64_t i = b; i < e; ++i) {
@@ -49,9 +58,10 @@ RV_ALWAYS_INLINE void gelu_grad_range(bool tanh_form, bool forward, const T* __r
   } else {
     for (int64_t i = b; i < e; ++i) {
       const T v = x[i];
-      const T th = tanh_t(T(kSqrt2OverPi) * (v + T(kGeluC) * v * v * v));
+      T onep, onem2;
+      tanh_parts(T(kSqrt2OverPi) * (v + T(kGeluC) * v * v * v), onep, onem2);
       const T du = T(kSqrt2OverPi) * (T(1) + T(3.0 * kGeluC) * v * v);
-      out[i] = g[i] * (T(0.5) * (T(1) + th) + T(0.5) * v * (T(1) - th * th) * du);
+      out[i] = g[i] * (T(0.5) * onep + T(0.5) * v * onem2 * du);
     }
   }
 }
