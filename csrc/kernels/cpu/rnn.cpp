@@ -86,8 +86,9 @@ RV_ALWAYS_INLINE void lstm_row(int64_t H, const T* xr, const T* gr, const T* bh,
 
 // One row of the GRU forward (n uses r * (h W_hn^T + b_hn)).
 template <typename T>
-RV_ALWAYS_INLINE void gru_row(int64_t H, const T* __restrict xr, const T* __restrict gr, const T* __restrict bh,
-             const T* __restrict hprev, T* __restrict h, T* __restrict yr, T* __restrict wr) {
+RV_ALWAYS_INLINE void gru_row(int64_t H, const T* __restrict xr, const T* __restrict gr,
+                              const T* __restrict bh, const T* __restrict hprev,
+                              T* __restrict h, T* __restrict yr, T* __restrict wr) {
   for (int64_t j = 0; j < H; ++j) {
     const T r = sigm(xr[j] + gr[j] + bh[j]);
     const T z = sigm(xr[H + j] + gr[H + j] + bh[H + j]);
@@ -197,9 +198,10 @@ void rnn_forward(const RnnSpec& s) {
 // The gate gradients of one row at one step (see the file comment); dd gets the direct part
 // of dh_prev (GRU: dh z; else 0).
 template <typename T>
-RV_ALWAYS_INLINE void backward_row(RnnMode mode, int64_t H, const T* __restrict wr, const T* __restrict hprev,
-                  const T* __restrict dhr, const T* __restrict dyr, T* __restrict dcr,
-                  T* __restrict dx, T* __restrict dg, T* __restrict dd) {
+RV_ALWAYS_INLINE void backward_row(RnnMode mode, int64_t H, const T* __restrict wr,
+                                   const T* __restrict hprev, const T* __restrict dhr,
+                                   const T* __restrict dyr, T* __restrict dcr, T* __restrict dx,
+                                   T* __restrict dg, T* __restrict dd) {
   switch (mode) {
     case RnnMode::Lstm:
       for (int64_t j = 0; j < H; ++j) {
