@@ -3,7 +3,7 @@ installed, PyTorch, in this one process, with the same thread count; the table s
 figures and the ratio (higher is better for throughput, lower for latency). The two
 libraries' steps alternate, so a change in machine load affects both alike.
 
-    python benchmarks/run.py [--threads 2] [--steps 15] [--only sgemm,mlp] [--json out.json]
+    python benchmarks/run.py [--threads 2] [--steps 15] [--only sgemm mlp] [--json out.json]
 """
 import argparse
 import json
@@ -24,6 +24,8 @@ WORKLOADS = {
     "mlp": (workloads.mlp, {}, "samples/s", "rate", 1.0),
     "cnn": (workloads.cnn, {}, "images/s", "rate", 1.0),
     "infer1": (workloads.infer1, {}, "us/call", "latency", 1e6),
+    "lstm": (workloads.lstm, {}, "tokens/s", "rate", 1.0),
+    "gpt": (workloads.gpt, {}, "tokens/s", "rate", 1.0),
 }
 
 
@@ -54,7 +56,8 @@ def main(argv=None):
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--steps", type=int, default=15)
     ap.add_argument("--warmup", type=int, default=3)
-    ap.add_argument("--only", default="")
+    ap.add_argument("--only", nargs="*", default=[],
+                    help="workload names, separated by spaces or commas")
     ap.add_argument("--json", default="")
     ap.add_argument("--no-torch", action="store_true")
     args = ap.parse_args(argv)
@@ -70,7 +73,8 @@ def main(argv=None):
     for lib in libs.values():
         lib.set_num_threads(args.threads)
 
-    names = [n for n in WORKLOADS if not args.only or n in args.only.split(",")]
+    only = [n for arg in args.only for n in arg.split(",") if n]
+    names = [n for n in WORKLOADS if not only or n in only]
     rows = []
     for name in names:
         builder, kwargs, unit, kind, scale = WORKLOADS[name]

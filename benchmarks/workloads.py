@@ -144,3 +144,121 @@ def infer1(lib, reps=100):
                 model(x)
 
     return step, reps
+
+
+def _adam(lib, params, lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, decoupled=False):
+    """Hand-written Adam (decoupled=False) / AdamW (decoupled=True) step, the same formula for
+    both libraries, with in-place tensor ops under no_grad; one place to swap for lib.optim."""
+    b1, b2 = betas
+    ms = [lib.zeros_like(p) for p in params]
+    vs = [lib.zeros_like(p) for p in params]
+    t = [0]
+
+    def update():
+        t[0] += 1
+        bc1 = 1.0 - b1 ** t[0]
+        bc2_sqrt = (1.0 - b2 ** t[0]) ** 0.5
+        with lib.no_grad():
+            for p, m, v in zip(params, ms, vs):
+                g = p.grad
+                if weight_decay and decoupled:
+                    p.mul_(1.0 - lr * weight_decay)
+                elif weight_decay:
+                    g = g + p * weight_decay
+                m.mul_(b1).add_(g, alpha=1.0 - b1)
+                v.mul_(b2).add_(g * g, alpha=1.0 - b2)
+                denom = (v.sqrt() / bc2_sqrt).add_(eps)
+                p.add_(m / denom, alpha=-lr / bc1)
+
+    return update
+
+
+def _adam_train_step(lib, model, x, y, **adam_kw):
+    params = list(model.parameters())
+    update = _adam(lib, params, **adam_kw)
+    F = lib.nn.functional
+
+    def step():
+        model.zero_grad(set_to_none=True)
+        logits = model(x)
+        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
+        loss.backward()
+        update()
+        return loss
+
+    return step
+
+
+def lstm(lib, batch=32, steps=64, vocab=96):
+    """The lstm workload: Embedding(96,128)-LSTM(128,256, batch_first)-Linear(256,96) over
+    batch 32 x 64 tokens, cross-entropy over all steps, Adam lr 1e-3."""
+    nn = lib.nn
+
+    class CharLSTM(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.emb = nn.Embedding(vocab, 128)
+            self.rnn = nn.LSTM(128, 256, 1, batch_first=True)
+            self.head = nn.Linear(256, vocab)
+
+        def forward(self, tok):
+            out, _ = self.rnn(self.emb(tok))
+            return self.head(out)
+
+    lib.manual_seed(0)
+    model = CharLSTM()
+    x = lib.randint(0, vocab, (batch, steps))
+    y = lib.randint(0, vocab, (batch, steps))
+    return _adam_train_step(lib, model, x, y, lr=1e-3), batch * steps
+
+
+def gpt(lib, batch=16, ctx=64, vocab=96, d=128, heads=4, layers=4):
+    """The gpt workload: token + learned position embeddings, 4 pre-LayerNorm blocks (fused qkv,
+    causal scaled-dot-product attention, proj, MLP with GELU, residuals), final LayerNorm and a
+    Linear head; cross-entropy, AdamW lr 3e-4."""
+    nn = lib.nn
+    F = nn.functional
+
+    class Block(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.ln1 = nn.LayerNorm(d)
+            self.qkv = nn.Linear(d, 3 * d)
+            self.proj = nn.Linear(d, d)
+            self.ln2 = nn.LayerNorm(d)
+            self.fc = nn.Linear(d, 4 * d)
+            self.act = nn.GELU()
+            self.fc2 = nn.Linear(4 * d, d)
+
+        def forward(self, x):
+            B, T, C = x.shape
+            q, k, v = self.qkv(self.ln1(x)).split(C, dim=2)
+            q = q.view(B, T, heads, C // heads).transpose(1, 2)
+            k = k.view(B, T, heads, C // heads).transpose(1, 2)
+            v = v.view(B, T, heads, C // heads).transpose(1, 2)
+            a = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+            x = x + self.proj(a.transpose(1, 2).reshape(B, T, C))
+            return x + self.fc2(self.act(self.fc(self.ln2(x))))
+
+    class GPT(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.tok = nn.Embedding(vocab, d)
+            self.pos = nn.Embedding(ctx, d)
+            self.blocks = nn.ModuleList([Block() for _ in range(layers)])
+            self.ln_f = nn.LayerNorm(d)
+            self.head = nn.Linear(d, vocab)
+
+        def forward(self, idx):
+            T = idx.shape[1]
+            x = self.tok(idx) + self.pos(lib.arange(T))
+            for blk in self.blocks:
+                x = blk(x)
+            return self.head(self.ln_f(x))
+
+    lib.manual_seed(0)
+    model = GPT()
+    x = lib.randint(0, vocab, (batch, ctx))
+    y = lib.randint(0, vocab, (batch, ctx))
+    return _adam_train_step(lib, model, x, y, lr=3e-4, weight_decay=0.01,
+                            decoupled=True), batch * ctx

@@ -1,5 +1,5 @@
 // Elementwise activations (see activation.h): forward on the unary kernel slot, backward with
-// ops.
+// ops (relu and gelu run one fused backward pass unless a graph of the gradient is wanted).
 #include "ops/activation.h"
 
 #include "autograd/function.h"
@@ -7,6 +7,7 @@
 #include "ops/binary.h"
 #include "ops/copy.h"
 #include "ops/factory.h"
+#include "ops/gelu_grad.h"
 #include "ops/ternary.h"
 #include "ops/unary.h"
 #include "ops/unary_internal.h"
@@ -47,13 +48,46 @@ Tensor& relu_(Tensor& t) {
   return unary_inplace(t, UnaryOp::Relu, "relu_", {}, [](const Tensor& x) { return relu(x); });
 }
 
+KernelSlot<GeluGradKernel> gelu_backward_kernel;
+
 Tensor gelu(const Tensor& t, GeluApproximate approximate) {
   bool tanh_form = approximate == GeluApproximate::Tanh;
-  Tensor out = unary_forward(tanh_form ? UnaryOp::GeluTanh : UnaryOp::Gelu, t, "gelu");
+  Tensor out;
+  if (t.is_contiguous() && t.device().is_cpu() &&
+      (t.dtype() == DType::Float32 || t.dtype() == DType::Float64)) {
+    // one vectorised pass (kernels/cpu/activation.cpp)
+    out = empty(t.sizes(), t.dtype(), t.device());
+    GeluGradSpec s;
+    s.dtype = t.dtype();
+    s.tanh_form = tanh_form;
+    s.forward = true;
+    s.n = t.numel();
+    s.x = t.data_ptr();
+    s.out = out.data_ptr();
+    if (s.n > 0) gelu_backward_kernel.get(t.device(), "gelu")(s);
+  } else {
+    out = unary_forward(tanh_form ? UnaryOp::GeluTanh : UnaryOp::Gelu, t, "gelu");
+  }
   if (autograd::needs_grad({t})) {
     autograd::record("GeluBackward0", {t}, {&out}, {t}, {}, [tanh_form](BackwardContext& c) {
       const Tensor& g = c.grad();
       Tensor x = c.saved(0);
+      if (!autograd::GradMode::is_enabled() && g.dtype() == x.dtype() &&
+          (x.dtype() == DType::Float32 || x.dtype() == DType::Float64) &&
+          g.sizes() == x.sizes() && g.device() == x.device()) {
+        // one fused pass (no graph of the gradient is wanted)
+        Tensor gc = contiguous(g), xc = contiguous(detach(x));
+        Tensor out = empty(xc.sizes(), xc.dtype(), xc.device());
+        GeluGradSpec s;
+        s.dtype = xc.dtype();
+        s.tanh_form = tanh_form;
+        s.n = xc.numel();
+        s.grad = gc.data_ptr();
+        s.x = xc.data_ptr();
+        s.out = out.data_ptr();
+        if (s.n > 0) gelu_backward_kernel.get(xc.device(), "gelu_backward")(s);
+        return TensorList{out};
+      }
       Tensor x2 = mul(x, x);
       if (!tanh_form) {
         // Phi(x) + x * phi(x)

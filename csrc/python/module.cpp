@@ -27,6 +27,7 @@ void bind_attention(py::module_& m, py::class_<Tensor>& cls);
 void bind_optim(py::module_& m, py::class_<Tensor>& cls);
 void bind_serialize(py::module_& m);
 void bind_upsample(py::module_& m, py::class_<Tensor>& cls);
+void bind_rnn(py::module_& m, py::class_<Tensor>& cls);
 }  // namespace ranvier::python
 
 PYBIND11_MODULE(_C, m) {
@@ -54,4 +55,5 @@ PYBIND11_MODULE(_C, m) {
   bind_optim(m, cls);
   bind_serialize(m);
   bind_upsample(m, cls);
+  bind_rnn(m, cls);
 }

@@ -1,19 +1,22 @@
 // CPU fused scaled dot-product attention kernels (see ops/attention.h).
-// Forward, per query row i: scores s_j = scale * q_i.k_j + mask_ij over key blocks of kBlock;
-// a running max m and sum l are rescaled when a block raises the max, so only one block of
-// scores exists at a time; out_i = acc / l and lse_i = m + log(l) (a row with no allowed key
-// gives NaN output and lse = -inf).
-// Backward with p_ij = exp(s_ij - lse_i) and D_i = dout_i.out_i:
-//   ds_ij = p_ij * (dout_i.v_j - D_i);  gq_i = scale * sum_j ds_ij k_j
-//   gk_j = scale * sum_i ds_ij q_i;     gv_j = sum_i p_ij dout_i
-// computed in two passes (over query rows, then over key rows) so that every sum runs serially
-// in index order: results do not depend on the thread count.
+// Work is split into blocks of kBlock query rows of one batch entry (head). Forward, per block:
+// scores S = scale * Q_blk @ K^T (one GEMM, only the keys a causal block can see) plus the mask,
+// an exact softmax per row (the whole key row is there), out_blk = P @ V (one GEMM) and
+// lse_i = max_i + log(sum_i) (a row with no allowed key gives NaN output and lse = -inf).
+// Backward, per head, query blocks in order, with P recomputed from lse and D_i = dout_i.out_i:
+//   dP = dout_blk @ V^T;  dS = P * (dP - D) * scale;  gq_blk = dS @ K
+//   gk += dS^T @ Q_blk;   gv += P^T @ dout_blk
+// Each head is handled by one thread (single-threaded GEMMs inside the parallel loop), and the
+// block size is fixed, so results do not depend on the thread count.
+#pragma GCC optimize("no-trapping-math")  // see kernels/cpu/fast_math.h
 #include <algorithm>
 #include <cmath>
 #include <limits>
 #include <vector>
 
 #include "core/parallel.h"
+#include "kernels/cpu/blas.h"
+#include "kernels/cpu/fast_math.h"
 #include "ops/attention.h"
 
 namespace ranvier::cpu {
@@ -21,20 +24,21 @@ namespace ranvier::cpu {
 namespace {
 
 constexpr int64_t kBlock = 64;
-constexpr double kNegInf = -std::numeric_limits<double>::infinity();
 
-template <typename T>
-double dot(const T* a, const T* b, int64_t n) {
-  double acc = 0;
-  for (int64_t t = 0; t < n; ++t) acc += double(a[t]) * double(b[t]);
-  return acc;
+// row[j] = exp(row[j] - m) for j < n; returns their sum (float: fast_math.h, vectorised).
+inline double exp_shift(double* row, int64_t n, double m) {
+  double l = 0;
+  for (int64_t j = 0; j < n; ++j) {
+    row[j] = std::exp(row[j] - m);
+    l += row[j];
+  }
+  return l;
 }
-
-template <typename T>
-double score(const AttnSpec& p, const T* qi, const T* kb, const T* mb, int64_t i, int64_t j) {
-  double sc = p.scale * dot(qi, kb + j * p.e, p.e);
-  if (mb) sc += double(mb[i * p.ml + j * p.ms]);
-  return sc;
+RV_MULTIVERSION float exp_shift(float* row, int64_t n, float m) {
+  for (int64_t j = 0; j < n; ++j) row[j] = exp_f(row[j] - m);  // vectorises
+  float l = 0;
+  for (int64_t j = 0; j < n; ++j) l += row[j];  // in order
+  return l;
 }
 
 template <typename T>
@@ -42,54 +46,78 @@ int64_t key_end(const AttnSpec& p, int64_t i) {
   return p.causal ? std::min(p.s, i + 1) : p.s;
 }
 
+// Runs f(begin, end) over [0, n) items: in parallel with single-threaded GEMMs when there are
+// enough items for the threads, else serially with multi-threaded GEMMs.
+template <typename F>
+void for_items(int64_t n, const F& f) {
+  if (n >= 2 && get_num_threads() > 1 && !in_parallel_region()) {
+    BlasSingleThreadGuard guard;
+    parallel_for(0, n, 1, f);
+  } else {
+    f(0, n);
+  }
+}
+
+// P (n x se) for query rows i0..i0+n of head b: raw scores in, on return the probabilities
+// exp(s - lse) (zero where a key is not allowed). With lse null (forward) computes lse into
+// lse_out and normalises; returns nothing.
+template <typename T>
+void scores(const AttnSpec& p, int64_t b, int64_t i0, int64_t n, int64_t se, T* sc) {
+  const T* q = static_cast<const T*>(p.q) + (b * p.l + i0) * p.e;
+  const T* k = static_cast<const T*>(p.k) + b * p.s * p.e;
+  blas_gemm(p.dtype == DType::Float64, false, true, n, se, p.e, p.scale, q, p.e, k, p.e, 0.0,
+            sc, se);
+  const T* mask = static_cast<const T*>(p.mask);
+  if (!mask) return;
+  const T* mb = mask + b * p.mb;
+  for (int64_t r = 0; r < n; ++r) {
+    const int64_t i = i0 + r;
+    T* row = sc + r * se;
+    for (int64_t j = 0; j < se; ++j) row[j] += mb[i * p.ml + j * p.ms];
+  }
+}
+
 template <typename T>
 void sdpa_forward(const AttnSpec& p) {
-  const T* q = static_cast<const T*>(p.q);
-  const T* k = static_cast<const T*>(p.k);
-  const T* v = static_cast<const T*>(p.v);
-  const T* mask = static_cast<const T*>(p.mask);
-  T* out = static_cast<T*>(p.out);
-  T* lse = static_cast<T*>(p.lse);
-  const int64_t rows = p.b * p.l;
-  const int64_t work = std::max<int64_t>(1, p.s * (p.e + p.ev));
-  parallel_for(0, rows, std::max<int64_t>(1, kGrainSize / work), [&](int64_t rb, int64_t re) {
-    std::vector<double> sc(kBlock), acc(p.ev);
-    for (int64_t r = rb; r < re; ++r) {
-      const int64_t b = r / p.l, i = r % p.l;
-      const T* qi = q + r * p.e;
-      const T* kb = k + b * p.s * p.e;
-      const T* vb = v + b * p.s * p.ev;
-      const T* mb = mask ? mask + b * p.mb : nullptr;
-      std::fill(acc.begin(), acc.end(), 0.0);
-      double m = kNegInf, l = 0;
-      const int64_t jend = key_end<T>(p, i);
-      for (int64_t j0 = 0; j0 < jend; j0 += kBlock) {
-        const int64_t jn = std::min(kBlock, jend - j0);
-        double bm = kNegInf;
-        for (int64_t t = 0; t < jn; ++t) {
-          sc[t] = score(p, qi, kb, mb, i, j0 + t);
-          bm = std::max(bm, sc[t]);
+  const T nan = std::numeric_limits<T>::quiet_NaN();
+  const T ninf = -std::numeric_limits<T>::infinity();
+  const int64_t nblk = (p.l + kBlock - 1) / kBlock;
+  for_items(p.b * nblk, [&](int64_t it0, int64_t it1) {
+    std::vector<T> sc;
+    for (int64_t it = it0; it < it1; ++it) {
+      const int64_t b = it / nblk, i0 = (it % nblk) * kBlock;
+      const int64_t n = std::min(kBlock, p.l - i0);
+      const int64_t se = p.causal ? std::min(p.s, i0 + n) : p.s;
+      T* out = static_cast<T*>(p.out) + (b * p.l + i0) * p.ev;
+      T* lse = static_cast<T*>(p.lse) + b * p.l + i0;
+      sc.resize(size_t(n * std::max<int64_t>(se, 1)));
+      if (se > 0) scores<T>(p, b, i0, n, se, sc.data());
+      std::vector<bool> empty_row(size_t(n), false);
+      for (int64_t r = 0; r < n; ++r) {
+        T* row = sc.data() + r * se;
+        const int64_t jend = key_end<T>(p, i0 + r);
+        T m = ninf;
+        for (int64_t j = 0; j < jend; ++j) m = std::max(m, row[j]);
+        if (m == ninf) {
+          std::fill(row, row + se, T(0));
+          empty_row[size_t(r)] = true;
+          lse[r] = ninf;
+          continue;
         }
-        if (bm == kNegInf) continue;
-        const double mn = std::max(m, bm);
-        const double c = m == kNegInf ? 0.0 : std::exp(m - mn);
-        l *= c;
-        for (auto& a : acc) a *= c;
-        for (int64_t t = 0; t < jn; ++t) {
-          const double w = std::exp(sc[t] - mn);
-          l += w;
-          const T* vj = vb + (j0 + t) * p.ev;
-          for (int64_t d = 0; d < p.ev; ++d) acc[d] += w * double(vj[d]);
-        }
-        m = mn;
+        const T l = exp_shift(row, jend, m);
+        std::fill(row + jend, row + se, T(0));
+        const T inv = T(1) / l;
+        for (int64_t j = 0; j < jend; ++j) row[j] *= inv;
+        lse[r] = m + std::log(l);
       }
-      T* o = out + r * p.ev;
-      if (l == 0) {
-        for (int64_t d = 0; d < p.ev; ++d) o[d] = T(std::numeric_limits<double>::quiet_NaN());
-        lse[r] = T(kNegInf);
-      } else {
-        for (int64_t d = 0; d < p.ev; ++d) o[d] = T(acc[d] / l);
-        lse[r] = T(m + std::log(l));
+      if (p.ev > 0) {
+        if (se > 0) {
+          const T* v = static_cast<const T*>(p.v) + b * p.s * p.ev;
+          blas_gemm(p.dtype == DType::Float64, false, false, n, p.ev, se, 1.0, sc.data(), se, v,
+                    p.ev, 0.0, out, p.ev);
+        }
+        for (int64_t r = 0; r < n; ++r)
+          if (empty_row[size_t(r)]) std::fill(out + r * p.ev, out + (r + 1) * p.ev, nan);
       }
     }
   });
@@ -97,76 +125,59 @@ void sdpa_forward(const AttnSpec& p) {
 
 template <typename T>
 void sdpa_backward(const AttnSpec& p) {
-  const T* q = static_cast<const T*>(p.q);
-  const T* k = static_cast<const T*>(p.k);
-  const T* v = static_cast<const T*>(p.v);
-  const T* mask = static_cast<const T*>(p.mask);
-  const T* out = static_cast<const T*>(p.out);
-  const T* lse = static_cast<const T*>(p.lse);
-  const T* g = static_cast<const T*>(p.grad);
+  const bool dbl = p.dtype == DType::Float64;
+  const T ninf = -std::numeric_limits<T>::infinity();
   T* gq = static_cast<T*>(p.gq);
   T* gk = static_cast<T*>(p.gk);
   T* gv = static_cast<T*>(p.gv);
-  const int64_t rows = p.b * p.l;
-  std::vector<double> dsum(rows);
-  const int64_t work = std::max<int64_t>(1, p.s * (p.e + p.ev));
-  const int64_t grain = std::max<int64_t>(1, kGrainSize / work);
-  // pass 1, over query rows: D_i and gq_i
-  parallel_for(0, rows, grain, [&](int64_t rb, int64_t re) {
-    std::vector<double> acc(p.e);
-    for (int64_t r = rb; r < re; ++r) {
-      const int64_t b = r / p.l, i = r % p.l;
-      const double li = double(lse[r]);
-      dsum[r] = li == kNegInf ? 0.0 : dot(g + r * p.ev, out + r * p.ev, p.ev);
-      if (!gq || li == kNegInf) continue;
-      const T* qi = q + r * p.e;
-      const T* kb = k + b * p.s * p.e;
-      const T* vb = v + b * p.s * p.ev;
-      const T* mb = mask ? mask + b * p.mb : nullptr;
-      std::fill(acc.begin(), acc.end(), 0.0);
-      const int64_t jend = key_end<T>(p, i);
-      for (int64_t j = 0; j < jend; ++j) {
-        const double pij = std::exp(score(p, qi, kb, mb, i, j) - li);
-        if (pij == 0) continue;
-        const double ds = pij * (dot(g + r * p.ev, vb + j * p.ev, p.ev) - dsum[r]);
-        const T* kj = kb + j * p.e;
-        for (int64_t d = 0; d < p.e; ++d) acc[d] += ds * double(kj[d]);
-      }
-      for (int64_t d = 0; d < p.e; ++d) gq[r * p.e + d] = T(p.scale * acc[d]);
-    }
-  });
-  if (!gk && !gv) return;
-  // pass 2, over key rows: gk_j and gv_j, query rows summed in order
-  const int64_t krows = p.b * p.s;
-  const int64_t kwork = std::max<int64_t>(1, p.l * (p.e + p.ev));
-  parallel_for(0, krows, std::max<int64_t>(1, kGrainSize / kwork), [&](int64_t cb, int64_t ce) {
-    std::vector<double> ak(p.e), av(p.ev);
-    for (int64_t c = cb; c < ce; ++c) {
-      const int64_t b = c / p.s, j = c % p.s;
-      const T* kb = k + b * p.s * p.e;
-      const T* vj = v + c * p.ev;
-      const T* mb = mask ? mask + b * p.mb : nullptr;
-      std::fill(ak.begin(), ak.end(), 0.0);
-      std::fill(av.begin(), av.end(), 0.0);
-      for (int64_t i = p.causal ? j : 0; i < p.l; ++i) {
-        const int64_t r = b * p.l + i;
-        const double li = double(lse[r]);
-        if (li == kNegInf) continue;
-        const T* qi = q + r * p.e;
-        const double pij = std::exp(score(p, qi, kb, mb, i, j) - li);
-        if (pij == 0) continue;
-        const T* gi = g + r * p.ev;
-        if (gv)
-          for (int64_t d = 0; d < p.ev; ++d) av[d] += pij * double(gi[d]);
-        if (gk) {
-          const double ds = pij * (dot(gi, vj, p.ev) - dsum[r]);
-          for (int64_t d = 0; d < p.e; ++d) ak[d] += ds * double(qi[d]);
+  for_items(p.b, [&](int64_t b0, int64_t b1) {
+    std::vector<T> sc, dp, gqb;
+    for (int64_t b = b0; b < b1; ++b) {
+      const T* kb = static_cast<const T*>(p.k) + b * p.s * p.e;
+      const T* vb = static_cast<const T*>(p.v) + b * p.s * p.ev;
+      T* gkb = gk ? gk + b * p.s * p.e : nullptr;
+      T* gvb = gv ? gv + b * p.s * p.ev : nullptr;
+      for (int64_t i0 = 0; i0 < p.l; i0 += kBlock) {
+        const int64_t n = std::min(kBlock, p.l - i0);
+        const int64_t se = p.causal ? std::min(p.s, i0 + n) : p.s;
+        if (se == 0) continue;
+        const int64_t r0 = b * p.l + i0;
+        const T* qb = static_cast<const T*>(p.q) + r0 * p.e;
+        const T* g = static_cast<const T*>(p.grad) + r0 * p.ev;
+        const T* out = static_cast<const T*>(p.out) + r0 * p.ev;
+        const T* lse = static_cast<const T*>(p.lse) + r0;
+        sc.resize(size_t(n * se));
+        dp.resize(size_t(n * se));
+        scores<T>(p, b, i0, n, se, sc.data());
+        for (int64_t r = 0; r < n; ++r) {
+          T* row = sc.data() + r * se;
+          const int64_t jend = lse[r] == ninf ? 0 : key_end<T>(p, i0 + r);
+          exp_shift(row, jend, lse[r]);
+          std::fill(row + jend, row + se, T(0));
         }
+        if (gvb && p.ev > 0)
+          blas_gemm(dbl, true, false, se, p.ev, n, 1.0, sc.data(), se, g, p.ev, 1.0, gvb, p.ev);
+        if (!gq && !gkb) continue;
+        if (p.ev > 0)
+          blas_gemm(dbl, false, true, n, se, p.ev, 1.0, g, p.ev, vb, p.ev, 0.0, dp.data(), se);
+        else
+          std::fill(dp.begin(), dp.end(), T(0));
+        for (int64_t r = 0; r < n; ++r) {
+          T d = 0;
+          if (lse[r] != ninf)
+            for (int64_t c = 0; c < p.ev; ++c) d += g[r * p.ev + c] * out[r * p.ev + c];
+          const T* pr = sc.data() + r * se;
+          T* dr = dp.data() + r * se;
+          const T sc_ = T(p.scale);
+          for (int64_t j = 0; j < se; ++j) dr[j] = pr[j] * (dr[j] - d) * sc_;
+        }
+        if (p.e == 0) continue;
+        if (gq)
+          blas_gemm(dbl, false, false, n, p.e, se, 1.0, dp.data(), se, kb, p.e, 0.0,
+                    gq + r0 * p.e, p.e);
+        if (gkb)
+          blas_gemm(dbl, true, false, se, p.e, n, 1.0, dp.data(), se, qb, p.e, 1.0, gkb, p.e);
       }
-      if (gk)
-        for (int64_t d = 0; d < p.e; ++d) gk[c * p.e + d] = T(p.scale * ak[d]);
-      if (gv)
-        for (int64_t d = 0; d < p.ev; ++d) gv[c * p.ev + d] = T(av[d]);
     }
   });
 }

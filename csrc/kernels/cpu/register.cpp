@@ -26,6 +26,8 @@ void register_attention_cpu();
 void register_optim_cpu();
 void register_upsample_cpu();
 void register_ctc_cpu();
+void register_rnn_cpu();
+void register_activation_cpu();
 
 int simd_level() {
   __builtin_cpu_init();
@@ -75,6 +77,8 @@ void ensure_kernels_registered() {
     cpu::register_optim_cpu();
     cpu::register_upsample_cpu();
     cpu::register_ctc_cpu();
+    cpu::register_rnn_cpu();
+    cpu::register_activation_cpu();
     init_blas();
   });
 }

@@ -2,9 +2,13 @@
 multi-layer, optionally bidirectional sequence runner used by nn.RNN / nn.LSTM / nn.GRU.
 
 The input projection of every time step is one GEMM (x @ W_ih^T + b_ih over the whole
-sequence); each step then does one GEMM for h @ W_hh^T + b_hh and the gate arithmetic, composed
-of differentiable ranvier ops. Gate order: i, f, g, o for LSTM and r, z, n for GRU."""
+sequence). For float32/float64 CPU tensors the rest of a layer direction (and of a cell) is the
+fused op _C._rnn_layer: the time loop, one GEMM per step and one fused gate pass, one autograd
+node with a back-through-time backward in C++ (no double backward). Otherwise (LSTM with
+proj_size, other devices or dtypes) each step is composed of differentiable ranvier ops.
+Gate order: i, f, g, o for LSTM and r, z, n for GRU."""
 import ranvier
+from ranvier import _C
 from ranvier.nn._functional_basic import linear
 from ranvier.nn._functional_dropout import dropout
 
@@ -48,6 +52,16 @@ def _step(mode, gi, h, c, w_hh, b_hh, w_hr=None):
     return h_new, c_new
 
 
+def _fused_ok(*tensors):
+    """Whether the fused C++ layer applies: float32/float64 tensors on the CPU."""
+    for t in tensors:
+        if t is None:
+            continue
+        if t.dtype not in (ranvier.float32, ranvier.float64) or t.device.type != "cpu":
+            return False
+    return True
+
+
 # ---------------------------------------------------------------- cells
 def _check_cell(name, input, hx, w_ih, w_hh):
     if input.dim() not in (1, 2):
@@ -80,6 +94,16 @@ def _cell(name, mode, input, hx, w_ih, w_hh, b_ih, b_hh):
     shape = (input.shape[0], w_hh.shape[1])
     states = [ranvier.zeros(*shape, dtype=input.dtype) if s is None else
               (s if batched else s.unsqueeze(0)) for s in states]
+    c0 = states[1] if mode == "LSTM" else None
+    if _fused_ok(input, states[0], c0, w_ih, w_hh, b_ih, b_hh) and \
+            all(s.dtype == input.dtype for s in [states[0], w_ih, w_hh] +
+                [t for t in (c0, b_ih, b_hh) if t is not None]):
+        xp = linear(input, w_ih, b_ih).unsqueeze(0)
+        _, h, c = _C._rnn_layer(mode, xp, states[0], c0, w_hh, b_hh, False, None, name)
+        if not batched:
+            h = h.squeeze(0)
+            c = c.squeeze(0) if c is not None else None
+        return (h, c) if mode == "LSTM" else h
     h, c = _step(mode, linear(input, w_ih, b_ih), states[0],
                  states[1] if mode == "LSTM" else None, w_hh, b_hh)
     if not batched:
@@ -111,10 +135,12 @@ def gru_cell(input, hx, w_ih, w_hh, b_ih=None, b_hh=None):
 
 
 # ---------------------------------------------------------------- whole sequences
-def _direction(mode, x, h, c, params, reverse, masks):
+def _direction(mode, x, h, c, params, reverse, masks, lengths=None, name="RNN"):
     """Runs one direction of one layer over x (T, B, in); returns (output (T, B, H'), h, c)."""
     w_ih, w_hh, b_ih, b_hh, w_hr = params
     proj = linear(x, w_ih, b_ih)  # all time steps in one GEMM
+    if w_hr is None and _fused_ok(x, h, c, w_ih, w_hh, b_ih, b_hh):
+        return _C._rnn_layer(mode, proj, h, c, w_hh, b_hh, reverse, lengths, name)
     T = x.shape[0]
     ys = [None] * T
     for t in (range(T - 1, -1, -1) if reverse else range(T)):
@@ -132,7 +158,7 @@ def _direction(mode, x, h, c, params, reverse, masks):
 
 
 def run_rnn(mode, x, hx, cx, weights, num_layers, bidirectional, dropout_p, training,
-            lengths=None):
+            lengths=None, name="RNN"):
     """x: (T, B, in) time-major. hx: (L*D, B, H_out); cx: (L*D, B, H) for LSTM else None.
     weights: a list over layer*D + direction of (w_ih, w_hh, b_ih, b_hh, w_hr) (None allowed).
     lengths: per-batch-entry sequence lengths (steps at t >= length leave the state unchanged
@@ -148,7 +174,8 @@ def run_rnn(mode, x, hx, cx, weights, num_layers, bidirectional, dropout_p, trai
         for d in range(D):
             k = layer * D + d
             y, h, c = _direction(mode, x, hx[k], cx[k] if cx is not None else None,
-                                 weights[k], d == 1, masks)
+                                 weights[k], d == 1, masks,
+                                 None if lengths is None else [int(v) for v in lengths], name)
             outs.append(y)
             h_out.append(h)
             c_out.append(c)

@@ -237,7 +237,8 @@ class RNNBase(Module):
             raise RuntimeError("%s: expected a sequence of at least one time step, got input "
                                "shape %s" % (name, list(x.shape)))
         out, h_n, c_n = FR.run_rnn(self.mode, x, h0, c0, self._weights(), self.num_layers,
-                                   self.bidirectional, self.dropout, self.training, lengths)
+                                   self.bidirectional, self.dropout, self.training, lengths,
+                                   name)
         if packed:
             bs = [int(v) for v in input.batch_sizes.tolist()]
             data = ranvier.cat([out[t, :bs[t]] for t in range(len(bs))], 0)

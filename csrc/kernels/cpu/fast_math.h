@@ -1,0 +1,55 @@
+// Branch-free float exp / sigmoid / tanh / erf for the fused CPU kernels (rnn, activation):
+// written so that loops calling them vectorise. Note [Fast float math]: exp_f uses a
+// Cody-Waite reduction by ln 2 and a degree-6 polynomial (about 2 ulp over [-87, 88], inputs
+// clamped there); tanh_f = 1 - 2 / (exp(2x) + 1) (absolute error ~1e-7); erf_f is a rational
+// approximation with absolute error below 2e-7. Double callers use libm.
+// A file using these puts RV_FAST_MATH_FILE before its includes (no-trapping-math: lets GCC
+// turn the clamps and sign selects into vector blends) and marks its float loops
+// RV_MULTIVERSION (AVX-512, AVX2 and baseline copies picked at load time).
+#pragma once
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+
+#define RV_ALWAYS_INLINE inline __attribute__((always_inline))
+#define RV_MULTIVERSION \
+  __attribute__((noinline, target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+
+namespace ranvier::cpu {
+
+RV_ALWAYS_INLINE float exp_f(float x) {
+  x = std::min(std::max(x, -87.0f), 88.0f);
+  const float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;  // round(x / ln 2)
+  const float r = (x - n * 0.693359375f) + n * 2.12194440e-4f;
+  float p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  const float e = (p * r * r + r) + 1.0f;
+  const int32_t bits = (int32_t(n) + 127) << 23;
+  float scale;
+  std::memcpy(&scale, &bits, sizeof(scale));
+  return e * scale;
+}
+
+RV_ALWAYS_INLINE float sigmoid_f(float x) { return 1.0f / (1.0f + exp_f(-x)); }
+
+RV_ALWAYS_INLINE float tanh_f(float x) { return 1.0f - 2.0f / (exp_f(2.0f * x) + 1.0f); }
+
+// erf(x) = sign(x) (1 - poly(t) exp(-x^2)), t = 1 / (1 + p |x|) (a five-term fit in t).
+RV_ALWAYS_INLINE float erf_f(float x) {
+  const float ax = std::fabs(x);
+  const float t = 1.0f / (1.0f + 0.3275911f * ax);
+  float p = 1.061405429f;
+  p = p * t - 1.453152027f;
+  p = p * t + 1.421413741f;
+  p = p * t - 0.284496736f;
+  p = p * t + 0.254829592f;
+  const float y = 1.0f - p * t * exp_f(-ax * ax);
+  return std::copysign(y, x);
+}
+
+}  // namespace ranvier::cpu

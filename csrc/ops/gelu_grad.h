@@ -1,0 +1,24 @@
+// gelu's fused kernel slot (kernel in kernels/cpu/activation.cpp): forward out = gelu(x) for
+// contiguous float32/float64 CPU input, and backward out = grad * gelu'(x) (used unless a graph
+// of the gradient is wanted), over n contiguous elements.
+#pragma once
+#include <cstdint>
+
+#include "core/dispatch.h"
+#include "core/dtype.h"
+
+namespace ranvier {
+
+struct GeluGradSpec {
+  DType dtype = DType::Float32;
+  bool tanh_form = false;
+  bool forward = false;  // true: out = gelu(x) (grad unused)
+  int64_t n = 0;
+  const void* grad = nullptr;
+  const void* x = nullptr;
+  void* out = nullptr;
+};
+using GeluGradKernel = void (*)(const GeluGradSpec& s);
+extern KernelSlot<GeluGradKernel> gelu_backward_kernel;
+
+}  // namespace ranvier
