@@ -2,6 +2,11 @@
 #include "core/parallel.h"
 
 #include <atomic>
+#include <exception>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 #include "core/error.h"
 
@@ -37,6 +42,38 @@ bool in_parallel_region() {
 #else
   return false;
 #endif
+}
+
+void parallel_for_chunks(int64_t begin, int64_t end, int64_t grain, ChunkFn fn,
+                         const void* ctx) {
+#ifdef _OPENMP
+  int64_t n = end - begin;
+  int nt = get_num_threads();
+  if (nt > 1 && n > grain && !omp_in_parallel()) {
+    int64_t max_chunks = (n + grain - 1) / (grain > 0 ? grain : 1);
+    if (max_chunks < nt) nt = int(max_chunks);
+    std::exception_ptr err = nullptr;
+#pragma omp parallel num_threads(nt)
+    {
+      int tid = omp_get_thread_num();
+      int nth = omp_get_num_threads();
+      int64_t chunk = (n + nth - 1) / nth;
+      int64_t b = begin + tid * chunk;
+      int64_t e = b + chunk < end ? b + chunk : end;
+      if (b < e) {
+        try {
+          fn(ctx, b, e);
+        } catch (...) {
+#pragma omp critical(ranvier_parallel_error)
+          if (!err) err = std::current_exception();
+        }
+      }
+    }
+    if (err) std::rethrow_exception(err);
+    return;
+  }
+#endif
+  fn(ctx, begin, end);
 }
 
 }  // namespace ranvier

@@ -6,11 +6,6 @@
 // fixed-size blocks (reduce_blocks) so that results are bitwise identical for any thread count.
 #pragma once
 #include <cstdint>
-#include <exception>
-
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 namespace ranvier {
 
@@ -20,37 +15,19 @@ bool in_parallel_region();
 
 constexpr int64_t kGrainSize = 32768;
 
+// The OpenMP region lives in parallel.cpp, compiled once: each parallel_for call site only
+// instantiates its chunk function (one copy of the loop body), reached through a pointer.
+using ChunkFn = void (*)(const void* ctx, int64_t begin, int64_t end);
+void parallel_for_chunks(int64_t begin, int64_t end, int64_t grain, ChunkFn fn,
+                         const void* ctx);
+
 template <typename F>
 void parallel_for(int64_t begin, int64_t end, int64_t grain, const F& f) {
   if (begin >= end) return;
-#ifdef _OPENMP
-  int64_t n = end - begin;
-  int nt = get_num_threads();
-  if (nt > 1 && n > grain && !omp_in_parallel()) {
-    int64_t max_chunks = (n + grain - 1) / (grain > 0 ? grain : 1);
-    if (max_chunks < nt) nt = int(max_chunks);
-    std::exception_ptr err = nullptr;
-#pragma omp parallel num_threads(nt)
-    {
-      int tid = omp_get_thread_num();
-      int nth = omp_get_num_threads();
-      int64_t chunk = (n + nth - 1) / nth;
-      int64_t b = begin + tid * chunk;
-      int64_t e = b + chunk < end ? b + chunk : end;
-      if (b < e) {
-        try {
-          f(b, e);
-        } catch (...) {
-#pragma omp critical(ranvier_parallel_error)
-          if (!err) err = std::current_exception();
-        }
-      }
-    }
-    if (err) std::rethrow_exception(err);
-    return;
-  }
-#endif
-  f(begin, end);
+  parallel_for_chunks(
+      begin, end, grain,
+      [](const void* ctx, int64_t b, int64_t e) { (*static_cast<const F*>(ctx))(b, e); },
+      &f);
 }
 
 }  // namespace ranvier

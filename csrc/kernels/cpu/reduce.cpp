@@ -291,18 +291,23 @@ void run_reduce(const ReduceSpec& s, const Op& op) {
   }
 }
 
-// Output types: the op layer picks out_dtype; these dispatch it.
+// Output types: the op layer picks out_dtype, and only these pairs occur: the input's own
+// type (every op), int64 for integer sums and products, bool or uint8 for all/any. Only
+// those are instantiated.
 template <typename T, typename Op>
 void run_with_out(const ReduceSpec& s, const Op& op, const char* name) {
-  switch (s.out_dtype) {
-    case DType::Float32: return run_reduce<T, float>(s, op);
-    case DType::Float64: return run_reduce<T, double>(s, op);
-    case DType::Int64: return run_reduce<T, int64_t>(s, op);
-    case DType::Int32: return run_reduce<T, int32_t>(s, op);
-    case DType::UInt8: return run_reduce<T, uint8_t>(s, op);
-    case DType::Bool: return run_reduce<T, bool>(s, op);
-    default: throw_unsupported_dtype(name, s.out_dtype);
+  constexpr bool kLogic = std::is_same_v<Op, LogicAcc<T, true>> ||
+                          std::is_same_v<Op, LogicAcc<T, false>>;
+  if constexpr (kLogic) {
+    if (s.out_dtype == DType::Bool) return run_reduce<T, bool>(s, op);
+    if (s.out_dtype == DType::UInt8) return run_reduce<T, uint8_t>(s, op);
+  } else {
+    if (s.out_dtype == CppToDType<T>::value) return run_reduce<T, T>(s, op);
+    if constexpr (!std::is_floating_point_v<T>) {
+      if (s.out_dtype == DType::Int64) return run_reduce<T, int64_t>(s, op);
+    }
   }
+  throw_unsupported_dtype(name, s.out_dtype);
 }
 
 template <typename T>
