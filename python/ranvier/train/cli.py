@@ -17,7 +17,7 @@ PUBLISHED = {("mnist1d", "mlp"): 0.68, ("mnist1d", "cnn"): 0.94, ("mnist1d", "gr
 # Defaults per dataset kind: (epochs, batch size, optimizer, learning rate, weight decay).
 # MNIST-1D: the paper's 6000 steps of batch 100 at lr 1e-2 on all 4000 training examples
 # (no validation split), with AdamW's decoupled weight decay, which measured better on the CNN.
-_DEFAULTS = {"signal": (150, 100, "adamw", 1e-2, 0.1), "image": (10, 128, "adam", 1e-3, 0.0),
+_DEFAULTS = {"signal": (150, 100, "adamw", 1e-2, 0.1), "image": (15, 128, "adam", 1e-3, 0.0),
              "text": (5, 64, "adamw", 3e-4, 0.01)}
 _VAL_FRACTION = {"mnist1d": 0.0}
 
@@ -99,7 +99,8 @@ def main(argv=None, out=print):
     finished = trainer.fit(resume=cfg.resume)
     if not finished:
         return 130
-    trainer.restore_best()
+    if cfg.patience:  # early stopping: measure the weights with the best validation loss
+        trainer.restore_best()
     final = splits.test if splits.test is not None else splits.val
     loss, acc = trainer.evaluate(final)
     which = "test" if splits.test is not None else "validation"

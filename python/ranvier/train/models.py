@@ -18,20 +18,21 @@ MODELS = ("mlp", "cnn", "resnet", "gru", "lstm", "gpt")
 
 
 class MLP(nn.Module):
-    """Flatten, then hidden Linear+ReLU layers; a layer whose width matches its input adds
-    its output to it (the residual MNIST-1D MLP)."""
+    """Flatten, then hidden Linear+ReLU(+Dropout) layers; a layer whose width matches its
+    input adds its output to it (the residual MNIST-1D MLP)."""
 
-    def __init__(self, in_features, classes, hidden=(100, 100)):
+    def __init__(self, in_features, classes, hidden=(100, 100), dropout=0.0):
         super().__init__()
         self.flatten = nn.Flatten()
         widths = (in_features,) + tuple(hidden)
         self.hidden = nn.ModuleList(nn.Linear(a, b) for a, b in zip(widths, widths[1:]))
+        self.drop = nn.Dropout(dropout)
         self.head = nn.Linear(widths[-1], classes)
 
     def forward(self, x):
         h = self.flatten(x)
         for layer in self.hidden:
-            y = layer(h).relu()
+            y = self.drop(layer(h).relu())
             h = h + y if y.shape == h.shape else y
         return self.head(h)
 
@@ -226,7 +227,7 @@ def build_model(name, info):
                                   read_all=True)
     channels, size, _ = info.shape
     if name == "mlp":
-        return MLP(channels * size * size, classes, hidden=(512, 256))
+        return MLP(channels * size * size, classes, hidden=(512, 256), dropout=0.2)
     if name == "cnn":
         return ImageCNN(channels, size, classes)
     if name == "resnet":
