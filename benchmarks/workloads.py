@@ -73,22 +73,6 @@ def mlp_raw(lib, batch=128):
     return step, batch
 
 
-def _sgd_momentum(lib, params, lr=0.01, momentum=0.9):
-    """Manual SGD with momentum (the optim package comes later); same update as torch.optim.SGD."""
-    bufs = [None] * len(params)
-
-    def update():
-        with lib.no_grad():
-            for i, p in enumerate(params):
-                if bufs[i] is None:
-                    bufs[i] = p.grad.clone()
-                else:
-                    bufs[i].mul_(momentum).add_(p.grad)
-                p.sub_(bufs[i] * lr)
-
-    return update
-
-
 def _mlp_model(lib):
     nn = lib.nn
     return nn.Sequential(nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 256), nn.ReLU(),
@@ -96,15 +80,15 @@ def _mlp_model(lib):
 
 
 def _train_step(lib, model, x, y):
-    params = list(model.parameters())
-    update = _sgd_momentum(lib, params)
+    """zero grads, forward, cross-entropy, backward, SGD step (lr 0.01, momentum 0.9)."""
+    opt = lib.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
     F = lib.nn.functional
 
     def step():
-        model.zero_grad(set_to_none=True)
+        opt.zero_grad(set_to_none=True)
         loss = F.cross_entropy(model(x), y)
         loss.backward()
-        update()
+        opt.step()
         return loss
 
     return step
@@ -146,44 +130,18 @@ def infer1(lib, reps=100):
     return step, reps
 
 
-def _adam(lib, params, lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, decoupled=False):
-    """Hand-written Adam (decoupled=False) / AdamW (decoupled=True) step, the same formula for
-    both libraries, with in-place tensor ops under no_grad; one place to swap for lib.optim."""
-    b1, b2 = betas
-    ms = [lib.zeros_like(p) for p in params]
-    vs = [lib.zeros_like(p) for p in params]
-    t = [0]
-
-    def update():
-        t[0] += 1
-        bc1 = 1.0 - b1 ** t[0]
-        bc2_sqrt = (1.0 - b2 ** t[0]) ** 0.5
-        with lib.no_grad():
-            for p, m, v in zip(params, ms, vs):
-                g = p.grad
-                if weight_decay and decoupled:
-                    p.mul_(1.0 - lr * weight_decay)
-                elif weight_decay:
-                    g = g + p * weight_decay
-                m.mul_(b1).add_(g, alpha=1.0 - b1)
-                v.mul_(b2).add_(g * g, alpha=1.0 - b2)
-                denom = (v.sqrt() / bc2_sqrt).add_(eps)
-                p.add_(m / denom, alpha=-lr / bc1)
-
-    return update
-
-
-def _adam_train_step(lib, model, x, y, **adam_kw):
-    params = list(model.parameters())
-    update = _adam(lib, params, **adam_kw)
+def _adam_train_step(lib, model, x, y, lr, weight_decay=0.0, decoupled=False):
+    """A sequence-model step with Adam (or AdamW when decoupled), cross-entropy over all steps."""
+    cls = lib.optim.AdamW if decoupled else lib.optim.Adam
+    opt = cls(model.parameters(), lr=lr, weight_decay=weight_decay)
     F = lib.nn.functional
 
     def step():
-        model.zero_grad(set_to_none=True)
+        opt.zero_grad(set_to_none=True)
         logits = model(x)
         loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
         loss.backward()
-        update()
+        opt.step()
         return loss
 
     return step
