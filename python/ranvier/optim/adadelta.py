@@ -1,9 +1,8 @@
 """Adadelta with rho, eps, weight_decay and maximize. State: 'step', 'square_avg',
 'acc_delta'."""
-import ranvier
 from ranvier import _C
-from ranvier.optim.optimizer import (Optimizer, _as_step, _check_lr, _check_nonneg,
-                                     _params_with_grad, _scalar_step)
+from ranvier.optim.optimizer import (Optimizer, _check_lr, _check_nonneg, _group_state,
+                                     _params_with_grad)
 
 __all__ = ["Adadelta"]
 
@@ -31,17 +30,8 @@ class Adadelta(Optimizer):
             params, grads = _params_with_grad(group)
             if not params:
                 continue
-            square_avgs, acc_deltas, steps = [], [], []
-            for p in params:
-                state = self.state[p]
-                if len(state) == 0:
-                    state["step"] = _scalar_step()
-                    state["square_avg"] = ranvier.zeros_like(p)
-                    state["acc_delta"] = ranvier.zeros_like(p)
-                state["step"] = _as_step(state["step"])
-                square_avgs.append(state["square_avg"])
-                acc_deltas.append(state["acc_delta"])
-                steps.append(state["step"])
+            (square_avgs, acc_deltas), steps = _group_state(self, params,
+                                                            ("square_avg", "acc_delta"))
             _C._optim_adadelta_(params, grads, square_avgs, acc_deltas, steps,
                                 float(group["lr"]), float(group["rho"]), float(group["eps"]),
                                 float(group["weight_decay"]), bool(group["maximize"]))

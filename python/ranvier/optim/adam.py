@@ -1,9 +1,8 @@
 """Adam and AdamW (decoupled weight decay), with amsgrad and maximize. State per parameter:
 'step' (0-d tensor), 'exp_avg', 'exp_avg_sq', and 'max_exp_avg_sq' with amsgrad."""
-import ranvier
 from ranvier import _C
-from ranvier.optim.optimizer import (Optimizer, _as_step, _check_betas, _check_lr,
-                                     _check_nonneg, _params_with_grad, _scalar_step)
+from ranvier.optim.optimizer import (Optimizer, _check_betas, _check_lr, _check_nonneg,
+                                     _group_state, _params_with_grad)
 
 __all__ = ["Adam", "AdamW"]
 
@@ -37,23 +36,10 @@ class Adam(Optimizer):
             if not params:
                 continue
             amsgrad = bool(group["amsgrad"])
-            exp_avgs, exp_avg_sqs, max_sqs, steps = [], [], [], []
-            for p in params:
-                state = self.state[p]
-                if len(state) == 0:
-                    state["step"] = _scalar_step()
-                    state["exp_avg"] = ranvier.zeros_like(p)
-                    state["exp_avg_sq"] = ranvier.zeros_like(p)
-                    if amsgrad:
-                        state["max_exp_avg_sq"] = ranvier.zeros_like(p)
-                elif amsgrad and "max_exp_avg_sq" not in state:
-                    state["max_exp_avg_sq"] = ranvier.zeros_like(p)
-                state["step"] = _as_step(state["step"])
-                exp_avgs.append(state["exp_avg"])
-                exp_avg_sqs.append(state["exp_avg_sq"])
-                if amsgrad:
-                    max_sqs.append(state["max_exp_avg_sq"])
-                steps.append(state["step"])
+            keys = ("exp_avg", "exp_avg_sq") + (("max_exp_avg_sq",) if amsgrad else ())
+            lists, steps = _group_state(self, params, keys)
+            exp_avgs, exp_avg_sqs = lists[0], lists[1]
+            max_sqs = lists[2] if amsgrad else []
             beta1, beta2 = group["betas"]
             _C._optim_adam_(params, grads, exp_avgs, exp_avg_sqs, max_sqs, steps,
                             float(group["lr"]), float(beta1), float(beta2), float(group["eps"]),

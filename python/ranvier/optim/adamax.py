@@ -1,9 +1,8 @@
 """Adamax (Adam with the infinity norm) with weight_decay and maximize. State: 'step',
 'exp_avg', 'exp_inf'."""
-import ranvier
 from ranvier import _C
-from ranvier.optim.optimizer import (Optimizer, _as_step, _check_betas, _check_lr,
-                                     _check_nonneg, _params_with_grad, _scalar_step)
+from ranvier.optim.optimizer import (Optimizer, _check_betas, _check_lr, _check_nonneg,
+                                     _group_state, _params_with_grad)
 
 __all__ = ["Adamax"]
 
@@ -31,17 +30,7 @@ class Adamax(Optimizer):
             params, grads = _params_with_grad(group)
             if not params:
                 continue
-            exp_avgs, exp_infs, steps = [], [], []
-            for p in params:
-                state = self.state[p]
-                if len(state) == 0:
-                    state["step"] = _scalar_step()
-                    state["exp_avg"] = ranvier.zeros_like(p)
-                    state["exp_inf"] = ranvier.zeros_like(p)
-                state["step"] = _as_step(state["step"])
-                exp_avgs.append(state["exp_avg"])
-                exp_infs.append(state["exp_inf"])
-                steps.append(state["step"])
+            (exp_avgs, exp_infs), steps = _group_state(self, params, ("exp_avg", "exp_inf"))
             beta1, beta2 = group["betas"]
             _C._optim_adamax_(params, grads, exp_avgs, exp_infs, steps, float(group["lr"]),
                               float(beta1), float(beta2), float(group["eps"]),

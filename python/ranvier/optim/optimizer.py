@@ -253,6 +253,25 @@ def _as_step(value):
     return value if _is_tensor(value) else _scalar_step(value)
 
 
+def _group_state(optimizer, params, keys):
+    """The state of `params` for one update: 'step' and a zero buffer per name in `keys`,
+    created on first use (a key missing from a loaded state is created too). Returns the
+    buffers as one list per key, and the step counters."""
+    lists = [[] for _ in keys]
+    steps = []
+    for p in params:
+        state = optimizer.state[p]
+        if len(state) == 0:
+            state["step"] = _scalar_step()
+        for key, out in zip(keys, lists):
+            if key not in state:
+                state[key] = ranvier.zeros_like(p)
+            out.append(state[key])
+        state["step"] = _as_step(state["step"])
+        steps.append(state["step"])
+    return lists, steps
+
+
 def _params_with_grad(group):
     """The parameters of a group that have a gradient, and those gradients."""
     params, grads = [], []

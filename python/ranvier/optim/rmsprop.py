@@ -1,9 +1,8 @@
 """RMSprop with alpha, eps, momentum, centered, weight_decay and maximize. State per parameter:
 'step', 'square_avg', 'momentum_buffer' (momentum > 0) and 'grad_avg' (centered)."""
-import ranvier
 from ranvier import _C
-from ranvier.optim.optimizer import (Optimizer, _as_step, _check_lr, _check_nonneg,
-                                     _params_with_grad, _scalar_step)
+from ranvier.optim.optimizer import (Optimizer, _check_lr, _check_nonneg, _group_state,
+                                     _params_with_grad)
 
 __all__ = ["RMSprop"]
 
@@ -36,23 +35,12 @@ class RMSprop(Optimizer):
                 continue
             momentum = float(group["momentum"])
             centered = bool(group["centered"])
-            square_avgs, grad_avgs, bufs, steps = [], [], [], []
-            for p in params:
-                state = self.state[p]
-                if len(state) == 0:
-                    state["step"] = _scalar_step()
-                    state["square_avg"] = ranvier.zeros_like(p)
-                if momentum > 0 and "momentum_buffer" not in state:
-                    state["momentum_buffer"] = ranvier.zeros_like(p)
-                if centered and "grad_avg" not in state:
-                    state["grad_avg"] = ranvier.zeros_like(p)
-                state["step"] = _as_step(state["step"])
-                square_avgs.append(state["square_avg"])
-                if momentum > 0:
-                    bufs.append(state["momentum_buffer"])
-                if centered:
-                    grad_avgs.append(state["grad_avg"])
-                steps.append(state["step"])
+            keys = (("square_avg",) + (("momentum_buffer",) if momentum > 0 else ())
+                    + (("grad_avg",) if centered else ()))
+            lists, steps = _group_state(self, params, keys)
+            square_avgs = lists[0]
+            bufs = lists[1] if momentum > 0 else []
+            grad_avgs = lists[-1] if centered else []
             _C._optim_rmsprop_(params, grads, square_avgs, grad_avgs, bufs, steps,
                                float(group["lr"]), float(group["alpha"]), float(group["eps"]),
                                float(group["weight_decay"]), momentum, centered,
