@@ -14,11 +14,13 @@ import time
 # with MNIST-1D", default split, 4000 train / 1000 test).
 PUBLISHED = {("mnist1d", "mlp"): 0.68, ("mnist1d", "cnn"): 0.94, ("mnist1d", "gru"): 0.91}
 
-# Defaults per dataset kind: (epochs, batch size, optimizer, learning rate, weight decay).
+# Defaults per dataset kind: (epochs, batch size, optimizer, learning rate, weight decay,
+# schedule).
 # MNIST-1D: the paper's 6000 steps of batch 100 at lr 1e-2 on all 4000 training examples
 # (no validation split), with AdamW's decoupled weight decay, which measured better on the CNN.
-_DEFAULTS = {"signal": (150, 100, "adamw", 1e-2, 0.1), "image": (15, 128, "adam", 1e-3, 0.0),
-             "text": (5, 64, "adamw", 3e-4, 0.01)}
+_DEFAULTS = {"signal": (150, 100, "adamw", 1e-2, 0.1, "none"),
+             "image": (15, 128, "adam", 1e-3, 0.0, "cosine"),
+             "text": (5, 64, "adamw", 3e-4, 0.01, "none")}
 _VAL_FRACTION = {"mnist1d": 0.0}
 
 
@@ -38,7 +40,8 @@ def parser():
     p.add_argument("--batch-size", type=int, help="batch size (default by dataset)")
     p.add_argument("--optimizer", choices=("sgd", "adam", "adamw", "rmsprop"))
     p.add_argument("--lr", type=float, help="learning rate (default by dataset)")
-    p.add_argument("--schedule", default="none", choices=("none", "step", "cosine", "onecycle"))
+    p.add_argument("--schedule", choices=("none", "step", "cosine", "onecycle"),
+                   help="learning-rate schedule (default: cosine for images, none otherwise)")
     p.add_argument("--weight-decay", type=float, help="(default by dataset)")
     p.add_argument("--augment", action="store_true",
                    help="random crops and flips for images")
@@ -81,12 +84,13 @@ def main(argv=None, out=print):
     except (ValueError, FileNotFoundError, RuntimeError) as e:
         out(f"error: {e}")
         return 2
-    epochs, batch, opt, lr, wd = _DEFAULTS[splits.info.kind]
+    epochs, batch, opt, lr, wd, schedule = _DEFAULTS[splits.info.kind]
     cfg.epochs = cfg.epochs or epochs
     cfg.batch_size = cfg.batch_size or batch
     cfg.optimizer = cfg.optimizer or opt
     cfg.lr = cfg.lr or lr
     cfg.weight_decay = wd if cfg.weight_decay is None else cfg.weight_decay
+    cfg.schedule = cfg.schedule or schedule
     if cfg.out is None:
         name = os.path.splitext(os.path.basename(cfg.dataset))[0]
         cfg.out = os.path.join("runs", f"{name}-{cfg.model}")
