@@ -54,6 +54,33 @@ Ptrs<T> ptrs(const OptimSpec& s, size_t t) {
   return {static_cast<T*>(s.param[t]), static_cast<const T*>(s.grad[t]), st(0), st(1), st(2)};
 }
 
+// What Adam, NAdam and RAdam share (spec: h[0] lr, h[1] beta1, h[2] beta2, h[4] weight
+// decay; b[1] maximize, b[2] decoupled): the gradient's sign, weight decay (L2 into g or
+// decoupled into p), and both moment updates, written back to state 0 and 1.
+template <typename T>
+struct AdamMoments {
+  T b1w, b2, b2w, wd, decay;
+  bool maximize, decoupled, has_wd;
+  explicit AdamMoments(const OptimSpec& s)
+      : b1w(T(1.0 - s.h[1])), b2(T(s.h[2])), b2w(T(1.0 - s.h[2])), wd(T(s.h[4])),
+        decay(T(1.0 - s.h[0] * s.h[4])), maximize(s.b[1]), decoupled(s.b[2]),
+        has_wd(s.h[4] != 0.0) {}
+  inline void step(const Ptrs<T>& q, int64_t j, T& g, T& p, T& m, T& v) const {
+    g = maximize ? -q.g[j] : q.g[j];
+    p = q.p[j];
+    if (has_wd) {
+      if (decoupled)
+        p = p * decay;
+      else
+        g = g + wd * p;
+    }
+    m = lerp(q.s0[j], g, b1w);
+    v = q.s1[j] * b2 + b2w * g * g;
+    q.s0[j] = m;
+    q.s1[j] = v;
+  }
+};
+
 template <typename T>
 void sgd_impl(const OptimSpec& s) {
   const T lr = T(s.h[0]), mom = T(s.h[1]), damp1 = T(1.0 - s.h[2]), wd = T(s.h[3]);
@@ -76,26 +103,15 @@ void sgd_impl(const OptimSpec& s) {
 
 template <typename T>
 void adam_impl(const OptimSpec& s) {
-  const double lr_d = s.h[0], wd_d = s.h[4];
-  const T b1w = T(1.0 - s.h[1]), b2 = T(s.h[2]), b2w = T(1.0 - s.h[2]), eps = T(s.h[3]);
-  const T wd = T(wd_d), decay = T(1.0 - lr_d * wd_d);
-  const bool amsgrad = s.b[0], maximize = s.b[1], decoupled = s.b[2], has_wd = wd_d != 0.0;
+  const AdamMoments<T> k(s);
+  const T eps = T(s.h[3]);
+  const bool amsgrad = s.b[0];
   for_ranges(s, [&](size_t t, int64_t b, int64_t e) {
     Ptrs<T> q = ptrs<T>(s, t);
     const T neg_step = T(-s.coef[0][t]), bc2_sqrt = T(s.coef[1][t]);
     for (int64_t j = b; j < e; ++j) {
-      T g = maximize ? -q.g[j] : q.g[j];
-      T p = q.p[j];
-      if (has_wd) {
-        if (decoupled)
-          p = p * decay;
-        else
-          g = g + wd * p;
-      }
-      T m = lerp(q.s0[j], g, b1w);
-      T v = q.s1[j] * b2 + b2w * g * g;
-      q.s0[j] = m;
-      q.s1[j] = v;
+      T g, p, m, v;
+      k.step(q, j, g, p, m, v);
       if (amsgrad) {
         v = std::max(q.s2[j], v);
         q.s2[j] = v;
@@ -198,26 +214,14 @@ void adamax_impl(const OptimSpec& s) {
 
 template <typename T>
 void nadam_impl(const OptimSpec& s) {
-  const double lr_d = s.h[0], wd_d = s.h[4];
-  const T b1w = T(1.0 - s.h[1]), b2 = T(s.h[2]), b2w = T(1.0 - s.h[2]), eps = T(s.h[3]);
-  const T wd = T(wd_d), decay = T(1.0 - lr_d * wd_d);
-  const bool maximize = s.b[1], decoupled = s.b[2], has_wd = wd_d != 0.0;
+  const AdamMoments<T> k(s);
+  const T eps = T(s.h[3]);
   for_ranges(s, [&](size_t t, int64_t b, int64_t e) {
     Ptrs<T> q = ptrs<T>(s, t);
     const T bc2 = T(s.coef[0][t]), gf = T(s.coef[1][t]), mf = T(s.coef[2][t]);
     for (int64_t j = b; j < e; ++j) {
-      T g = maximize ? -q.g[j] : q.g[j];
-      T p = q.p[j];
-      if (has_wd) {
-        if (decoupled)
-          p = p * decay;
-        else
-          g = g + wd * p;
-      }
-      T m = lerp(q.s0[j], g, b1w);
-      T v = q.s1[j] * b2 + b2w * g * g;
-      q.s0[j] = m;
-      q.s1[j] = v;
+      T g, p, m, v;
+      k.step(q, j, g, p, m, v);
       T denom = std::sqrt(v / bc2) + eps;
       p = p + gf * (g / denom);
       q.p[j] = p + mf * (m / denom);
@@ -227,27 +231,15 @@ void nadam_impl(const OptimSpec& s) {
 
 template <typename T>
 void radam_impl(const OptimSpec& s) {
-  const double lr_d = s.h[0], wd_d = s.h[4];
-  const T lr = T(lr_d), b1w = T(1.0 - s.h[1]), b2 = T(s.h[2]), b2w = T(1.0 - s.h[2]);
-  const T eps = T(s.h[3]), wd = T(wd_d), decay = T(1.0 - lr_d * wd_d);
-  const bool maximize = s.b[1], decoupled = s.b[2], has_wd = wd_d != 0.0;
+  const AdamMoments<T> k(s);
+  const T lr = T(s.h[0]), eps = T(s.h[3]);
   for_ranges(s, [&](size_t t, int64_t b, int64_t e) {
     Ptrs<T> q = ptrs<T>(s, t);
     const T bc1 = T(s.coef[0][t]), bc2_sqrt = T(s.coef[1][t]), rect = T(s.coef[2][t]);
     const bool rectify = s.coef[2][t] > 0.0;
     for (int64_t j = b; j < e; ++j) {
-      T g = maximize ? -q.g[j] : q.g[j];
-      T p = q.p[j];
-      if (has_wd) {
-        if (decoupled)
-          p = p * decay;
-        else
-          g = g + wd * p;
-      }
-      T m = lerp(q.s0[j], g, b1w);
-      T v = q.s1[j] * b2 + b2w * g * g;
-      q.s0[j] = m;
-      q.s1[j] = v;
+      T g, p, m, v;
+      k.step(q, j, g, p, m, v);
       T upd = m / bc1 * lr;
       if (rectify) upd = upd * (bc2_sqrt / (std::sqrt(v) + eps)) * rect;
       q.p[j] = p - upd;
