@@ -102,5 +102,19 @@ def test_bad_choices_are_reported(root, tmp_path, argv, match):
 
 
 def test_resume_without_checkpoint_is_an_error(root, tmp_path):
-    with pytest.raises(FileNotFoundError, match="no checkpoint"):
-        run(small(root, tmp_path, "--resume"))
+    code, lines = run(small(root, tmp_path, "--resume"))
+    assert code == 2 and "no checkpoint" in lines[-1]
+
+
+def test_resume_from_a_corrupt_checkpoint_is_an_error(root, tmp_path):
+    assert run(small(root, tmp_path, "--epochs", "1"))[0] == 0
+    ckpt = tmp_path / "checkpoint.safetensors"
+    ckpt.write_bytes(ckpt.read_bytes()[:100])  # truncated
+    code, lines = run(small(root, tmp_path, "--resume"))
+    assert code == 2 and "--resume" in lines[-1] and "checkpoint.safetensors" in lines[-1]
+
+
+def test_resume_with_another_model_is_an_error(root, tmp_path):
+    assert run(small(root, tmp_path, "--epochs", "1"))[0] == 0  # an mlp checkpoint
+    code, lines = run(small(root, tmp_path, "--resume") + ["--model", "cnn"])
+    assert code == 2 and "--resume" in lines[-1]

@@ -100,7 +100,14 @@ def main(argv=None, out=print):
         f"lr {cfg.lr:g}, weight decay {cfg.weight_decay:g}, "
         f"{ranvier.get_num_threads()} threads")
     trainer = Trainer(model, splits, cfg, out=out)
-    finished = trainer.fit(resume=cfg.resume)
+    if cfg.resume:
+        try:
+            trainer.resume()
+        except (FileNotFoundError, ValueError, RuntimeError) as e:
+            # missing, corrupt (CheckpointError is a ValueError) or from another model
+            out(f"error: --resume: {e}")
+            return 2
+    finished = trainer.fit()
     if not finished:
         return 130
     if cfg.patience:  # early stopping: measure the weights with the best validation loss

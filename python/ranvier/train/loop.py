@@ -88,6 +88,7 @@ class Trainer:
         self.log = JsonLog(os.path.join(self.dir, "log.jsonl") if self.dir else None)
         self._stop = False
         self._best_state = None
+        self._partial = {"loss": 0.0, "hits": 0, "count": 0, "seconds": 0.0}
 
     # ----- checkpoints -----
     def state(self):
@@ -175,13 +176,11 @@ class Trainer:
         self.out("\ninterrupt: stopping after this batch and saving a checkpoint "
                  "(Ctrl-C again to quit at once)")
 
-    def fit(self, resume=False):
+    def fit(self):
+        """Train until the last epoch (call resume() first to go on from a checkpoint)."""
         cfg = self.cfg
-        self._partial = {"loss": 0.0, "hits": 0, "count": 0, "seconds": 0.0}
         if self.dir:
             os.makedirs(self.dir, exist_ok=True)
-        if resume:
-            self.resume()
         previous = None
         try:
             previous = signal.signal(signal.SIGINT, self._on_sigint)
