@@ -1,8 +1,7 @@
 // Storage allocation and the CPU allocator (64-byte aligned).
 #include "core/storage.h"
 
-#include <cstdlib>
-
+#include "core/cpu_allocator.h"
 #include "core/error.h"
 
 namespace ranvier {
@@ -11,13 +10,12 @@ namespace {
 void* cpu_allocate(size_t nbytes, Device) {
   if (nbytes == 0) return nullptr;
   // Small blocks come from malloc (16-byte aligned, fast); larger ones are 64-byte aligned
-  // for whole-cache-line SIMD access. Both are released with free().
-  void* p = nbytes <= 256 ? std::malloc(nbytes)
-                          : std::aligned_alloc(64, (nbytes + 63) & ~size_t(63));
+  // for whole-cache-line SIMD access, and the large ones are cached (Note [CPU block cache]).
+  void* p = cpu_alloc::allocate(nbytes);
   RV_CHECK(p != nullptr, "CPU out of memory: tried to allocate ", nbytes, " bytes");
   return p;
 }
-void cpu_release(void* p, size_t, Device) { std::free(p); }
+void cpu_release(void* p, size_t nbytes, Device) { cpu_alloc::release(p, nbytes); }
 
 DeviceAllocator g_allocators[kNumDeviceTypes] = {{&cpu_allocate, &cpu_release}, {}};
 }  // namespace

@@ -4,6 +4,7 @@
 
 #include "autograd/autograd_meta.h"
 #include "autograd/grad_mode.h"
+#include "core/cpu_allocator.h"
 #include "core/parallel.h"
 #include "ops/copy.h"
 #include "python/convert.h"
@@ -140,6 +141,24 @@ void bind_tensor(py::module_& m, py::class_<Tensor>& cls) {
   m.def("_set_size_type", &set_size_type);
   m.def("get_num_threads", &get_num_threads);
   m.def("set_num_threads", &set_num_threads);
+
+  // The CPU block cache (Note [CPU block cache]); ranvier.cpu wraps these.
+  m.def("_cpu_memory_stats", [] {
+    cpu_alloc::Stats s = cpu_alloc::stats();
+    py::dict d;
+    d["allocated_bytes"] = s.allocated;
+    d["peak_allocated_bytes"] = s.peak_allocated;
+    d["reserved_bytes"] = s.reserved;
+    d["cached_blocks"] = s.cached_blocks;
+    d["cache_enabled"] = cpu_alloc::cache_enabled();
+    return d;
+  });
+  m.def("_cpu_empty_cache", &cpu_alloc::empty_cache);
+  m.def("_cpu_reset_peak_memory_stats", &cpu_alloc::reset_peak);
+  m.def("_cpu_cache_hold_lock_for_testing", [](double seconds) {
+    py::gil_scoped_release nogil;
+    cpu_alloc::hold_lock_for_testing(seconds);
+  });
 }
 
 }  // namespace ranvier::python

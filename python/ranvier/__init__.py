@@ -19,6 +19,7 @@ from ranvier import nn  # noqa: F401
 from ranvier import optim  # noqa: F401
 from ranvier import _tensor  # noqa: F401  (adds the Python-side Tensor methods)
 from ranvier import serialization
+from ranvier import cpu  # noqa: F401
 from ranvier.serialization import save, load
 
 __version__ = "0.1.0"
