@@ -247,3 +247,51 @@ def test_rotation_apply_pad():
     double = T.RandomApply([T.Lambda(lambda x: x * 2)], p=1.0)
     np.testing.assert_array_equal(double(a), a * 2)
     assert T.RandomApply([T.Lambda(lambda x: x * 2)], p=0.0)(a) is a
+
+
+def _shift_reference(x, s, fill):
+    # independent reference: output sample i takes input sample i - s when that exists
+    n = x.shape[-1]
+    out = np.full_like(x, fill)
+    for i in range(n):
+        if 0 <= i - s < n:
+            out[..., i] = x[..., i - s]
+    return out
+
+
+def test_random_shift_is_a_shift_within_range_and_covers_it():
+    x = np.arange(1, 41, dtype=np.float32)
+    t = T.RandomShift(5, fill=-1.0)
+    ranvier.manual_seed(0)
+    seen = set()
+    for _ in range(300):
+        out = t(x)
+        assert isinstance(out, np.ndarray) and out.dtype == np.float32
+        matches = [s for s in range(-5, 6) if np.array_equal(out, _shift_reference(x, s, -1.0))]
+        assert len(matches) == 1
+        seen.add(matches[0])
+    assert seen == set(range(-5, 6))
+
+
+def test_random_shift_tensors_batches_and_seeding():
+    x = ranvier.randn(3, 2, 7)
+    t = T.RandomShift(9)  # larger than the signal: everything can be shifted out
+    ranvier.manual_seed(4)
+    a = [to_np(t(x)) for _ in range(40)]
+    ranvier.manual_seed(4)
+    b = [to_np(t(x)) for _ in range(40)]
+    for u, v in zip(a, b):
+        np.testing.assert_array_equal(u, v)
+        assert u.shape == (3, 2, 7)
+        assert any(np.array_equal(u, _shift_reference(to_np(x), s, 0.0)) for s in range(-9, 10))
+    assert any(not u.any() for u in a)  # a shift by 7 or more leaves only the fill
+    np.testing.assert_array_equal(to_np(T.RandomShift(0)(x)), to_np(x))
+
+
+def test_random_shift_bad_arguments():
+    with pytest.raises(ValueError, match="RandomShift: max_shift"):
+        T.RandomShift(-1)
+    with pytest.raises(ValueError, match="RandomShift: max_shift"):
+        T.RandomShift(1.5)
+    with pytest.raises(TypeError, match="RandomShift: expected a signal"):
+        T.RandomShift(2)(np.float32(3.0))

@@ -118,3 +118,45 @@ def test_resume_with_another_model_is_an_error(root, tmp_path):
     assert run(small(root, tmp_path, "--epochs", "1"))[0] == 0  # an mlp checkpoint
     code, lines = run(small(root, tmp_path, "--resume") + ["--model", "cnn"])
     assert code == 2 and "--resume" in lines[-1]
+
+
+def test_mnist1d_training_set_is_shifted_and_validation_is_not(root):
+    from ranvier.train import data as tdata
+    from ranvier.data import datasets as D
+    plain = D.MNIST1D(root, train=True)
+    rv.manual_seed(0)
+    splits = tdata.load("mnist1d", root, val_fraction=0.1, seed=0)
+    assert splits.augmented
+    n = len(plain[0][0])
+    shifts = set()
+    for k in range(60):
+        x, y = splits.train[k]
+        i = splits.train.indices[k]
+        ref = plain[i][0].numpy()
+        assert y == plain[i][1]
+        found = [s for s in range(-5, 6)
+                 if np.array_equal(np.asarray(x), np.concatenate(
+                     [np.zeros(max(s, 0), np.float32), ref[max(-s, 0):n - max(s, 0)],
+                      np.zeros(max(-s, 0), np.float32)]))]
+        assert found, k
+        shifts.update(found)
+    assert len(shifts) > 5  # many different shifts, not a constant one
+    for k in range(20):
+        x, _ = splits.val[k]
+        np.testing.assert_array_equal(np.asarray(x), plain[splits.val.indices[k]][0].numpy())
+    off = tdata.load("mnist1d", root, val_fraction=0.0, augment=False)
+    assert not off.augmented
+    np.testing.assert_array_equal(np.asarray(off.train[3][0]), plain[3][0].numpy())
+
+
+def test_augmentation_and_label_smoothing_options(root, tmp_path):
+    code, lines = run(small(root, tmp_path / "a", "--epochs", "1"))
+    assert code == 0 and "label smoothing 0.1" in lines[0] and "augmentation on" in lines[0]
+    code, lines2 = run(small(root, tmp_path / "b", "--epochs", "1", "--no-augment",
+                             "--label-smoothing", "0"))
+    assert code == 0 and "label smoothing 0," in lines2[0] and "augmentation off" in lines2[0]
+    losses = [json.loads(open(tmp_path / d / "log.jsonl").readline())["train_loss"]
+              for d in ("a", "b")]
+    assert losses[0] != losses[1]
+    code, lines = run(small(root, tmp_path / "c", "--label-smoothing", "1.5"))
+    assert code == 2 and "--label-smoothing" in lines[-1]

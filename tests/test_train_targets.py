@@ -2,9 +2,10 @@
 published test accuracies of Greydanus & Steinbach (CNN 0.94, GRU 0.91, MLP 0.68), and
 Fashion-MNIST from Debian's dataset-fashion-mnist package.
 
-On MNIST-1D the seed alone moves a run by 0.01 or more (CNN 0.939 / 0.929 / 0.940 with seeds
-0 / 1 / 2; MLP 0.636 / 0.679 with seeds 0 / 1), so the bounds are the published figures less
-about 0.02 (0.06 for the MLP, which overfits most); docs/train.md has the figures."""
+The MNIST-1D bounds are the published figures themselves; with the trainer's default recipe
+(random shifts, cosine schedule, label smoothing) seeds 0 / 1 / 2 measured CNN 0.969 / 0.976 /
+0.975, GRU 0.927 / 0.950 / 0.919, MLP 0.826 / 0.833 / 0.819 (docs/train.md). A run is
+deterministic for its seed whatever the thread count."""
 import json
 import os
 
@@ -28,7 +29,7 @@ def root(tmp_path_factory):
     return os.environ.get("RANVIER_TEST_DATA") or str(tmp_path_factory.mktemp("data"))
 
 
-@pytest.mark.parametrize("model,target", [("cnn", 0.92), ("gru", 0.89), ("mlp", 0.62)])
+@pytest.mark.parametrize("model,target", [("cnn", 0.94), ("gru", 0.91), ("mlp", 0.68)])
 def test_mnist1d_reaches_the_published_accuracy(root, tmp_path, model, target):
     assert final_accuracy(["--root", root, "--model", model], tmp_path) >= target
 

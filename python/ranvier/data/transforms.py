@@ -1,6 +1,6 @@
 """Image transforms for ranvier.data: Compose, ToTensor, Normalize, Lambda, RandomCrop,
 CenterCrop, RandomHorizontalFlip, RandomVerticalFlip, RandomAffine, RandomErasing,
-GaussianNoise. Layout convention: tensors are (..., C, H, W) (or (..., H, W)); NumPy images are
+GaussianNoise; and RandomShift for 1-D signals. Layout convention: tensors are (..., C, H, W) (or (..., H, W)); NumPy images are
 HWC or HW, like PIL. Every transform returns the same kind it was given.
 
 Randomness is drawn from ranvier generators: inside a DataLoader from the per-batch generator
@@ -14,7 +14,8 @@ from ranvier.data._worker import current_generator
 
 __all__ = ["Compose", "ToTensor", "Normalize", "Lambda", "RandomCrop", "CenterCrop",
            "RandomHorizontalFlip", "RandomVerticalFlip", "RandomAffine", "RandomErasing",
-           "GaussianNoise", "InterpolationMode", "RandomRotation", "RandomApply", "Pad"]
+           "GaussianNoise", "InterpolationMode", "RandomRotation", "RandomApply", "Pad",
+           "RandomShift"]
 
 
 class InterpolationMode:
@@ -514,6 +515,38 @@ class GaussianNoise:
         if self.clip:
             out = np.clip(out, 0.0, 1.0)
         return _back(out.astype(a.dtype), is_t)
+
+
+class RandomShift:
+    """Shifts a signal along its last axis by a whole number of samples drawn uniformly from
+    [-max_shift, max_shift]; the samples shifted in take `fill`. For 1-D data such as
+    MNIST-1D rows (tensors or NumPy arrays of any rank >= 1; returns the same kind)."""
+
+    def __init__(self, max_shift, fill=0.0):
+        if int(max_shift) != max_shift or max_shift < 0:
+            raise ValueError(f"RandomShift: max_shift should be a non-negative integer, got "
+                             f"{max_shift!r}")
+        self.max_shift, self.fill = int(max_shift), fill
+
+    def __call__(self, signal):
+        np = _np()
+        is_t = _is_tensor(signal)
+        a = signal.detach().contiguous().numpy() if is_t else np.asarray(signal)
+        if a.ndim < 1:
+            raise TypeError(f"RandomShift: expected a signal with at least one axis, got shape "
+                            f"{tuple(a.shape)}")
+        s = _randint(-self.max_shift, self.max_shift + 1)
+        n = a.shape[-1]
+        out = np.full_like(a, self.fill)
+        if abs(s) < n:
+            if s >= 0:
+                out[..., s:] = a[..., :n - s]
+            else:
+                out[..., :n + s] = a[..., -s:]
+        return _back(out, is_t)
+
+    def __repr__(self):
+        return f"RandomShift(max_shift={self.max_shift}, fill={self.fill})"
 
 
 class RandomRotation(RandomAffine):

@@ -15,12 +15,14 @@ import time
 PUBLISHED = {("mnist1d", "mlp"): 0.68, ("mnist1d", "cnn"): 0.94, ("mnist1d", "gru"): 0.91}
 
 # Defaults per dataset kind: (epochs, batch size, optimizer, learning rate, weight decay,
-# schedule).
+# schedule, label smoothing).
 # MNIST-1D: the paper's 6000 steps of batch 100 at lr 1e-2 on all 4000 training examples
-# (no validation split), with AdamW's decoupled weight decay, which measured better on the CNN.
-_DEFAULTS = {"signal": (150, 100, "adamw", 1e-2, 0.1, "none"),
-             "image": (15, 128, "adam", 1e-3, 0.0, "cosine"),
-             "text": (5, 64, "adamw", 3e-4, 0.01, "none")}
+# (no validation split), with AdamW's decoupled weight decay, a cosine schedule, label
+# smoothing 0.1 and random shifts of up to 5 samples (data.py); docs/train.md has what each
+# of these measured.
+_DEFAULTS = {"signal": (150, 100, "adamw", 1e-2, 0.1, "cosine", 0.1),
+             "image": (15, 128, "adam", 1e-3, 0.0, "cosine", 0.0),
+             "text": (5, 64, "adamw", 3e-4, 0.01, "none", 0.0)}
 _VAL_FRACTION = {"mnist1d": 0.0}
 
 
@@ -41,10 +43,14 @@ def parser():
     p.add_argument("--optimizer", choices=("sgd", "adam", "adamw", "rmsprop"))
     p.add_argument("--lr", type=float, help="learning rate (default by dataset)")
     p.add_argument("--schedule", choices=("none", "step", "cosine", "onecycle"),
-                   help="learning-rate schedule (default: cosine for images, none otherwise)")
+                   help="learning-rate schedule (default: cosine for signals and images, none "
+                        "for text)")
     p.add_argument("--weight-decay", type=float, help="(default by dataset)")
-    p.add_argument("--augment", action="store_true",
-                   help="random crops and flips for images")
+    p.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None,
+                   help="random shifts for signals (on by default for mnist1d), random crops "
+                        "and flips for images (off by default)")
+    p.add_argument("--label-smoothing", type=float,
+                   help="cross-entropy label smoothing (default 0.1 for mnist1d, else 0)")
     p.add_argument("--val-fraction", type=float,
                    help="part of the training set held out for validation (default 0.1; "
                         "0 for mnist1d, whose published figures use all 4000 examples)")
@@ -84,21 +90,27 @@ def main(argv=None, out=print):
     except (ValueError, FileNotFoundError, RuntimeError) as e:
         out(f"error: {e}")
         return 2
-    epochs, batch, opt, lr, wd, schedule = _DEFAULTS[splits.info.kind]
+    epochs, batch, opt, lr, wd, schedule, smoothing = _DEFAULTS[splits.info.kind]
     cfg.epochs = cfg.epochs or epochs
     cfg.batch_size = cfg.batch_size or batch
     cfg.optimizer = cfg.optimizer or opt
     cfg.lr = cfg.lr or lr
     cfg.weight_decay = wd if cfg.weight_decay is None else cfg.weight_decay
     cfg.schedule = cfg.schedule or schedule
+    if cfg.label_smoothing is None:
+        cfg.label_smoothing = smoothing
+    if not 0.0 <= cfg.label_smoothing <= 1.0:
+        out(f"error: --label-smoothing must be in [0, 1], got {cfg.label_smoothing}")
+        return 2
     if cfg.out is None:
         name = os.path.splitext(os.path.basename(cfg.dataset))[0]
         cfg.out = os.path.join("runs", f"{name}-{cfg.model}")
     count = sum(p.numel() for p in model.parameters())
     out(f"{cfg.model} on {cfg.dataset}: {count:,} parameters, {len(splits.train)} training "
         f"examples, {cfg.epochs} epochs of batch {cfg.batch_size}, {cfg.optimizer} "
-        f"lr {cfg.lr:g}, weight decay {cfg.weight_decay:g}, "
-        f"{ranvier.get_num_threads()} threads")
+        f"lr {cfg.lr:g} ({cfg.schedule} schedule), weight decay {cfg.weight_decay:g}, "
+        f"label smoothing {cfg.label_smoothing:g}, "
+        f"augmentation {'on' if splits.augmented else 'off'}, {ranvier.get_num_threads()} threads")
     trainer = Trainer(model, splits, cfg, out=out)
     if cfg.resume:
         try:

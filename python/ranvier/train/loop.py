@@ -56,12 +56,12 @@ def _batches(n, batch_size, seed, epoch, start):
     return batches[start:]
 
 
-def _loss_and_hits(logits, target):
+def _loss_and_hits(logits, target, label_smoothing=0.0):
     """Mean cross-entropy and the number of correct predictions (per token for text)."""
     if logits.dim() == 3:
         logits = logits.reshape(-1, logits.shape[-1])
         target = target.reshape(-1)
-    loss = nn.functional.cross_entropy(logits, target)
+    loss = nn.functional.cross_entropy(logits, target, label_smoothing=label_smoothing)
     hits = (logits.argmax(dim=1) == target).sum().item()
     return loss, hits, target.numel()
 
@@ -134,7 +134,8 @@ class Trainer:
             for x, y in bar:
                 x, y = x.to(self.device), y.to(self.device)
                 self.opt.zero_grad()
-                loss, hits, count = _loss_and_hits(self.model(x), y)
+                loss, hits, count = _loss_and_hits(self.model(x), y,
+                                                   getattr(cfg, "label_smoothing", 0.0))
                 loss.backward()
                 if cfg.clip:
                     nn.utils.clip_grad_norm_(self.model.parameters(), cfg.clip)
