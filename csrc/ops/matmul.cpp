@@ -251,4 +251,23 @@ Tensor addmm(const Tensor& input, const Tensor& m1, const Tensor& m2, const Scal
   return out;
 }
 
+Tensor linear(const Tensor& input, const Tensor& weight, const Tensor& bias) {
+  RV_CHECK(weight.dim() == 1 || weight.dim() == 2, "linear: weight must be 1-D or 2-D, got shape ",
+           shape_str(weight.sizes()));
+  RV_CHECK(input.dim() > 0 && input.sizes().back() == weight.sizes().back(),
+           "linear: mat1 and mat2 shapes cannot be multiplied (input ", shape_str(input.sizes()),
+           " and weight.T ", shape_str(t(weight).sizes()), ")");
+  if (input.dim() >= 2 && weight.dim() == 2 && bias.defined()) {
+    if (input.dim() == 2) return addmm(bias, input, t(weight), Scalar(int64_t(1)),
+                                       Scalar(int64_t(1)));
+    Shape lead(input.sizes().begin(), input.sizes().end() - 1);
+    Tensor out = addmm(bias, reshape(input, {-1, input.sizes().back()}), t(weight),
+                       Scalar(int64_t(1)), Scalar(int64_t(1)));
+    lead.push_back(weight.sizes()[0]);
+    return reshape(out, lead);
+  }
+  Tensor out = matmul(input, t(weight));
+  return bias.defined() ? add(out, bias) : out;
+}
+
 }  // namespace ranvier

@@ -21,6 +21,10 @@ Tensor addmm(const Tensor& input, const Tensor& m1, const Tensor& m2,
              const Scalar& beta = Scalar(int64_t(1)), const Scalar& alpha = Scalar(int64_t(1)));
 // [m, k] x [k].
 Tensor mv(const Tensor& a, const Tensor& v);
+// nn.functional.linear: input @ weight^T (+ bias) over any leading dims of input; weight is
+// (out, in) or (in); bias may be undefined. With a bias and a 2-D weight the bias goes into
+// the product's output (addmm).
+Tensor linear(const Tensor& input, const Tensor& weight, const Tensor& bias);
 // [k] . [k] -> 0-d.
 Tensor dot(const Tensor& a, const Tensor& b);
 // [m] x [n] -> [m, n].

@@ -44,6 +44,9 @@ void bind_matmul(py::module_& m, py::class_<Tensor>& cls) {
         py::arg("vec2"));
   m.def("_blas_parallel_calls", &cpu::blas_parallel_calls,
         "how many multi-threaded OpenBLAS calls ran on ranvier's OpenMP pool");
+  m.def("_linear", [](const Tensor& input, const Tensor& weight, py::handle bias) {
+    return linear(input, weight, bias.is_none() ? Tensor() : py::cast<Tensor>(bias));
+  }, py::arg("input"), py::arg("weight"), py::arg("bias") = py::none());
   m.def("addmm", addmm_fn, py::arg("input"), py::arg("mat1"), py::arg("mat2"), py::kw_only(),
         py::arg("beta") = 1, py::arg("alpha") = 1);
 }

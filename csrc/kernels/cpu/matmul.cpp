@@ -1,7 +1,7 @@
 // CPU GEMM kernel for the matmul family (GemmSpec, ops/matmul.h). float32/float64 go to
 // OpenBLAS: an operand whose column stride is 1 is passed as is, one whose row stride is 1 is
 // passed with the transpose flag (so transposed views cost no copy), anything else is packed
-// first. Integer dtypes use a plain row kernel. Batches: small matrices are spread over our
+// first. Float32 products of 1-4 rows against row-major weights use gemv.cpp. Integer dtypes use a plain row kernel. Batches: small matrices are spread over our
 // OpenMP threads with OpenBLAS held to one thread; large ones run one at a time, each GEMM on
 // all threads through OpenBLAS (never both at once, Note [One thread pool] in blas.cpp).
 #include <algorithm>
@@ -10,6 +10,7 @@
 
 #include "core/parallel.h"
 #include "kernels/cpu/blas.h"
+#include "kernels/cpu/gemv.h"
 #include "ops/matmul.h"
 
 namespace ranvier::cpu {
@@ -91,6 +92,14 @@ void run_blas(const GemmSpec& s) {
   const T* a = reinterpret_cast<const T*>(s.a);
   const T* b = reinterpret_cast<const T*>(s.b);
   T* c = reinterpret_cast<T*>(s.c);
+  if constexpr (std::is_same_v<T, float>) {
+    // A few rows against weights read row by row (Linear at batch <= 4): gemv.h.
+    if (s.batch_numel == 1 && s.m >= 1 && s.m <= kGemvMaxRows && s.k >= 16 && s.n >= 1 &&
+        s.a_cs == 1 && s.b_rs == 1) {
+      return gemv_rows_f32(s.m, s.n, s.k, float(s.alpha), a, s.a_rs, b, s.b_cs, float(s.beta),
+                           c, s.n);
+    }
+  }
   const int64_t work = s.m * s.n * std::max<int64_t>(s.k, 1);
   if (s.batch_numel > 1 && work < kSmallGemm && get_num_threads() > 1 && !in_parallel_region()) {
     BlasSingleThreadGuard single;

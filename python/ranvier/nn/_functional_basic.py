@@ -7,23 +7,9 @@ def _shape(t):
 
 
 def linear(input, weight, bias=None):
-    """input @ weight.T + bias over any number of leading dims (weight: (out, in))."""
-    if weight.dim() not in (1, 2):
-        raise RuntimeError("linear: weight must be 1-D or 2-D, got shape %s" % list(weight.shape))
-    if input.dim() == 0 or input.shape[-1] != weight.shape[-1]:
-        raise RuntimeError("linear: mat1 and mat2 shapes cannot be multiplied (input %s and "
-                           "weight.T %s)" % (list(input.shape), list(weight.t().shape)))
-    if input.dim() >= 2 and weight.dim() == 2 and bias is not None:
-        # the bias goes into the GEMM output (addmm); leading dims fold into the rows
-        if input.dim() == 2:
-            return _C.addmm(bias, input, weight.t())
-        lead = tuple(input.shape[:-1])
-        out = _C.addmm(bias, input.reshape(-1, input.shape[-1]), weight.t())
-        return out.reshape(lead + (weight.shape[0],))
-    out = _C.matmul(input, weight.t())
-    if bias is not None:
-        out = out + bias
-    return out
+    """input @ weight.T + bias over any number of leading dims (weight: (out, in)); one C++
+    call (the bias goes into the GEMM output)."""
+    return _C._linear(input, weight, bias)
 
 
 def bilinear(input1, input2, weight, bias=None):

@@ -1,0 +1,124 @@
+// Few-row float32 GEMM against row-major weights (gemv.h). Memory bound: every weight row is
+// read once for all m rows. The outputs j are cut into fixed blocks of kBlock spread over the
+// threads; with AVX-512, four weight rows are read at a time against the m input rows
+// (16 accumulators at most), the last partial vector of k under a mask.
+#include "kernels/cpu/gemv.h"
+
+#include <immintrin.h>
+
+#include <algorithm>
+
+#include "core/parallel.h"
+
+namespace ranvier::cpu {
+
+namespace {
+
+constexpr int64_t kBlock = 16;  // outputs per work item
+
+// dots[i * cols + (j - j0)] = sum_p A[i, p] * W[j, p] for j in [j0, j1): portable version.
+template <int M>
+void dots_generic(int64_t j0, int64_t j1, int64_t k, const float* a, int64_t lda,
+                  const float* w, int64_t ldw, float* dots) {
+  for (int64_t j = j0; j < j1; ++j) {
+    const float* wj = w + j * ldw;
+    for (int i = 0; i < M; ++i) {
+      const float* ai = a + i * lda;
+      float s = 0.f;
+#pragma omp simd reduction(+ : s)
+      for (int64_t p = 0; p < k; ++p) s += ai[p] * wj[p];
+      dots[i * kBlock + (j - j0)] = s;
+    }
+  }
+}
+
+// The 16 lanes summed in a fixed order (GCC 12's _mm512_reduce_add_ps trips -Wuninitialized).
+__attribute__((target("avx512f"))) inline float lane_sum(__m512 v) {
+  alignas(64) float t[16];
+  _mm512_store_ps(t, v);
+  for (int w = 8; w >= 1; w /= 2)
+    for (int l = 0; l < w; ++l) t[l] += t[l + w];
+  return t[0];
+}
+
+template <int M, int R>
+__attribute__((target("avx512f"))) inline void rows_avx512(int64_t j, int64_t j0, int64_t k,
+                                                           const float* a, int64_t lda,
+                                                           const float* w, int64_t ldw,
+                                                           float* dots) {
+  __m512 acc[M][R];
+  for (int i = 0; i < M; ++i)
+    for (int r = 0; r < R; ++r) acc[i][r] = _mm512_setzero_ps();
+  int64_t p = 0;
+  for (; p + 16 <= k; p += 16) {
+    __m512 wv[R];
+    for (int r = 0; r < R; ++r) wv[r] = _mm512_loadu_ps(w + (j + r) * ldw + p);
+    for (int i = 0; i < M; ++i) {
+      __m512 x = _mm512_loadu_ps(a + i * lda + p);
+      for (int r = 0; r < R; ++r) acc[i][r] = _mm512_fmadd_ps(x, wv[r], acc[i][r]);
+    }
+  }
+  if (p < k) {
+    __mmask16 mask = __mmask16((1u << (k - p)) - 1u);
+    __m512 wv[R];
+    for (int r = 0; r < R; ++r) wv[r] = _mm512_maskz_loadu_ps(mask, w + (j + r) * ldw + p);
+    for (int i = 0; i < M; ++i) {
+      __m512 x = _mm512_maskz_loadu_ps(mask, a + i * lda + p);
+      for (int r = 0; r < R; ++r) acc[i][r] = _mm512_fmadd_ps(x, wv[r], acc[i][r]);
+    }
+  }
+  for (int i = 0; i < M; ++i)
+    for (int r = 0; r < R; ++r) dots[i * kBlock + (j + r - j0)] = lane_sum(acc[i][r]);
+}
+
+template <int M>
+__attribute__((target("avx512f"))) void dots_avx512(int64_t j0, int64_t j1, int64_t k,
+                                                    const float* a, int64_t lda,
+                                                    const float* w, int64_t ldw, float* dots) {
+  int64_t j = j0;
+  for (; j + 4 <= j1; j += 4) rows_avx512<M, 4>(j, j0, k, a, lda, w, ldw, dots);
+  for (; j < j1; ++j) rows_avx512<M, 1>(j, j0, k, a, lda, w, ldw, dots);
+}
+
+using DotsFn = void (*)(int64_t, int64_t, int64_t, const float*, int64_t, const float*, int64_t,
+                        float*);
+
+template <int M>
+DotsFn pick() {
+  static const bool avx512 = __builtin_cpu_supports("avx512f");
+  return avx512 ? &dots_avx512<M> : &dots_generic<M>;
+}
+
+DotsFn dots_for(int64_t m) {
+  switch (m) {
+    case 1: return pick<1>();
+    case 2: return pick<2>();
+    case 3: return pick<3>();
+    default: return pick<4>();
+  }
+}
+
+}  // namespace
+
+void gemv_rows_f32(int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
+                   const float* w, int64_t ldw, float beta, float* c, int64_t ldc) {
+  DotsFn dots_fn = dots_for(m);
+  const int64_t blocks = (n + kBlock - 1) / kBlock;
+  const int64_t grain = std::max<int64_t>(1, (int64_t(1) << 16) / (kBlock * m * std::max<int64_t>(k, 1)));
+  parallel_for(0, blocks, grain, [&](int64_t b0, int64_t b1) {
+    float dots[kGemvMaxRows * kBlock];
+    for (int64_t b = b0; b < b1; ++b) {
+      const int64_t j0 = b * kBlock, j1 = std::min(n, j0 + kBlock);
+      dots_fn(j0, j1, k, a, lda, w, ldw, dots);
+      for (int64_t i = 0; i < m; ++i) {
+        float* ci = c + i * ldc;
+        for (int64_t j = j0; j < j1; ++j) {
+          float v = alpha * dots[i * kBlock + (j - j0)];
+          ci[j] = beta == 0.f ? v : v + beta * ci[j];
+        }
+      }
+    }
+  });
+}
+
+}  // namespace ranvier::cpu
