@@ -4,7 +4,10 @@
 // written back afterwards; gradients are read through a contiguous view or copy.
 #include "ops/optim.h"
 
+#include <algorithm>
 #include <cmath>
+#include <initializer_list>
+#include <iterator>
 #include <utility>
 
 #include "ops/copy.h"
@@ -146,6 +149,17 @@ void check_lr(const char* op, double lr) {
   RV_CHECK_VALUE(lr >= 0.0, op, ": invalid learning rate: ", lr);
 }
 
+// The group's hyper-parameters h[0..] and options b[0..] in the order the kernel reads them
+// (kernels/cpu/optim.cpp).
+OptimSpec group_spec(std::initializer_list<double> h, std::initializer_list<bool> b) {
+  OptimSpec s;
+  RV_CHECK(h.size() <= std::size(s.h) && b.size() <= std::size(s.b),
+           "group_spec: too many values");
+  std::copy(h.begin(), h.end(), s.h);
+  std::copy(b.begin(), b.end(), s.b);
+  return s;
+}
+
 }  // namespace
 
 TensorVec sgd_step_(const TensorVec& params, const TensorVec& grads,
@@ -170,14 +184,8 @@ TensorVec sgd_step_(const TensorVec& params, const TensorVec& grads,
   StateLists states;
   if (use_momentum) states.emplace_back("momentum_buffer", &bufs);
   StepRunner r(op, params, grads, states);
-  OptimSpec base;
-  base.h[0] = lr;
-  base.h[1] = momentum;
-  base.h[2] = dampening;
-  base.h[3] = weight_decay;
-  base.b[0] = nesterov;
-  base.b[1] = maximize;
-  base.b[2] = use_momentum;
+  OptimSpec base = group_spec({lr, momentum, dampening, weight_decay},
+                              {nesterov, maximize, use_momentum});
   r.run(sgd_kernel, base, [&](OptimSpec& s, size_t i) {
     s.flag.push_back(use_momentum ? fresh[i] : 0);
   });
@@ -194,15 +202,8 @@ void adam_step_(const TensorVec& params, const TensorVec& grads, const TensorVec
   if (amsgrad) states.emplace_back("max_exp_avg_sq", &max_exp_avg_sqs);
   StepRunner r(op, params, grads, states);
   std::vector<double> step = r.bump_steps(steps);
-  OptimSpec base;
-  base.h[0] = lr;
-  base.h[1] = beta1;
-  base.h[2] = beta2;
-  base.h[3] = eps;
-  base.h[4] = weight_decay;
-  base.b[0] = amsgrad;
-  base.b[1] = maximize;
-  base.b[2] = decoupled_weight_decay;
+  OptimSpec base = group_spec({lr, beta1, beta2, eps, weight_decay},
+                              {amsgrad, maximize, decoupled_weight_decay});
   r.run(adam_kernel, base, [&](OptimSpec& s, size_t i) {
     double bc1 = 1.0 - std::pow(beta1, step[i]);
     double bc2 = 1.0 - std::pow(beta2, step[i]);
@@ -227,15 +228,8 @@ void rmsprop_step_(const TensorVec& params, const TensorVec& grads,
                     {"momentum_buffer", use_momentum ? &momentum_buffers : &square_avgs}};
   StepRunner r(op, params, grads, states);
   r.bump_steps(steps);
-  OptimSpec base;
-  base.h[0] = lr;
-  base.h[1] = alpha;
-  base.h[2] = eps;
-  base.h[3] = weight_decay;
-  base.h[4] = momentum;
-  base.b[0] = centered;
-  base.b[1] = maximize;
-  base.b[2] = use_momentum;
+  OptimSpec base = group_spec({lr, alpha, eps, weight_decay, momentum},
+                              {centered, maximize, use_momentum});
   r.run(rmsprop_kernel, base, [](OptimSpec&, size_t) {});
 }
 
@@ -246,10 +240,7 @@ void adagrad_step_(const TensorVec& params, const TensorVec& grads, const Tensor
   check_lr(op, lr);
   StepRunner r(op, params, grads, {{"sum", &sums}});
   std::vector<double> step = r.bump_steps(steps);
-  OptimSpec base;
-  base.h[0] = weight_decay;
-  base.h[1] = eps;
-  base.b[1] = maximize;
+  OptimSpec base = group_spec({weight_decay, eps}, {false, maximize});
   r.run(adagrad_kernel, base, [&](OptimSpec& s, size_t i) {
     s.coef[0].push_back(lr / (1.0 + (step[i] - 1.0) * lr_decay));
   });
@@ -263,12 +254,7 @@ void adadelta_step_(const TensorVec& params, const TensorVec& grads,
   check_lr(op, lr);
   StepRunner r(op, params, grads, {{"square_avg", &square_avgs}, {"acc_delta", &acc_deltas}});
   r.bump_steps(steps);
-  OptimSpec base;
-  base.h[0] = lr;
-  base.h[1] = rho;
-  base.h[2] = eps;
-  base.h[3] = weight_decay;
-  base.b[1] = maximize;
+  OptimSpec base = group_spec({lr, rho, eps, weight_decay}, {false, maximize});
   r.run(adadelta_kernel, base, [](OptimSpec&, size_t) {});
 }
 
@@ -279,12 +265,7 @@ void adamax_step_(const TensorVec& params, const TensorVec& grads, const TensorV
   check_lr(op, lr);
   StepRunner r(op, params, grads, {{"exp_avg", &exp_avgs}, {"exp_inf", &exp_infs}});
   std::vector<double> step = r.bump_steps(steps);
-  OptimSpec base;
-  base.h[0] = beta1;
-  base.h[1] = beta2;
-  base.h[2] = eps;
-  base.h[3] = weight_decay;
-  base.b[1] = maximize;
+  OptimSpec base = group_spec({beta1, beta2, eps, weight_decay}, {false, maximize});
   r.run(adamax_kernel, base, [&](OptimSpec& s, size_t i) {
     s.coef[0].push_back(lr / (1.0 - std::pow(beta1, step[i])));
   });
@@ -312,14 +293,8 @@ void nadam_step_(const TensorVec& params, const TensorVec& grads, const TensorVe
                                      : prev * mu[i]);
     prod[i] = read_scalar(mu_products[i]);
   }
-  OptimSpec base;
-  base.h[0] = lr;
-  base.h[1] = beta1;
-  base.h[2] = beta2;
-  base.h[3] = eps;
-  base.h[4] = weight_decay;
-  base.b[1] = maximize;
-  base.b[2] = decoupled_weight_decay;
+  OptimSpec base = group_spec({lr, beta1, beta2, eps, weight_decay},
+                              {false, maximize, decoupled_weight_decay});
   r.run(nadam_kernel, base, [&](OptimSpec& s, size_t i) {
     s.coef[0].push_back(1.0 - std::pow(beta2, step[i]));                   // bias_correction2
     s.coef[1].push_back(-lr * (1.0 - mu[i]) / (1.0 - prod[i]));            // grad factor
@@ -335,14 +310,8 @@ void radam_step_(const TensorVec& params, const TensorVec& grads, const TensorVe
   check_lr(op, lr);
   StepRunner r(op, params, grads, {{"exp_avg", &exp_avgs}, {"exp_avg_sq", &exp_avg_sqs}});
   std::vector<double> step = r.bump_steps(steps);
-  OptimSpec base;
-  base.h[0] = lr;
-  base.h[1] = beta1;
-  base.h[2] = beta2;
-  base.h[3] = eps;
-  base.h[4] = weight_decay;
-  base.b[1] = maximize;
-  base.b[2] = decoupled_weight_decay;
+  OptimSpec base = group_spec({lr, beta1, beta2, eps, weight_decay},
+                              {false, maximize, decoupled_weight_decay});
   double rho_inf = 2.0 / (1.0 - beta2) - 1.0;
   r.run(radam_kernel, base, [&](OptimSpec& s, size_t i) {
     double bc1 = 1.0 - std::pow(beta1, step[i]);
