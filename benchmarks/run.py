@@ -29,6 +29,17 @@ WORKLOADS = {
 }
 
 
+# Model FLOPs per unit of a training step (multiply-adds of the forward pass x 2 FLOPs x 3 for
+# forward + backward), for the achieved GFLOP/s column (llm.c-style utilisation):
+#   mlp: 784*512 + 512*256 + 256*10 = 535,040 MACs per sample
+#   cnn: 28*28*32*9 + 14*14*64*288 + 3136*128 + 128*10 = 4,241,152 MACs per image
+#   lstm: 1024*(128 + 256) + 256*96 = 417,792 MACs per token
+#   gpt: 4 layers x (128*384 + 128*128 + 2*128*512 + 2*64*128 attention) + 128*96
+#        = 864,256 MACs per token (attention counted over the full 64-token window)
+TRAIN_FLOPS = {"mlp": 6 * 535_040, "mlp-raw": 6 * 535_040, "cnn": 6 * 4_241_152,
+               "lstm": 6 * 417_792, "gpt": 6 * 864_256}
+
+
 def measure(builder, kwargs, libs, steps, warmup):
     """Median step time per library. The libraries' steps alternate (ranvier, torch, ranvier,
     ...) so that a change in machine load hits both alike."""
@@ -84,17 +95,24 @@ def main(argv=None):
             row[lname] = figure(med, units, kind, scale)
         if "torch" in row:
             row["ratio"] = row["ranvier"] / row["torch"]  # rate: higher is better; latency: lower
+        if name in TRAIN_FLOPS:
+            for lname in libs:
+                row[f"{lname}_gflops"] = row[lname] * TRAIN_FLOPS[name] * 1e-9
         rows.append(row)
 
+    def num(v, fmt):
+        return format(v, fmt) if v is not None else "-"
+
     print(f"threads={args.threads} steps={args.steps} (medians)")
-    print(f"{'workload':<14}{'unit':>11}{'ranvier':>14}{'torch':>14}{'ratio':>9}")
+    print(f"{'workload':<14}{'unit':>11}{'ranvier':>14}{'torch':>14}{'ratio':>9}"
+          f"{'GFLOP/s':>10}{'(torch)':>9}")
     for row in rows:
-        t = row.get("torch")
-        ratio = row.get("ratio")
         print(f"{row['workload']:<14}{row['unit']:>11}{row['ranvier']:>14.2f}"
-              f"{(f'{t:.2f}' if t is not None else '-'):>14}"
-              f"{(f'{ratio:.2f}x' if ratio is not None else '-'):>9}")
-    print("ratio = ranvier / torch (rate: higher is better; latency: lower is better)")
+              f"{num(row.get('torch'), '.2f'):>14}"
+              f"{num(row.get('ratio'), '.2f') + ('x' if 'ratio' in row else ''):>9}"
+              f"{num(row.get('ranvier_gflops'), '.1f'):>10}{num(row.get('torch_gflops'), '.1f'):>9}")
+    print("ratio = ranvier / torch (rate: higher is better; latency: lower is better); GFLOP/s: "
+          "model FLOPs of a training step / step time")
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"threads": args.threads, "steps": args.steps, "rows": rows}, f, indent=2)
