@@ -3,12 +3,17 @@
 //   loss = -(1 - e) w_t lp_t - (e / C) sum_c w_c lp_c
 //   dloss/dz_j = p_j ((1 - e) w_t + e W / C) - (1 - e) w_t [j == t] - (e / C) w_j
 // Ignored samples give 0. A target out of [0, C) raises IndexError.
+// Float rows with unit stride (the usual (N, C) logits) take exp_f (Note [Fast float math]) in
+// vectorised loops; everything else runs in double with libm.
+#pragma GCC optimize("no-trapping-math")  // see kernels/cpu/fast_math.h
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <type_traits>
 
 #include "core/error.h"
 #include "core/parallel.h"
+#include "kernels/cpu/fast_math.h"
 #include "ops/loss.h"
 
 namespace ranvier::cpu {
@@ -32,6 +37,37 @@ Row<T> scan_row(const T* z, int64_t c, int64_t stride) {
   r.mx = shift;
   r.lse = std::log(s);
   return r;
+}
+
+// The float, unit-stride version of scan_row: max, then the sum of exp_f(z - max) in float.
+RV_MULTIVERSION void scan_row_f(const float* z, int64_t c, double* mx_out, double* lse_out) {
+  float mx = -std::numeric_limits<float>::infinity();
+#pragma omp simd reduction(max : mx)
+  for (int64_t k = 0; k < c; ++k) mx = std::max(mx, z[k]);
+  const float shift = std::isinf(mx) && mx < 0 ? 0.0f : mx;
+  float s = 0;
+#pragma omp simd reduction(+ : s)
+  for (int64_t k = 0; k < c; ++k) s += exp_f(z[k] - shift);
+  *mx_out = shift;
+  *lse_out = std::log(double(s));
+}
+
+Row<float> scan_row(const float* z, int64_t c, int64_t stride) {
+  if (stride != 1) return scan_row<float>(z, c, stride);
+  Row<float> r{z, 1, 0, 0};
+  scan_row_f(z, c, &r.mx, &r.lse);
+  return r;
+}
+
+// gr[k] = (exp(z[k] - shift) * scale - ec * w_k) * gs for a float unit-stride row (w_k = 1
+// without class weights); the caller fixes up the target's entry.
+RV_MULTIVERSION void grad_row_f(const float* z, int64_t c, float shift, float scale, float ec,
+                                const float* w, float gs, float* gr) {
+  if (w) {
+    for (int64_t k = 0; k < c; ++k) gr[k] = (exp_f(z[k] - shift) * scale - ec * w[k]) * gs;
+  } else {
+    for (int64_t k = 0; k < c; ++k) gr[k] = (exp_f(z[k] - shift) * scale - ec) * gs;
+  }
 }
 
 template <typename T>
@@ -103,6 +139,16 @@ void backward(const CrossEntropySpec& s) {
       double gs = double(g[r]);
       double wtt = w ? double(w[t]) : 1.0;
       double scale = (1.0 - e) * wtt + e * wsum / double(c);
+      if constexpr (std::is_same_v<T, float>) {
+        if (inner == 1) {
+          const float shift = float(row.mx + row.lse), ec = float(e / double(c));
+          grad_row_f(zr, c, shift, float(scale), ec, w, float(gs), gr);
+          float pt = exp_f(zr[t] - shift);
+          gr[t] = (pt * float(scale) - ec * (w ? w[t] : 1.0f) - float((1.0 - e) * wtt)) *
+                  float(gs);
+          continue;
+        }
+      }
       for (int64_t k = 0; k < c; ++k) {
         double p = std::exp(double(zr[k * inner]) - row.mx - row.lse);
         double v = p * scale - (e / double(c)) * (w ? double(w[k]) : 1.0);
