@@ -45,6 +45,12 @@ void bind_rnn(py::module_& m, py::class_<Tensor>&) {
         py::arg("mode"), py::arg("xp"), py::arg("h0"), py::arg("c0"), py::arg("w_hh"),
         py::arg("b_hh"), py::arg("reverse") = false, py::arg("lengths") = py::none(),
         py::arg("name") = "_rnn_layer");
+  m.def("_rnn_packed_gemm",
+        [](const Tensor& a, const Tensor& b, py::handle c, int isa) {
+          auto r = rnn_packed_gemm(a, b, opt(c), isa);
+          return py::make_tuple(r.first, r.second);
+        },
+        py::arg("a"), py::arg("b"), py::arg("c") = py::none(), py::arg("isa") = -1);
 }
 
 }  // namespace ranvier::python
