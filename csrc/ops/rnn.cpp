@@ -159,8 +159,11 @@ std::vector<Tensor> rnn_layer(RnnMode mode, const Tensor& xp, const Tensor& h0,
   return outs;
 }
 
-std::pair<Tensor, int> rnn_packed_gemm(const Tensor& a, const Tensor& b, const Tensor& c,
-                                       int isa) {
+int rnn_gemm_isa(int level) {
+  return level >= 0 ? cpu::set_gemm_packed_isa(level) : cpu::gemm_packed_isa();
+}
+
+Tensor rnn_packed_gemm(const Tensor& a, const Tensor& b, const Tensor& c) {
   const char* nm = "_rnn_packed_gemm";
   RV_CHECK_TYPE(a.dtype() == DType::Float32 || a.dtype() == DType::Float64, nm,
                 ": expected float32 or float64, got ", a.describe());
@@ -180,12 +183,9 @@ std::pair<Tensor, int> rnn_packed_gemm(const Tensor& a, const Tensor& b, const T
   }
   Tensor ac = prep(a), bc = prep(b);
   Tensor out = c.defined() ? contiguous_clone(detach(c)) : empty({M, N}, a.dtype(), a.device());
-  const int before = cpu::gemm_packed_isa();
-  const int used = isa >= 0 ? cpu::set_gemm_packed_isa(isa) : before;
   cpu::gemm_packed_full(a.dtype() == DType::Float64, M, N, K, ptr(ac), ptr(bc), mptr(out),
                         c.defined());
-  cpu::set_gemm_packed_isa(before);
-  return {out, used};
+  return out;
 }
 
 }  // namespace ranvier

@@ -6,7 +6,6 @@
 // and ends with one GEMM for dW_hh. Its own backward (double backward) raises
 // NotImplementedError. Gate order: i, f, g, o for LSTM and r, z, n for GRU.
 #pragma once
-#include <utility>
 #include <vector>
 
 #include "core/dispatch.h"
@@ -64,10 +63,10 @@ using RnnKernel = void (*)(const RnnSpec& s);
 
 // The packed GEMM the CPU recurrent step runs on (kernels/cpu/gemm_packed.h), exposed for
 // tests: a [M, K] @ b [K, N], plus c [M, N] when c is defined (float32 or float64, CPU).
-// isa >= 0 picks the float kernel level for this call (2 AVX-512, 1 AVX2, 0 portable;
-// clamped to the CPU); returns {result, the level used}.
-std::pair<Tensor, int> rnn_packed_gemm(const Tensor& a, const Tensor& b, const Tensor& c,
-                                       int isa);
+Tensor rnn_packed_gemm(const Tensor& a, const Tensor& b, const Tensor& c);
+// The float kernel level of that GEMM (2 AVX-512, 1 AVX2 + FMA, 0 portable): level >= 0 sets
+// it (clamped to what the CPU supports; for tests); returns the level in use.
+int rnn_gemm_isa(int level);
 extern KernelSlot<RnnKernel> rnn_forward_kernel;
 extern KernelSlot<RnnKernel> rnn_backward_kernel;
 
