@@ -81,10 +81,10 @@ def test_errors():
                             ranvier.zeros(4, 2, dtype=ranvier.int64))
 
 
-def _layer_results(mode, H, reverse, lengths):
+def _layer_results(mode, H, reverse, lengths, B=11):
     rng = np.random.default_rng(3)
     G = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}[mode]
-    T, B = 5, 11
+    T = 5
     arrs = [rng.standard_normal((T, B, G * H)), rng.standard_normal((B, H)) * 0.5,
             rng.standard_normal((B, H)) * 0.5, rng.standard_normal((G * H, H)) * 0.2,
             rng.standard_normal(G * H) * 0.1]
@@ -102,13 +102,17 @@ def _layer_results(mode, H, reverse, lengths):
 @pytest.mark.parametrize("level", LEVELS, indirect=True)
 @pytest.mark.parametrize("mode", ["LSTM", "GRU", "RNN_TANH", "RNN_RELU"])
 def test_layer_thread_count_invariance(level, mode):
+    # H = 70: three unit blocks. B = 11: one row block (1 thread: split by rows; 2, 3 threads:
+    # by hidden units); B = 20: two row blocks (1, 2 threads: rows; 3 threads: units)
     old = ranvier.get_num_threads()
     try:
-        for reverse, lengths in [(False, None), (True, [5, 0, 3, 1, 5, 2, 4, 5, 5, 1, 3])]:
+        for reverse, lengths, B in [(False, None, 11),
+                                    (True, [5, 0, 3, 1, 5, 2, 4, 5, 5, 1, 3], 11),
+                                    (False, None, 20), (True, [5, 0, 3, 1] * 5, 20)]:
             results = []
             for nt in (1, 2, 3):
                 ranvier.set_num_threads(nt)
-                results.append(_layer_results(mode, 70, reverse, lengths))
+                results.append(_layer_results(mode, 70, reverse, lengths, B))
             for other in results[1:]:
                 for u, v in zip(results[0], other):
                     assert np.array_equal(u, v)

@@ -1,22 +1,23 @@
 // CPU kernels of the fused recurrent layer (see ops/rnn.h).
 // W_hh is packed once per call (kernels/cpu/gemm_packed.h): for the forward as W_hh^T in
 // panels of kPackNr hidden units of one gate, for the backward as W_hh in panels of kPackNr
-// hidden units. Hidden units are split among the threads in blocks of kPackNr (each thread
-// keeps its part of the packed W_hh hot in its own cache for all steps); the batch rows stay
-// together.
-// Forward, per step t (in step order), each thread for its units [j0, j1): gh[:, gate g,
-// units] = hp[t] @ W_hh^T (its panels), then one pass over the rows computes the gates from
-// xp[t] + gh + b_hh, the new state of its units (written to hp[next t], or h_n at the last
-// step) and y[t], and saves what the backward needs in ws[t]; one barrier per step, since the
-// next step's GEMM reads every unit of the new h. hp[t] is the h step t started from.
-// Backward, per step in reverse step order, each thread for its units: one pass over the rows
-// turns dh (carried, plus dy[t]) and dc into the pre-activation gate gradients (dxp[t], and
-// for GRU the separate hidden-side gradients, since r multiplies h W_hn^T + b_hn) and the
-// direct part of dh_prev; a barrier; then dh_prev[:, units] = direct part + dgates_h[t] @
-// W_hh[:, units] (its panels). After the loop dW_hh = dgates_h^T @ hp (one OpenBLAS GEMM over
-// all steps) and db_hh = column sums of dgates_h, each column summed in row order.
-// Every value is computed the same way whichever thread owns its unit (Note [Packed GEMM
-// determinism]), so results do not depend on the thread count.
+// hidden units; every step's GEMM runs on the packed copy. The work is split among threads
+// by blocks of batch rows (independent sequences: no synchronisation) or, when there are too
+// few rows, by blocks of hidden units (all rows, a barrier per step); see split_work.
+// Forward, per step t (in step order), for rows [b0, b1) and units [j0, j1): gh[rows, gate g,
+// units] = hp[t][rows] @ W_hh^T (the units' panels), then one pass over the rows computes the
+// gates from xp[t] + gh + b_hh, the new state (written to hp[next t], or h_n at the last
+// step) and y[t], and saves what the backward needs in ws[t]; with a unit split, a barrier
+// ends the step (the next GEMM reads every unit of the new h). hp[t] is the h step t started
+// from.
+// Backward, per step in reverse step order, for rows and units: one pass over the rows turns
+// dh (carried, plus dy[t]) and dc into the pre-activation gate gradients (dxp[t], and for
+// GRU the separate hidden-side gradients, since r multiplies h W_hn^T + b_hn) and the direct
+// part of dh_prev; (unit split: a barrier;) then dh_prev[rows, units] = direct part +
+// dgates_h[t][rows] @ W_hh[:, units]. After the loop dW_hh = dgates_h^T @ hp (one OpenBLAS
+// GEMM over all steps) and db_hh = column sums of dgates_h, each column summed in row order.
+// Every value is computed the same way whatever the split (Note [Packed GEMM determinism]),
+// so results do not depend on the thread count.
 // Rows past their sequence length (lengths) keep their state, give y = 0 and get zero gate
 // gradients; their dh and dc pass through unchanged.
 #pragma GCC optimize("no-trapping-math")  // see kernels/cpu/fast_math.h
@@ -25,6 +26,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <string>
 #include <vector>
 
 #ifdef _OPENMP
@@ -131,30 +133,72 @@ RV_MULTIVERSION void gru_row(int64_t n, int64_t H, const float* xr, const float*
   gru_row<float>(n, H, xr, gr, bh, hprev, h, yr, wr);
 }
 
-// Runs f(tid, nt, barrier) on a team of up to `want` threads (one when already inside a
-// parallel region); barrier() waits for the whole team.
-struct TeamBarrier {
-  void operator()() const {
-#ifdef _OPENMP
-#pragma omp barrier
-#endif
-  }
-};
-
+// Runs f(tid, nt) on a team of up to `want` threads (one when already inside a parallel
+// region).
 template <typename F>
 void run_team(int64_t want, const F& f) {
   int nt = int(std::min<int64_t>(want, get_num_threads()));
   if (in_parallel_region()) nt = 1;
   if (nt <= 1) {
-    f(0, 1, TeamBarrier{});
+    f(0, 1);
     return;
   }
 #ifdef _OPENMP
 #pragma omp parallel num_threads(nt)
-  f(omp_get_thread_num(), omp_get_num_threads(), TeamBarrier{});
+  f(omp_get_thread_num(), omp_get_num_threads());
 #else
-  f(0, 1, TeamBarrier{});
+  f(0, 1);
 #endif
+}
+
+// Waits for the whole team when active (every thread of the team calls it the same way).
+struct StepBarrier {
+  bool active;
+  void operator()() const {
+#ifdef _OPENMP
+    if (active) {
+#pragma omp barrier
+    }
+#endif
+  }
+};
+
+// How the time loop is split among threads (see the file comment; timings in
+// benchmarks/kernels/lstm_layer.py). By blocks of kRowBlock batch rows: each block runs all
+// steps for all units on its own, with no synchronisation (the packed W_hh streams from the
+// shared L3 at no measurable cost), chosen when the blocks spread evenly over the threads. By
+// blocks of hidden units otherwise (few rows): all rows together, a barrier per step.
+// RV_RNN_SPLIT=rows / units forces one (for measurements). Results are the same either way.
+// body(b0, b1, u0, u1, barrier) runs rows [b0, b1) and unit blocks [u0, u1).
+constexpr int64_t kRowBlock = 16;
+
+int forced_split() {
+  static const int v = [] {
+    const char* e = std::getenv("RV_RNN_SPLIT");
+    if (e && std::string(e) == "rows") return 1;
+    if (e && std::string(e) == "units") return 2;
+    return 0;
+  }();
+  return v;
+}
+
+template <typename F>
+void split_work(int64_t B, int64_t nub, const F& body) {
+  const int64_t nb = (B + kRowBlock - 1) / kRowBlock;
+  const int64_t nt = in_parallel_region() ? 1 : get_num_threads();
+  bool by_rows = nb % nt == 0 || nb >= 4 * nt || nub <= nb;
+  if (forced_split()) by_rows = forced_split() == 1;
+  if (!by_rows) {
+    run_team(nub, [&](int tid, int n) {
+      body(int64_t(0), B, nub * tid / n, nub * (tid + 1) / n, StepBarrier{n > 1});
+    });
+    return;
+  }
+  run_team(nb, [&](int tid, int n) {
+    for (int64_t k = nb * tid / n; k < nb * (tid + 1) / n; ++k)
+      body(k * kRowBlock, std::min(B, (k + 1) * kRowBlock), int64_t(0), nub,
+           StepBarrier{false});
+  });
 }
 
 // 64-byte aligned scratch (threads write neighbouring column blocks of one buffer).
@@ -200,8 +244,8 @@ void rnn_forward(const RnnSpec& s) {
                     packed.p + q * H * NR);
     }
   });
-  run_team(nub, [&](int tid, int nt, const TeamBarrier& barrier) {
-    const int64_t u0 = nub * tid / nt, u1 = nub * (tid + 1) / nt;
+  split_work(B, nub, [&](int64_t b0, int64_t b1, int64_t u0, int64_t u1,
+                         const StepBarrier& barrier) {
     const int64_t j0 = u0 * NR, n = std::min(H, u1 * NR) - j0;
     for (int64_t k = 0; k < Tn; ++k) {
       const int64_t t = s.reverse ? Tn - 1 - k : k;
@@ -209,10 +253,10 @@ void rnn_forward(const RnnSpec& s) {
       T* hnext = k + 1 < Tn ? hp + (s.reverse ? t - 1 : t + 1) * B * H : hn;
       for (int64_t q = u0 * G; q < u1 * G; ++q) {
         const int64_t u = q / G, g = q % G;
-        gemm_panel(B, H, hpt, H, packed.p + q * H * NR, std::min(NR, H - u * NR),
-                   gh.p + g * H + u * NR, GH, false);
+        gemm_panel(b1 - b0, H, hpt + b0 * H, H, packed.p + q * H * NR,
+                   std::min(NR, H - u * NR), gh.p + b0 * GH + g * H + u * NR, GH, false);
       }
-      for (int64_t b = 0; b < B && n > 0; ++b) {
+      for (int64_t b = b0; b < b1 && n > 0; ++b) {
         const int64_t row = t * B + b;
         T* yr = y + row * H + j0;
         T* wr = ws + row * W + j0;
@@ -340,12 +384,12 @@ void rnn_backward(const RnnSpec& s) {
       for (int64_t u = u0; u < u1; ++u)
         pack_panel<T>(GH, std::min(NR, H - u * NR), w + u * NR, H, 1, packed.p + u * GH * NR);
     });
-    run_team(nub, [&](int tid, int nt, const TeamBarrier& barrier) {
-      const int64_t u0 = nub * tid / nt, u1 = nub * (tid + 1) / nt;
+    split_work(B, nub, [&](int64_t b0, int64_t b1, int64_t u0, int64_t u1,
+                           const StepBarrier& barrier) {
       const int64_t j0 = u0 * NR, n = std::min(H, u1 * NR) - j0;
       for (int64_t k = Tn - 1; k >= 0; --k) {
         const int64_t t = s.reverse ? Tn - 1 - k : k;
-        for (int64_t b = 0; b < B && n > 0; ++b) {
+        for (int64_t b = b0; b < b1 && n > 0; ++b) {
           const int64_t row = t * B + b;
           T* dx = dxp + row * GH + j0;
           T* dg = dgh + row * GH + j0;
@@ -365,9 +409,9 @@ void rnn_backward(const RnnSpec& s) {
         barrier();
         // dh_prev[:, units] = direct part + dgates_h[t] @ W_hh[:, units]
         for (int64_t u = u0; u < u1; ++u)
-          gemm_panel(B, GH, dgh + t * B * GH, GH, packed.p + u * GH * NR,
-                     std::min(NR, H - u * NR), dd.p + u * NR, H, true);
-        for (int64_t b = 0; b < B; ++b)
+          gemm_panel(b1 - b0, GH, dgh + (t * B + b0) * GH, GH, packed.p + u * GH * NR,
+                     std::min(NR, H - u * NR), dd.p + b0 * H + u * NR, H, true);
+        for (int64_t b = b0; b < b1; ++b)
           std::copy(dd.p + b * H + j0, dd.p + b * H + j0 + n, dh + b * H + j0);
       }
     });
