@@ -14,8 +14,9 @@
 // dh (carried, plus dy[t]) and dc into the pre-activation gate gradients (dxp[t], and for
 // GRU the separate hidden-side gradients, since r multiplies h W_hn^T + b_hn) and the direct
 // part of dh_prev; (unit split: a barrier;) then dh_prev[rows, units] = direct part +
-// dgates_h[t][rows] @ W_hh[:, units]. After the loop dW_hh = dgates_h^T @ hp (one OpenBLAS
-// GEMM over all steps) and db_hh = column sums of dgates_h, each column summed in row order.
+// dgates_h[t][rows] @ W_hh[:, units]. db_hh (column sums of dgates_h) is summed as the
+// gradients are made, per fixed block of rows (see rnn_backward). After the loop dW_hh =
+// dgates_h^T @ hp (one OpenBLAS GEMM over all steps).
 // Every value is computed the same way whatever the split (Note [Packed GEMM determinism]),
 // so results do not depend on the thread count.
 // Rows past their sequence length (lengths) keep their state, give y = 0 and get zero gate
@@ -354,6 +355,18 @@ RV_MULTIVERSION void backward_row(RnnMode mode, int64_t n, int64_t H, const floa
   backward_row<float>(mode, n, H, wr, hprev, dhr, dyr, dcr, dx, dg, dd);
 }
 
+// acc[g H + j] += dg[g H + j] for the G gate segments of n units (db_hh's partial sums).
+template <typename T>
+RV_ALWAYS_INLINE void add_gate_row(int64_t G, int64_t n, int64_t H, const T* __restrict dg,
+                                   double* __restrict acc) {
+  for (int64_t g = 0; g < G; ++g)
+    for (int64_t j = 0; j < n; ++j) acc[g * H + j] += double(dg[g * H + j]);
+}
+RV_MULTIVERSION void add_gate_row(int64_t G, int64_t n, int64_t H, const float* dg,
+                                  double* acc) {
+  add_gate_row<float>(G, n, H, dg, acc);
+}
+
 template <typename T>
 void rnn_backward(const RnnSpec& s) {
   const int64_t Tn = s.t, B = s.b, H = s.h, G = rnn_gate_count(s.mode), GH = G * H;
@@ -375,6 +388,11 @@ void rnn_backward(const RnnSpec& s) {
   // GRU: hidden-side gate gradients differ from the input side (n's part is scaled by r).
   std::vector<T> dgh_buf(gru ? size_t(Tn * B * GH) : 0);
   T* dgh = gru ? dgh_buf.data() : dxp;
+  // db_hh: per block of kRowBlock rows (fixed, whatever the split), a sum over the steps in
+  // step order and the block's rows in order, formed as the gate gradients are made; then the
+  // blocks in order.
+  const int64_t nblk = (B + kRowBlock - 1) / kRowBlock;
+  std::vector<double> dbp(size_t(Tn > 0 ? nblk * GH : 0), 0.0);
   if (B * H > 0 && Tn > 0) {
     // packed W_hh: panel u holds the columns of units [u NR, u NR + NR), all G H rows
     const int64_t NR = kPackNr, nub = (H + NR - 1) / NR;
@@ -405,6 +423,7 @@ void rnn_backward(const RnnSpec& s) {
           }
           backward_row(s.mode, n, H, ws + row * W + j0, hp + row * H + j0, dhr,
                        dy + row * H + j0, lstm ? dc + b * H + j0 : nullptr, dx, dg, ddr);
+          add_gate_row(G, n, H, dg, dbp.data() + (b / kRowBlock) * GH + j0);
         }
         barrier();
         // dh_prev[:, units] = direct part + dgates_h[t] @ W_hh[:, units]
@@ -424,15 +443,11 @@ void rnn_backward(const RnnSpec& s) {
   }
   if (GH * H > 0)
     blas_gemm(s.is_double, true, false, GH, H, rows, 1.0, dgh, GH, hp, H, 0.0, dw, H);
-  // db_hh: column sums, each column in row order (blocks of columns per thread)
-  parallel_for(0, GH, 64, [&](int64_t c0, int64_t c1) {
-    std::vector<double> acc(size_t(c1 - c0), 0.0);
-    for (int64_t r = 0; r < rows; ++r) {
-      const T* src = dgh + r * GH;
-      for (int64_t c = c0; c < c1; ++c) acc[size_t(c - c0)] += double(src[c]);
-    }
-    for (int64_t c = c0; c < c1; ++c) db[c] = T(acc[size_t(c - c0)]);
-  });
+  for (int64_t c = 0; c < GH; ++c) {
+    double v = 0.0;
+    for (int64_t k = 0; k < nblk; ++k) v += dbp[size_t(k * GH + c)];
+    db[c] = T(v);
+  }
 }
 
 void forward_kernel(const RnnSpec& s) {
