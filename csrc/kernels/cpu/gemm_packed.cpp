@@ -16,6 +16,7 @@ namespace ranvier::cpu {
 namespace {
 
 constexpr int64_t NR = kPackNr;
+#define RV_ALWAYS_INLINE_GEMM inline __attribute__((always_inline))
 
 // Writes an MR x NR tile held in acc (row i at acc + i * NR) to C: mr rows, nc columns.
 template <typename T>
@@ -162,9 +163,10 @@ RV_AVX2 void panel_avx2(int64_t M, int64_t K, const float* a, int64_t lda, const
 }
 
 // ---------------------------------------------------------------- portable: 4 x 32 tiles
-// Plain multiply then add (no contraction into FMA on the baseline target).
+// Each element's sum runs over k in order; the AVX2 / AVX-512 copies of the double version
+// may contract multiply and add into FMA (one fixed choice per machine).
 template <typename T>
-void panel_portable(int64_t M, int64_t K, const T* a, int64_t lda, const T* p, int64_t ncols,
+RV_ALWAYS_INLINE_GEMM void panel_portable(int64_t M, int64_t K, const T* a, int64_t lda, const T* p, int64_t ncols,
                     T* c, int64_t ldc, bool accumulate) {
   constexpr int MR = 4;
   for (int64_t m0 = 0; m0 < M; m0 += MR) {
@@ -235,10 +237,17 @@ void gemm_panel(int64_t M, int64_t K, const float* a, int64_t lda, const float* 
   }
 }
 
+// Double: the portable loop, compiled for AVX-512 / AVX2 / baseline (picked at load time).
+__attribute__((noinline, target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+void panel_double(int64_t M, int64_t K, const double* a, int64_t lda, const double* p,
+                  int64_t ncols, double* c, int64_t ldc, bool accumulate) {
+  panel_portable<double>(M, K, a, lda, p, ncols, c, ldc, accumulate);
+}
+
 void gemm_panel(int64_t M, int64_t K, const double* a, int64_t lda, const double* panel,
                 int64_t ncols, double* c, int64_t ldc, bool accumulate) {
   if (M <= 0 || ncols <= 0) return;
-  panel_portable<double>(M, K, a, lda, panel, ncols, c, ldc, accumulate);
+  panel_double(M, K, a, lda, panel, ncols, c, ldc, accumulate);
 }
 
 namespace {
