@@ -1,8 +1,42 @@
 """Timings of the fused LSTM layer at the lstm workload's shapes (T=64, B=32, H=256): forward
 alone and forward + backward of _C._rnn_layer, and the whole lstm train step, as minima over
-repeats (the minimum is stable on a shared machine). Run with --threads 2.
+repeats (the minimum is the stable figure on a shared machine). RV_RNN_SPLIT=rows / units
+forces the thread split of the time loop (kernels/cpu/rnn.cpp, split_work).
 
 Usage: python benchmarks/kernels/lstm_layer.py [--threads 2] [--reps 30]
+
+Variants measured on the 2-core Zen 4 machine (AVX-512), minima, while other jobs shared it
+(two-thread figures are the best of several runs; single-core ones pinned with taskset):
+
+  packed GEMM alone (_C._rnn_packed_gemm, packing of B included), one core, GFLOP/s
+    shape M x K x N          AVX-512 8x32   AVX2 6x16   portable   (double, x86-64-v4 clone)
+    32 x 256 x 1024              83.5          71.0       30.5         41.2
+    32 x 1024 x 256              87.2          78.1       32.4
+    32 x 256 x 512               88.3          76.4       32.3
+
+  layer forward (recurrent GEMM 1.07 GFLOP + gate pass)
+    before (OpenBLAS per step and per block of 16 rows, W_hh repacked every call)
+      1 core 19.2 ms (56 GFLOP/s); 2 threads 15.7 ms (68)
+    packed W_hh, split by row blocks (kept)
+      1 core 11.9 ms (90 GFLOP/s); 2 threads 6.0 ms (179)
+    packed W_hh, split by hidden units (kept for B < 16 * threads), barrier per step
+      1 core 12.0 ms (89 GFLOP/s); 2 threads 6.6 ms (164); under load much worse than rows,
+      since a descheduled thread stalls the barrier of all 64 steps
+
+  layer backward (recurrent GEMM + dW_hh, 2.14 GFLOP), 2 threads
+    before 14.7 ms; packed (kept) 13.9 ms
+    dW_hh as 8 single-threaded OpenBLAS GEMMs of 128 rows spread over the threads instead of
+      one threaded GEMM: 14.2 ms vs 13.9 ms, no gain, dropped
+    db_hh summed while the gate gradients are made instead of a pass over dgates after the
+      loop: the separate pass was 3.7% of the single-core layer profile (kept)
+
+  LSTM module, one core (taskset), forward / forward + backward
+    before 33.7 / 67.6 ms; after 18.6 / 56.3 ms
+    b_ih + b_hh added once inside the layer (LSTM / RNN, not GRU): removes the addmm bias
+      reduction over the (2048, 1024) projection gradient, 2.5-3.8% of the one-core step
+
+  pack_panel reading W_hh column by column for the transposed forward packing: no change
+    (1.5% of the layer either way), dropped
 """
 import argparse
 import time
