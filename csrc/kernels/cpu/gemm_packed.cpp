@@ -166,8 +166,9 @@ RV_AVX2 void panel_avx2(int64_t M, int64_t K, const float* a, int64_t lda, const
 // Each element's sum runs over k in order; the AVX2 / AVX-512 copies of the double version
 // may contract multiply and add into FMA (one fixed choice per machine).
 template <typename T>
-RV_ALWAYS_INLINE_GEMM void panel_portable(int64_t M, int64_t K, const T* a, int64_t lda, const T* p, int64_t ncols,
-                    T* c, int64_t ldc, bool accumulate) {
+RV_ALWAYS_INLINE_GEMM void panel_portable(int64_t M, int64_t K, const T* a, int64_t lda,
+                                          const T* p, int64_t ncols, T* c, int64_t ldc,
+                                          bool accumulate) {
   constexpr int MR = 4;
   for (int64_t m0 = 0; m0 < M; m0 += MR) {
     const int64_t mr = std::min<int64_t>(MR, M - m0);

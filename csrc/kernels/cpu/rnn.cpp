@@ -209,7 +209,9 @@ struct Scratch {
   ~Scratch() { std::free(p); }
   Scratch(const Scratch&) = delete;
   Scratch& operator=(const Scratch&) = delete;
-  static size_t bytes(int64_t n) { return (size_t(std::max<int64_t>(n, 1)) * sizeof(T) + 63) / 64 * 64; }
+  static size_t bytes(int64_t n) {
+    return (size_t(std::max<int64_t>(n, 1)) * sizeof(T) + 63) / 64 * 64;
+  }
   T* p;
 };
 
