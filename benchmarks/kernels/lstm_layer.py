@@ -35,6 +35,16 @@ Variants measured on the 2-core Zen 4 machine (AVX-512), minima, while other job
     b_ih + b_hh added once inside the layer (LSTM / RNN, not GRU): removes the addmm bias
       reduction over the (2048, 1024) projection gradient, 2.5-3.8% of the one-core step
 
+  benchmarks/run.py --only lstm (ranvier / torch tokens/s), GLIBC_TUNABLES as in the brief
+    one core (taskset -c 1, --threads 1): before 25,600 / 33,700 = 0.76x;
+      after 27,800 / 31,300 = 0.89x and 28,300 / 30,700 = 0.92x
+    2 threads, back to back at load average ~4 (other builds): before 8,600 / 7,750 = 1.11x
+      and 8,900 / 8,900 = 1.00x; after 10,500 / 5,100 = 2.04x and 15,900 / 6,900 = 2.30x
+      (torch's threaded kernels suffer more from the load; quiet-machine figures will differ)
+    where the one-core time still goes (LSTM module forward + backward, perf): OpenBLAS
+      41.5% for the 2.69 GFLOP of input projection, its two gradients and dW_hh; the packed
+      kernel 25.8% for the 2.14 GFLOP of the recurrent GEMMs; gate passes 6.7%
+
   pack_panel reading W_hh column by column for the transposed forward packing: no change
     (1.5% of the layer either way), dropped
 """
