@@ -3,6 +3,7 @@
 #include "ops/rnn.h"
 
 #include "autograd/function.h"
+#include "kernels/cpu/gemm_packed.h"
 #include "ops/copy.h"
 #include "ops/factory.h"
 
@@ -156,6 +157,35 @@ std::vector<Tensor> rnn_layer(RnnMode mode, const Tensor& xp, const Tensor& h0,
                       ctx.needs(4) ? db : Tensor()};
   });
   return outs;
+}
+
+int rnn_gemm_isa(int level) {
+  return level >= 0 ? cpu::set_gemm_packed_isa(level) : cpu::gemm_packed_isa();
+}
+
+Tensor rnn_packed_gemm(const Tensor& a, const Tensor& b, const Tensor& c) {
+  const char* nm = "_rnn_packed_gemm";
+  RV_CHECK_TYPE(a.dtype() == DType::Float32 || a.dtype() == DType::Float64, nm,
+                ": expected float32 or float64, got ", a.describe());
+  RV_CHECK(a.dim() == 2 && b.dim() == 2 && a.sizes()[1] == b.sizes()[0], nm,
+           ": expected a [M, K] and b [K, N], got ", a.describe(), " and ", b.describe());
+  const int64_t M = a.sizes()[0], K = a.sizes()[1], N = b.sizes()[1];
+  RV_CHECK(!c.defined() || c.sizes() == Shape({M, N}), nm, ": expected c of shape ",
+           shape_str({M, N}), ", got ", c.describe());
+  for (const Tensor* t : {&b, &c}) {
+    if (!t->defined()) continue;
+    RV_CHECK_TYPE(t->dtype() == a.dtype(), nm, ": expected every tensor of dtype ",
+                  dtype_name(a.dtype()), ", got ", t->describe());
+  }
+  for (const Tensor* t : {&a, &b, &c}) {
+    RV_CHECK(!t->defined() || t->device().is_cpu(), nm,
+             ": expected CPU tensors, got ", t->describe());
+  }
+  Tensor ac = prep(a), bc = prep(b);
+  Tensor out = c.defined() ? contiguous_clone(detach(c)) : empty({M, N}, a.dtype(), a.device());
+  cpu::gemm_packed_full(a.dtype() == DType::Float64, M, N, K, ptr(ac), ptr(bc), mptr(out),
+                        c.defined());
+  return out;
 }
 
 }  // namespace ranvier

@@ -60,6 +60,13 @@ struct RnnSpec {
 };
 int64_t rnn_saved_width(RnnMode mode, int64_t h);
 using RnnKernel = void (*)(const RnnSpec& s);
+
+// The packed GEMM the CPU recurrent step runs on (kernels/cpu/gemm_packed.h), exposed for
+// tests: a [M, K] @ b [K, N], plus c [M, N] when c is defined (float32 or float64, CPU).
+Tensor rnn_packed_gemm(const Tensor& a, const Tensor& b, const Tensor& c);
+// The float kernel level of that GEMM (2 AVX-512, 1 AVX2 + FMA, 0 portable): level >= 0 sets
+// it (clamped to what the CPU supports; for tests); returns the level in use.
+int rnn_gemm_isa(int level);
 extern KernelSlot<RnnKernel> rnn_forward_kernel;
 extern KernelSlot<RnnKernel> rnn_backward_kernel;
 

@@ -1,5 +1,6 @@
 // Binding for the fused recurrent layer: _C._rnn_layer (used by nn.RNN / nn.LSTM / nn.GRU and
-// the functional cells in nn/_functional_rnn.py).
+// the functional cells in nn/_functional_rnn.py); for tests, _C._rnn_packed_gemm and
+// _C._rnn_gemm_isa (the packed GEMM of its time loop and its kernel level).
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
@@ -45,6 +46,12 @@ void bind_rnn(py::module_& m, py::class_<Tensor>&) {
         py::arg("mode"), py::arg("xp"), py::arg("h0"), py::arg("c0"), py::arg("w_hh"),
         py::arg("b_hh"), py::arg("reverse") = false, py::arg("lengths") = py::none(),
         py::arg("name") = "_rnn_layer");
+  m.def("_rnn_packed_gemm",
+        [](const Tensor& a, const Tensor& b, py::handle c) {
+          return rnn_packed_gemm(a, b, opt(c));
+        },
+        py::arg("a"), py::arg("b"), py::arg("c") = py::none());
+  m.def("_rnn_gemm_isa", &rnn_gemm_isa, py::arg("level") = -1);
 }
 
 }  // namespace ranvier::python

@@ -1,27 +1,43 @@
 // CPU kernels of the fused recurrent layer (see ops/rnn.h).
-// Forward, per step t (in step order): hp[t] = h; gh = hp[t] @ W_hh^T (one GEMM); then one
-// pass over the rows computes the gates from xp[t] + gh + b_hh, the new state and y[t], and
-// saves what the backward needs in ws[t].
-// Backward, per step in reverse step order: one pass over the rows turns dh (carried, plus
-// dy[t]) and dc into the pre-activation gate gradients (dxp[t], and for GRU the separate
-// hidden-side gradients, since r multiplies h W_hn^T + b_hn) and the direct part of dh_prev;
-// then dh_prev += dgates_h[t] @ W_hh (one GEMM). After the loop dW_hh = dgates_h^T @ hp (one
-// GEMM over all steps) and db_hh = column sums of dgates_h, each column summed in row order:
-// results do not depend on the thread count.
-// Batch rows are independent sequences: blocks of rows run through all steps on their own,
-// one block per thread (for_row_blocks), so a step needs no synchronisation between threads.
+// W_hh is packed once per call (kernels/cpu/gemm_packed.h): for the forward as W_hh^T in
+// panels of kPackNr hidden units of one gate, for the backward as W_hh in panels of kPackNr
+// hidden units; every step's GEMM runs on the packed copy. The work is split among threads
+// by blocks of batch rows (independent sequences: no synchronisation) or, when there are too
+// few rows, by blocks of hidden units (all rows, a barrier per step); see split_work.
+// Forward, per step t (in step order), for rows [b0, b1) and units [j0, j1): gh[rows, gate g,
+// units] = hp[t][rows] @ W_hh^T (the units' panels), then one pass over the rows computes the
+// gates from xp[t] + gh + b_hh, the new state (written to hp[next t], or h_n at the last
+// step) and y[t], and saves what the backward needs in ws[t]; with a unit split, a barrier
+// ends the step (the next GEMM reads every unit of the new h). hp[t] is the h step t started
+// from.
+// Backward, per step in reverse step order, for rows and units: one pass over the rows turns
+// dh (carried, plus dy[t]) and dc into the pre-activation gate gradients (dxp[t], and for
+// GRU the separate hidden-side gradients, since r multiplies h W_hn^T + b_hn) and the direct
+// part of dh_prev; (unit split: a barrier;) then dh_prev[rows, units] = direct part +
+// dgates_h[t][rows] @ W_hh[:, units]. db_hh (column sums of dgates_h) is summed as the
+// gradients are made, per fixed block of rows (see rnn_backward). After the loop dW_hh =
+// dgates_h^T @ hp (one OpenBLAS GEMM over all steps).
+// Every value is computed the same way whatever the split (Note [Packed GEMM determinism]),
+// so results do not depend on the thread count.
 // Rows past their sequence length (lengths) keep their state, give y = 0 and get zero gate
 // gradients; their dh and dc pass through unchanged.
 #pragma GCC optimize("no-trapping-math")  // see kernels/cpu/fast_math.h
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
+#include <string>
 #include <vector>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 #include "core/parallel.h"
 #include "kernels/cpu/blas.h"
 #include "kernels/cpu/fast_math.h"
+#include "kernels/cpu/gemm_packed.h"
 #include "ops/rnn.h"
 
 namespace ranvier::cpu {
@@ -47,16 +63,17 @@ RV_ALWAYS_INLINE float tanh_(float x) {
   return tanh_f(x);
 }
 
-// One row of the LSTM forward: gates from the input and hidden projections, then c and h.
-// The six saved segments come as separate restrict pointers (else the vectoriser needs more
-// run-time alias checks than it allows and gives up).
+// One row of the LSTM forward for n hidden units (pointers at the first unit; gate segments
+// H apart): gates from the input and hidden projections, then c and h. The six saved segments
+// come as separate restrict pointers (else the vectoriser needs more run-time alias checks
+// than it allows and gives up).
 template <typename T>
-RV_ALWAYS_INLINE void lstm_row_parts(int64_t H, const T* __restrict xr, const T* __restrict gr,
-                                     const T* __restrict bh, T* __restrict c, T* __restrict h,
-                                     T* __restrict yr, T* __restrict wi, T* __restrict wf,
-                                     T* __restrict wg, T* __restrict wo, T* __restrict wc,
-                                     T* __restrict wt) {
-  for (int64_t j = 0; j < H; ++j) {
+RV_ALWAYS_INLINE void lstm_row_parts(int64_t n, int64_t H, const T* __restrict xr,
+                                     const T* __restrict gr, const T* __restrict bh,
+                                     T* __restrict c, T* __restrict h, T* __restrict yr,
+                                     T* __restrict wi, T* __restrict wf, T* __restrict wg,
+                                     T* __restrict wo, T* __restrict wc, T* __restrict wt) {
+  for (int64_t j = 0; j < n; ++j) {
     const T i = sigm(xr[j] + gr[j] + bh[j]);
     const T f = sigm(xr[H + j] + gr[H + j] + bh[H + j]);
     const T g = tanh_(xr[2 * H + j] + gr[2 * H + j] + bh[2 * H + j]);
@@ -78,27 +95,28 @@ RV_ALWAYS_INLINE void lstm_row_parts(int64_t H, const T* __restrict xr, const T*
 }
 
 template <typename T>
-RV_ALWAYS_INLINE void lstm_row(int64_t H, const T* xr, const T* gr, const T* bh, T* c, T* h,
-                               T* yr, T* wr) {
-  lstm_row_parts<T>(H, xr, gr, bh, c, h, yr, wr, wr + H, wr + 2 * H, wr + 3 * H, wr + 4 * H,
-                    wr + 5 * H);
+RV_ALWAYS_INLINE void lstm_row(int64_t n, int64_t H, const T* xr, const T* gr, const T* bh,
+                               T* c, T* h, T* yr, T* wr) {
+  lstm_row_parts<T>(n, H, xr, gr, bh, c, h, yr, wr, wr + H, wr + 2 * H, wr + 3 * H,
+                    wr + 4 * H, wr + 5 * H);
 }
 
-// One row of the GRU forward (n uses r * (h W_hn^T + b_hn)).
+// One row of the GRU forward for n hidden units (n uses r * (h W_hn^T + b_hn)).
 template <typename T>
-RV_ALWAYS_INLINE void gru_row(int64_t H, const T* __restrict xr, const T* __restrict gr,
-                              const T* __restrict bh, const T* __restrict hprev,
-                              T* __restrict h, T* __restrict yr, T* __restrict wr) {
-  for (int64_t j = 0; j < H; ++j) {
+RV_ALWAYS_INLINE void gru_row(int64_t n, int64_t H, const T* __restrict xr,
+                              const T* __restrict gr, const T* __restrict bh,
+                              const T* __restrict hprev, T* __restrict h, T* __restrict yr,
+                              T* __restrict wr) {
+  for (int64_t j = 0; j < n; ++j) {
     const T r = sigm(xr[j] + gr[j] + bh[j]);
     const T z = sigm(xr[H + j] + gr[H + j] + bh[H + j]);
     const T ghn = gr[2 * H + j] + bh[2 * H + j];
-    const T n = tanh_(xr[2 * H + j] + r * ghn);
+    const T nv = tanh_(xr[2 * H + j] + r * ghn);
     wr[j] = r;
     wr[H + j] = z;
-    wr[2 * H + j] = n;
+    wr[2 * H + j] = nv;
     wr[3 * H + j] = ghn;
-    const T hv = (T(1) - z) * n + z * hprev[j];
+    const T hv = (T(1) - z) * nv + z * hprev[j];
     h[j] = hv;
     yr[j] = hv;
   }
@@ -106,40 +124,101 @@ RV_ALWAYS_INLINE void gru_row(int64_t H, const T* __restrict xr, const T* __rest
 
 // Float copies of the row functions for AVX-512 / AVX2 / baseline (Note [Fast float math]);
 // overload resolution picks them for float, the templates for double.
-RV_MULTIVERSION void lstm_row(int64_t H, const float* xr, const float* gr, const float* bh,
-                              float* c, float* h, float* yr, float* wr) {
-  lstm_row<float>(H, xr, gr, bh, c, h, yr, wr);
+RV_MULTIVERSION void lstm_row(int64_t n, int64_t H, const float* xr, const float* gr,
+                              const float* bh, float* c, float* h, float* yr, float* wr) {
+  lstm_row<float>(n, H, xr, gr, bh, c, h, yr, wr);
 }
-RV_MULTIVERSION void gru_row(int64_t H, const float* xr, const float* gr, const float* bh,
-                             const float* hprev, float* h, float* yr, float* wr) {
-  gru_row<float>(H, xr, gr, bh, hprev, h, yr, wr);
+RV_MULTIVERSION void gru_row(int64_t n, int64_t H, const float* xr, const float* gr,
+                             const float* bh, const float* hprev, float* h, float* yr,
+                             float* wr) {
+  gru_row<float>(n, H, xr, gr, bh, hprev, h, yr, wr);
 }
 
-// Runs f(b0, b1) over blocks of kRowBlock batch rows. Rows are independent sequences, so a
-// block runs through every time step on its own: the blocks go to the threads in one parallel
-// region (single-threaded GEMMs inside), or run in turn with multi-threaded GEMMs when there is
-// only one block or one thread. The block size does not depend on the thread count.
+// Runs f(tid, nt) on a team of up to `want` threads (one when already inside a parallel
+// region).
+template <typename F>
+void run_team(int64_t want, const F& f) {
+  int nt = int(std::min<int64_t>(want, get_num_threads()));
+  if (in_parallel_region()) nt = 1;
+  if (nt <= 1) {
+    f(0, 1);
+    return;
+  }
+#ifdef _OPENMP
+#pragma omp parallel num_threads(nt)
+  f(omp_get_thread_num(), omp_get_num_threads());
+#else
+  f(0, 1);
+#endif
+}
+
+// Waits for the whole team when active (every thread of the team calls it the same way).
+struct StepBarrier {
+  bool active;
+  void operator()() const {
+#ifdef _OPENMP
+    if (active) {
+#pragma omp barrier
+    }
+#endif
+  }
+};
+
+// How the time loop is split among threads (see the file comment; timings in
+// benchmarks/kernels/lstm_layer.py). By blocks of kRowBlock batch rows: each block runs all
+// steps for all units on its own, with no synchronisation (the packed W_hh streams from the
+// shared L3 at no measurable cost), chosen when the blocks spread evenly over the threads. By
+// blocks of hidden units otherwise (few rows): all rows together, a barrier per step.
+// RV_RNN_SPLIT=rows / units forces one (for measurements). Results are the same either way.
+// body(b0, b1, u0, u1, barrier) runs rows [b0, b1) and unit blocks [u0, u1).
 constexpr int64_t kRowBlock = 16;
 
-template <typename F>
-void for_row_blocks(int64_t B, const F& f) {
-  const int64_t nb = (B + kRowBlock - 1) / kRowBlock;
-  auto run = [&](int64_t k0, int64_t k1) {
-    for (int64_t k = k0; k < k1; ++k) f(k * kRowBlock, std::min(B, (k + 1) * kRowBlock));
-  };
-  if (nb >= 2 && get_num_threads() > 1 && !in_parallel_region()) {
-    BlasSingleThreadGuard guard;
-    parallel_for(0, nb, 1, run);
-  } else {
-    run(0, nb);
-  }
+int forced_split() {
+  static const int v = [] {
+    const char* e = std::getenv("RV_RNN_SPLIT");
+    if (e && std::string(e) == "rows") return 1;
+    if (e && std::string(e) == "units") return 2;
+    return 0;
+  }();
+  return v;
 }
+
+template <typename F>
+void split_work(int64_t B, int64_t nub, const F& body) {
+  const int64_t nb = (B + kRowBlock - 1) / kRowBlock;
+  const int64_t nt = in_parallel_region() ? 1 : get_num_threads();
+  bool by_rows = nb % nt == 0 || nb >= 4 * nt || nub <= nb;
+  if (forced_split()) by_rows = forced_split() == 1;
+  if (!by_rows) {
+    run_team(nub, [&](int tid, int n) {
+      body(int64_t(0), B, nub * tid / n, nub * (tid + 1) / n, StepBarrier{n > 1});
+    });
+    return;
+  }
+  run_team(nb, [&](int tid, int n) {
+    for (int64_t k = nb * tid / n; k < nb * (tid + 1) / n; ++k)
+      body(k * kRowBlock, std::min(B, (k + 1) * kRowBlock), int64_t(0), nub,
+           StepBarrier{false});
+  });
+}
+
+// 64-byte aligned scratch (threads write neighbouring column blocks of one buffer).
+template <typename T>
+struct Scratch {
+  explicit Scratch(int64_t n) : p(static_cast<T*>(std::aligned_alloc(64, bytes(n)))) {}
+  ~Scratch() { std::free(p); }
+  Scratch(const Scratch&) = delete;
+  Scratch& operator=(const Scratch&) = delete;
+  static size_t bytes(int64_t n) {
+    return (size_t(std::max<int64_t>(n, 1)) * sizeof(T) + 63) / 64 * 64;
+  }
+  T* p;
+};
 
 template <typename T>
 void rnn_forward(const RnnSpec& s) {
-  const int64_t Tn = s.t, B = s.b, H = s.h, GH = rnn_gate_count(s.mode) * H;
+  const int64_t Tn = s.t, B = s.b, H = s.h, G = rnn_gate_count(s.mode), GH = G * H;
   const int64_t W = rnn_saved_width(s.mode, H);
-  const bool lstm = s.mode == RnnMode::Lstm;
   const T* xp = static_cast<const T*>(s.xp);
   const T* w = static_cast<const T*>(s.w_hh);
   const T* bh = static_cast<const T*>(s.b_hh);
@@ -149,62 +228,85 @@ void rnn_forward(const RnnSpec& s) {
   T* hn = static_cast<T*>(s.hn);
   T* cn = static_cast<T*>(s.cn);
   if (B * H == 0) return;
-  std::memcpy(hn, s.h0, size_t(B * H) * sizeof(T));  // hn / cn hold the running state
-  if (lstm) std::memcpy(cn, s.c0, size_t(B * H) * sizeof(T));
+  if (s.mode == RnnMode::Lstm) std::memcpy(cn, s.c0, size_t(B * H) * sizeof(T));
+  if (Tn == 0) {
+    std::memcpy(hn, s.h0, size_t(B * H) * sizeof(T));
+    return;
+  }
+  std::memcpy(hp + (s.reverse ? Tn - 1 : 0) * B * H, s.h0, size_t(B * H) * sizeof(T));
   std::vector<T> zero_bias(bh ? 0 : size_t(GH), T(0));
   if (!bh) bh = zero_bias.data();
-  for_row_blocks(B, [&](int64_t b0, int64_t b1) {
-    const int64_t nb = b1 - b0;
-    std::vector<T> gh(size_t(nb * GH));
+  // packed W_hh^T: panel (u, g) holds the columns of gate g for units [u NR, u NR + NR)
+  const int64_t NR = kPackNr, nub = (H + NR - 1) / NR;
+  Scratch<T> packed(nub * G * H * NR);
+  Scratch<T> gh(B * GH);
+  parallel_for(0, nub * G, 1, [&](int64_t q0, int64_t q1) {
+    for (int64_t q = q0; q < q1; ++q) {
+      const int64_t u = q / G, g = q % G;
+      pack_panel<T>(H, std::min(NR, H - u * NR), w + (g * H + u * NR) * H, 1, H,
+                    packed.p + q * H * NR);
+    }
+  });
+  split_work(B, nub, [&](int64_t b0, int64_t b1, int64_t u0, int64_t u1,
+                         const StepBarrier& barrier) {
+    const int64_t j0 = u0 * NR, n = std::min(H, u1 * NR) - j0;
     for (int64_t k = 0; k < Tn; ++k) {
       const int64_t t = s.reverse ? Tn - 1 - k : k;
-      T* hpt = hp + (t * B + b0) * H;
-      std::memcpy(hpt, hn + b0 * H, size_t(nb * H) * sizeof(T));
-      blas_gemm(s.is_double, false, true, nb, GH, H, 1.0, hpt, H, w, H, 0.0, gh.data(), GH);
-      for (int64_t b = b0; b < b1; ++b) {
+      const T* hpt = hp + t * B * H;
+      T* hnext = k + 1 < Tn ? hp + (s.reverse ? t - 1 : t + 1) * B * H : hn;
+      for (int64_t q = u0 * G; q < u1 * G; ++q) {
+        const int64_t u = q / G, g = q % G;
+        gemm_panel(b1 - b0, H, hpt + b0 * H, H, packed.p + q * H * NR,
+                   std::min(NR, H - u * NR), gh.p + b0 * GH + g * H + u * NR, GH, false);
+      }
+      for (int64_t b = b0; b < b1 && n > 0; ++b) {
         const int64_t row = t * B + b;
-        T* yr = y + row * H;
-        T* wr = ws + row * W;
-        T* h = hn + b * H;
+        T* yr = y + row * H + j0;
+        T* wr = ws + row * W + j0;
+        T* h = hnext + b * H + j0;
         if (s.lengths && t >= s.lengths[b]) {
-          std::fill(yr, yr + H, T(0));
-          std::fill(wr, wr + W, T(0));
+          std::fill(yr, yr + n, T(0));
+          for (int64_t q = 0; q < W / H; ++q) std::fill(wr + q * H, wr + q * H + n, T(0));
+          std::copy(hpt + b * H + j0, hpt + b * H + j0 + n, h);
           continue;
         }
-        const T* xr = xp + row * GH;
-        const T* gr = gh.data() + (b - b0) * GH;
+        const T* xr = xp + row * GH + j0;
+        const T* gr = gh.p + b * GH + j0;
+        const T* bj = bh + j0;
         switch (s.mode) {
           case RnnMode::Lstm:
-            lstm_row(H, xr, gr, bh, cn + b * H, h, yr, wr);
+            lstm_row(n, H, xr, gr, bj, cn + b * H + j0, h, yr, wr);
             break;
           case RnnMode::Gru:
-            gru_row(H, xr, gr, bh, hp + row * H, h, yr, wr);
+            gru_row(n, H, xr, gr, bj, hpt + b * H + j0, h, yr, wr);
             break;
           case RnnMode::Tanh:
-            for (int64_t j = 0; j < H; ++j) h[j] = yr[j] = wr[j] = tanh_(xr[j] + gr[j] + bh[j]);
+            for (int64_t j = 0; j < n; ++j) h[j] = yr[j] = wr[j] = tanh_(xr[j] + gr[j] + bj[j]);
             break;
           case RnnMode::Relu:
-            for (int64_t j = 0; j < H; ++j) {
-              const T v = xr[j] + gr[j] + bh[j];
+            for (int64_t j = 0; j < n; ++j) {
+              const T v = xr[j] + gr[j] + bj[j];
               h[j] = yr[j] = wr[j] = v > T(0) ? v : T(0);
             }
             break;
         }
       }
+      barrier();
     }
   });
 }
 
-// The gate gradients of one row at one step (see the file comment); dd gets the direct part
-// of dh_prev (GRU: dh z; else 0).
+// The gate gradients of one row at one step for n hidden units (pointers at the first unit;
+// gate segments H apart; see the file comment); dd gets the direct part of dh_prev (GRU:
+// dh z; else 0).
 template <typename T>
-RV_ALWAYS_INLINE void backward_row(RnnMode mode, int64_t H, const T* __restrict wr,
+RV_ALWAYS_INLINE void backward_row(RnnMode mode, int64_t n, int64_t H, const T* __restrict wr,
                                    const T* __restrict hprev, const T* __restrict dhr,
                                    const T* __restrict dyr, T* __restrict dcr, T* __restrict dx,
                                    T* __restrict dg, T* __restrict dd) {
   switch (mode) {
     case RnnMode::Lstm:
-      for (int64_t j = 0; j < H; ++j) {
+      for (int64_t j = 0; j < n; ++j) {
         const T i = wr[j], f = wr[H + j], g = wr[2 * H + j], o = wr[3 * H + j],
                 cp = wr[4 * H + j], tc = wr[5 * H + j];
         const T dhj = dhr[j] + dyr[j];
@@ -218,11 +320,11 @@ RV_ALWAYS_INLINE void backward_row(RnnMode mode, int64_t H, const T* __restrict 
       }
       break;
     case RnnMode::Gru:
-      for (int64_t j = 0; j < H; ++j) {
-        const T r = wr[j], z = wr[H + j], n = wr[2 * H + j], ghn = wr[3 * H + j];
+      for (int64_t j = 0; j < n; ++j) {
+        const T r = wr[j], z = wr[H + j], nv = wr[2 * H + j], ghn = wr[3 * H + j];
         const T dhj = dhr[j] + dyr[j];
-        const T dnp = dhj * (T(1) - z) * (T(1) - n * n);
-        const T dzp = dhj * (hprev[j] - n) * z * (T(1) - z);
+        const T dnp = dhj * (T(1) - z) * (T(1) - nv * nv);
+        const T dzp = dhj * (hprev[j] - nv) * z * (T(1) - z);
         const T drp = dnp * ghn * r * (T(1) - r);
         dx[j] = drp;
         dg[j] = drp;
@@ -234,14 +336,14 @@ RV_ALWAYS_INLINE void backward_row(RnnMode mode, int64_t H, const T* __restrict 
       }
       break;
     case RnnMode::Tanh:
-      for (int64_t j = 0; j < H; ++j) {
+      for (int64_t j = 0; j < n; ++j) {
         const T hv = wr[j];
         dx[j] = (dhr[j] + dyr[j]) * (T(1) - hv * hv);
         dd[j] = T(0);
       }
       break;
     case RnnMode::Relu:
-      for (int64_t j = 0; j < H; ++j) {
+      for (int64_t j = 0; j < n; ++j) {
         dx[j] = wr[j] > T(0) ? dhr[j] + dyr[j] : T(0);
         dd[j] = T(0);
       }
@@ -249,15 +351,27 @@ RV_ALWAYS_INLINE void backward_row(RnnMode mode, int64_t H, const T* __restrict 
   }
 }
 
-RV_MULTIVERSION void backward_row(RnnMode mode, int64_t H, const float* wr, const float* hprev,
-                                  const float* dhr, const float* dyr, float* dcr, float* dx,
-                                  float* dg, float* dd) {
-  backward_row<float>(mode, H, wr, hprev, dhr, dyr, dcr, dx, dg, dd);
+RV_MULTIVERSION void backward_row(RnnMode mode, int64_t n, int64_t H, const float* wr,
+                                  const float* hprev, const float* dhr, const float* dyr,
+                                  float* dcr, float* dx, float* dg, float* dd) {
+  backward_row<float>(mode, n, H, wr, hprev, dhr, dyr, dcr, dx, dg, dd);
+}
+
+// acc[g H + j] += dg[g H + j] for the G gate segments of n units (db_hh's partial sums).
+template <typename T>
+RV_ALWAYS_INLINE void add_gate_row(int64_t G, int64_t n, int64_t H, const T* __restrict dg,
+                                   double* __restrict acc) {
+  for (int64_t g = 0; g < G; ++g)
+    for (int64_t j = 0; j < n; ++j) acc[g * H + j] += double(dg[g * H + j]);
+}
+RV_MULTIVERSION void add_gate_row(int64_t G, int64_t n, int64_t H, const float* dg,
+                                  double* acc) {
+  add_gate_row<float>(G, n, H, dg, acc);
 }
 
 template <typename T>
 void rnn_backward(const RnnSpec& s) {
-  const int64_t Tn = s.t, B = s.b, H = s.h, GH = rnn_gate_count(s.mode) * H;
+  const int64_t Tn = s.t, B = s.b, H = s.h, G = rnn_gate_count(s.mode), GH = G * H;
   const int64_t W = rnn_saved_width(s.mode, H);
   const bool lstm = s.mode == RnnMode::Lstm, gru = s.mode == RnnMode::Gru;
   const T* w = static_cast<const T*>(s.w_hh);
@@ -276,31 +390,50 @@ void rnn_backward(const RnnSpec& s) {
   // GRU: hidden-side gate gradients differ from the input side (n's part is scaled by r).
   std::vector<T> dgh_buf(gru ? size_t(Tn * B * GH) : 0);
   T* dgh = gru ? dgh_buf.data() : dxp;
-  if (B * H > 0) {
-    for_row_blocks(B, [&](int64_t b0, int64_t b1) {
-      const int64_t nb = b1 - b0;
-      std::vector<T> dhd(size_t(nb * H));
+  // db_hh: per block of kRowBlock rows (fixed, whatever the split), a sum over the steps in
+  // step order and the block's rows in order, formed as the gate gradients are made; then the
+  // blocks in order.
+  const int64_t nblk = (B + kRowBlock - 1) / kRowBlock;
+  std::vector<double> dbp(size_t(Tn > 0 ? nblk * GH : 0), 0.0);
+  if (B * H > 0 && Tn > 0) {
+    // packed W_hh: panel u holds the columns of units [u NR, u NR + NR), all G H rows
+    const int64_t NR = kPackNr, nub = (H + NR - 1) / NR;
+    Scratch<T> packed(nub * GH * NR);
+    Scratch<T> dd(B * H);
+    parallel_for(0, nub, 1, [&](int64_t u0, int64_t u1) {
+      for (int64_t u = u0; u < u1; ++u)
+        pack_panel<T>(GH, std::min(NR, H - u * NR), w + u * NR, H, 1, packed.p + u * GH * NR);
+    });
+    split_work(B, nub, [&](int64_t b0, int64_t b1, int64_t u0, int64_t u1,
+                           const StepBarrier& barrier) {
+      const int64_t j0 = u0 * NR, n = std::min(H, u1 * NR) - j0;
       for (int64_t k = Tn - 1; k >= 0; --k) {
         const int64_t t = s.reverse ? Tn - 1 - k : k;
-        for (int64_t b = b0; b < b1; ++b) {
+        for (int64_t b = b0; b < b1 && n > 0; ++b) {
           const int64_t row = t * B + b;
-          T* dx = dxp + row * GH;
-          T* dg = dgh + row * GH;
-          T* dd = dhd.data() + (b - b0) * H;
-          const T* dhr = dh + b * H;
+          T* dx = dxp + row * GH + j0;
+          T* dg = dgh + row * GH + j0;
+          T* ddr = dd.p + b * H + j0;
+          const T* dhr = dh + b * H + j0;
           if (s.lengths && t >= s.lengths[b]) {
-            std::fill(dx, dx + GH, T(0));
-            if (gru) std::fill(dg, dg + GH, T(0));
-            std::copy(dhr, dhr + H, dd);
+            for (int64_t g = 0; g < G; ++g) {
+              std::fill(dx + g * H, dx + g * H + n, T(0));
+              if (gru) std::fill(dg + g * H, dg + g * H + n, T(0));
+            }
+            std::copy(dhr, dhr + n, ddr);
             continue;
           }
-          backward_row(s.mode, H, ws + row * W, hp + row * H, dhr, dy + row * H,
-                       lstm ? dc + b * H : nullptr, dx, dg, dd);
+          backward_row(s.mode, n, H, ws + row * W + j0, hp + row * H + j0, dhr,
+                       dy + row * H + j0, lstm ? dc + b * H + j0 : nullptr, dx, dg, ddr);
+          add_gate_row(G, n, H, dg, dbp.data() + (b / kRowBlock) * GH + j0);
         }
-        // dh_prev = direct part + dgates_h[t] @ W_hh
-        blas_gemm(s.is_double, false, false, nb, H, GH, 1.0, dgh + (t * B + b0) * GH, GH, w, H,
-                  1.0, dhd.data(), H);
-        std::memcpy(dh + b0 * H, dhd.data(), size_t(nb * H) * sizeof(T));
+        barrier();
+        // dh_prev[:, units] = direct part + dgates_h[t] @ W_hh[:, units]
+        for (int64_t u = u0; u < u1; ++u)
+          gemm_panel(b1 - b0, GH, dgh + (t * B + b0) * GH, GH, packed.p + u * GH * NR,
+                     std::min(NR, H - u * NR), dd.p + b0 * H + u * NR, H, true);
+        for (int64_t b = b0; b < b1; ++b)
+          std::copy(dd.p + b * H + j0, dd.p + b * H + j0 + n, dh + b * H + j0);
       }
     });
   }
@@ -312,15 +445,11 @@ void rnn_backward(const RnnSpec& s) {
   }
   if (GH * H > 0)
     blas_gemm(s.is_double, true, false, GH, H, rows, 1.0, dgh, GH, hp, H, 0.0, dw, H);
-  // db_hh: column sums, each column in row order (blocks of columns per thread)
-  parallel_for(0, GH, 64, [&](int64_t c0, int64_t c1) {
-    std::vector<double> acc(size_t(c1 - c0), 0.0);
-    for (int64_t r = 0; r < rows; ++r) {
-      const T* src = dgh + r * GH;
-      for (int64_t c = c0; c < c1; ++c) acc[size_t(c - c0)] += double(src[c]);
-    }
-    for (int64_t c = c0; c < c1; ++c) db[c] = T(acc[size_t(c - c0)]);
-  });
+  for (int64_t c = 0; c < GH; ++c) {
+    double v = 0.0;
+    for (int64_t k = 0; k < nblk; ++k) v += dbp[size_t(k * GH + c)];
+    db[c] = T(v);
+  }
 }
 
 void forward_kernel(const RnnSpec& s) {

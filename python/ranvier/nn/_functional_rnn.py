@@ -138,9 +138,16 @@ def gru_cell(input, hx, w_ih, w_hh, b_ih=None, b_hh=None):
 def _direction(mode, x, h, c, params, reverse, masks, lengths=None, name="RNN"):
     """Runs one direction of one layer over x (T, B, in); returns (output (T, B, H'), h, c)."""
     w_ih, w_hh, b_ih, b_hh, w_hr = params
-    proj = linear(x, w_ih, b_ih)  # all time steps in one GEMM
     if w_hr is None and _fused_ok(x, h, c, w_ih, w_hh, b_ih, b_hh):
+        if mode != "GRU" and b_ih is not None and b_hh is not None:
+            # Both biases add to the same pre-activations: the fused layer adds their sum, so
+            # the bias gradient is its own column sum of the gate gradients (computed once,
+            # shared by both) instead of a second reduction over the projection's gradient.
+            proj = linear(x, w_ih)
+            return _C._rnn_layer(mode, proj, h, c, w_hh, b_ih + b_hh, reverse, lengths, name)
+        proj = linear(x, w_ih, b_ih)  # all time steps in one GEMM
         return _C._rnn_layer(mode, proj, h, c, w_hh, b_hh, reverse, lengths, name)
+    proj = linear(x, w_ih, b_ih)  # all time steps in one GEMM
     T = x.shape[0]
     ys = [None] * T
     for t in (range(T - 1, -1, -1) if reverse else range(T)):

@@ -1,0 +1,276 @@
+// The packed-panel GEMM of gemm_packed.h: panel packing, the AVX-512 / AVX2 float micro-kernels,
+// the portable kernel (double, other CPUs) and the run-time choice between them.
+// Rows past M inside a tile read a valid row of A again and are not stored, and columns past
+// ncols are zero in the panel and not stored, so edge tiles run the same FMA chain per element
+// as full ones (Note [Packed GEMM determinism]).
+#include "kernels/cpu/gemm_packed.h"
+
+#include <immintrin.h>
+
+#include <algorithm>
+#include <atomic>
+#include <vector>
+
+namespace ranvier::cpu {
+
+namespace {
+
+constexpr int64_t NR = kPackNr;
+#define RV_ALWAYS_INLINE_GEMM inline __attribute__((always_inline))
+
+// Writes an MR x NR tile held in acc (row i at acc + i * NR) to C: mr rows, nc columns.
+template <typename T>
+inline void store_tile(const T* acc, int64_t mr, int64_t nc, T* c, int64_t ldc, bool accumulate) {
+  for (int64_t i = 0; i < mr; ++i) {
+    T* cr = c + i * ldc;
+    const T* ar = acc + i * NR;
+    if (accumulate) {
+      for (int64_t n = 0; n < nc; ++n) cr[n] = cr[n] + ar[n];
+    } else {
+      for (int64_t n = 0; n < nc; ++n) cr[n] = ar[n];
+    }
+  }
+}
+
+// ---------------------------------------------------------------- AVX-512: 8 x 32 tiles
+#define RV_AVX512 __attribute__((target("avx512f,avx512dq,avx512vl,avx512bw,fma,avx2")))
+
+RV_AVX512 void panel_avx512(int64_t M, int64_t K, const float* a, int64_t lda,
+                            const float* p, int64_t ncols, float* c, int64_t ldc,
+                            bool accumulate) {
+  constexpr int MR = 8;
+  for (int64_t m0 = 0; m0 < M; m0 += MR) {
+    const int64_t mr = std::min<int64_t>(MR, M - m0);
+    const float* a0 = a + (m0 + std::min<int64_t>(0, mr - 1)) * lda;
+    const float* a1 = a + (m0 + std::min<int64_t>(1, mr - 1)) * lda;
+    const float* a2 = a + (m0 + std::min<int64_t>(2, mr - 1)) * lda;
+    const float* a3 = a + (m0 + std::min<int64_t>(3, mr - 1)) * lda;
+    const float* a4 = a + (m0 + std::min<int64_t>(4, mr - 1)) * lda;
+    const float* a5 = a + (m0 + std::min<int64_t>(5, mr - 1)) * lda;
+    const float* a6 = a + (m0 + std::min<int64_t>(6, mr - 1)) * lda;
+    const float* a7 = a + (m0 + std::min<int64_t>(7, mr - 1)) * lda;
+    __m512 c00 = _mm512_setzero_ps(), c01 = _mm512_setzero_ps();
+    __m512 c10 = _mm512_setzero_ps(), c11 = _mm512_setzero_ps();
+    __m512 c20 = _mm512_setzero_ps(), c21 = _mm512_setzero_ps();
+    __m512 c30 = _mm512_setzero_ps(), c31 = _mm512_setzero_ps();
+    __m512 c40 = _mm512_setzero_ps(), c41 = _mm512_setzero_ps();
+    __m512 c50 = _mm512_setzero_ps(), c51 = _mm512_setzero_ps();
+    __m512 c60 = _mm512_setzero_ps(), c61 = _mm512_setzero_ps();
+    __m512 c70 = _mm512_setzero_ps(), c71 = _mm512_setzero_ps();
+    const float* pk = p;
+    for (int64_t k = 0; k < K; ++k, pk += NR) {
+      const __m512 b0 = _mm512_loadu_ps(pk);
+      const __m512 b1 = _mm512_loadu_ps(pk + 16);
+      __m512 v = _mm512_set1_ps(a0[k]);
+      c00 = _mm512_fmadd_ps(v, b0, c00);
+      c01 = _mm512_fmadd_ps(v, b1, c01);
+      v = _mm512_set1_ps(a1[k]);
+      c10 = _mm512_fmadd_ps(v, b0, c10);
+      c11 = _mm512_fmadd_ps(v, b1, c11);
+      v = _mm512_set1_ps(a2[k]);
+      c20 = _mm512_fmadd_ps(v, b0, c20);
+      c21 = _mm512_fmadd_ps(v, b1, c21);
+      v = _mm512_set1_ps(a3[k]);
+      c30 = _mm512_fmadd_ps(v, b0, c30);
+      c31 = _mm512_fmadd_ps(v, b1, c31);
+      v = _mm512_set1_ps(a4[k]);
+      c40 = _mm512_fmadd_ps(v, b0, c40);
+      c41 = _mm512_fmadd_ps(v, b1, c41);
+      v = _mm512_set1_ps(a5[k]);
+      c50 = _mm512_fmadd_ps(v, b0, c50);
+      c51 = _mm512_fmadd_ps(v, b1, c51);
+      v = _mm512_set1_ps(a6[k]);
+      c60 = _mm512_fmadd_ps(v, b0, c60);
+      c61 = _mm512_fmadd_ps(v, b1, c61);
+      v = _mm512_set1_ps(a7[k]);
+      c70 = _mm512_fmadd_ps(v, b0, c70);
+      c71 = _mm512_fmadd_ps(v, b1, c71);
+    }
+    float* cm = c + m0 * ldc;
+    if (ncols == NR && mr == MR) {
+      const __m512 acc[16] = {c00, c01, c10, c11, c20, c21, c30, c31,
+                              c40, c41, c50, c51, c60, c61, c70, c71};
+      for (int i = 0; i < MR; ++i) {
+        float* cr = cm + i * ldc;
+        __m512 lo = acc[2 * i], hi = acc[2 * i + 1];
+        if (accumulate) {
+          lo = _mm512_add_ps(_mm512_loadu_ps(cr), lo);
+          hi = _mm512_add_ps(_mm512_loadu_ps(cr + 16), hi);
+        }
+        _mm512_storeu_ps(cr, lo);
+        _mm512_storeu_ps(cr + 16, hi);
+      }
+    } else {
+      alignas(64) float tile[MR * NR];
+      const __m512 acc[16] = {c00, c01, c10, c11, c20, c21, c30, c31,
+                              c40, c41, c50, c51, c60, c61, c70, c71};
+      for (int i = 0; i < 16; ++i) _mm512_store_ps(tile + 16 * i, acc[i]);
+      store_tile(tile, mr, ncols, cm, ldc, accumulate);
+    }
+  }
+}
+
+// ---------------------------------------------------------------- AVX2 + FMA: 6 x 16 tiles
+#define RV_AVX2 __attribute__((target("avx2,fma")))
+
+RV_AVX2 void panel_avx2(int64_t M, int64_t K, const float* a, int64_t lda, const float* p,
+                        int64_t ncols, float* c, int64_t ldc, bool accumulate) {
+  constexpr int MR = 6;
+  for (int64_t h = 0; h < 2 && h * 16 < ncols; ++h) {
+    const int64_t nc = std::min<int64_t>(16, ncols - h * 16);
+    for (int64_t m0 = 0; m0 < M; m0 += MR) {
+      const int64_t mr = std::min<int64_t>(MR, M - m0);
+      const float* ar[MR];
+      for (int i = 0; i < MR; ++i) ar[i] = a + (m0 + std::min<int64_t>(i, mr - 1)) * lda;
+      __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps();
+      __m256 c10 = _mm256_setzero_ps(), c11 = _mm256_setzero_ps();
+      __m256 c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps();
+      __m256 c30 = _mm256_setzero_ps(), c31 = _mm256_setzero_ps();
+      __m256 c40 = _mm256_setzero_ps(), c41 = _mm256_setzero_ps();
+      __m256 c50 = _mm256_setzero_ps(), c51 = _mm256_setzero_ps();
+      const float* pk = p + h * 16;
+      for (int64_t k = 0; k < K; ++k, pk += NR) {
+        const __m256 b0 = _mm256_loadu_ps(pk);
+        const __m256 b1 = _mm256_loadu_ps(pk + 8);
+        __m256 v = _mm256_broadcast_ss(ar[0] + k);
+        c00 = _mm256_fmadd_ps(v, b0, c00);
+        c01 = _mm256_fmadd_ps(v, b1, c01);
+        v = _mm256_broadcast_ss(ar[1] + k);
+        c10 = _mm256_fmadd_ps(v, b0, c10);
+        c11 = _mm256_fmadd_ps(v, b1, c11);
+        v = _mm256_broadcast_ss(ar[2] + k);
+        c20 = _mm256_fmadd_ps(v, b0, c20);
+        c21 = _mm256_fmadd_ps(v, b1, c21);
+        v = _mm256_broadcast_ss(ar[3] + k);
+        c30 = _mm256_fmadd_ps(v, b0, c30);
+        c31 = _mm256_fmadd_ps(v, b1, c31);
+        v = _mm256_broadcast_ss(ar[4] + k);
+        c40 = _mm256_fmadd_ps(v, b0, c40);
+        c41 = _mm256_fmadd_ps(v, b1, c41);
+        v = _mm256_broadcast_ss(ar[5] + k);
+        c50 = _mm256_fmadd_ps(v, b0, c50);
+        c51 = _mm256_fmadd_ps(v, b1, c51);
+      }
+      alignas(32) float tile[MR * NR];
+      const __m256 acc[12] = {c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51};
+      for (int i = 0; i < MR; ++i) {
+        _mm256_store_ps(tile + i * NR, acc[2 * i]);
+        _mm256_store_ps(tile + i * NR + 8, acc[2 * i + 1]);
+      }
+      store_tile(tile, mr, nc, c + m0 * ldc + h * 16, ldc, accumulate);
+    }
+  }
+}
+
+// ---------------------------------------------------------------- portable: 4 x 32 tiles
+// Each element's sum runs over k in order; the AVX2 / AVX-512 copies of the double version
+// may contract multiply and add into FMA (one fixed choice per machine).
+template <typename T>
+RV_ALWAYS_INLINE_GEMM void panel_portable(int64_t M, int64_t K, const T* a, int64_t lda,
+                                          const T* p, int64_t ncols, T* c, int64_t ldc,
+                                          bool accumulate) {
+  constexpr int MR = 4;
+  for (int64_t m0 = 0; m0 < M; m0 += MR) {
+    const int64_t mr = std::min<int64_t>(MR, M - m0);
+    const T* ar[MR];
+    for (int i = 0; i < MR; ++i) ar[i] = a + (m0 + std::min<int64_t>(i, mr - 1)) * lda;
+    T acc[MR * NR] = {};
+    for (int64_t k = 0; k < K; ++k) {
+      const T* pk = p + k * NR;
+      for (int i = 0; i < MR; ++i) {
+        const T v = ar[i][k];
+        T* accr = acc + i * NR;
+        for (int64_t n = 0; n < NR; ++n) accr[n] += v * pk[n];
+      }
+    }
+    store_tile(acc, mr, ncols, c + m0 * ldc, ldc, accumulate);
+  }
+}
+
+int best_isa() {
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
+      __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bw"))
+    return 2;
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return 1;
+  return 0;
+}
+
+std::atomic<int>& isa_level() {
+  static std::atomic<int> level{best_isa()};
+  return level;
+}
+
+}  // namespace
+
+int gemm_packed_isa() { return isa_level().load(std::memory_order_relaxed); }
+
+int set_gemm_packed_isa(int level) {
+  const int v = std::max(0, std::min(level, best_isa()));
+  isa_level().store(v, std::memory_order_relaxed);
+  return v;
+}
+
+template <typename T>
+void pack_panel(int64_t K, int64_t N, const T* b, int64_t rs, int64_t cs, T* out) {
+  for (int64_t k = 0; k < K; ++k) {
+    T* o = out + k * NR;
+    const T* bk = b + k * rs;
+    for (int64_t n = 0; n < N; ++n) o[n] = bk[n * cs];
+    for (int64_t n = N; n < NR; ++n) o[n] = T(0);
+  }
+}
+template void pack_panel<float>(int64_t, int64_t, const float*, int64_t, int64_t, float*);
+template void pack_panel<double>(int64_t, int64_t, const double*, int64_t, int64_t, double*);
+
+void gemm_panel(int64_t M, int64_t K, const float* a, int64_t lda, const float* panel,
+                int64_t ncols, float* c, int64_t ldc, bool accumulate) {
+  if (M <= 0 || ncols <= 0) return;
+  switch (gemm_packed_isa()) {
+    case 2:
+      panel_avx512(M, K, a, lda, panel, ncols, c, ldc, accumulate);
+      break;
+    case 1:
+      panel_avx2(M, K, a, lda, panel, ncols, c, ldc, accumulate);
+      break;
+    default:
+      panel_portable<float>(M, K, a, lda, panel, ncols, c, ldc, accumulate);
+  }
+}
+
+// Double: the portable loop, compiled for AVX-512 / AVX2 / baseline (picked at load time).
+__attribute__((noinline, target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+void panel_double(int64_t M, int64_t K, const double* a, int64_t lda, const double* p,
+                  int64_t ncols, double* c, int64_t ldc, bool accumulate) {
+  panel_portable<double>(M, K, a, lda, p, ncols, c, ldc, accumulate);
+}
+
+void gemm_panel(int64_t M, int64_t K, const double* a, int64_t lda, const double* panel,
+                int64_t ncols, double* c, int64_t ldc, bool accumulate) {
+  if (M <= 0 || ncols <= 0) return;
+  panel_double(M, K, a, lda, panel, ncols, c, ldc, accumulate);
+}
+
+namespace {
+template <typename T>
+void full(int64_t M, int64_t N, int64_t K, const T* a, const T* b, T* c, bool accumulate) {
+  std::vector<T> panel(size_t(std::max<int64_t>(K, 1) * NR));
+  for (int64_t n0 = 0; n0 < N; n0 += NR) {
+    const int64_t nc = std::min(NR, N - n0);
+    pack_panel<T>(K, nc, b + n0, N, 1, panel.data());
+    gemm_panel(M, K, a, K, panel.data(), nc, c + n0, N, accumulate);
+  }
+}
+}  // namespace
+
+void gemm_packed_full(bool is_double, int64_t M, int64_t N, int64_t K, const void* a,
+                      const void* b, void* c, bool accumulate) {
+  if (is_double)
+    full<double>(M, N, K, static_cast<const double*>(a), static_cast<const double*>(b),
+                 static_cast<double*>(c), accumulate);
+  else
+    full<float>(M, N, K, static_cast<const float*>(a), static_cast<const float*>(b),
+                static_cast<float*>(c), accumulate);
+}
+
+}  // namespace ranvier::cpu

@@ -1,0 +1,39 @@
+// A small GEMM on a pre-packed right-hand matrix, for loops that multiply by the same matrix
+// many times (the recurrent step of kernels/cpu/rnn.cpp): B is packed once into panels of
+// kPackNr columns, then each call computes C[:, panel columns] = (or +=) A @ panel.
+// Note [Packed GEMM determinism]: every element of C is one sum over k in increasing order
+// (one FMA chain per element, added to C's old value at the end when accumulating), whatever
+// the tile it falls in, the number of valid rows or columns of that tile, or the thread that
+// runs it. Splitting the panels or rows among threads therefore never changes a result. The
+// float kernels are AVX-512 (8 x 32 tiles) or AVX2 + FMA (6 x 16), picked at run time; double
+// and other CPUs use a portable loop.
+#pragma once
+#include <cstdint>
+
+namespace ranvier::cpu {
+
+constexpr int64_t kPackNr = 32;
+
+// Packs the K x N block of B whose element (k, n) is b[k * rs + n * cs] (N <= kPackNr) into
+// one panel: K rows of kPackNr contiguous values, zero past column N.
+template <typename T>
+void pack_panel(int64_t K, int64_t N, const T* b, int64_t rs, int64_t cs, T* out);
+
+// C[m, n] = sum_k A[m, k] * panel[k, n] for m < M, n < ncols (<= kPackNr); with accumulate,
+// C[m, n] += that sum (the sum is formed first). A is row-major with row stride lda.
+void gemm_panel(int64_t M, int64_t K, const float* a, int64_t lda, const float* panel,
+                int64_t ncols, float* c, int64_t ldc, bool accumulate);
+void gemm_panel(int64_t M, int64_t K, const double* a, int64_t lda, const double* panel,
+                int64_t ncols, double* c, int64_t ldc, bool accumulate);
+
+// Which float kernel runs: 2 AVX-512, 1 AVX2 + FMA, 0 portable. set_gemm_packed_isa picks a
+// lower one (for tests; clamped to what the CPU supports) and returns the level now in use.
+int gemm_packed_isa();
+int set_gemm_packed_isa(int level);
+
+// Whole GEMM through the packed path (for tests): C[M, N] (= or +=) A[M, K] @ B[K, N], all
+// row-major and contiguous.
+void gemm_packed_full(bool is_double, int64_t M, int64_t N, int64_t K, const void* a,
+                      const void* b, void* c, bool accumulate);
+
+}  // namespace ranvier::cpu
