@@ -8,7 +8,6 @@ read 0, and anything that needs a device raises a RuntimeError saying why
 ("ranvier was built without CUDA" or "no CUDA device"). Set ``RANVIER_CUDA_LIBRARY`` to load the
 library from another path.
 """
-import ctypes as _ctypes
 import os as _os
 
 from ranvier import _C
@@ -36,6 +35,7 @@ def _init():
     path = _library_path()
     if not _os.path.exists(path):
         return
+    import ctypes as _ctypes  # only when there is a library to load
     try:
         lib = _ctypes.CDLL(path)
     except OSError as e:
