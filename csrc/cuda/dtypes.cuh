@@ -1,4 +1,5 @@
-// Device-side element types: the core's dtypes as CUDA sees them. float16 / bfloat16 are raw
+// Device-side element types: the core's dtypes as CUDA sees them (the conversions also run on
+// the host, for csrc/cuda/test/kernel_math_test.cu). float16 / bfloat16 are raw
 // 16-bit patterns converted with CUDA's intrinsics (round to nearest even, like the CPU side).
 // dispatch_dtype() turns a runtime DType into a template argument.
 #pragma once
@@ -37,19 +38,19 @@ template <typename T>
 constexpr bool kReduced = std::is_same_v<T, DHalf> || std::is_same_v<T, DBf16>;
 
 template <typename T>
-__device__ inline float reduced_to_float(T v) {
+__host__ __device__ inline float reduced_to_float(T v) {
   if constexpr (std::is_same_v<T, DHalf>) return __half2float(__ushort_as_half(v.x));
   else return __bfloat162float(__ushort_as_bfloat16(v.x));
 }
 template <typename T>
-__device__ inline T float_to_reduced(float f) {
+__host__ __device__ inline T float_to_reduced(float f) {
   if constexpr (std::is_same_v<T, DHalf>) return T{__half_as_ushort(__float2half_rn(f))};
   else return T{__bfloat16_as_ushort(__float2bfloat16_rn(f))};
 }
 
 // Value conversion between any two device types (C++ casts; to bool means != 0).
 template <typename D, typename S>
-__device__ inline D convert(S v) {
+__host__ __device__ inline D convert(S v) {
   if constexpr (std::is_same_v<D, S>) {
     return v;
   } else if constexpr (kReduced<S>) {

@@ -14,7 +14,7 @@ namespace ranvier::cuda {
 constexpr int kThreads = 256;
 
 // Element offsets of linear index i for operands 0..nops-1.
-__device__ inline void loop_offsets(const LoopSpec& s, int64_t i, int64_t* off) {
+__host__ __device__ inline void loop_offsets(const LoopSpec& s, int64_t i, int64_t* off) {
   for (int k = 0; k < s.nops; ++k) off[k] = 0;
   for (int d = s.ndim - 1; d >= 0; --d) {
     int64_t n = s.sizes[d];
