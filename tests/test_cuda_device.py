@@ -65,6 +65,11 @@ def test_noncontiguous_both_ways(dtype):
     exp = np.zeros((4, 6), dtype=host(t).dtype)
     exp[:, ::2] = host(row)
     np.testing.assert_array_equal(host(dst), exp)
+    # contiguous views with an offset, both directions
+    dst[2].copy_(make(np_of(dtype, (6,), seed=2), dtype))
+    exp[2] = host(make(np_of(dtype, (6,), seed=2), dtype))
+    np.testing.assert_array_equal(host(dst), exp)
+    np.testing.assert_array_equal(host(dst[3]), exp[3])
 
 
 @pytest.mark.parametrize("src", ALL_DTYPES, ids=str)
