@@ -24,9 +24,9 @@ DeviceAllocator& device_allocator(DeviceType t) { return g_allocators[int(t)]; }
 
 std::shared_ptr<Storage> Storage::allocate(size_t nbytes, Device device) {
   DeviceAllocator& a = g_allocators[int(device.type)];
-  RV_CHECK_KIND(ErrorKind::NotImplemented, a.allocate != nullptr, "no allocator for device ",
-                device.str(), ": ranvier was built without ", device_type_name(device.type),
-                " support or its library is not loaded");
+  RV_CHECK(a.allocate != nullptr, "cannot allocate on ", device.str(),
+           ": ranvier was built without CUDA or found no CUDA device "
+           "(ranvier.cuda.is_available() is False)");
   void* p = a.allocate(nbytes, device);
   return std::make_shared<Storage>(p, nbytes, device, nullptr, nullptr);
 }

@@ -26,6 +26,15 @@ Tensor& fill_(Tensor& t, const Scalar& v);
 // Writes v into every element of t: no autograd, no version bump (for internals).
 void copy_raw_fill(const Tensor& t, const Scalar& v);
 
+// t on device d (t itself when already there; differentiable). Note [Cross-device copy].
+Tensor to_device(const Tensor& t, Device d);
+
+// Raw copy of nbytes between two devices (either may be the CPU); set by the CUDA library when
+// it loads, null otherwise.
+using DeviceMemcpy = void (*)(void* dst, Device dst_dev, const void* src, Device src_dev,
+                              size_t nbytes);
+extern DeviceMemcpy device_memcpy;
+
 // Kernel slots: cast copies operand 1 into operand 0 converting dtypes; fill writes v.
 using CastKernel = void (*)(const LoopSpec& s);
 using FillKernel = void (*)(const LoopSpec& s, const Scalar& v);

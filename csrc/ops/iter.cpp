@@ -95,11 +95,13 @@ void check_same_device(const char* op, std::initializer_list<const Tensor*> tens
   const Tensor* first = nullptr;
   for (const Tensor* t : tensors) {
     if (!t || !t->defined()) continue;
-    if (!first) {
+    // A 0-d CPU tensor may join tensors of any device (PyTorch's rule), in any position.
+    bool t_cpu_scalar = t->dim() == 0 && t->device().is_cpu();
+    if (!first || (first->dim() == 0 && first->device().is_cpu() && !t_cpu_scalar)) {
       first = t;
       continue;
     }
-    if (t->device() != first->device() && !(t->dim() == 0 && t->device().is_cpu()))
+    if (t->device() != first->device() && !t_cpu_scalar)
       throw_error(ErrorKind::Runtime,
                   str_cat(op, ": expected all tensors to be on the same device, but found at "
                               "least two devices, ",

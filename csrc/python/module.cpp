@@ -28,6 +28,7 @@ void bind_optim(py::module_& m, py::class_<Tensor>& cls);
 void bind_serialize(py::module_& m);
 void bind_upsample(py::module_& m, py::class_<Tensor>& cls);
 void bind_rnn(py::module_& m, py::class_<Tensor>& cls);
+void bind_cuda(py::module_& m, py::class_<Tensor>& cls);
 }  // namespace ranvier::python
 
 PYBIND11_MODULE(_C, m) {
@@ -56,4 +57,5 @@ PYBIND11_MODULE(_C, m) {
   bind_serialize(m);
   bind_upsample(m, cls);
   bind_rnn(m, cls);
+  bind_cuda(m, cls);
 }

@@ -20,6 +20,7 @@ from ranvier import optim  # noqa: F401
 from ranvier import _tensor  # noqa: F401  (adds the Python-side Tensor methods)
 from ranvier import serialization
 from ranvier import cpu  # noqa: F401
+from ranvier import cuda  # noqa: F401  (loads libranvier_cuda when installed)
 from ranvier.serialization import save, load
 
 __version__ = "0.1.0"

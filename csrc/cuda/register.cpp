@@ -1,0 +1,101 @@
+// The C entry points of libranvier_cuda, called from Python (ranvier/cuda/__init__.py, through
+// ctypes) after the library is loaded. ranvier_cuda_init() asks the driver for devices and,
+// only when there is at least one, fills the core's CUDA slots (allocator, copies, kernels).
+// No C++ exception crosses this boundary: errors come back as codes / text.
+#include <cuda_runtime.h>
+
+#include <cstdio>
+#include <cstring>
+#include <exception>
+#include <mutex>
+
+#include "cuda/allocator.h"
+#include "cuda/register.h"
+
+using namespace ranvier::cuda;
+
+namespace {
+int g_device_count = -1;
+char g_error[512] = "";
+std::once_flag g_once;
+
+void set_error(const char* msg) { std::snprintf(g_error, sizeof g_error, "%s", msg); }
+}  // namespace
+
+extern "C" {
+
+// Number of usable CUDA devices (0 when there is no driver or no device), registering the CUDA
+// backend the first time a device is found; -1 when registration itself failed.
+int ranvier_cuda_init() {
+  std::call_once(g_once, [] {
+    int n = 0;
+    cudaError_t err = cudaGetDeviceCount(&n);
+    if (err != cudaSuccess) {
+      set_error(cudaGetErrorString(err));
+      (void)cudaGetLastError();
+      g_device_count = 0;
+      return;
+    }
+    if (n == 0) {
+      set_error("no CUDA device");
+      g_device_count = 0;
+      return;
+    }
+    try {
+      register_allocator_cuda();
+      register_copy_cuda();
+      register_elementwise_cuda();
+      g_device_count = n;
+    } catch (const std::exception& e) {
+      set_error(e.what());
+      g_device_count = -1;
+    }
+  });
+  return g_device_count;
+}
+
+// Why ranvier_cuda_init() found no device ("" when it found one).
+const char* ranvier_cuda_last_error() { return g_error; }
+
+int ranvier_cuda_current_device() {
+  int d = 0;
+  if (cudaGetDevice(&d) != cudaSuccess) return -1;
+  return d;
+}
+
+int ranvier_cuda_set_device(int d) {
+  cudaError_t err = cudaSetDevice(d);
+  if (err != cudaSuccess) set_error(cudaGetErrorString(err));
+  return err == cudaSuccess ? 0 : -1;
+}
+
+int ranvier_cuda_synchronize(int d) {
+  int prev = 0;
+  if (cudaGetDevice(&prev) != cudaSuccess) return -1;
+  if (d >= 0 && d != prev && cudaSetDevice(d) != cudaSuccess) return -1;
+  cudaError_t err = cudaDeviceSynchronize();
+  if (err != cudaSuccess) set_error(cudaGetErrorString(err));
+  if (d >= 0 && d != prev) (void)cudaSetDevice(prev);
+  return err == cudaSuccess ? 0 : -1;
+}
+
+// Memory statistics of device d in bytes: which = 0 allocated, 1 peak allocated, 2 reserved.
+unsigned long long ranvier_cuda_memory_stat(int d, int which) {
+  AllocatorStats s = cuda_allocator().stats(d);
+  if (which == 0) return s.allocated;
+  if (which == 1) return s.peak_allocated;
+  return s.reserved;
+}
+
+void ranvier_cuda_reset_peak(int d) { cuda_allocator().reset_peak(d); }
+
+unsigned long long ranvier_cuda_empty_cache() {
+  try {
+    return cuda_allocator().empty_cache();
+  } catch (const std::exception& e) {
+    set_error(e.what());
+    return 0;
+  }
+}
+
+}  // extern "C"

@@ -1,0 +1,11 @@
+// The CUDA library's registration functions, one per family (Principle 2), called once by
+// ranvier_cuda_init() in register.cpp.
+#pragma once
+
+namespace ranvier::cuda {
+
+void register_allocator_cuda();
+void register_copy_cuda();
+void register_elementwise_cuda();
+
+}  // namespace ranvier::cuda
