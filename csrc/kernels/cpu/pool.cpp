@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "core/parallel.h"
+#include "kernels/cpu/pool_2x2.h"
 #include "ops/pool.h"
 
 namespace ranvier::cpu {
@@ -73,26 +74,6 @@ inline int64_t window_max(const T* x, int64_t w, int64_t y0, int64_t x0, int64_t
   }
   out = bv;
   return best;
-}
-
-// 2x2 windows, stride 2, no padding or dilation: the common case, without the tap tables.
-template <typename T>
-void max_pool_2x2(const T* x, int64_t w, int64_t oh, int64_t ow, T* o, int64_t* ix) {
-  for (int64_t i = 0; i < oh; ++i) {
-    const T* r0 = x + 2 * i * w;
-    const T* r1 = r0 + w;
-    for (int64_t j = 0; j < ow; ++j) {
-      const int64_t c = 2 * j;
-      int64_t best = 2 * i * w + c;
-      T bv = r0[c];
-      const T v1 = r0[c + 1], v2 = r1[c], v3 = r1[c + 1];
-      if (v1 > bv || v1 != v1) { bv = v1; best = 2 * i * w + c + 1; }
-      if (v2 > bv || v2 != v2) { bv = v2; best = (2 * i + 1) * w + c; }
-      if (v3 > bv || v3 != v3) { bv = v3; best = (2 * i + 1) * w + c + 1; }
-      if (o) o[i * ow + j] = bv;
-      ix[i * ow + j] = best;
-    }
-  }
 }
 
 bool is_plain_2x2(const PoolSpec& s) {
