@@ -239,6 +239,102 @@ void weight_grad_t(const ConvGeom& g, const T* img, const T* mat, T* dw) {
     for (int64_t i = 0; i < wsize; ++i) dw[i] += p[c * wsize + i];
 }
 
+// Sum of a row in a fixed order: 16 interleaved partial sums (vectorisable), then combined.
+template <typename T>
+T row_sum(const T* x, int64_t n) {
+  T acc[16] = {};
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16)
+    for (int k = 0; k < 16; ++k) acc[k] += x[i + k];
+  for (int k = 0; i < n; ++i, ++k) acc[k] += x[i];
+  for (int k = 8; k > 0; k /= 2)
+    for (int j = 0; j < k; ++j) acc[j] += acc[j + k];
+  return acc[0];
+}
+
+// The whole conv2d backward (ConvBackwardKernel). Samples go in fixed chunks of kChunk: each
+// chunk's thread computes, sample by sample, the chunk's partial weight and bias gradients and
+// (unless done apart) the samples' input gradients; partials are added in chunk order after.
+// One parallel region instead of three plus a reduction over the output gradient for the bias.
+// With fewer chunks than threads the input gradient runs first in its own per-sample region
+// (its values do not depend on where it runs).
+template <typename T>
+void backward_t(const ConvGeom& g, const T* img, const T* wt, const T* gmat, T* gimg, T* dw,
+                T* db) {
+  const Dims d = dims(g);
+  const int64_t wsize = g.co * d.K;
+  if (g.n == 0) {
+    if (dw) std::fill(dw, dw + wsize, T(0));
+    if (db) std::fill(db, db + g.co, T(0));
+    return;
+  }
+  const bool direct = use_direct(g);
+  const int64_t chunks = (g.n + kChunk - 1) / kChunk;
+  const bool x_apart = gimg && (direct || chunks < get_num_threads());
+  if (x_apart) backward_data_t<T>(g, gmat, wt, nullptr, gimg);
+  if (direct && dw) conv_direct_weight_grad(g, img, gmat, dw);
+  T* gx = x_apart ? nullptr : gimg;
+  T* gw = direct ? nullptr : dw;
+  if (!gx && !gw && !db) return;
+  const int64_t col_len = d.pointwise ? 0 : g.ci * d.kk * d.L;
+  const int64_t buf_len = (gw ? col_len : 0) + (gx ? col_len : 0);
+  std::vector<T> pw(size_t(gw ? chunks * wsize : 0)), pb(size_t(db ? chunks * g.co : 0));
+  for_each_item<T>(chunks, buf_len, [&](int64_t c, T* buf) {
+    const int64_t n0 = c * kChunk, n1 = std::min(g.n, n0 + kChunk);
+    T* cols_x = buf;
+    T* cols_g = gw ? buf + col_len : buf;
+    for (int64_t n = n0; n < n1; ++n) {
+      const T* x = img + n * g.ci * d.HW;
+      const T* m = gmat + n * g.co * d.L;
+      if (gw) {
+        const T* cols = x;
+        if (!d.pointwise) {
+          im2col_sample(d, g.ci, x, cols_x);
+          cols = cols_x;
+        }
+        for (int64_t gi = 0; gi < d.G; ++gi)
+          gemm<T>(false, true, d.cog, d.K, d.L, m + gi * d.cog * d.L, d.L, cols + gi * d.K * d.L,
+                  d.L, n == n0 ? 0.0 : 1.0, pw.data() + c * wsize + gi * d.cog * d.K, d.K);
+      }
+      if (db) {
+        T* b = pb.data() + c * g.co;
+        for (int64_t o = 0; o < g.co; ++o) {
+          const T s = row_sum(m + o * d.L, d.L);
+          b[o] = n == n0 ? s : b[o] + s;
+        }
+      }
+      if (gx) {
+        T* xo = gx + n * g.ci * d.HW;
+        T* cols = d.pointwise ? xo : cols_g;
+        for (int64_t gi = 0; gi < d.G; ++gi)
+          gemm<T>(true, false, d.K, d.L, d.cog, wt + gi * d.cog * d.K, d.K, m + gi * d.cog * d.L,
+                  d.L, 0.0, cols + gi * d.K * d.L, d.L);
+        if (!d.pointwise)
+          for (int64_t p = 0; p < g.ci; ++p)
+            col2im_plane(d.plane, cols + p * d.kk * d.L, xo + p * d.HW);
+      }
+    }
+  });
+  auto add_partials = [&](const std::vector<T>& part, int64_t len, T* dst) {
+    const T* p = part.data();
+    std::copy(p, p + len, dst);
+    for (int64_t c = 1; c < chunks; ++c)
+      for (int64_t i = 0; i < len; ++i) dst[i] += p[c * len + i];
+  };
+  if (gw) add_partials(pw, wsize, gw);
+  if (db) add_partials(pb, g.co, db);
+}
+
+void backward_cpu(const ConvGeom& g, const char* img, const char* weight, const char* gmat,
+                  char* gimg, char* dweight, char* dbias) {
+  RV_DISPATCH_FLOAT(g.dtype, "conv2d_backward", [&] {
+    using T = scalar_t;
+    backward_t(g, reinterpret_cast<const T*>(img), reinterpret_cast<const T*>(weight),
+               reinterpret_cast<const T*>(gmat), reinterpret_cast<T*>(gimg),
+               reinterpret_cast<T*>(dweight), reinterpret_cast<T*>(dbias));
+  });
+}
+
 void forward_cpu(const ConvGeom& g, const char* img, const char* weight, const char* bias,
                  char* mat) {
   RV_DISPATCH_FLOAT(g.dtype, "conv2d", [&] {
@@ -270,6 +366,7 @@ void register_conv_gemm_cpu() {
   conv_forward_kernel.set(DeviceType::CPU, &forward_cpu);
   conv_backward_data_kernel.set(DeviceType::CPU, &backward_data_cpu);
   conv_weight_grad_kernel.set(DeviceType::CPU, &weight_grad_cpu);
+  conv_backward_kernel.set(DeviceType::CPU, &backward_cpu);
 }
 
 }  // namespace ranvier::cpu
