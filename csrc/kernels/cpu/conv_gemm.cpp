@@ -15,6 +15,7 @@
 #include "core/parallel.h"
 #include "kernels/cpu/blas.h"
 #include "kernels/cpu/conv_direct.h"
+#include "kernels/cpu/conv_winograd.h"
 #include "kernels/cpu/im2col.h"
 #include "ops/conv.h"
 
@@ -140,6 +141,7 @@ void forward_per_sample(const ConvGeom& g, const Dims& d, const T* img, const T*
 template <typename T>
 void forward_t(const ConvGeom& g, const T* img, const T* wt, const T* bias, T* mat) {
   if (use_direct(g)) return conv_direct_forward(g, img, wt, bias, mat);
+  if (winograd_applies(g)) return winograd_forward(g, img, wt, bias, mat);
   const Dims d = dims(g);
   const int64_t per = g.ci * d.kk * d.L;  // column elements of one sample
   int64_t S = std::min<int64_t>(16, (int64_t(1) << 19) / std::max<int64_t>(per, 1));
@@ -178,6 +180,12 @@ template <typename T>
 void backward_data_t(const ConvGeom& g, const T* mat, const T* wt, const T* bias, T* img) {
   if (use_direct(g)) return conv_direct_backward_data(g, mat, wt, bias, img);
   const Dims d = dims(g);
+  if (winograd_applies(g)) {
+    winograd_backward_data(g, mat, wt, img);
+    if (bias)
+      for (int64_t n = 0; n < g.n; ++n) add_bias(img + n * g.ci * d.HW, bias, g.ci, d.HW);
+    return;
+  }
   for_each_item<T>(g.n, d.pointwise ? 0 : g.ci * d.kk * d.L, [&](int64_t n, T* buf) {
     const T* m = mat + n * g.co * d.L;
     T* x = img + n * g.ci * d.HW;
@@ -220,6 +228,7 @@ void weight_grad_t(const ConvGeom& g, const T* img, const T* mat, T* dw) {
     return;
   }
   if (use_direct(g)) return conv_direct_weight_grad(g, img, mat, dw);
+  if (winograd_applies(g)) return winograd_weight_grad(g, img, mat, dw, kChunk);
   const int64_t buf_len = d.pointwise ? 0 : g.ci * d.kk * d.L;
   const int64_t chunks = (g.n + kChunk - 1) / kChunk;
   if (chunks == 1) {
@@ -267,6 +276,12 @@ void backward_t(const ConvGeom& g, const T* img, const T* wt, const T* gmat, T* 
     if (dw) std::fill(dw, dw + wsize, T(0));
     if (db) std::fill(db, db + g.co, T(0));
     return;
+  }
+  if (winograd_applies(g)) {  // its own passes; the bias below
+    if (gimg) winograd_backward_data(g, gmat, wt, gimg);
+    if (dw) winograd_weight_grad(g, img, gmat, dw, kChunk);
+    gimg = nullptr;
+    dw = nullptr;
   }
   const bool direct = use_direct(g);
   const int64_t chunks = (g.n + kChunk - 1) / kChunk;
