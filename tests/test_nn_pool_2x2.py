@@ -80,3 +80,22 @@ def test_max_pool_2x2_same_bits_any_thread_count():
 
 def test_max_pool_2x2_gradcheck_odd_sizes():
     assert gradcheck(lambda t: F.max_pool2d(t, 2), RNG.standard_normal((2, 2, 5, 9)))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("h,w", [(5, 7), (4, 4), (3, 70), (28, 28)])
+def test_max_pool_2x2_backward_matches_numpy(dtype, h, w):
+    # each input element gets the output gradient of the window whose argmax it is, else 0
+    # (the rows and columns outside every window included)
+    x = RNG.integers(-3, 4, size=(2, 3, h, w)).astype(dtype)  # ties
+    x.reshape(-1)[::17] = np.nan
+    t = from_np(x, requires_grad=True)
+    y = F.max_pool2d(t, 2)
+    gout = RNG.standard_normal(tuple(y.shape)).astype(dtype)
+    y.backward(from_np(gout))
+    _, ri = np_pool_2x2(x)
+    ref = np.zeros((2, 3, h * w), dtype)
+    for a in range(2):
+        for b in range(3):
+            np.add.at(ref[a, b], ri[a, b].reshape(-1), gout[a, b].reshape(-1))
+    assert np.array_equal(t.grad.numpy(), ref.reshape(x.shape))

@@ -115,14 +115,40 @@ void max_pool_cpu(const PoolSpec& s, const char* in, char* out, int64_t* idx) {
   });
 }
 
+// Backward of a 2x2 / stride 2 window grid: every input element written once (the gradient
+// where the window's index points, else zero), no separate clearing pass.
+template <typename T>
+void max_pool_2x2_backward(const T* g, const int64_t* ix, int64_t h, int64_t w, int64_t oh,
+                           int64_t ow, T* gi) {
+  for (int64_t i = 0; i < oh; ++i) {
+    T* r0 = gi + 2 * i * w;
+    T* r1 = r0 + w;
+    const int64_t base = 2 * i * w;
+    for (int64_t j = 0; j < ow; ++j) {
+      const int64_t k = ix[i * ow + j] - base - 2 * j;  // 0, 1, w or w + 1
+      const T v = g[i * ow + j];
+      r0[2 * j] = k == 0 ? v : T(0);
+      r0[2 * j + 1] = k == 1 ? v : T(0);
+      r1[2 * j] = k == w ? v : T(0);
+      r1[2 * j + 1] = k == w + 1 ? v : T(0);
+    }
+    std::fill(r0 + 2 * ow, r0 + w, T(0));
+    std::fill(r1 + 2 * ow, r1 + w, T(0));
+  }
+  std::fill(gi + 2 * oh * w, gi + h * w, T(0));
+}
+
 void max_pool_backward_cpu(const PoolSpec& s, const char* grad_out, const int64_t* idx,
                            char* grad_in) {
-  const int64_t out_plane = int64_t(s.rows->start.size() * s.cols->start.size());
+  const int64_t oh = int64_t(s.rows->start.size()), ow = int64_t(s.cols->start.size());
+  const int64_t out_plane = oh * ow;
+  const bool plain = is_plain_2x2(s);
   for_planes(s, "max_pool2d_backward", [&](auto zero, int64_t p, const Taps&, const Taps&) {
     using T = decltype(zero);
     const T* g = reinterpret_cast<const T*>(grad_out) + p * out_plane;
     const int64_t* ix = idx + p * out_plane;
     T* gi = reinterpret_cast<T*>(grad_in) + p * s.h * s.w;
+    if (plain) return max_pool_2x2_backward(g, ix, s.h, s.w, oh, ow, gi);
     std::fill(gi, gi + s.h * s.w, T(0));
     for (int64_t k = 0; k < out_plane; ++k) gi[ix[k]] += g[k];
   });
