@@ -115,25 +115,15 @@ void max_pool_cpu(const PoolSpec& s, const char* in, char* out, int64_t* idx) {
   });
 }
 
-// Backward of a 2x2 / stride 2 window grid: every input element written once (the gradient
-// where the window's index points, else zero), no separate clearing pass.
+// Backward of a 2x2 / stride 2 window grid, one pair of input rows at a time (cleared, then
+// one store per window: the windows do not overlap). Branch-free: choosing among the four
+// taps with comparisons cost ~10x more (mispredicted on real data).
 template <typename T>
 void max_pool_2x2_backward(const T* g, const int64_t* ix, int64_t h, int64_t w, int64_t oh,
                            int64_t ow, T* gi) {
   for (int64_t i = 0; i < oh; ++i) {
-    T* r0 = gi + 2 * i * w;
-    T* r1 = r0 + w;
-    const int64_t base = 2 * i * w;
-    for (int64_t j = 0; j < ow; ++j) {
-      const int64_t k = ix[i * ow + j] - base - 2 * j;  // 0, 1, w or w + 1
-      const T v = g[i * ow + j];
-      r0[2 * j] = k == 0 ? v : T(0);
-      r0[2 * j + 1] = k == 1 ? v : T(0);
-      r1[2 * j] = k == w ? v : T(0);
-      r1[2 * j + 1] = k == w + 1 ? v : T(0);
-    }
-    std::fill(r0 + 2 * ow, r0 + w, T(0));
-    std::fill(r1 + 2 * ow, r1 + w, T(0));
+    std::fill(gi + 2 * i * w, gi + (2 * i + 2) * w, T(0));
+    for (int64_t j = 0; j < ow; ++j) gi[ix[i * ow + j]] = g[i * ow + j];
   }
   std::fill(gi + 2 * oh * w, gi + h * w, T(0));
 }
