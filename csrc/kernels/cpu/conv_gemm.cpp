@@ -248,19 +248,6 @@ void weight_grad_t(const ConvGeom& g, const T* img, const T* mat, T* dw) {
     for (int64_t i = 0; i < wsize; ++i) dw[i] += p[c * wsize + i];
 }
 
-// Sum of a row in a fixed order: 16 interleaved partial sums (vectorisable), then combined.
-template <typename T>
-T row_sum(const T* x, int64_t n) {
-  T acc[16] = {};
-  int64_t i = 0;
-  for (; i + 16 <= n; i += 16)
-    for (int k = 0; k < 16; ++k) acc[k] += x[i + k];
-  for (int k = 0; i < n; ++i, ++k) acc[k] += x[i];
-  for (int k = 8; k > 0; k /= 2)
-    for (int j = 0; j < k; ++j) acc[j] += acc[j + k];
-  return acc[0];
-}
-
 // The whole conv2d backward (ConvBackwardKernel). Samples go in fixed chunks of kChunk: each
 // chunk's thread computes, sample by sample, the chunk's partial weight and bias gradients and
 // (unless done apart) the samples' input gradients; partials are added in chunk order after.
@@ -277,12 +264,7 @@ void backward_t(const ConvGeom& g, const T* img, const T* wt, const T* gmat, T* 
     if (db) std::fill(db, db + g.co, T(0));
     return;
   }
-  if (winograd_applies(g)) {  // its own passes; the bias below
-    if (gimg) winograd_backward_data(g, gmat, wt, gimg);
-    if (dw) winograd_weight_grad(g, img, gmat, dw, kChunk);
-    gimg = nullptr;
-    dw = nullptr;
-  }
+  if (winograd_applies(g)) return winograd_backward(g, img, wt, gmat, gimg, dw, db, kChunk);
   const bool direct = use_direct(g);
   const int64_t chunks = (g.n + kChunk - 1) / kChunk;
   const bool x_apart = gimg && (direct || chunks < get_num_threads());

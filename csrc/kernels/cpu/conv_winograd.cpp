@@ -306,7 +306,26 @@ void transform_grad(const T* gy, int64_t O, int64_t oh, int64_t ow, const Tiling
   transform_grad_portable(gy, O, oh, ow, tl, Z, ld, t0, sc);
 }
 
-// A Winograd convolution of n samples [C][h][w] -> [O][oh][ow] with transformed filters U.
+// ns samples from n0 of a Winograd convolution [C][h][w] -> [O][oh][ow] with transformed
+// filters U; buf holds 16 * (C + O) * ns * tiles-per-sample elements.
+template <typename T>
+void conv_samples(int64_t n0, int64_t ns, int64_t C, int64_t h, int64_t w, int64_t O,
+                  int64_t oh, int64_t ow, int64_t ph, int64_t pw, const T* x, const T* U,
+                  const T* bias, T* y, T* buf, RowScratch<T>& sc) {
+  const Tiling tl = tiling(oh, ow);
+  const int64_t ld = ns * tl.per;
+  T* V = buf;
+  T* M = buf + 16 * C * ld;
+  for (int64_t s = 0; s < ns; ++s)
+    transform_input(x + (n0 + s) * C * h * w, C, h, w, ph, pw, tl, V, ld, s * tl.per, sc);
+  for (int k = 0; k < 16; ++k)
+    gemm<T>(false, false, O, ld, C, U + k * O * C, C, V + k * C * ld, ld, 0.0, M + k * O * ld,
+            ld);
+  for (int64_t s = 0; s < ns; ++s)
+    transform_output(M, O, oh, ow, tl, ld, s * tl.per, bias, y + (n0 + s) * O * oh * ow, sc);
+}
+
+// A Winograd convolution of n samples, kSamples at a time spread over the threads.
 template <typename T>
 void run_conv(int64_t n, int64_t C, int64_t h, int64_t w, int64_t O, int64_t oh, int64_t ow,
               int64_t ph, int64_t pw, const T* x, const T* U, const T* bias, T* y) {
@@ -314,18 +333,62 @@ void run_conv(int64_t n, int64_t C, int64_t h, int64_t w, int64_t O, int64_t oh,
   const int64_t chunks = (n + kSamples - 1) / kSamples;
   const int64_t maxld = std::min(n, kSamples) * tl.per;
   for_items<T>(chunks, 16 * (C + O) * maxld, [&](int64_t ci, T* buf) {
-    const int64_t n0 = ci * kSamples, ns = std::min(kSamples, n - n0), ld = ns * tl.per;
-    T* V = buf;
-    T* M = buf + 16 * C * ld;
     RowScratch<T> sc(tl.tw);
-    for (int64_t s = 0; s < ns; ++s)
-      transform_input(x + (n0 + s) * C * h * w, C, h, w, ph, pw, tl, V, ld, s * tl.per, sc);
-    for (int k = 0; k < 16; ++k)
-      gemm<T>(false, false, O, ld, C, U + k * O * C, C, V + k * C * ld, ld, 0.0, M + k * O * ld,
-              ld);
-    for (int64_t s = 0; s < ns; ++s)
-      transform_output(M, O, oh, ow, tl, ld, s * tl.per, bias, y + (n0 + s) * O * oh * ow, sc);
+    const int64_t n0 = ci * kSamples;
+    conv_samples(n0, std::min(kSamples, n - n0), C, h, w, O, oh, ow, ph, pw, x, U, bias, y, buf,
+                 sc);
   });
+}
+
+// dU (+)= the weight-gradient products of ns samples from n0 (beta 0: overwrite).
+template <typename T>
+void weight_grad_samples(const ConvGeom& g, int64_t n0, int64_t ns, const T* img, const T* mat,
+                         double beta, T* dU, T* buf, RowScratch<T>& sc) {
+  const int64_t C = g.ci, O = g.co;
+  const Tiling tl = tiling(g.oh, g.ow);
+  const int64_t ld = ns * tl.per;
+  T* V = buf;
+  T* Z = buf + 16 * C * ld;
+  for (int64_t s = 0; s < ns; ++s) {
+    transform_input(img + (n0 + s) * C * g.h * g.w, C, g.h, g.w, g.ph, g.pw, tl, V, ld,
+                    s * tl.per, sc);
+    transform_grad(mat + (n0 + s) * O * g.oh * g.ow, O, g.oh, g.ow, tl, Z, ld, s * tl.per, sc);
+  }
+  for (int k = 0; k < 16; ++k)
+    gemm<T>(false, true, O, C, ld, Z + k * O * ld, ld, V + k * C * ld, ld, beta, dU + k * O * C,
+            C);
+}
+
+// dw[o][c] = Gt dU[.][o][c] G.
+template <typename T>
+void filters_from_transformed(const T* dU, int64_t O, int64_t C, T* dw) {
+  const int64_t plane = O * C;
+  for (int64_t o = 0; o < O; ++o)
+    for (int64_t c = 0; c < C; ++c) {
+      T X[4][4];
+      for (int i = 0; i < 4; ++i)
+        for (int j = 0; j < 4; ++j) X[i][j] = dU[(i * 4 + j) * plane + o * C + c];
+      T r[3][4];  // Gt X
+      for (int j = 0; j < 4; ++j) {
+        r[0][j] = X[0][j] + T(0.5) * (X[1][j] + X[2][j]);
+        r[1][j] = T(0.5) * (X[1][j] - X[2][j]);
+        r[2][j] = T(0.5) * (X[1][j] + X[2][j]) + X[3][j];
+      }
+      T* d = dw + (o * C + c) * 9;
+      for (int i = 0; i < 3; ++i) {  // (Gt X) G
+        d[i * 3 + 0] = r[i][0] + T(0.5) * (r[i][1] + r[i][2]);
+        d[i * 3 + 1] = T(0.5) * (r[i][1] - r[i][2]);
+        d[i * 3 + 2] = T(0.5) * (r[i][1] + r[i][2]) + r[i][3];
+      }
+    }
+}
+
+// Adds the chunk partials in chunk order into part[0 .. len).
+template <typename T>
+void sum_partials(std::vector<T>& part, int64_t chunks, int64_t len) {
+  T* p = part.data();
+  for (int64_t c = 1; c < chunks; ++c)
+    for (int64_t i = 0; i < len; ++i) p[i] += p[c * len + i];
 }
 
 }  // namespace
@@ -355,60 +418,74 @@ void winograd_backward_data(const ConvGeom& g, const T* mat, const T* wt, T* img
 
 template <typename T>
 void winograd_weight_grad(const ConvGeom& g, const T* img, const T* mat, T* dw, int64_t chunk) {
+  winograd_backward<T>(g, img, nullptr, mat, nullptr, dw, nullptr, chunk);
+}
+
+template <typename T>
+void winograd_backward(const ConvGeom& g, const T* img, const T* wt, const T* gmat, T* gimg,
+                       T* dw, T* db, int64_t chunk) {
   const int64_t C = g.ci, O = g.co, usize = 16 * O * C;
-  const Tiling tl = tiling(g.oh, g.ow);
+  if (g.n == 0) {
+    if (dw) std::fill(dw, dw + O * C * 9, T(0));
+    if (db) std::fill(db, db + O, T(0));
+    return;
+  }
+  RV_INTERNAL_ASSERT(chunk % kSamples == 0, "winograd: chunk ", chunk, " not a multiple of ",
+                     kSamples);
   const int64_t chunks = (g.n + chunk - 1) / chunk;
-  const int64_t sub = std::min(chunk, kSamples);  // samples transformed at a time (cache)
-  const int64_t maxld = std::min(g.n, sub) * tl.per;
-  std::vector<T> part(size_t(chunks * usize));
-  for_items<T>(chunks, 16 * (C + O) * maxld, [&](int64_t ci, T* buf) {
+  std::vector<T> U;
+  if (gimg) {  // the input gradient: flipped filters, channels swapped, padding 2 - p
+    U.resize(size_t(usize));
+    transform_filters(wt, C, O, 9, C * 9, true, U.data());
+    if (chunks < get_num_threads()) {  // too few chunks to share: by sample pairs instead
+      run_conv(g.n, O, g.oh, g.ow, C, g.h, g.w, 2 - g.ph, 2 - g.pw, gmat, U.data(),
+               static_cast<const T*>(nullptr), gimg);
+      gimg = nullptr;
+    }
+  }
+  if (!gimg && !dw && !db) return;
+  const Tiling to = tiling(g.oh, g.ow), ti = tiling(g.h, g.w);
+  const int64_t sub = std::min(g.n, kSamples);
+  const int64_t buf_len = 16 * (C + O) * sub * std::max(to.per, ti.per);
+  const int64_t L = g.oh * g.ow;
+  std::vector<T> pw(size_t(dw ? chunks * usize : 0)), pb(size_t(db ? chunks * O : 0));
+  for_items<T>(chunks, buf_len, [&](int64_t ci, T* buf) {
     const int64_t c0 = ci * chunk, c1 = std::min(g.n, c0 + chunk);
-    T* dU = part.data() + ci * usize;
-    RowScratch<T> sc(tl.tw);
-    for (int64_t n0 = c0; n0 < c1; n0 += sub) {
-      const int64_t ns = std::min(sub, c1 - n0), ld = ns * tl.per;
-      T* V = buf;
-      T* Z = buf + 16 * C * ld;
-      for (int64_t s = 0; s < ns; ++s) {
-        transform_input(img + (n0 + s) * C * g.h * g.w, C, g.h, g.w, g.ph, g.pw, tl, V, ld,
-                        s * tl.per, sc);
-        transform_grad(mat + (n0 + s) * O * g.oh * g.ow, O, g.oh, g.ow, tl, Z, ld, s * tl.per,
-                       sc);
-      }
-      for (int k = 0; k < 16; ++k)
-        gemm<T>(false, true, O, C, ld, Z + k * O * ld, ld, V + k * C * ld, ld,
-                n0 == c0 ? 0.0 : 1.0, dU + k * O * C, C);
+    RowScratch<T> so(to.tw), si(ti.tw);
+    for (int64_t n0 = c0; n0 < c1; n0 += kSamples) {
+      const int64_t ns = std::min(kSamples, c1 - n0);
+      if (gimg)
+        conv_samples(n0, ns, O, g.oh, g.ow, C, g.h, g.w, 2 - g.ph, 2 - g.pw, gmat, U.data(),
+                     static_cast<const T*>(nullptr), gimg, buf, si);
+      if (dw)
+        weight_grad_samples(g, n0, ns, img, gmat, n0 == c0 ? 0.0 : 1.0,
+                            pw.data() + ci * usize, buf, so);
+    }
+    if (db) {
+      T* b = pb.data() + ci * O;
+      for (int64_t n = c0; n < c1; ++n)
+        for (int64_t o = 0; o < O; ++o) {
+          const T s = row_sum(gmat + (n * O + o) * L, L);
+          b[o] = n == c0 ? s : b[o] + s;
+        }
     }
   });
-  T* dU = part.data();
-  for (int64_t c = 1; c < chunks; ++c)
-    for (int64_t i = 0; i < usize; ++i) dU[i] += part[size_t(c * usize + i)];
-  // dg = Gt dU G per (o, c)
-  const int64_t plane = O * C;
-  for (int64_t o = 0; o < O; ++o)
-    for (int64_t c = 0; c < C; ++c) {
-      T X[4][4];
-      for (int i = 0; i < 4; ++i)
-        for (int j = 0; j < 4; ++j) X[i][j] = dU[(i * 4 + j) * plane + o * C + c];
-      T r[3][4];  // Gt X
-      for (int j = 0; j < 4; ++j) {
-        r[0][j] = X[0][j] + T(0.5) * (X[1][j] + X[2][j]);
-        r[1][j] = T(0.5) * (X[1][j] - X[2][j]);
-        r[2][j] = T(0.5) * (X[1][j] + X[2][j]) + X[3][j];
-      }
-      T* d = dw + (o * C + c) * 9;
-      for (int i = 0; i < 3; ++i) {  // (Gt X) G
-        d[i * 3 + 0] = r[i][0] + T(0.5) * (r[i][1] + r[i][2]);
-        d[i * 3 + 1] = T(0.5) * (r[i][1] - r[i][2]);
-        d[i * 3 + 2] = T(0.5) * (r[i][1] + r[i][2]) + r[i][3];
-      }
-    }
+  if (dw) {
+    sum_partials(pw, chunks, usize);
+    filters_from_transformed(pw.data(), O, C, dw);
+  }
+  if (db) {
+    sum_partials(pb, chunks, O);
+    std::copy(pb.begin(), pb.begin() + O, db);
+  }
 }
 
 #define RV_WINOGRAD_INSTANTIATE(T)                                                          \
   template void winograd_forward<T>(const ConvGeom&, const T*, const T*, const T*, T*);     \
   template void winograd_backward_data<T>(const ConvGeom&, const T*, const T*, T*);         \
-  template void winograd_weight_grad<T>(const ConvGeom&, const T*, const T*, T*, int64_t);
+  template void winograd_weight_grad<T>(const ConvGeom&, const T*, const T*, T*, int64_t);   \
+  template void winograd_backward<T>(const ConvGeom&, const T*, const T*, const T*, T*, T*, T*, \
+                                     int64_t);
 RV_WINOGRAD_INSTANTIATE(float)
 RV_WINOGRAD_INSTANTIATE(double)
 #undef RV_WINOGRAD_INSTANTIATE
