@@ -15,6 +15,7 @@
 #include "core/parallel.h"
 #include "kernels/cpu/blas.h"
 #include "kernels/cpu/conv_direct.h"
+#include "kernels/cpu/conv_single_channel.h"
 #include "kernels/cpu/conv_winograd.h"
 #include "kernels/cpu/im2col.h"
 #include "ops/conv.h"
@@ -142,6 +143,12 @@ template <typename T>
 void forward_t(const ConvGeom& g, const T* img, const T* wt, const T* bias, T* mat) {
   if (use_direct(g)) return conv_direct_forward(g, img, wt, bias, mat);
   if (winograd_applies(g)) return winograd_forward(g, img, wt, bias, mat);
+  if constexpr (std::is_same_v<T, float>) {
+    if (single_channel_applies(g))
+      return for_each_item<T>(g.n, 0, [&](int64_t n, T*) {
+        single_channel_forward(g, n, img, wt, bias, mat);
+      });
+  }
   const Dims d = dims(g);
   const int64_t per = g.ci * d.kk * d.L;  // column elements of one sample
   int64_t S = std::min<int64_t>(16, (int64_t(1) << 19) / std::max<int64_t>(per, 1));
@@ -265,6 +272,24 @@ void backward_t(const ConvGeom& g, const T* img, const T* wt, const T* gmat, T* 
     return;
   }
   if (winograd_applies(g)) return winograd_backward(g, img, wt, gmat, gimg, dw, db, kChunk);
+  if constexpr (std::is_same_v<T, float>) {
+    if (single_channel_applies(g) && (dw || db)) {
+      if (gimg) backward_data_t<T>(g, gmat, wt, nullptr, gimg);
+      const int64_t chunks = (g.n + kChunk - 1) / kChunk, wsize = g.co * 9;
+      std::vector<T> pw(size_t(chunks * wsize)), pb(size_t(chunks * g.co));
+      for_each_item<T>(chunks, 0, [&](int64_t c, T*) {
+        single_channel_weight_grad(g, c * kChunk, std::min(g.n, (c + 1) * kChunk), img, gmat,
+                                   pw.data() + c * wsize, pb.data() + c * g.co);
+      });
+      for (int64_t c = 1; c < chunks; ++c) {
+        for (int64_t i = 0; i < wsize; ++i) pw[size_t(i)] += pw[size_t(c * wsize + i)];
+        for (int64_t i = 0; i < g.co; ++i) pb[size_t(i)] += pb[size_t(c * g.co + i)];
+      }
+      if (dw) std::copy(pw.begin(), pw.begin() + wsize, dw);
+      if (db) std::copy(pb.begin(), pb.begin() + g.co, db);
+      return;
+    }
+  }
   const bool direct = use_direct(g);
   const int64_t chunks = (g.n + kChunk - 1) / kChunk;
   const bool x_apart = gimg && (direct || chunks < get_num_threads());
