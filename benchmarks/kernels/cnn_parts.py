@@ -1,7 +1,42 @@
-"""Per-part timings of the cnn workload (BENCHMARKS.md): each conv / pool / relu / linear
-forward and backward of one training step, timed alone, ranvier and (if installed) PyTorch.
+"""Per-part timings of the cnn workload (BENCHMARKS.md): each conv / pool / relu forward and
+backward of one training step, timed alone, and the whole step, ranvier and (if installed)
+PyTorch.
 
-    python benchmarks/kernels/cnn_parts.py [--threads 2] [--reps 30]
+    python benchmarks/kernels/cnn_parts.py [--threads 2] [--reps 30] [--min] [--cpu-time]
+
+On a shared, loaded 2-core machine the 2-thread wall times swing by 2-10x from run to run;
+`--threads 1 --cpu-time` (process CPU time) with `--min` or a low percentile is what held
+steady enough to compare kernel variants. All with GLIBC_TUNABLES=glibc.malloc.mmap_threshold=
+1073741824:glibc.malloc.trim_threshold=4294967296.
+
+What was tried for the cnn workload (ms; N=64; conv1 = 1 -> 32 channels of 28x28, conv2 =
+32 -> 64 channels of 14x14, both 3x3 padding 1; "1T" = one thread, CPU time):
+
+- max_pool2d 2x2 forward: the scalar kernel with three data-dependent branches per window
+  (mispredicted on real data) 2.66 ms (2 threads) -> branch-free AVX-512, 16 windows per
+  step: 0.2 ms. Kept (kernels/cpu/pool_2x2.*).
+- max_pool2d 2x2 backward: choosing among the four taps with comparisons took 12% of a 1T
+  step (mispredictions again); clearing each pair of input rows and one store per window:
+  2.2%. Kept.
+- conv2d backward as one kernel (input, weight, bias gradients in one pass over fixed
+  sample chunks; the bias summed per chunk instead of a separate reduction over the output
+  gradient): conv1 fwd+bwd 1T 3.3-3.7 -> 1.4-1.6 ms; conv2 20.4 -> 19.9 ms. Kept.
+- conv2 by Winograd F(2x2, 3x3) (16 GEMMs per sample chunk of K = 32 or 64 instead of
+  im2col + K = 288): fwd / fwd+bwd 1T 6.3 / 19.9 ms (im2col + GEMM) ->
+    scalar tile transforms 4.8 / 17.4; transforms over rows of tiles in portable C++ (GCC left
+    them scalar at the baseline ISA: transform_input alone 23% of the time) 6.2 / 26 (noisy);
+    AVX-512 transforms reading a zero-padded copy of each row (store-forwarding stalls on the
+    copy) ~4 / ~23; AVX-512 with masked loads for the padding 3.2 / 11.3. Kept the last.
+  Samples per transform + GEMM step, fwd / fwd+bwd 1T: 8 -> 3.8 / 13.6, 4 -> 3.3 / 11.5,
+  2 -> 3.2 / 11.1 (tiles stay in L2 although N = 98 GEMMs run at ~70 instead of ~90
+  GFLOP/s). Kept 2. Input, weight and bias gradients of the Winograd path in one pass:
+  ~11 -> ~10 ms. Kept.
+- conv1 (one input channel) by a direct AVX-512 kernel instead of im2col + GEMM with K = 9:
+  first version (one output channel at a time, column masks recomputed per load) fwd+bwd 1T
+  2.9 ms vs 1.7 ms for GEMM - slower; two output channels at a time (20 accumulators in
+  registers) and masks per column block: fwd 0.39 vs 0.51-0.74 ms, fwd+bwd 0.9-1.7 vs
+  1.2-2.3 ms. Kept.
+- Whole step, 1T: 31 ms at the start (torch 42) -> 18-21 ms (torch 34-36).
 """
 import argparse
 import os

@@ -8,6 +8,10 @@
 // Either way every GEMM call has the same shape and operands, so results do not depend on the
 // thread count. The weight gradient sums over the batch in fixed chunks of kChunk samples
 // (one partial per chunk, partials added in chunk order), never split by thread count.
+// Per geometry the work goes elsewhere first: depthwise -> conv_direct; 3x3 stride 1 with >= 16
+// channels each side -> Winograd (conv_winograd); 3x3 stride 1 from one float32 input channel
+// on AVX-512 -> conv_single_channel. The choice depends on the geometry, dtype and CPU only.
+// conv2d's backward runs as one kernel (ConvBackwardKernel: input, weight and bias gradients).
 #include <algorithm>
 #include <type_traits>
 #include <vector>
