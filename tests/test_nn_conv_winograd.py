@@ -29,6 +29,7 @@ CASES = [
     (2, 16, 3, 67, 16, 2),     # 35 tiles across: three vector steps, the last partial
     (1, 16, 35, 33, 16, 0),
     (17, 16, 4, 5, 16, 1),     # three chunks of samples
+    (3, 16, 100, 99, 16, 1),   # large samples: transformed one at a time
 ]
 
 
@@ -84,10 +85,10 @@ def test_neighbouring_shapes_still_right(kw):
     np.testing.assert_allclose(y.numpy(), ref, rtol=1e-4, atol=1e-4)
 
 
-@pytest.mark.parametrize("n", [3, 19])
-def test_winograd_same_bits_any_thread_count(n):
-    arrays = [rnd(n, 16, 7, 9), rnd(24, 16, 3, 3), rnd(24)]
-    gout = rnd(n, 24, 7, 9)
+@pytest.mark.parametrize("n,h,w", [(3, 7, 9), (19, 7, 9), (9, 90, 91)])
+def test_winograd_same_bits_any_thread_count(n, h, w):
+    arrays = [rnd(n, 16, h, w), rnd(24, 16, 3, 3), rnd(24)]
+    gout = rnd(n, 24, h, w)
 
     def run(threads):
         old = ranvier.get_num_threads()

@@ -31,6 +31,12 @@ namespace {
 // forward + backward): 8 samples 3.8 / 13.6 ms, 4: 3.3 / 11.5 ms, 2: 3.2 / 11.1 ms. The weight
 // gradient's partial sums still cover fixed chunks of the caller's size.
 constexpr int64_t kSamples = 2;
+// ... unless one sample's transformed tiles are large (big images, many channels): then one.
+// Depends on the geometry only (never on the thread count).
+int64_t samples_per_step(int64_t channels, int64_t tiles, size_t elem) {
+  return double(16 * channels * tiles) * double(elem) * kSamples <= double(8 << 20) ? kSamples
+                                                                                     : 1;
+}
 
 template <typename T>
 void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const T* a, int64_t lda, const T* b,
@@ -325,18 +331,18 @@ void conv_samples(int64_t n0, int64_t ns, int64_t C, int64_t h, int64_t w, int64
     transform_output(M, O, oh, ow, tl, ld, s * tl.per, bias, y + (n0 + s) * O * oh * ow, sc);
 }
 
-// A Winograd convolution of n samples, kSamples at a time spread over the threads.
+// A Winograd convolution of n samples, `step` at a time spread over the threads.
 template <typename T>
 void run_conv(int64_t n, int64_t C, int64_t h, int64_t w, int64_t O, int64_t oh, int64_t ow,
-              int64_t ph, int64_t pw, const T* x, const T* U, const T* bias, T* y) {
+              int64_t ph, int64_t pw, const T* x, const T* U, const T* bias, T* y,
+              int64_t step) {
   const Tiling tl = tiling(oh, ow);
-  const int64_t chunks = (n + kSamples - 1) / kSamples;
-  const int64_t maxld = std::min(n, kSamples) * tl.per;
+  const int64_t chunks = (n + step - 1) / step;
+  const int64_t maxld = std::min(n, step) * tl.per;
   for_items<T>(chunks, 16 * (C + O) * maxld, [&](int64_t ci, T* buf) {
     RowScratch<T> sc(tl.tw);
-    const int64_t n0 = ci * kSamples;
-    conv_samples(n0, std::min(kSamples, n - n0), C, h, w, O, oh, ow, ph, pw, x, U, bias, y, buf,
-                 sc);
+    const int64_t n0 = ci * step;
+    conv_samples(n0, std::min(step, n - n0), C, h, w, O, oh, ow, ph, pw, x, U, bias, y, buf, sc);
   });
 }
 
@@ -403,7 +409,8 @@ template <typename T>
 void winograd_forward(const ConvGeom& g, const T* img, const T* wt, const T* bias, T* mat) {
   std::vector<T> U(size_t(16 * g.co * g.ci));
   transform_filters(wt, g.co, g.ci, g.ci * 9, 9, false, U.data());
-  run_conv(g.n, g.ci, g.h, g.w, g.co, g.oh, g.ow, g.ph, g.pw, img, U.data(), bias, mat);
+  const int64_t step = samples_per_step(g.ci + g.co, tiling(g.oh, g.ow).per, sizeof(T));
+  run_conv(g.n, g.ci, g.h, g.w, g.co, g.oh, g.ow, g.ph, g.pw, img, U.data(), bias, mat, step);
 }
 
 template <typename T>
@@ -412,8 +419,9 @@ void winograd_backward_data(const ConvGeom& g, const T* mat, const T* wt, T* img
   // input and output channels swapped, padding 2 - p
   std::vector<T> U(size_t(16 * g.co * g.ci));
   transform_filters(wt, g.ci, g.co, 9, g.ci * 9, true, U.data());
+  const int64_t step = samples_per_step(g.ci + g.co, tiling(g.h, g.w).per, sizeof(T));
   run_conv(g.n, g.co, g.oh, g.ow, g.ci, g.h, g.w, 2 - g.ph, 2 - g.pw, mat, U.data(),
-           static_cast<const T*>(nullptr), img);
+           static_cast<const T*>(nullptr), img, step);
 }
 
 template <typename T>
@@ -430,8 +438,9 @@ void winograd_backward(const ConvGeom& g, const T* img, const T* wt, const T* gm
     if (db) std::fill(db, db + O, T(0));
     return;
   }
-  RV_INTERNAL_ASSERT(chunk % kSamples == 0, "winograd: chunk ", chunk, " not a multiple of ",
-                     kSamples);
+  const Tiling to = tiling(g.oh, g.ow), ti = tiling(g.h, g.w);
+  const int64_t step = samples_per_step(C + O, std::max(to.per, ti.per), sizeof(T));
+  RV_INTERNAL_ASSERT(chunk % step == 0, "winograd: chunk ", chunk, " not a multiple of ", step);
   const int64_t chunks = (g.n + chunk - 1) / chunk;
   std::vector<T> U;
   if (gimg) {  // the input gradient: flipped filters, channels swapped, padding 2 - p
@@ -439,21 +448,20 @@ void winograd_backward(const ConvGeom& g, const T* img, const T* wt, const T* gm
     transform_filters(wt, C, O, 9, C * 9, true, U.data());
     if (chunks < get_num_threads()) {  // too few chunks to share: by sample pairs instead
       run_conv(g.n, O, g.oh, g.ow, C, g.h, g.w, 2 - g.ph, 2 - g.pw, gmat, U.data(),
-               static_cast<const T*>(nullptr), gimg);
+               static_cast<const T*>(nullptr), gimg, step);
       gimg = nullptr;
     }
   }
   if (!gimg && !dw && !db) return;
-  const Tiling to = tiling(g.oh, g.ow), ti = tiling(g.h, g.w);
-  const int64_t sub = std::min(g.n, kSamples);
+  const int64_t sub = std::min(g.n, step);
   const int64_t buf_len = 16 * (C + O) * sub * std::max(to.per, ti.per);
   const int64_t L = g.oh * g.ow;
   std::vector<T> pw(size_t(dw ? chunks * usize : 0)), pb(size_t(db ? chunks * O : 0));
   for_items<T>(chunks, buf_len, [&](int64_t ci, T* buf) {
     const int64_t c0 = ci * chunk, c1 = std::min(g.n, c0 + chunk);
     RowScratch<T> so(to.tw), si(ti.tw);
-    for (int64_t n0 = c0; n0 < c1; n0 += kSamples) {
-      const int64_t ns = std::min(kSamples, c1 - n0);
+    for (int64_t n0 = c0; n0 < c1; n0 += step) {
+      const int64_t ns = std::min(step, c1 - n0);
       if (gimg)
         conv_samples(n0, ns, O, g.oh, g.ow, C, g.h, g.w, 2 - g.ph, 2 - g.pw, gmat, U.data(),
                      static_cast<const T*>(nullptr), gimg, buf, si);
