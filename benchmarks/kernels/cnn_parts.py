@@ -128,7 +128,8 @@ def main():
         lib.set_num_threads(a.threads)
         res[name] = parts(lib, a.reps)
     keys = list(res["ranvier"])
-    print(f"{'part':16s} " + " ".join(f"{n:>10s}" for n in res) + f"   (ms, {'best' if a.min else 'median'})")
+    stat = "best" if a.min else "median"
+    print(f"{'part':16s} " + " ".join(f"{n:>10s}" for n in res) + f"   (ms, {stat})")
     for k in keys:
         print(f"{k:16s} " + " ".join(f"{res[n][k]:10.3f}" for n in res))
 

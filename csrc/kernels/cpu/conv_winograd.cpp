@@ -95,7 +95,10 @@ void transform_filters(const T* f, int64_t rows, int64_t cols, int64_t rs, int64
 struct Tiling {
   int64_t th, tw, per;  // tiles down, across, per sample
 };
-Tiling tiling(int64_t oh, int64_t ow) { return {(oh + 1) / 2, (ow + 1) / 2, ((oh + 1) / 2) * ((ow + 1) / 2)}; }
+Tiling tiling(int64_t oh, int64_t ow) {
+  const int64_t th = (oh + 1) / 2, tw = (ow + 1) / 2;
+  return {th, tw, th * tw};
+}
 
 // The transforms work on one row of tiles at a time, loops running across the row's tiles
 // (contiguous, so they vectorise), with the input rows zero-padded into a scratch buffer and
@@ -122,8 +125,9 @@ bool vector_transforms() {
 
 // V[16][C][ld] columns t0 + (tile) of `planes` planes of h x w, tiles at (2ty - ph, 2tx - pw).
 template <typename T>
-void transform_input_portable(const T* x, int64_t planes, int64_t h, int64_t w, int64_t ph, int64_t pw,
-                     const Tiling& tl, T* V, int64_t ld, int64_t t0, RowScratch<T>& sc) {
+void transform_input_portable(const T* x, int64_t planes, int64_t h, int64_t w, int64_t ph,
+                              int64_t pw, const Tiling& tl, T* V, int64_t ld, int64_t t0,
+                              RowScratch<T>& sc) {
   const int64_t kstride = planes * ld, tw = tl.tw, wp = tw + 1;
   T* E = sc.even.data();
   T* Od = sc.odd.data();

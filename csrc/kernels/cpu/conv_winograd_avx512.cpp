@@ -111,8 +111,10 @@ RV_AVX512 void winograd_output_avx512(const float* M, int64_t O, int64_t oh, int
         const int64_t ncols = std::min<int64_t>(32, ow - 2 * tb);  // output columns here
         const __mmask16 mlo = first(ncols), mhi = first(ncols - 16 > 0 ? ncols - 16 : 0);
         for (int i = 0; i < 2 && 2 * ty + i < oh; ++i) {
-          const __m512 ya = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(q[i][0], q[i][1]), q[i][2]), bv);
-          const __m512 yb = _mm512_add_ps(_mm512_sub_ps(_mm512_sub_ps(q[i][1], q[i][2]), q[i][3]), bv);
+          const __m512 ya =
+              _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(q[i][0], q[i][1]), q[i][2]), bv);
+          const __m512 yb =
+              _mm512_add_ps(_mm512_sub_ps(_mm512_sub_ps(q[i][1], q[i][2]), q[i][3]), bv);
           float* dst = y + (2 * ty + i) * ow + 2 * tb;
           _mm512_mask_storeu_ps(dst, mlo, _mm512_permutex2var_ps(ya, ilo, yb));
           if (ncols > 16) _mm512_mask_storeu_ps(dst + 16, mhi, _mm512_permutex2var_ps(ya, ihi, yb));

@@ -32,7 +32,8 @@ __attribute__((target("avx512f"))) void max_pool_2x2_avx512(const float* x, int6
       const __mmask16 mo = __mmask16((1u << n) - 1u);
       const int64_t nin = 2 * n;  // inputs per row
       const __mmask16 mlo = __mmask16(nin >= 16 ? 0xFFFFu : (1u << nin) - 1u);
-      const __mmask16 mhi = __mmask16(nin <= 16 ? 0u : (nin >= 32 ? 0xFFFFu : (1u << (nin - 16)) - 1u));
+      const __mmask16 mhi =
+          __mmask16(nin <= 16 ? 0u : (nin >= 32 ? 0xFFFFu : (1u << (nin - 16)) - 1u));
       const int64_t c = 2 * j;
       const __m512 a_lo = _mm512_maskz_loadu_ps(mlo, r0 + c);
       const __m512 a_hi = _mm512_maskz_loadu_ps(mhi, r0 + c + 16);
@@ -45,7 +46,8 @@ __attribute__((target("avx512f"))) void max_pool_2x2_avx512(const float* x, int6
       const __m512i off0 = _mm512_add_epi32(_mm512_set1_epi32(int32_t(2 * i * w + c)), lane2);
       __m512 bv = v0;
       __m512i bi = off0;
-      __mmask16 t = _mm512_cmp_ps_mask(v1, bv, _CMP_GT_OQ) | _mm512_cmp_ps_mask(v1, v1, _CMP_UNORD_Q);
+      __mmask16 t = _mm512_cmp_ps_mask(v1, bv, _CMP_GT_OQ) |
+                    _mm512_cmp_ps_mask(v1, v1, _CMP_UNORD_Q);
       bv = _mm512_mask_mov_ps(bv, t, v1);
       bi = _mm512_mask_mov_epi32(bi, t, _mm512_add_epi32(off0, one));
       t = _mm512_cmp_ps_mask(v2, bv, _CMP_GT_OQ) | _mm512_cmp_ps_mask(v2, v2, _CMP_UNORD_Q);
