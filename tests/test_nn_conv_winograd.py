@@ -72,8 +72,14 @@ def test_winograd_transpose_conv_matches_numpy():
     ref = np_conv_transpose2d(x.astype(np.float64), w.astype(np.float64), b.astype(np.float64),
                               pad=(1, 1))
     np.testing.assert_allclose(y.detach().numpy(), ref, rtol=1e-4, atol=1e-4)
-    y.sum().backward()
-    assert tw.grad is not None and tuple(tx.grad.shape) == x.shape
+    gout = rnd(*ref.shape)
+    y.backward(from_np(gout))
+    # conv_transpose2d is the adjoint of conv2d in its input: its gradients are conv2d's
+    # forward (input) and weight gradient with the roles of input and output swapped
+    ref_dx = np_conv2d(gout.astype(np.float64), w.astype(np.float64), pad=(1, 1))
+    _, ref_dw, _ = np_conv2d_grads(gout, w, x, (1, 1), (1, 1), (1, 1), 1)
+    np.testing.assert_allclose(tx.grad.numpy(), ref_dx, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(tw.grad.numpy(), ref_dw, rtol=1e-4, atol=2e-4)
 
 
 @pytest.mark.parametrize("kw", [{"stride": 2}, {"dilation": 2}, {"groups": 2}])
