@@ -30,7 +30,9 @@ What was tried for the cnn workload (ms; N=64; conv1 = 1 -> 32 channels of 28x28
   Samples per transform + GEMM step, fwd / fwd+bwd 1T: 8 -> 3.8 / 13.6, 4 -> 3.3 / 11.5,
   2 -> 3.2 / 11.1 (tiles stay in L2 although N = 98 GEMMs run at ~70 instead of ~90
   GFLOP/s). Kept 2. Input, weight and bias gradients of the Winograd path in one pass:
-  ~11 -> ~10 ms. Kept.
+  ~11 -> ~10 ms. Kept. Weight-gradient steps of 4 or 8 samples (longer GEMM inner dimension,
+  K = 196 / 392) while the input gradient keeps 2: fwd+bwd 1T 10.3-12.5 / 12.5-14.1 vs
+  9.9-12.5 ms for 2 - not kept.
 - conv1 (one input channel) by a direct AVX-512 kernel instead of im2col + GEMM with K = 9:
   first version (one output channel at a time, column masks recomputed per load) fwd+bwd 1T
   2.9 ms vs 1.7 ms for GEMM - slower; two output channels at a time (20 accumulators in
