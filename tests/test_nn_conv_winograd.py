@@ -24,7 +24,9 @@ CASES = [
     (3, 16, 14, 14, 16, 1),
     (2, 17, 5, 8, 20, 0),
     (5, 16, 7, 6, 18, 2),
-    (9, 20, 1, 1, 16, 1),      # one pixel: a single, mostly padded tile
+    (9, 20, 2, 2, 16, 1),      # one 2x2 tile per sample, mostly padding
+    (9, 20, 1, 1, 16, 1),      # one pixel (GEMM path, next to the Winograd one)
+    (4, 16, 4, 9, 16, 0),      # a single row of tiles, the last one half empty
     (2, 16, 9, 11, 24, 1),     # odd sizes: half-empty edge tiles
     (2, 16, 3, 67, 16, 2),     # 35 tiles across: three vector steps, the last partial
     (1, 16, 35, 33, 16, 0),
