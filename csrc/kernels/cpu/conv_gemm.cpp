@@ -34,7 +34,8 @@ constexpr int64_t kChunk = 8;  // samples per partial weight gradient
 // per channel, a GEMM would have M = 1 and K = kh * kw (measured, N=64, 32 channels of 14x14,
 // 3x3, forward + backward, 2 threads: 2.5 ms direct vs 2.6-2.8 ms GEMM). Convolutions of a
 // single input channel stay on GEMM: the direct kernel (built without AVX, see conv_direct.h)
-// took 3.8 ms vs 0.34 ms forward for N=64, 1 -> 32 channels of 28x28, 3x3.
+// took 3.8 ms vs 0.34 ms forward for N=64, 1 -> 32 channels of 28x28, 3x3 (3x3 stride-1
+// float32 ones on AVX-512 go to conv_single_channel instead).
 bool use_direct(const ConvGeom& g) { return conv_direct_applies(g) && g.co == g.ci; }
 
 struct Dims {
