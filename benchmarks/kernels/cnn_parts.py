@@ -40,8 +40,9 @@ What was tried for the cnn workload (ms; N=64; conv1 = 1 -> 32 channels of 28x28
   1.2-2.3 ms. Kept.
 - Whole step, 1T: 31 ms at the start (torch 42) -> 18-21 ms (torch 34-36).
 - benchmarks/run.py --only cnn, before (4992b32) and after, run back to back:
-  2 threads, quiet machine (load 0.5): before 2481 images/s vs torch 2017 (1.23x); after
-  6018 vs 2946 (2.04x, 10.6 ms per step). 1 thread, one other busy process: before
+  2 threads, quiet machine (load 0.5-0.8), two pairs: before 2481 images/s vs torch 2017
+  (1.23x) and 2874 vs 2755 (1.04x); after 6018 vs 2946 (2.04x) and 6247 vs 3119 (2.00x),
+  i.e. 10.2-10.6 ms per step. 1 thread, one other busy process: before
   1553-1622 vs 1548-1588 (1.00-1.02x); after 2973-3089 vs 1511-1544 (1.97-2.00x). With
   other processes busy on both cores the 2-thread figures of both libraries drop 5-15x
   and the ratios scatter (before 0.95-1.6x, after 1.5-3.0x).
