@@ -63,6 +63,12 @@ using ConvBackwardDataKernel = void (*)(const ConvGeom& g, const char* mat, cons
 // dweight = sum over n (in a fixed order) of mat[n] @ im2col(img[n])^T.
 using ConvWeightGradKernel = void (*)(const ConvGeom& g, const char* img, const char* mat,
                                       char* dweight);
+// conv2d's whole backward in one pass over the batch, each output optional (null = not
+// wanted): gimg[n] = col2im(W^T @ gmat[n]); dweight = sum over n of gmat[n] @ im2col(img[n])^T;
+// dbias[o] = sum over n and positions of gmat[n, o]. Sums run in a fixed order.
+using ConvBackwardKernel = void (*)(const ConvGeom& g, const char* img, const char* weight,
+                                    const char* gmat, char* gimg, char* dweight, char* dbias);
+extern KernelSlot<ConvBackwardKernel> conv_backward_kernel;
 extern KernelSlot<ConvForwardKernel> conv_forward_kernel;
 extern KernelSlot<ConvBackwardDataKernel> conv_backward_data_kernel;
 extern KernelSlot<ConvWeightGradKernel> conv_weight_grad_kernel;

@@ -18,6 +18,7 @@ using autograd::TensorList;
 KernelSlot<ConvForwardKernel> conv_forward_kernel;
 KernelSlot<ConvBackwardDataKernel> conv_backward_data_kernel;
 KernelSlot<ConvWeightGradKernel> conv_weight_grad_kernel;
+KernelSlot<ConvBackwardKernel> conv_backward_kernel;
 
 namespace {
 
@@ -126,6 +127,30 @@ Tensor weight_grad(const Tensor& img, const Tensor& mat, const Shape& wshape, co
   return weight_grad_fused(img, mat, wshape, g);
 }
 
+// The one-pass backward kernel of a device, or null (then the backward runs op by op).
+ConvBackwardKernel fused_backward(Device d) {
+  if (d.is_cuda()) return conv_backward_kernel.fn[int(d.type)];
+  return conv_backward_kernel.get(d, "conv2d");
+}
+
+// conv2d's input, weight and bias gradients (those asked for) in one kernel call.
+void fused_backward_call(ConvBackwardKernel k, const ConvGeom& g, const Tensor& input,
+                         const Tensor& weight, const Tensor& grad, bool want_x, bool want_w,
+                         bool want_b, Tensor& gx, Tensor& gw, Tensor& gb) {
+  const Device dev = grad.device();
+  if (want_x) gx = empty(input.sizes(), input.dtype(), dev);
+  if (want_w) gw = empty(weight.sizes(), weight.dtype(), dev);
+  if (want_b) gb = empty({g.co}, grad.dtype(), dev);
+  Tensor x = dense(input), w = dense(weight), m = dense(grad);
+  auto out = [](const Tensor& t) {
+    return t.defined() && t.numel() > 0 ? static_cast<char*>(t.data_ptr()) : nullptr;
+  };
+  char *px = out(gx), *pw = out(gw), *pb = out(gb);
+  if (!px && !pw && !pb) return;
+  k(g, static_cast<const char*>(x.data_ptr()), static_cast<const char*>(w.data_ptr()),
+    static_cast<const char*>(m.data_ptr()), px, pw, pb);
+}
+
 Tensor conv2d_impl(const Tensor& input, const Tensor& weight, const Tensor& bias,
                    const Params& p) {
   const Shape& xs = input.sizes();
@@ -147,6 +172,14 @@ Tensor conv2d_impl(const Tensor& input, const Tensor& weight, const Tensor& bias
                        const Tensor& gout = ctx.grad();
                        Tensor x = ctx.saved(0), w = ctx.saved(1);
                        Tensor gx, gw, gb;
+                       if (!autograd::GradMode::is_enabled()) {
+                         ConvBackwardKernel k = fused_backward(gout.device());
+                         if (k) {
+                           fused_backward_call(k, g, x, w, gout, ctx.needs(0), ctx.needs(1),
+                                               ctx.needs(2), gx, gw, gb);
+                           return TensorList{gx, gw, gb};
+                         }
+                       }
                        if (ctx.needs(0)) gx = conv_transpose2d_impl(gout, w, Tensor(), p, in_size);
                        if (ctx.needs(1)) gw = weight_grad(x, gout, w.sizes(), g);
                        if (ctx.needs(2)) gb = sum(gout, {0, 2, 3});

@@ -8,6 +8,10 @@
 // Either way every GEMM call has the same shape and operands, so results do not depend on the
 // thread count. The weight gradient sums over the batch in fixed chunks of kChunk samples
 // (one partial per chunk, partials added in chunk order), never split by thread count.
+// Per geometry the work goes elsewhere first: depthwise -> conv_direct; 3x3 stride 1 with >= 16
+// channels each side -> Winograd (conv_winograd); 3x3 stride 1 from one float32 input channel
+// on AVX-512 -> conv_single_channel. The choice depends on the geometry, dtype and CPU only.
+// conv2d's backward runs as one kernel (ConvBackwardKernel: input, weight and bias gradients).
 #include <algorithm>
 #include <type_traits>
 #include <vector>
@@ -15,6 +19,8 @@
 #include "core/parallel.h"
 #include "kernels/cpu/blas.h"
 #include "kernels/cpu/conv_direct.h"
+#include "kernels/cpu/conv_single_channel.h"
+#include "kernels/cpu/conv_winograd.h"
 #include "kernels/cpu/im2col.h"
 #include "ops/conv.h"
 
@@ -28,7 +34,8 @@ constexpr int64_t kChunk = 8;  // samples per partial weight gradient
 // per channel, a GEMM would have M = 1 and K = kh * kw (measured, N=64, 32 channels of 14x14,
 // 3x3, forward + backward, 2 threads: 2.5 ms direct vs 2.6-2.8 ms GEMM). Convolutions of a
 // single input channel stay on GEMM: the direct kernel (built without AVX, see conv_direct.h)
-// took 3.8 ms vs 0.34 ms forward for N=64, 1 -> 32 channels of 28x28, 3x3.
+// took 3.8 ms vs 0.34 ms forward for N=64, 1 -> 32 channels of 28x28, 3x3 (3x3 stride-1
+// float32 ones on AVX-512 go to conv_single_channel instead).
 bool use_direct(const ConvGeom& g) { return conv_direct_applies(g) && g.co == g.ci; }
 
 struct Dims {
@@ -140,6 +147,13 @@ void forward_per_sample(const ConvGeom& g, const Dims& d, const T* img, const T*
 template <typename T>
 void forward_t(const ConvGeom& g, const T* img, const T* wt, const T* bias, T* mat) {
   if (use_direct(g)) return conv_direct_forward(g, img, wt, bias, mat);
+  if (winograd_applies(g)) return winograd_forward(g, img, wt, bias, mat);
+  if constexpr (std::is_same_v<T, float>) {
+    if (single_channel_applies(g))
+      return for_each_item<T>(g.n, 0, [&](int64_t n, T*) {
+        single_channel_forward(g, n, img, wt, bias, mat);
+      });
+  }
   const Dims d = dims(g);
   const int64_t per = g.ci * d.kk * d.L;  // column elements of one sample
   int64_t S = std::min<int64_t>(16, (int64_t(1) << 19) / std::max<int64_t>(per, 1));
@@ -178,6 +192,12 @@ template <typename T>
 void backward_data_t(const ConvGeom& g, const T* mat, const T* wt, const T* bias, T* img) {
   if (use_direct(g)) return conv_direct_backward_data(g, mat, wt, bias, img);
   const Dims d = dims(g);
+  if (winograd_applies(g)) {
+    winograd_backward_data(g, mat, wt, img);
+    if (bias)
+      for (int64_t n = 0; n < g.n; ++n) add_bias(img + n * g.ci * d.HW, bias, g.ci, d.HW);
+    return;
+  }
   for_each_item<T>(g.n, d.pointwise ? 0 : g.ci * d.kk * d.L, [&](int64_t n, T* buf) {
     const T* m = mat + n * g.co * d.L;
     T* x = img + n * g.ci * d.HW;
@@ -220,6 +240,7 @@ void weight_grad_t(const ConvGeom& g, const T* img, const T* mat, T* dw) {
     return;
   }
   if (use_direct(g)) return conv_direct_weight_grad(g, img, mat, dw);
+  if (winograd_applies(g)) return winograd_weight_grad(g, img, mat, dw, kChunk);
   const int64_t buf_len = d.pointwise ? 0 : g.ci * d.kk * d.L;
   const int64_t chunks = (g.n + kChunk - 1) / kChunk;
   if (chunks == 1) {
@@ -237,6 +258,108 @@ void weight_grad_t(const ConvGeom& g, const T* img, const T* mat, T* dw) {
   std::copy(p, p + wsize, dw);
   for (int64_t c = 1; c < chunks; ++c)
     for (int64_t i = 0; i < wsize; ++i) dw[i] += p[c * wsize + i];
+}
+
+// The whole conv2d backward (ConvBackwardKernel). Samples go in fixed chunks of kChunk: each
+// chunk's thread computes, sample by sample, the chunk's partial weight and bias gradients and
+// (unless done apart) the samples' input gradients; partials are added in chunk order after.
+// One parallel region instead of three plus a reduction over the output gradient for the bias.
+// With fewer chunks than threads the input gradient runs first in its own per-sample region
+// (its values do not depend on where it runs).
+template <typename T>
+void backward_t(const ConvGeom& g, const T* img, const T* wt, const T* gmat, T* gimg, T* dw,
+                T* db) {
+  const Dims d = dims(g);
+  const int64_t wsize = g.co * d.K;
+  if (g.n == 0) {
+    if (dw) std::fill(dw, dw + wsize, T(0));
+    if (db) std::fill(db, db + g.co, T(0));
+    return;
+  }
+  if (winograd_applies(g)) return winograd_backward(g, img, wt, gmat, gimg, dw, db, kChunk);
+  if constexpr (std::is_same_v<T, float>) {
+    if (single_channel_applies(g) && (dw || db)) {
+      if (gimg) backward_data_t<T>(g, gmat, wt, nullptr, gimg);
+      const int64_t chunks = (g.n + kChunk - 1) / kChunk, wsize = g.co * 9;
+      std::vector<T> pw(size_t(chunks * wsize)), pb(size_t(chunks * g.co));
+      for_each_item<T>(chunks, 0, [&](int64_t c, T*) {
+        single_channel_weight_grad(g, c * kChunk, std::min(g.n, (c + 1) * kChunk), img, gmat,
+                                   pw.data() + c * wsize, pb.data() + c * g.co);
+      });
+      for (int64_t c = 1; c < chunks; ++c) {
+        for (int64_t i = 0; i < wsize; ++i) pw[size_t(i)] += pw[size_t(c * wsize + i)];
+        for (int64_t i = 0; i < g.co; ++i) pb[size_t(i)] += pb[size_t(c * g.co + i)];
+      }
+      if (dw) std::copy(pw.begin(), pw.begin() + wsize, dw);
+      if (db) std::copy(pb.begin(), pb.begin() + g.co, db);
+      return;
+    }
+  }
+  const bool direct = use_direct(g);
+  const int64_t chunks = (g.n + kChunk - 1) / kChunk;
+  const bool x_apart = gimg && (direct || chunks < get_num_threads());
+  if (x_apart) backward_data_t<T>(g, gmat, wt, nullptr, gimg);
+  if (direct && dw) conv_direct_weight_grad(g, img, gmat, dw);
+  T* gx = x_apart ? nullptr : gimg;
+  T* gw = direct ? nullptr : dw;
+  if (!gx && !gw && !db) return;
+  const int64_t col_len = d.pointwise ? 0 : g.ci * d.kk * d.L;
+  const int64_t buf_len = (gw ? col_len : 0) + (gx ? col_len : 0);
+  std::vector<T> pw(size_t(gw ? chunks * wsize : 0)), pb(size_t(db ? chunks * g.co : 0));
+  for_each_item<T>(chunks, buf_len, [&](int64_t c, T* buf) {
+    const int64_t n0 = c * kChunk, n1 = std::min(g.n, n0 + kChunk);
+    T* cols_x = buf;
+    T* cols_g = gw ? buf + col_len : buf;
+    for (int64_t n = n0; n < n1; ++n) {
+      const T* x = img + n * g.ci * d.HW;
+      const T* m = gmat + n * g.co * d.L;
+      if (gw) {
+        const T* cols = x;
+        if (!d.pointwise) {
+          im2col_sample(d, g.ci, x, cols_x);
+          cols = cols_x;
+        }
+        for (int64_t gi = 0; gi < d.G; ++gi)
+          gemm<T>(false, true, d.cog, d.K, d.L, m + gi * d.cog * d.L, d.L, cols + gi * d.K * d.L,
+                  d.L, n == n0 ? 0.0 : 1.0, pw.data() + c * wsize + gi * d.cog * d.K, d.K);
+      }
+      if (db) {
+        T* b = pb.data() + c * g.co;
+        for (int64_t o = 0; o < g.co; ++o) {
+          const T s = row_sum(m + o * d.L, d.L);
+          b[o] = n == n0 ? s : b[o] + s;
+        }
+      }
+      if (gx) {
+        T* xo = gx + n * g.ci * d.HW;
+        T* cols = d.pointwise ? xo : cols_g;
+        for (int64_t gi = 0; gi < d.G; ++gi)
+          gemm<T>(true, false, d.K, d.L, d.cog, wt + gi * d.cog * d.K, d.K, m + gi * d.cog * d.L,
+                  d.L, 0.0, cols + gi * d.K * d.L, d.L);
+        if (!d.pointwise)
+          for (int64_t p = 0; p < g.ci; ++p)
+            col2im_plane(d.plane, cols + p * d.kk * d.L, xo + p * d.HW);
+      }
+    }
+  });
+  auto add_partials = [&](const std::vector<T>& part, int64_t len, T* dst) {
+    const T* p = part.data();
+    std::copy(p, p + len, dst);
+    for (int64_t c = 1; c < chunks; ++c)
+      for (int64_t i = 0; i < len; ++i) dst[i] += p[c * len + i];
+  };
+  if (gw) add_partials(pw, wsize, gw);
+  if (db) add_partials(pb, g.co, db);
+}
+
+void backward_cpu(const ConvGeom& g, const char* img, const char* weight, const char* gmat,
+                  char* gimg, char* dweight, char* dbias) {
+  RV_DISPATCH_FLOAT(g.dtype, "conv2d_backward", [&] {
+    using T = scalar_t;
+    backward_t(g, reinterpret_cast<const T*>(img), reinterpret_cast<const T*>(weight),
+               reinterpret_cast<const T*>(gmat), reinterpret_cast<T*>(gimg),
+               reinterpret_cast<T*>(dweight), reinterpret_cast<T*>(dbias));
+  });
 }
 
 void forward_cpu(const ConvGeom& g, const char* img, const char* weight, const char* bias,
@@ -270,6 +393,7 @@ void register_conv_gemm_cpu() {
   conv_forward_kernel.set(DeviceType::CPU, &forward_cpu);
   conv_backward_data_kernel.set(DeviceType::CPU, &backward_data_cpu);
   conv_weight_grad_kernel.set(DeviceType::CPU, &weight_grad_cpu);
+  conv_backward_kernel.set(DeviceType::CPU, &backward_cpu);
 }
 
 }  // namespace ranvier::cpu

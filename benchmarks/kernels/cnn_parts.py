@@ -1,0 +1,147 @@
+"""Per-part timings of the cnn workload (BENCHMARKS.md): each conv / pool / relu forward and
+backward of one training step, timed alone, and the whole step, ranvier and (if installed)
+PyTorch.
+
+    python benchmarks/kernels/cnn_parts.py [--threads 2] [--reps 30] [--min] [--cpu-time]
+
+On a shared, loaded 2-core machine the 2-thread wall times swing by 2-10x from run to run;
+`--threads 1 --cpu-time` (process CPU time) with `--min` or a low percentile is what held
+steady enough to compare kernel variants. All with GLIBC_TUNABLES=glibc.malloc.mmap_threshold=
+1073741824:glibc.malloc.trim_threshold=4294967296.
+
+What was tried for the cnn workload (ms; N=64; conv1 = 1 -> 32 channels of 28x28, conv2 =
+32 -> 64 channels of 14x14, both 3x3 padding 1; "1T" = one thread, CPU time):
+
+- max_pool2d 2x2 forward: the scalar kernel with three data-dependent branches per window
+  (mispredicted on real data) 2.66 ms (2 threads) -> branch-free AVX-512, 16 windows per
+  step: 0.2 ms. Kept (kernels/cpu/pool_2x2.*).
+- max_pool2d 2x2 backward: choosing among the four taps with comparisons took 12% of a 1T
+  step (mispredictions again); clearing each pair of input rows and one store per window:
+  2.2%. Kept.
+- conv2d backward as one kernel (input, weight, bias gradients in one pass over fixed
+  sample chunks; the bias summed per chunk instead of a separate reduction over the output
+  gradient): conv1 fwd+bwd 1T 3.3-3.7 -> 1.4-1.6 ms; conv2 20.4 -> 19.9 ms. Kept.
+- conv2 by Winograd F(2x2, 3x3) (16 GEMMs per sample chunk of K = 32 or 64 instead of
+  im2col + K = 288): fwd / fwd+bwd 1T 6.3 / 19.9 ms (im2col + GEMM) ->
+    scalar tile transforms 4.8 / 17.4; transforms over rows of tiles in portable C++ (GCC left
+    them scalar at the baseline ISA: transform_input alone 23% of the time) 6.2 / 26 (noisy);
+    AVX-512 transforms reading a zero-padded copy of each row (store-forwarding stalls on the
+    copy) ~4 / ~23; AVX-512 with masked loads for the padding 3.2 / 11.3. Kept the last.
+  Samples per transform + GEMM step, fwd / fwd+bwd 1T: 8 -> 3.8 / 13.6, 4 -> 3.3 / 11.5,
+  2 -> 3.2 / 11.1 (tiles stay in L2 although N = 98 GEMMs run at ~70 instead of ~90
+  GFLOP/s). Kept 2. Input, weight and bias gradients of the Winograd path in one pass:
+  ~11 -> ~10 ms. Kept. Weight-gradient steps of 4 or 8 samples (longer GEMM inner dimension,
+  K = 196 / 392) while the input gradient keeps 2: fwd+bwd 1T 10.3-12.5 / 12.5-14.1 vs
+  9.9-12.5 ms for 2 - not kept.
+- conv1 (one input channel) by a direct AVX-512 kernel instead of im2col + GEMM with K = 9:
+  first version (one output channel at a time, column masks recomputed per load) fwd+bwd 1T
+  2.9 ms vs 1.7 ms for GEMM - slower; two output channels at a time (20 accumulators in
+  registers) and masks per column block: fwd 0.39 vs 0.51-0.74 ms, fwd+bwd 0.9-1.7 vs
+  1.2-2.3 ms. Kept.
+- Whole step, 1T: 31 ms at the start (torch 42) -> 18-21 ms (torch 34-36).
+- benchmarks/run.py --only cnn, before (4992b32) and after, run back to back:
+  2 threads, quiet machine (load 0.5-0.8), two pairs: before 2481 images/s vs torch 2017
+  (1.23x) and 2874 vs 2755 (1.04x); after 6018 vs 2946 (2.04x) and 6247 vs 3119 (2.00x),
+  i.e. 10.2-10.6 ms per step. 1 thread, one other busy process: before
+  1553-1622 vs 1548-1588 (1.00-1.02x); after 2973-3089 vs 1511-1544 (1.97-2.00x). With
+  other processes busy on both cores the 2-thread figures of both libraries drop 5-15x
+  and the ratios scatter (before 0.95-1.6x, after 1.5-3.0x).
+"""
+import argparse
+import os
+import statistics
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import workloads  # noqa: E402
+
+
+CLOCK = time.perf_counter
+MIN = False
+
+
+def timeit(fn, reps):
+    for _ in range(3):
+        fn()
+    ts = []
+    for _ in range(reps):
+        t0 = CLOCK()
+        fn()
+        ts.append(CLOCK() - t0)
+    return (min(ts) if MIN else statistics.median(ts)) * 1e3
+
+
+def parts(lib, reps):
+    F = lib.nn.functional
+    lib.manual_seed(0)
+    x = lib.randn(64, 1, 28, 28)
+    w1 = lib.randn(32, 1, 3, 3, requires_grad=True)
+    b1 = lib.randn(32, requires_grad=True)
+    a1 = lib.randn(64, 32, 28, 28)
+    p1 = lib.randn(64, 32, 14, 14, requires_grad=True)
+    w2 = lib.randn(64, 32, 3, 3, requires_grad=True)
+    b2 = lib.randn(64, requires_grad=True)
+    a2 = lib.randn(64, 64, 14, 14)
+    g1 = lib.randn(64, 32, 28, 28)
+    g2 = lib.randn(64, 64, 14, 14)
+    out = {}
+    out["conv1 fwd"] = timeit(lambda: F.conv2d(x, w1.detach(), b1.detach(), padding=1), reps)
+
+    def c1b():
+        y = F.conv2d(x, w1, b1, padding=1)
+        y.backward(g1)
+    out["conv1 fwd+bwd"] = timeit(c1b, reps)
+    out["conv2 fwd"] = timeit(lambda: F.conv2d(p1.detach(), w2.detach(), b2.detach(),
+                                               padding=1), reps)
+
+    def c2b():
+        y = F.conv2d(p1, w2, b2, padding=1)
+        y.backward(g2)
+    out["conv2 fwd+bwd"] = timeit(c2b, reps)
+    out["relu1"] = timeit(lambda: F.relu(a1), reps)
+    out["pool1 fwd"] = timeit(lambda: F.max_pool2d(a1, 2), reps)
+    a1g = a1.clone().requires_grad_()
+    gp1 = lib.randn(64, 32, 14, 14)
+    out["pool1 fwd+bwd"] = timeit(lambda: F.max_pool2d(a1g, 2).backward(gp1), reps)
+    out["pool2 fwd"] = timeit(lambda: F.max_pool2d(a2, 2), reps)
+    step, _ = workloads.cnn(lib)
+    out["cnn step"] = timeit(step, reps)
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--reps", type=int, default=30)
+    ap.add_argument("--no-torch", action="store_true")
+    ap.add_argument("--cpu-time", action="store_true",
+                    help="process CPU time instead of wall time (steadier on a loaded machine "
+                         "with --threads 1)")
+    ap.add_argument("--min", action="store_true", help="best time instead of the median")
+    a = ap.parse_args()
+    global CLOCK, MIN
+    MIN = a.min
+    if a.cpu_time:
+        CLOCK = time.process_time
+    import ranvier
+    libs = {"ranvier": ranvier}
+    if not a.no_torch:
+        try:
+            import torch
+            libs["torch"] = torch
+        except ImportError:
+            pass
+    res = {}
+    for name, lib in libs.items():
+        lib.set_num_threads(a.threads)
+        res[name] = parts(lib, a.reps)
+    keys = list(res["ranvier"])
+    stat = "best" if a.min else "median"
+    print(f"{'part':16s} " + " ".join(f"{n:>10s}" for n in res) + f"   (ms, {stat})")
+    for k in keys:
+        print(f"{k:16s} " + " ".join(f"{res[n][k]:10.3f}" for n in res))
+
+
+if __name__ == "__main__":
+    main()

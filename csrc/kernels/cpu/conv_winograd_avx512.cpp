@@ -1,0 +1,172 @@
+// AVX-512 float versions of the Winograd F(2x2, 3x3) tile transforms (see conv_winograd.cpp,
+// which holds the portable versions and the layouts): one row of tiles at a time, 16 tiles per
+// vector (masked at the row end). Compiled for AVX-512 through function attributes; callers
+// check the CPU first (winograd_avx512_usable()).
+#include <immintrin.h>
+
+#include <cstdint>
+#include <algorithm>
+
+// GCC 12 warns about its own intrinsics headers (an undefined register used as a blend source).
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
+namespace ranvier::cpu {
+
+bool winograd_avx512_usable() {
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx512f");
+}
+
+#define RV_AVX512 __attribute__((target("avx512f")))
+
+namespace {
+
+RV_AVX512 inline __mmask16 first(int64_t n) {
+  return n >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << n) - 1u);
+}
+
+}  // namespace
+
+// Lanes k of a 16-wide load at column `col0` of a row of w columns that lie inside the row.
+RV_AVX512 inline __mmask16 inside(int64_t col0, int64_t w) {
+  const int64_t lo = col0 >= 0 ? 0 : -col0, hi = w - col0 < 16 ? w - col0 : 16;
+  if (hi <= lo) return 0;
+  return __mmask16(((1u << hi) - 1u) & ~((1u << lo) - 1u));
+}
+
+// V[k * kstride + c * ld + t0 + ty * tw + t] for planes [planes][h][w]. Columns outside the
+// row (the padding) come from masked loads, which read nothing there.
+RV_AVX512 void winograd_input_avx512(const float* x, int64_t planes, int64_t h, int64_t w,
+                                     int64_t ph, int64_t pw, int64_t th, int64_t tw, float* V,
+                                     int64_t ld, int64_t t0) {
+  const int64_t kstride = planes * ld;
+  const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28,
+                                         30);
+  const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
+  for (int64_t tb = 0; tb < tw; tb += 16) {
+    const __mmask16 m = first(tw - tb);
+    const int64_t cs = 2 * tb - pw;  // first column read by this block
+    const __mmask16 k0 = inside(cs, w), k1 = inside(cs + 16, w), k2 = inside(cs + 2, w),
+                    k3 = inside(cs + 18, w);
+    for (int64_t c = 0; c < planes; ++c) {
+      const float* p = x + c * h * w;
+      for (int64_t ty = 0; ty < th; ++ty) {
+        const int64_t r0 = 2 * ty - ph;
+        __m512 a[4][4];
+        for (int i = 0; i < 4; ++i) {
+          const int64_t r = r0 + i;
+          if (r < 0 || r >= h) {
+            for (int j = 0; j < 4; ++j) a[i][j] = _mm512_setzero_ps();
+            continue;
+          }
+          const float* b = p + r * w + cs;
+          const __m512 lo = _mm512_maskz_loadu_ps(k0, b), hi = _mm512_maskz_loadu_ps(k1, b + 16);
+          const __m512 lo2 = _mm512_maskz_loadu_ps(k2, b + 2);
+          const __m512 hi2 = _mm512_maskz_loadu_ps(k3, b + 18);
+          const __m512 e = _mm512_permutex2var_ps(lo, even, hi);
+          const __m512 o = _mm512_permutex2var_ps(lo, odd, hi);
+          const __m512 e1 = _mm512_permutex2var_ps(lo2, even, hi2);
+          const __m512 o1 = _mm512_permutex2var_ps(lo2, odd, hi2);
+          a[i][0] = _mm512_sub_ps(e, e1);
+          a[i][1] = _mm512_add_ps(o, e1);
+          a[i][2] = _mm512_sub_ps(e1, o);
+          a[i][3] = _mm512_sub_ps(o, o1);
+        }
+        float* v = V + c * ld + t0 + ty * tw + tb;
+        for (int j = 0; j < 4; ++j) {
+          _mm512_mask_storeu_ps(v + (0 * 4 + j) * kstride, m, _mm512_sub_ps(a[0][j], a[2][j]));
+          _mm512_mask_storeu_ps(v + (1 * 4 + j) * kstride, m, _mm512_add_ps(a[1][j], a[2][j]));
+          _mm512_mask_storeu_ps(v + (2 * 4 + j) * kstride, m, _mm512_sub_ps(a[2][j], a[1][j]));
+          _mm512_mask_storeu_ps(v + (3 * 4 + j) * kstride, m, _mm512_sub_ps(a[1][j], a[3][j]));
+        }
+      }
+    }
+  }
+}
+
+// out [O][oh][ow] from M[k * kstride + o * ld + t0 + ty * tw + t] plus bias (may be null).
+RV_AVX512 void winograd_output_avx512(const float* M, int64_t O, int64_t oh, int64_t ow,
+                                      int64_t th, int64_t tw, int64_t ld, int64_t t0,
+                                      const float* bias, float* out) {
+  const int64_t kstride = O * ld;
+  const __m512i ilo = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+  const __m512i ihi = _mm512_add_epi32(ilo, _mm512_set1_epi32(8));
+  for (int64_t o = 0; o < O; ++o) {
+    const __m512 bv = _mm512_set1_ps(bias ? bias[o] : 0.0f);
+    float* y = out + o * oh * ow;
+    for (int64_t ty = 0; ty < th; ++ty) {
+      const float* mrow = M + o * ld + t0 + ty * tw;
+      for (int64_t tb = 0; tb < tw; tb += 16) {
+        const __mmask16 m = first(tw - tb);
+        __m512 q[2][4];
+        for (int j = 0; j < 4; ++j) {
+          const float* mp = mrow + tb + j * kstride;
+          const __m512 m0 = _mm512_maskz_loadu_ps(m, mp);
+          const __m512 m1 = _mm512_maskz_loadu_ps(m, mp + 4 * kstride);
+          const __m512 m2 = _mm512_maskz_loadu_ps(m, mp + 8 * kstride);
+          const __m512 m3 = _mm512_maskz_loadu_ps(m, mp + 12 * kstride);
+          q[0][j] = _mm512_add_ps(_mm512_add_ps(m0, m1), m2);
+          q[1][j] = _mm512_sub_ps(_mm512_sub_ps(m1, m2), m3);
+        }
+        const int64_t ncols = std::min<int64_t>(32, ow - 2 * tb);  // output columns here
+        const __mmask16 mlo = first(ncols), mhi = first(ncols - 16 > 0 ? ncols - 16 : 0);
+        for (int i = 0; i < 2 && 2 * ty + i < oh; ++i) {
+          const __m512 ya =
+              _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(q[i][0], q[i][1]), q[i][2]), bv);
+          const __m512 yb =
+              _mm512_add_ps(_mm512_sub_ps(_mm512_sub_ps(q[i][1], q[i][2]), q[i][3]), bv);
+          float* dst = y + (2 * ty + i) * ow + 2 * tb;
+          _mm512_mask_storeu_ps(dst, mlo, _mm512_permutex2var_ps(ya, ilo, yb));
+          if (ncols > 16) _mm512_mask_storeu_ps(dst + 16, mhi, _mm512_permutex2var_ps(ya, ihi, yb));
+        }
+      }
+    }
+  }
+}
+
+// Z[k * kstride + o * ld + t0 + ty * tw + t] = A dY At of the output-gradient blocks.
+RV_AVX512 void winograd_grad_avx512(const float* gy, int64_t O, int64_t oh, int64_t ow,
+                                    int64_t th, int64_t tw, float* Z, int64_t ld, int64_t t0) {
+  const int64_t kstride = O * ld;
+  const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28,
+                                         30);
+  const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
+  for (int64_t o = 0; o < O; ++o) {
+    const float* p = gy + o * oh * ow;
+    for (int64_t ty = 0; ty < th; ++ty) {
+      float* zrow = Z + o * ld + t0 + ty * tw;
+      for (int64_t tb = 0; tb < tw; tb += 16) {
+        const __mmask16 m = first(tw - tb);
+        const int64_t ncols = std::min<int64_t>(32, ow - 2 * tb);
+        const __mmask16 mlo = first(ncols), mhi = first(ncols - 16 > 0 ? ncols - 16 : 0);
+        __m512 e[2], od[2];
+        for (int i = 0; i < 2; ++i) {
+          if (2 * ty + i >= oh) {
+            e[i] = od[i] = _mm512_setzero_ps();
+            continue;
+          }
+          const float* row = p + (2 * ty + i) * ow + 2 * tb;
+          const __m512 lo = _mm512_maskz_loadu_ps(mlo, row);
+          const __m512 hi = _mm512_maskz_loadu_ps(mhi, row + 16);
+          e[i] = _mm512_permutex2var_ps(lo, even, hi);
+          od[i] = _mm512_permutex2var_ps(lo, odd, hi);
+        }
+        const __m512 a[4][2] = {{e[0], od[0]},
+                                {_mm512_add_ps(e[0], e[1]), _mm512_add_ps(od[0], od[1])},
+                                {_mm512_sub_ps(e[0], e[1]), _mm512_sub_ps(od[0], od[1])},
+                                {_mm512_sub_ps(_mm512_setzero_ps(), e[1]),
+                                 _mm512_sub_ps(_mm512_setzero_ps(), od[1])}};
+        float* z = zrow + tb;
+        for (int i = 0; i < 4; ++i) {
+          _mm512_mask_storeu_ps(z + (i * 4 + 0) * kstride, m, a[i][0]);
+          _mm512_mask_storeu_ps(z + (i * 4 + 1) * kstride, m, _mm512_add_ps(a[i][0], a[i][1]));
+          _mm512_mask_storeu_ps(z + (i * 4 + 2) * kstride, m, _mm512_sub_ps(a[i][0], a[i][1]));
+          _mm512_mask_storeu_ps(z + (i * 4 + 3) * kstride, m,
+                                _mm512_sub_ps(_mm512_setzero_ps(), a[i][1]));
+        }
+      }
+    }
+  }
+}
+
+}  // namespace ranvier::cpu
