@@ -1,7 +1,9 @@
 // The OpenBLAS entry points used by the CPU kernels (kernels/cpu/blas.cpp); see
 // Note [One thread pool] there.
 #pragma once
+#include <algorithm>
 #include <cstdint>
+#include <type_traits>
 
 namespace ranvier::cpu {
 
@@ -9,6 +11,20 @@ namespace ranvier::cpu {
 void blas_gemm(bool is_double, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
                double alpha, const void* a, int64_t lda, const void* b, int64_t ldb, double beta,
                void* c, int64_t ldc);
+
+// C = op(A) @ op(B) + beta * C for T = float or double, row-major, also for empty shapes (k == 0
+// with beta 0 zeroes C, any other beta leaves C as it is: callers pass beta 0 or 1).
+template <typename T>
+void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const T* a, int64_t lda, const T* b,
+          int64_t ldb, double beta, T* c, int64_t ldc) {
+  if (m == 0 || n == 0) return;
+  if (k == 0) {
+    if (beta == 0.0)
+      for (int64_t i = 0; i < m; ++i) std::fill(c + i * ldc, c + i * ldc + n, T(0));
+    return;
+  }
+  blas_gemm(std::is_same_v<T, double>, ta, tb, m, n, k, 1.0, a, lda, b, ldb, beta, c, ldc);
+}
 
 // OpenBLAS runs with one thread while the guard lives (set and restored globally, from
 // outside any parallel region): for loops that call GEMM from several of our threads.

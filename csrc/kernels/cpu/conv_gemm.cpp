@@ -93,18 +93,6 @@ void for_each_item(int64_t items, int64_t buf_len, const F& f) {
 }
 
 template <typename T>
-void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const T* a, int64_t lda, const T* b,
-          int64_t ldb, double beta, T* c, int64_t ldc) {
-  if (m == 0 || n == 0) return;
-  if (k == 0) {
-    if (beta == 0.0)
-      for (int64_t i = 0; i < m; ++i) std::fill(c + i * ldc, c + i * ldc + n, T(0));
-    return;
-  }
-  blas_gemm(std::is_same_v<T, double>, ta, tb, m, n, k, 1.0, a, lda, b, ldb, beta, c, ldc);
-}
-
-template <typename T>
 void im2col_sample(const Dims& d, int64_t planes, const T* img, T* col) {
   for (int64_t p = 0; p < planes; ++p) im2col_plane(d.plane, img + p * d.HW, col + p * d.kk * d.L);
 }

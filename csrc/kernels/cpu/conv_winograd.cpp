@@ -38,18 +38,6 @@ int64_t samples_per_step(int64_t channels, int64_t tiles, size_t elem) {
                                                                                      : 1;
 }
 
-template <typename T>
-void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const T* a, int64_t lda, const T* b,
-          int64_t ldb, double beta, T* c, int64_t ldc) {
-  if (m == 0 || n == 0) return;
-  if (k == 0) {
-    if (beta == 0.0)
-      for (int64_t i = 0; i < m; ++i) std::fill(c + i * ldc, c + i * ldc + n, T(0));
-    return;
-  }
-  blas_gemm(std::is_same_v<T, double>, ta, tb, m, n, k, 1.0, a, lda, b, ldb, beta, c, ldc);
-}
-
 // Runs f(item, buffer) for each item, items spread over threads (OpenBLAS single-threaded).
 template <typename T, typename F>
 void for_items(int64_t items, int64_t buf_len, const F& f) {
