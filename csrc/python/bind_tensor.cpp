@@ -5,6 +5,7 @@
 #include "autograd/autograd_meta.h"
 #include "autograd/grad_mode.h"
 #include "core/cpu_allocator.h"
+#include "core/half.h"
 #include "core/parallel.h"
 #include "ops/copy.h"
 #include "python/convert.h"
@@ -132,6 +133,26 @@ void bind_tensor(py::module_& m, py::class_<Tensor>& cls) {
             return t;
           }, py::return_value_policy::reference_internal)
       .def("__hash__", [](py::handle self) { return py::hash(py::int_(reinterpret_cast<uintptr_t>(self.ptr()))); })
+      .def("item", [](const Tensor& t) -> py::object {
+        // The one element as a Python number, read in place (no copy, no NumPy).
+        RV_CHECK(t.numel() == 1, "a Tensor with ", t.numel(),
+                 " elements cannot be converted to Scalar");
+        RV_CHECK(t.device().is_cpu(), "item: the tensor is on ", t.device().str(),
+                 "; move it to the CPU first");
+        const void* p = t.data_ptr();
+        switch (t.dtype()) {
+          case DType::Float32: return py::float_(double(*static_cast<const float*>(p)));
+          case DType::Float64: return py::float_(*static_cast<const double*>(p));
+          case DType::Float16: return py::float_(double(float(*static_cast<const Half*>(p))));
+          case DType::BFloat16:
+            return py::float_(double(float(*static_cast<const BFloat16*>(p))));
+          case DType::Int64: return py::int_(*static_cast<const int64_t*>(p));
+          case DType::Int32: return py::int_(*static_cast<const int32_t*>(p));
+          case DType::UInt8: return py::int_(*static_cast<const uint8_t*>(p));
+          case DType::Bool: return py::bool_(*static_cast<const bool*>(p));
+        }
+        return py::none();
+      })
       .def("__bool__", [](const Tensor& t) {
         RV_CHECK(t.numel() == 1, "Boolean value of Tensor with more than one value is ambiguous");
         Tensor c = to_dtype(detach(t), DType::Bool);

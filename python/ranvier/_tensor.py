@@ -25,16 +25,6 @@ def _array(self, dtype=None, copy=None):
     return arr
 
 
-def _item(self):
-    if self.numel() != 1:
-        raise RuntimeError("a Tensor with %d elements cannot be converted to Scalar"
-                           % self.numel())
-    t = self.detach()
-    if t.dtype == _dtypes.bfloat16:
-        t = t._to_dtype(_dtypes.float32)
-    return t._numpy().reshape(-1)[0].item()
-
-
 def _tolist(self):
     t = self.detach()
     if t.dtype == _dtypes.bfloat16:
@@ -94,7 +84,6 @@ def _dlpack_device(self):
 def _install():
     Tensor.numpy = _numpy
     Tensor.__array__ = _array
-    Tensor.item = _item
     Tensor.tolist = _tolist
     Tensor.to = _to
     Tensor.type_as = _type_as
