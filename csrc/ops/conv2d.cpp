@@ -26,6 +26,17 @@ Tensor dense(const Tensor& t) { return t.is_contiguous() ? t : contiguous_clone(
 
 const void* ptr_or_null(const Tensor& t) { return t.defined() ? t.data_ptr() : nullptr; }
 
+// Runs a forward-shaped kernel (conv forward or its transpose: input, weight, optional bias ->
+// out) on dense copies of the operands, when out is not empty.
+using InWeightBiasKernel = void (*)(const ConvGeom&, const char*, const char*, const char*, char*);
+void run_kernel(InWeightBiasKernel k, const ConvGeom& g, const Tensor& input,
+                const Tensor& weight, const Tensor& bias, Tensor& out) {
+  if (out.numel() == 0) return;
+  Tensor x = dense(input), w = dense(weight), b = bias.defined() ? dense(bias) : bias;
+  k(g, static_cast<const char*>(x.data_ptr()), static_cast<const char*>(w.data_ptr()),
+    static_cast<const char*>(ptr_or_null(b)), static_cast<char*>(out.data_ptr()));
+}
+
 struct Params {
   Pair stride, padding, dilation;
   int64_t groups;
@@ -159,12 +170,7 @@ Tensor conv2d_impl(const Tensor& input, const Tensor& weight, const Tensor& bias
   const int64_t ow = conv_len(xs[3], ws[3], p.dilation[1], p.padding[1], p.stride[1]);
   ConvGeom g = geom(input.dtype(), xs[0], p, xs[1], xs[2], xs[3], ws[0], oh, ow, ws[2], ws[3]);
   Tensor out = empty({xs[0], ws[0], oh, ow}, input.dtype(), input.device());
-  if (out.numel() > 0) {
-    Tensor x = dense(input), w = dense(weight), b = bias.defined() ? dense(bias) : bias;
-    conv_forward_kernel.get(input.device(), "conv2d")(
-        g, static_cast<const char*>(x.data_ptr()), static_cast<const char*>(w.data_ptr()),
-        static_cast<const char*>(ptr_or_null(b)), static_cast<char*>(out.data_ptr()));
-  }
+  run_kernel(conv_forward_kernel.get(input.device(), "conv2d"), g, input, weight, bias, out);
   if (autograd::needs_grad({input, weight, bias})) {
     Pair in_size{xs[2], xs[3]};
     autograd::record("ConvolutionBackward0", {input, weight, bias}, {&out}, {input, weight}, {},
@@ -198,12 +204,8 @@ Tensor conv_transpose2d_impl(const Tensor& input, const Tensor& weight, const Te
   ConvGeom g = geom(input.dtype(), xs[0], p, cout, out_size[0], out_size[1], xs[1], xs[2], xs[3],
                     ws[2], ws[3]);
   Tensor out = empty({xs[0], cout, out_size[0], out_size[1]}, input.dtype(), input.device());
-  if (out.numel() > 0) {
-    Tensor x = dense(input), w = dense(weight), b = bias.defined() ? dense(bias) : bias;
-    conv_backward_data_kernel.get(input.device(), "conv_transpose2d")(
-        g, static_cast<const char*>(x.data_ptr()), static_cast<const char*>(w.data_ptr()),
-        static_cast<const char*>(ptr_or_null(b)), static_cast<char*>(out.data_ptr()));
-  }
+  run_kernel(conv_backward_data_kernel.get(input.device(), "conv_transpose2d"), g, input, weight,
+             bias, out);
   if (autograd::needs_grad({input, weight, bias})) {
     Pair in_size{xs[2], xs[3]};
     autograd::record("ConvolutionBackward0", {input, weight, bias}, {&out}, {input, weight}, {},
