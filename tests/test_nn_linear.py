@@ -84,6 +84,11 @@ def test_linear_shape_error():
         F.linear(rv.zeros(2, 5), rv.zeros(4, 3))
     with pytest.raises(RuntimeError, match="linear"):
         nn.Linear(3, 2)(rv.zeros(4))
+    with pytest.raises(RuntimeError,
+                       match=r"linear: weight must be 1-D or 2-D, got shape \[2, 3, 4\]"):
+        F.linear(rv.zeros(2, 4), rv.zeros(2, 3, 4))
+    with pytest.raises(RuntimeError, match=r"linear: .*input \[\]"):
+        F.linear(rv.tensor(1.0), rv.zeros(2, 1))
 
 
 def test_bilinear_matches_numpy_and_gradcheck():
