@@ -33,7 +33,8 @@ if(RV_BUILD_CUDA)
   find_package(CUDAToolkit REQUIRED)
   message(STATUS "ranvier: building libranvier_cuda for CUDA arch ${CMAKE_CUDA_ARCHITECTURES}")
 
-  file(GLOB RV_CUDA_SOURCES CONFIGURE_DEPENDS csrc/cuda/*.cu csrc/cuda/*.cpp)
+  file(GLOB RV_CUDA_SOURCES CONFIGURE_DEPENDS csrc/cuda/*.cu csrc/cuda/*.cpp
+    csrc/kernels/cuda/*.cu csrc/kernels/cuda/*.cpp)
   add_library(ranvier_cuda SHARED ${RV_CUDA_SOURCES})
   target_link_libraries(ranvier_cuda PRIVATE ranvier CUDA::cudart_static)
   target_compile_options(ranvier_cuda PRIVATE
