@@ -3,16 +3,6 @@
 
 namespace ranvier {
 
-size_t element_size(DType t) {
-  switch (t) {
-#define RV_SIZE(cpp, name, py, shortname) \
-  case DType::name: return sizeof(cpp);
-    RV_FORALL_DTYPES(RV_SIZE)
-#undef RV_SIZE
-  }
-  return 0;
-}
-
 const char* dtype_name(DType t) {
   switch (t) {
 #define RV_NAME(cpp, name, py, shortname) \

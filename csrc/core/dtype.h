@@ -27,7 +27,15 @@ enum class DType : int8_t {
 };
 constexpr int kNumDTypes = 8;
 
-size_t element_size(DType t);
+inline size_t element_size(DType t) {
+  switch (t) {
+#define RV_SIZE(cpp, name, py, shortname) \
+  case DType::name: return sizeof(cpp);
+    RV_FORALL_DTYPES(RV_SIZE)
+#undef RV_SIZE
+  }
+  return 0;
+}
 const char* dtype_name(DType t);        // "float32"
 const char* dtype_short_name(DType t);  // "Float", as in PyTorch's messages
 inline bool is_floating(DType t) {

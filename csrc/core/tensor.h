@@ -60,6 +60,8 @@ class Tensor {
 Tensor empty(const Shape& sizes, DType dtype = DType::Float32, Device device = Device());
 // Allocates an uninitialised tensor with the given strides (storage sized to fit them).
 Tensor empty_strided(const Shape& sizes, const Shape& strides, DType dtype, Device device);
+// A new contiguous tensor with t's sizes, dtype and device (contents uninitialised).
+Tensor empty_contiguous_like(const Tensor& t);
 // A view of t's storage with new geometry; records t's root as the view base.
 Tensor make_view(const Tensor& t, Shape sizes, Shape strides, int64_t offset);
 

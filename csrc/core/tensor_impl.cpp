@@ -111,6 +111,13 @@ Tensor empty(const Shape& sizes, DType dtype, Device device) {
                                              0, dtype));
 }
 
+Tensor empty_contiguous_like(const Tensor& t) {
+  // t's sizes were checked when t was made: no check_shape, and numel is known.
+  auto storage = Storage::allocate(size_t(t.numel()) * element_size(t.dtype()), t.device());
+  return Tensor(std::make_shared<TensorImpl>(std::move(storage), t.sizes(),
+                                             contiguous_strides(t.sizes()), 0, t.dtype()));
+}
+
 Tensor empty_strided(const Shape& sizes, const Shape& strides, DType dtype, Device device) {
   check_shape(sizes, "empty_strided");
   RV_CHECK_VALUE(sizes.size() == strides.size(), "empty_strided: sizes ", shape_str(sizes),

@@ -200,7 +200,7 @@ Tensor binary_forward(BinaryOp op, const Tensor& a, const Tensor& b, const char*
                   (op == BinaryOp::Div && is_floating(a.dtype()));
   if (plain_op && same_layout_fast(a, b)) {
     check_op_dtype(op, a.dtype(), name);
-    Tensor out = empty(a.sizes(), a.dtype(), a.device());
+    Tensor out = empty_contiguous_like(a);
     if (out.numel() > 0) {
       LoopSpec s;
       s.ndim = 1;

@@ -18,7 +18,7 @@ Tensor zeros(const Shape& sizes, DType dtype, Device device) {
 Tensor ones(const Shape& sizes, DType dtype, Device device) {
   return full(sizes, Scalar(int64_t(1)), dtype, device);
 }
-Tensor empty_like(const Tensor& t) { return empty(t.sizes(), t.dtype(), t.device()); }
+Tensor empty_like(const Tensor& t) { return empty_contiguous_like(t); }
 Tensor zeros_like(const Tensor& t) { return zeros(t.sizes(), t.dtype(), t.device()); }
 Tensor ones_like(const Tensor& t) { return ones(t.sizes(), t.dtype(), t.device()); }
 Tensor full_like(const Tensor& t, const Scalar& v) {

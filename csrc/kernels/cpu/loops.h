@@ -18,6 +18,14 @@ void for_each_row(const LoopSpec& s, const Row& row, int64_t grain = kGrainSize)
   for (int k = 0; k < no; ++k) esz[k] = int64_t(element_size(s.dtypes[k]));
   int64_t inner[kMaxOperands];
   for (int k = 0; k < no; ++k) inner[k] = s.strides[k][nd - 1];
+  if (nd == 1) {  // the common coalesced case: one row per chunk, no coordinate walk
+    parallel_for(0, s.numel, grain, [&](int64_t begin, int64_t end) {
+      char* ptrs[kMaxOperands];
+      for (int k = 0; k < no; ++k) ptrs[k] = s.data[k] + begin * inner[k] * esz[k];
+      row(ptrs, inner, end - begin);
+    });
+    return;
+  }
   parallel_for(0, s.numel, grain, [&](int64_t begin, int64_t end) {
     int64_t coord[kMaxDims];
     int64_t rem = begin;
