@@ -65,9 +65,21 @@ def test_reset_peak():
 
 def test_small_blocks_are_not_cached():
     ranvier.cpu.empty_cache()
-    a = ranvier.empty(100)
+    a = ranvier.empty(100)  # 400 bytes: below the 1 KiB minimum
     del a
     assert ranvier.cpu.memory_stats()["cached_blocks"] == 0
+
+
+def test_mid_sized_blocks_are_cached_and_reused():
+    ranvier.cpu.empty_cache()
+    a = ranvier.full((700,), 2.0)  # 2800 bytes: class 3072
+    ptr = a.data_ptr()
+    del a
+    assert ranvier.cpu.memory_stats()["cached_blocks"] == 1
+    assert ranvier.cpu.memory_reserved() - ranvier.cpu.memory_allocated() == _class_bytes(2800)
+    b = ranvier.zeros(650)  # 2600 bytes: the same class, so the same block
+    assert b.data_ptr() == ptr
+    np.testing.assert_array_equal(b.numpy(), np.zeros(650, np.float32))
 
 
 def _run(code, **env):

@@ -1,7 +1,9 @@
-// The CPU allocator: 64-byte aligned blocks, with a cache of freed large blocks.
+// The CPU allocator: 64-byte aligned blocks, with a cache of freed blocks of 1 KiB and more.
 // Note [CPU block cache]: a training step frees and re-allocates the same activation sizes
 // every step. Large blocks from the C library are mmap-ed and unmapped again on free, so each
-// step would page-fault all its activations back in (zeroed by the kernel). Blocks of at
+// step would page-fault all its activations back in (zeroed by the kernel); mid-sized aligned
+// blocks take the C library's slow path (no thread cache above 1 KiB, splitting and merging
+// of chunks), which costs more than a small op itself. Blocks of at
 // least kCacheMinBytes are therefore rounded up to a size class (eight per power of two, so at
 // most 12.5% slack) and, when freed, kept on a free list of their class for the next request
 // of that class. `empty_cache()` hands the cached blocks back to the system. Setting the
@@ -13,7 +15,7 @@
 
 namespace ranvier::cpu_alloc {
 
-constexpr size_t kCacheMinBytes = size_t(32) << 10;
+constexpr size_t kCacheMinBytes = size_t(1) << 10;
 
 void* allocate(size_t nbytes);
 void release(void* p, size_t nbytes);

@@ -29,6 +29,45 @@ def _shape_str(t):
     return "ranvier.Size(%s)" % list(t.shape)
 
 
+class _Registered:
+    """A class attribute standing for the parameter, buffer or submodule `name` of each
+    instance. Module keeps those in its _parameters / _buffers / _modules dicts, which plain
+    attribute look-up does not search: without this, every `self.weight` would first fail in
+    object.__getattribute__ (building an AttributeError and its message) before reaching
+    Module.__getattr__. As a non-data descriptor it never hides an instance attribute of the
+    same name, and where an instance has no such entry it raises AttributeError, after which
+    Python still calls Module.__getattr__, so what a look-up returns does not change."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name):
+        self.name = name
+
+    def __get__(self, obj, objtype=None):
+        if obj is None:
+            raise AttributeError(self.name)
+        d = obj.__dict__
+        name = self.name
+        p = d.get("_parameters")
+        if p is not None and name in p:
+            return p[name]
+        b = d.get("_buffers")
+        if b is not None and name in b:
+            return b[name]
+        m = d.get("_modules")
+        if m is not None and name in m:
+            return m[name]
+        raise AttributeError(name)
+
+
+def _expose(cls, name):
+    """Gives cls a _Registered attribute for name unless the name is taken in its MRO."""
+    for klass in cls.__mro__:
+        if name in klass.__dict__:
+            return
+    setattr(cls, name, _Registered(name))
+
+
 class Module:
     """Base class for all neural-network modules; subclasses define forward()."""
 
@@ -57,6 +96,7 @@ class Module:
             raise TypeError("cannot assign '%s' object to parameter '%s' (ranvier.nn.Parameter "
                             "or None required)" % (type(param).__name__, name))
         self._parameters[name] = param
+        _expose(type(self), name)
 
     def register_buffer(self, name, tensor, persistent=True):
         if "_buffers" not in self.__dict__:
@@ -68,6 +108,7 @@ class Module:
             raise TypeError("cannot assign '%s' object to buffer '%s' (ranvier.Tensor or None "
                             "required)" % (type(tensor).__name__, name))
         self._buffers[name] = tensor
+        _expose(type(self), name)
         if persistent:
             self._non_persistent_buffers_set.discard(name)
         else:
@@ -80,6 +121,7 @@ class Module:
         if hasattr(self, name) and name not in self._modules:
             raise KeyError("attribute '%s' already exists" % name)
         self._modules[name] = module
+        _expose(type(self), name)
 
     register_module = add_module
 
@@ -97,6 +139,7 @@ class Module:
             if "_modules" not in d:
                 raise AttributeError("cannot assign module before Module.__init__() call")
             self._modules[name] = value
+            _expose(type(self), name)
         elif isinstance(value, Buffer):
             d.pop(name, None)
             self.register_buffer(name, _C.Tensor(value), value.persistent)
