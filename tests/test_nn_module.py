@@ -416,3 +416,48 @@ def test_full_backward_hook_two_inputs():
     assert len(got) == 1 and len(got[0]) == 2
     assert_close(got[0][0], to_np(a.grad))
     assert_close(got[0][1], to_np(b.grad))
+
+
+class _Holder(nn.Module):
+    """A bare module class for the attribute look-up tests below."""
+
+
+def test_registered_names_resolve_per_instance():
+    # Look-up of registered names goes through a class-level descriptor (module.py,
+    # _Registered): it must never leak one instance's entries into another's.
+    a, b = _Holder(), _Holder()
+    pa = nn.Parameter(rv.ones(2))
+    a.w = pa
+    b.w = 3  # a plain attribute of the same name on another instance
+    assert a.w is pa
+    assert b.w == 3
+    c = _Holder()
+    with pytest.raises(AttributeError, match="w"):
+        c.w
+    assert not hasattr(c, "w")
+    assert not hasattr(_Holder, "w")  # class access: no attribute
+    del a.w
+    with pytest.raises(AttributeError):
+        a.w
+    a.register_buffer("w", rv.zeros(3))
+    assert a.w.shape == (3,)
+    a.w = None
+    assert a.w is None and "w" in a._buffers
+    sub = nn.Linear(2, 2)
+    a.w2 = sub
+    assert a.w2 is sub and c.__dict__.get("w2") is None
+
+
+def test_registered_name_does_not_hide_class_attributes():
+    class WithProperty(nn.Module):
+        @property
+        def scale(self):
+            return 7
+
+    m = WithProperty()
+    other = _Holder()
+    other.register_buffer("scale", rv.ones(1))
+    assert m.scale == 7  # a property defined by a class is never replaced
+    assert other.scale.shape == (1,)
+    with pytest.raises(KeyError, match="already exists"):
+        m.register_buffer("scale", rv.ones(1))
