@@ -15,8 +15,9 @@ void bind_amp(py::module_& m, py::class_<Tensor>&) {
   m.def("_amp_foreach_non_finite_check_and_unscale_",
         [](py::handle grads, Tensor found_inf, const Tensor& inv_scale) {
           const char* op = "_amp_foreach_non_finite_check_and_unscale_";
-          RV_CHECK_TYPE(py::isinstance<py::sequence>(grads) && !py::isinstance<py::str>(grads),
-                        op, ": grads must be a list of tensors");
+          RV_CHECK_TYPE(py::isinstance<py::list>(grads) || py::isinstance<py::tuple>(grads), op,
+                        ": grads must be a list of tensors, got ",
+                        std::string(py::str(py::type::of(grads))));
           std::vector<Tensor> gs;
           for (py::handle g : grads) {
             RV_CHECK_TYPE(is_tensor(g), op, ": grads must be a list of tensors, got an element "

@@ -79,8 +79,8 @@ class GradScaler:
     # -- state on the device ------------------------------------------------------------------
 
     def _lazy_init(self, device):
-        self._scale = ranvier.full((1,), self._init_scale, dtype=ranvier.float32, device=device)
-        self._growth_tracker = ranvier.full((1,), self._init_growth_tracker,
+        self._scale = ranvier.full((), self._init_scale, dtype=ranvier.float32, device=device)
+        self._growth_tracker = ranvier.full((), self._init_growth_tracker,
                                             dtype=ranvier.int32, device=device)
 
     def _check_initialised(self, fn):
@@ -192,7 +192,7 @@ class GradScaler:
                     raise ValueError("GradScaler.update: new_scale must be a float or a "
                                      "one-element float32 tensor (on the scaler's device, not "
                                      f"requiring grad), but got {new_scale!r}")
-                scale.copy_(new_scale.reshape(1))
+                scale.copy_(new_scale.reshape(()))
         else:
             found = [f for st in self._per_optimizer_states.values()
                      for f in st["found_inf_per_device"].values()]
