@@ -152,7 +152,8 @@ PyObject* cast_object(PyObject* o, const Plan& p) {
     for (py::handle h : seq) any = any || is_tensor_obj(h.ptr());
     if (any) {
       py::list out;
-      for (py::handle h : seq) out.append(py::reinterpret_steal<py::object>(cast_object(h.ptr(), p)));
+      for (py::handle h : seq)
+        out.append(py::reinterpret_steal<py::object>(cast_object(h.ptr(), p)));
       if (is_list) return out.release().ptr();
       return py::tuple(out).release().ptr();
     }
@@ -186,8 +187,9 @@ PyObject* hooked_call(Hook* self, PyObject* const* args, Py_ssize_t nargs, PyObj
     for (Py_ssize_t i = 0; i < total; ++i) widen(args[i], plan.dev, plan.to);
   } else if (plan.policy == Policy::Banned) {
     std::string n = py::str(self->name);
+    const char* where = dev == int(DeviceType::CUDA) ? "cuda" : "cpu";
     throw_error(ErrorKind::Runtime,
-                str_cat(n, " is unsafe to autocast on ", dev == int(DeviceType::CUDA) ? "cuda" : "cpu",
+                str_cat(n, " is unsafe to autocast on ", where,
                         ": it takes probabilities, whose float16 rounding near 0 and 1 loses the "
                         "loss. Use binary_cross_entropy_with_logits (or BCEWithLogitsLoss), which "
                         "fuses the sigmoid and runs in float32 under autocast, or call ", n,
