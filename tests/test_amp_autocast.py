@@ -7,11 +7,12 @@ import warnings
 
 import numpy as np
 import pytest
+from hypothesis import given, strategies as st
 
 import ranvier
 import ranvier.nn.functional as F
 from ranvier import _C
-from helpers import assert_close, to_np
+from helpers import assert_close, broadcastable_pair, noncontiguous, to_np
 
 BF, H, F32, F64 = ranvier.bfloat16, ranvier.float16, ranvier.float32, ranvier.float64
 SHORT = {"bf16": BF, "f16": H, "f32": F32, "f64": F64}
@@ -590,3 +591,20 @@ def test_deprecated_aliases():
     assert s.get_scale() == 8.0 and s.is_enabled()
     with pytest.raises(AttributeError):
         ranvier.cpu.nothing_here
+
+
+@given(pair=broadcastable_pair(max_dims=3, max_side=4), k=st.integers(0, 4),
+       strided=st.booleans())
+def test_matmul_in_region_random_shapes(pair, k, strided):
+    sa, sb = pair
+    sa, sb = sa + (k,), sb[:-1] + (k, 3) if sb else (k, 3)
+    rng = np.random.default_rng(k)
+    an, bn = rng.uniform(-1, 1, sa).astype(np.float32), rng.uniform(-1, 1, sb).astype(np.float32)
+    a, b = ranvier.tensor(an), ranvier.tensor(bn)
+    if strided:
+        a, b = noncontiguous(a), noncontiguous(b)
+    with ranvier.autocast("cpu"):
+        out = ranvier.matmul(a, b)
+    assert out.dtype == BF
+    rb = lambda x: to_np(ranvier.tensor(x).bfloat16()).astype(np.float64)  # noqa: E731
+    assert_close(out.double(), np.matmul(rb(an), rb(bn)), rtol=2e-2, atol=2e-2)

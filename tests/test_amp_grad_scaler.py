@@ -6,11 +6,12 @@ import warnings
 
 import numpy as np
 import pytest
+from hypothesis import given, strategies as st
 
 import ranvier
 import ranvier.nn.functional as F
 from ranvier import _C
-from helpers import assert_close, noncontiguous, to_np
+from helpers import assert_close, noncontiguous, shapes, to_np
 
 F32 = ranvier.float32
 
@@ -397,3 +398,21 @@ def test_mlp_trains_under_autocast_and_grad_scaler():
     assert abs(amp_losses[0] - f32_losses[0]) < 0.02
     assert abs(amp_losses[-1] - f32_losses[-1]) < 0.02
     assert scaler.get_scale() > 2.0**10  # clean steps grew the scale
+
+
+@given(shape=shapes(0, 4, 0, 6), dtype=st.sampled_from([ranvier.float32, ranvier.float64,
+                                                        ranvier.float16, ranvier.bfloat16]),
+       strided=st.booleans(), bad=st.sampled_from([None, np.inf, np.nan]))
+def test_unscale_op_random_shapes(shape, dtype, strided, bad):
+    rng = np.random.default_rng(len(shape))
+    a = rng.uniform(-4, 4, size=shape).astype(np.float32)
+    if bad is not None and a.size:
+        a.reshape(-1)[rng.integers(a.size)] = bad
+    g = ranvier.tensor(a).to(dtype)
+    if strided:
+        g = noncontiguous(g)
+    expected = to_np(g).astype(np.float64) * 0.5
+    found = ranvier.zeros(1)
+    _C._amp_foreach_non_finite_check_and_unscale_([g], found, ranvier.tensor([0.5]))
+    assert found.item() == (1.0 if bad is not None and a.size else 0.0)
+    assert_close(g.double(), expected, rtol=0, atol=0)  # halving is exact in every dtype
