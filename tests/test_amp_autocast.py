@@ -494,6 +494,21 @@ CUDA_EXPECTED = {
 }
 
 
+def test_every_listed_callable_is_hooked():
+    from ranvier.amp import _policies as P
+    assert P.MISSING == []
+    hook_type = type(ranvier.mm)
+    assert hook_type.__name__ == "_AutocastHook"
+    for name, _, _ in P.FUNCTIONS:
+        assert type(getattr(ranvier, name)) is hook_type, name
+    for name, _, _ in P.METHODS:
+        assert type(ranvier.Tensor.__dict__[name]) is hook_type, name
+    for _, name, _, _ in P.FUNCTIONAL:
+        assert type(getattr(F, name)) is hook_type, name
+    P.install()  # a second call changes nothing
+    assert type(ranvier.mm.__wrapped__) is not hook_type
+
+
 def test_cuda_lists():
     from ranvier.amp import _policies as P
     got = {}

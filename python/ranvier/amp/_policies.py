@@ -83,10 +83,12 @@ def _policy(p):
 
 
 _installed = False
+MISSING = []  # table rows whose callable was not found (tests/test_amp_autocast.py checks)
 
 
 def install():
-    """Wraps every listed callable in an autocast hook (once, at import of ranvier)."""
+    """Wraps every listed callable in an autocast hook (once, at import of ranvier). A row whose
+    callable does not exist is recorded in MISSING rather than failing the import."""
     global _installed
     if _installed:
         return
@@ -99,18 +101,27 @@ def install():
 
     hook = _C._autocast_hook
     for name, cpu, cuda in FUNCTIONS:
-        fn = getattr(_C, name)
+        fn = getattr(_C, name, None)
+        if fn is None:
+            MISSING.append(name)
+            continue
         wrapped = hook(fn, name, _policy(cpu), _policy(cuda))
         setattr(_C, name, wrapped)
         if getattr(ranvier, name, None) is fn:
             setattr(ranvier, name, wrapped)
     for name, cpu, cuda in METHODS:
-        raw = ranvier.Tensor.__dict__[name]
+        raw = ranvier.Tensor.__dict__.get(name)
+        if raw is None:
+            MISSING.append("Tensor." + name)
+            continue
         fn = getattr(raw, "__func__", raw)  # pybind11 methods are instancemethod objects
         setattr(ranvier.Tensor, name, hook(fn, "Tensor." + name, _policy(cpu), _policy(cuda)))
     for module, name, cpu, cuda in FUNCTIONAL:
         mod = importlib.import_module("ranvier.nn." + module)
-        fn = getattr(mod, name)
+        fn = getattr(mod, name, None)
+        if fn is None:
+            MISSING.append("nn.functional." + name)
+            continue
         wrapped = hook(fn, name, _policy(cpu), _policy(cuda))
         setattr(mod, name, wrapped)
         if getattr(functional, name, None) is fn:
