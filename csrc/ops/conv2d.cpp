@@ -75,8 +75,9 @@ void check_common(const char* op, const Tensor& input, const Tensor& weight, con
            shape_str(input.sizes()));
   RV_CHECK(weight.dim() == 4, op, ": expected a 4-D weight, but got weight of size ",
            shape_str(weight.sizes()));
-  RV_CHECK_TYPE(input.dtype() == DType::Float32 || input.dtype() == DType::Float64, op,
-                ": expected float32 or float64 tensors, but got ", dtype_name(input.dtype()));
+  RV_CHECK_TYPE(is_floating(input.dtype()), op,
+                ": expected float32 or float64 (or float16/bfloat16) tensors, but got ",
+                dtype_name(input.dtype()));
   RV_CHECK_TYPE(weight.dtype() == input.dtype() &&
                     (!bias.defined() || bias.dtype() == input.dtype()),
                 op, ": expected input, weight and bias of one dtype, but got input ",
@@ -102,6 +103,14 @@ void check_common(const char* op, const Tensor& input, const Tensor& weight, con
 }
 
 Tensor conv2d_impl(const Tensor& input, const Tensor& weight, const Tensor& bias, const Params& p);
+
+// float16 / bfloat16 on the CPU: the op runs in float32 between two differentiable casts, so
+// the output and the gradients come back in the inputs' dtype.
+template <class F>
+Tensor via_float32(const Tensor& input, const Tensor& weight, const Tensor& bias, F&& f) {
+  auto up = [](const Tensor& t) { return t.defined() ? to_dtype(t, DType::Float32) : t; };
+  return to_dtype(f(up(input), up(weight), up(bias)), input.dtype());
+}
 Tensor conv_transpose2d_impl(const Tensor& input, const Tensor& weight, const Tensor& bias,
                              const Params& p, Pair out_size);
 
@@ -249,6 +258,10 @@ Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias, Pai
              dilation[0] * (ws[2] - 1) + 1, " x ", dilation[1] * (ws[3] - 1) + 1,
              "). Kernel size can't be greater than actual input size");
   }
+  if (is_reduced_float(input.dtype()) && !input.device().is_cuda())
+    return via_float32(input, weight, bias, [&](const Tensor& x, const Tensor& w, const Tensor& b) {
+      return conv2d_impl(x, w, b, p);
+    });
   return conv2d_impl(input, weight, bias, p);
 }
 
@@ -279,6 +292,10 @@ Tensor conv_transpose2d(const Tensor& input, const Tensor& weight, const Tensor&
   }
   RV_CHECK(out_size[0] > 0 && out_size[1] > 0, op, ": Given input size ", shape_str(xs),
            ", calculated output size (", out_size[0], " x ", out_size[1], ") is too small");
+  if (is_reduced_float(input.dtype()) && !input.device().is_cuda())
+    return via_float32(input, weight, bias, [&](const Tensor& x, const Tensor& w, const Tensor& b) {
+      return conv_transpose2d_impl(x, w, b, p, out_size);
+    });
   return conv_transpose2d_impl(input, weight, bias, p, out_size);
 }
 

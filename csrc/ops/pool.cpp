@@ -25,8 +25,9 @@ Tensor dense(const Tensor& t) { return t.is_contiguous() ? t : contiguous_clone(
 void check_input(const Tensor& input, const char* op) {
   RV_CHECK(input.dim() == 4, op, "(): expected a 4-D input [N, C, H, W], but got input of size ",
            shape_str(input.sizes()));
-  RV_CHECK_TYPE(input.dtype() == DType::Float32 || input.dtype() == DType::Float64, op,
-                "(): expected a float32 or float64 input, but got ", dtype_name(input.dtype()));
+  RV_CHECK_TYPE(is_floating(input.dtype()), op,
+                "(): expected a float32 or float64 (or float16/bfloat16) input, but got ",
+                dtype_name(input.dtype()));
 }
 
 void check_window_args(const char* op, Pair kernel, Pair stride, Pair padding, Pair dilation) {
@@ -69,8 +70,17 @@ Tensor max_pool_backward(const Tensor& grad, const Tensor& idx, const Shape& in_
                          const Windows& r, const Windows& c, const char* op);
 
 // Values and indices; the values' backward scatters to the indices.
+// float16 / bfloat16 on the CPU pool in float32 between two differentiable casts.
+bool via_float32(const Tensor& input) {
+  return is_reduced_float(input.dtype()) && !input.device().is_cuda();
+}
+
 std::tuple<Tensor, Tensor> max_pool_windows(const Tensor& input, const Windows& r,
                                             const Windows& c, const char* op) {
+  if (via_float32(input)) {
+    auto res = max_pool_windows(to_dtype(input, DType::Float32), r, c, op);
+    return {to_dtype(std::get<0>(res), input.dtype()), std::get<1>(res)};
+  }
   const Shape& sz = input.sizes();
   const int64_t oh = int64_t(r->start.size()), ow = int64_t(c->start.size());
   Tensor out = empty({sz[0], sz[1], oh, ow}, input.dtype(), input.device());
@@ -122,6 +132,9 @@ Tensor avg_pool_backward(const Tensor& grad, const Shape& in_sizes, const Window
 
 Tensor avg_pool_windows(const Tensor& input, const Windows& r, const Windows& c, double divisor,
                         const char* op) {
+  if (via_float32(input))
+    return to_dtype(avg_pool_windows(to_dtype(input, DType::Float32), r, c, divisor, op),
+                    input.dtype());
   const Shape& sz = input.sizes();
   const int64_t oh = int64_t(r->start.size()), ow = int64_t(c->start.size());
   Tensor out = empty({sz[0], sz[1], oh, ow}, input.dtype(), input.device());

@@ -29,6 +29,7 @@ void bind_serialize(py::module_& m);
 void bind_upsample(py::module_& m, py::class_<Tensor>& cls);
 void bind_rnn(py::module_& m, py::class_<Tensor>& cls);
 void bind_cuda(py::module_& m, py::class_<Tensor>& cls);
+void bind_amp(py::module_& m, py::class_<Tensor>& cls);
 void install_fast_operators(py::class_<Tensor>& cls);
 }  // namespace ranvier::python
 
@@ -59,5 +60,6 @@ PYBIND11_MODULE(_C, m) {
   bind_upsample(m, cls);
   bind_rnn(m, cls);
   bind_cuda(m, cls);
+  bind_amp(m, cls);
   install_fast_operators(cls);  // after bind_elementwise: wraps its operator slots
 }

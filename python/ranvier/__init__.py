@@ -22,6 +22,13 @@ from ranvier import serialization
 from ranvier import cpu  # noqa: F401
 from ranvier import cuda  # noqa: F401  (loads libranvier_cuda when installed)
 from ranvier.serialization import save, load
+from ranvier import amp  # noqa: F401  (mixed precision: autocast regions, GradScaler)
+from ranvier.amp.autocast_mode import (autocast, is_autocast_enabled, get_autocast_dtype,  # noqa
+                                       set_autocast_enabled, set_autocast_dtype,
+                                       is_autocast_cache_enabled, set_autocast_cache_enabled,
+                                       clear_autocast_cache)
+from ranvier.amp import _deprecated as _amp_deprecated  # noqa: F401  (ranvier.cpu/cuda.amp)
+amp._policies.install()  # the autocast hooks on the listed ops (ranvier/amp/_policies.py)
 
 __version__ = "0.1.0"
 

@@ -57,3 +57,10 @@ def memory_reserved(device=None):
 
 def reset_peak_memory_stats(device=None):
     _C._cpu_reset_peak_memory_stats()
+
+
+def __getattr__(name):  # ranvier.cpu.amp: deprecated aliases of ranvier.amp (amp/_deprecated.py)
+    if name == "amp":
+        from ranvier.amp._deprecated import cpu_amp
+        return cpu_amp
+    raise AttributeError(f"module 'ranvier.cpu' has no attribute {name!r}")

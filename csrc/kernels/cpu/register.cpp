@@ -28,6 +28,7 @@ void register_upsample_cpu();
 void register_ctc_cpu();
 void register_rnn_cpu();
 void register_activation_cpu();
+void register_amp_cpu();
 
 int simd_level() {
   __builtin_cpu_init();
@@ -79,6 +80,7 @@ void ensure_kernels_registered() {
     cpu::register_ctc_cpu();
     cpu::register_rnn_cpu();
     cpu::register_activation_cpu();
+    cpu::register_amp_cpu();
     init_blas();
   });
 }

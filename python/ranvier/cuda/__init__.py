@@ -165,3 +165,10 @@ def empty_cache():
 _init()
 
 from ranvier.cuda import _tensor_methods  # noqa: E402,F401  (Tensor.to / .cuda / .cpu)
+
+
+def __getattr__(name):  # ranvier.cuda.amp: deprecated aliases of ranvier.amp (amp/_deprecated.py)
+    if name == "amp":
+        from ranvier.amp._deprecated import cuda_amp
+        return cuda_amp
+    raise AttributeError(f"module 'ranvier.cuda' has no attribute {name!r}")

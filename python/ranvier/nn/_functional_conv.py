@@ -39,8 +39,9 @@ def _shape(t):
 
 def _check_float(op, *tensors):
     for t in tensors:
-        if t is not None and t.dtype not in (ranvier.float32, ranvier.float64):
-            raise TypeError(f"{op}(): expected float32 or float64 tensors, but got {t.dtype}")
+        if t is not None and not t.is_floating_point():
+            raise TypeError(f"{op}(): expected float32 or float64 (or float16/bfloat16) "
+                            f"tensors, but got {t.dtype}")
 
 
 def _batched(op, input, spatial):
