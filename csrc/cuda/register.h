@@ -7,5 +7,8 @@ namespace ranvier::cuda {
 void register_allocator_cuda();
 void register_copy_cuda();
 void register_elementwise_cuda();
+void register_gelu_cuda();
+void register_reduce_cuda();
+void register_scan_cuda();
 
 }  // namespace ranvier::cuda
