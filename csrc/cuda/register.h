@@ -10,5 +10,12 @@ void register_elementwise_cuda();
 void register_gelu_cuda();
 void register_reduce_cuda();
 void register_scan_cuda();
+void register_softmax_cuda();
+void register_loss_cuda();
+void register_norm_cuda();
+void register_random_cuda();
+void register_optim_cuda();
+void register_indexing_cuda();
+void register_pool_cuda();
 
 }  // namespace ranvier::cuda

@@ -216,7 +216,7 @@ struct HostFold {
   static constexpr int kLanes = L;
   int lane = 0;
   template <typename Acc, typename Op, typename F>
-  Acc operator()(int64_t n, Acc init, const Op& op, const F& f) const {
+  RV_HOST_DEVICE Acc operator()(int64_t n, Acc init, const Op& op, const F& f) const {
     Acc slots[L];
     for (int l = 0; l < L; ++l) slots[l] = lane_fold(n, l, L, init, op, f);
     for (int half = L / 2; half > 0; half /= 2)
