@@ -17,5 +17,6 @@ void register_random_cuda();
 void register_optim_cuda();
 void register_indexing_cuda();
 void register_pool_cuda();
+void register_upsample_cuda();
 
 }  // namespace ranvier::cuda
