@@ -56,6 +56,7 @@ int ranvier_cuda_init() {
       register_indexing_cuda();
       register_pool_cuda();
       register_upsample_cuda();
+      register_sort_cuda();
       g_device_count = n;
     } catch (const std::exception& e) {
       set_error(e.what());

@@ -18,5 +18,6 @@ void register_optim_cuda();
 void register_indexing_cuda();
 void register_pool_cuda();
 void register_upsample_cuda();
+void register_sort_cuda();
 
 }  // namespace ranvier::cuda
