@@ -166,8 +166,17 @@ bool has_ternary(TernaryOp op) {
               str_cat(what, " op #", op, " is not defined for dtype ", dtype_name(t)));
 }
 
+// The op layer hands every input in the compute dtype (operand 1's); a mismatch would make the
+// kernel misread memory, so it is refused.
+void check_inputs(const LoopSpec& s, int first, DType t, const char* what) {
+  for (int k = first; k < s.nops; ++k)
+    RV_CHECK(s.dtypes[k] == t, what, " (CUDA): operand ", k, " has dtype ", dtype_name(s.dtypes[k]),
+             ", expected ", dtype_name(t));
+}
+
 void binary_cuda(BinaryOp op, const LoopSpec& s) {
   if (s.numel == 0) return;
+  check_inputs(s, 1, s.dtypes[1], "binary op");
   dispatch_compute(s.dtypes[1], "binary", int(op), [&](auto tag) {
     using T = typename decltype(tag)::type;
     if (!has_binary<T>(op)) no_functor("binary", int(op), s.dtypes[1]);
@@ -190,6 +199,7 @@ void ternary_cuda(TernaryOp op, const LoopSpec& s, double alpha) {
   if (s.numel == 0) return;
   HostOperands h = host_operands(s);
   if (op == TernaryOp::Where) {
+    check_inputs(s, 2, s.dtypes[0], "where");
     switch (element_size(s.dtypes[0])) {
       case 1: where_dev<uint8_t><<<grid_for(s.numel), kThreads>>>(s, h); break;
       case 2: where_dev<uint16_t><<<grid_for(s.numel), kThreads>>>(s, h); break;
@@ -199,6 +209,7 @@ void ternary_cuda(TernaryOp op, const LoopSpec& s, double alpha) {
     RV_CUDA_CHECK(cudaGetLastError());
     return;
   }
+  check_inputs(s, 1, s.dtypes[0], "ternary op");
   dispatch_compute(s.dtypes[0], "ternary", int(op), [&](auto tag) {
     using T = typename decltype(tag)::type;
     if (!has_ternary<T>(op)) no_functor("ternary", int(op), s.dtypes[0]);
