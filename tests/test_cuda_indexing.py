@@ -90,6 +90,14 @@ def test_advanced_index_and_put(dtype):
         same(lambda t, a, b, vv: t.clone().index_put_((a, b), vv, accumulate=accumulate), x, i, j, v)
         same(lambda t, a, vv: t.clone().index_put_((a,), vv, accumulate=accumulate), x, i,
              make((6, 5, 4), dtype, 3))
+    # many rows onto few targets (the kernel sorts the rows by target first)
+    big = make((50, 3), dtype, seed=6)
+    rows = idx((700,), 50, seed=7)
+    vals = make((700, 3), dtype, seed=8)
+    for accumulate in (False, True):
+        if dtype == ranvier.bool and accumulate:
+            continue
+        same(lambda t, r, vv: t.clone().index_put_((r,), vv, accumulate=accumulate), big, rows, vals)
     m = host(x)[..., 0] > 0.5 if dtype != ranvier.bool else host(x)[..., 0]
     same(lambda t, mm: t[mm], x, from_np(m))
 

@@ -1,9 +1,11 @@
 // Host-side test of the CUDA indexing kernels' writing units (kernels/cuda/indexing.cuh),
 // compiled with nvcc and run on the CPU: scatter (assign and accumulate, tensor and value
 // sources, many duplicate targets, float32 / float16 / int64 / bool) and index_put (assign
-// and accumulate, duplicate offsets, pre and post dims) run line by line / unit by unit must
+// and accumulate, duplicate offsets, pre and post dims; per unit, and per run of the rows
+// sorted by offset) run line by line / unit by unit / run by run must
 // leave the target bitwise as the CPU kernels (through their slots in libranvier) do.
 // Built and run by .ci/cuda_build_check.
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <random>
@@ -95,6 +97,25 @@ static void test_index_put(DType dt) {
     for (int64_t unit = 0; unit < A * C; ++unit) indexing_math::index_put_unit<D>(args, C, acc, unit);
     if (std::memcmp(a.data(), b.data(), a.size() * sizeof(T)) != 0) {
       if (failures < 20) std::printf("FAIL index_put %s acc %d\n", dtype_name(dt), acc);
+      ++failures;
+    }
+    // the sorted-runs path: rows stably sorted by offset, one call per (unit, sorted position)
+    std::vector<T> c2 = self;
+    std::vector<std::pair<int64_t, int64_t>> rows;
+    for (int64_t k = 0; k < K; ++k) rows.push_back({offsets[static_cast<size_t>(k)], k});
+    std::stable_sort(rows.begin(), rows.end(),
+                     [](const auto& x, const auto& y) { return x.first < y.first; });
+    std::vector<int64_t> so, sk;
+    for (const auto& r : rows) {
+      so.push_back(r.first);
+      sk.push_back(r.second);
+    }
+    args.pre.data = reinterpret_cast<char*>(c2.data());
+    for (int64_t unit = 0; unit < A * C; ++unit)
+      for (int64_t i = 0; i < K; ++i)
+        indexing_math::index_put_run<D>(args, C, acc, so.data(), sk.data(), unit, i);
+    if (std::memcmp(a.data(), c2.data(), a.size() * sizeof(T)) != 0) {
+      if (failures < 20) std::printf("FAIL index_put (sorted runs) %s acc %d\n", dtype_name(dt), acc);
       ++failures;
     }
   }

@@ -4,9 +4,11 @@
 // the CPU's per-dtype rule.
 // Deterministic (Note [Deterministic scatter and index_put] in indexing.cuh): the writing
 // kernels give each thread a set of targets no other thread touches and walk the updates in
-// the CPU's order; no float atomics. nonzero_count adds integers (order-free). nonzero marks
-// nonzero elements, turns the marks into output rows with CUB's exclusive scan, and writes
+// the CPU's order (index_put with few targets per index row and many rows sorts the rows by
+// offset first, CUB's stable radix sort); no float atomics. nonzero_count adds integers
+// (order-free). nonzero marks nonzero elements, turns the marks into output rows with CUB's exclusive scan, and writes
 // each element's coordinates at its row: output in row-major order like the CPU.
+#include <cub/device/device_radix_sort.cuh>
 #include <cub/device/device_scan.cuh>
 
 #include <cstring>
@@ -126,9 +128,44 @@ __global__ void index_put_dev(IndexArgs a, int64_t post_n, bool accumulate, int6
   RV_GRID_STRIDE(u, units) { index_put_unit<T>(a, post_n, accumulate, u); }
 }
 
+template <typename T>
+__global__ void index_put_runs_dev(IndexArgs a, int64_t post_n, bool accumulate,
+                                   const int64_t* sorted_off, const int64_t* sorted_k, int64_t total) {
+  RV_GRID_STRIDE(e, total) {
+    index_put_run<T>(a, post_n, accumulate, sorted_off, sorted_k, e / a.n_index, e % a.n_index);
+  }
+}
+
+__global__ void iota_dev(int64_t* k, int64_t n) {
+  RV_GRID_STRIDE(i, n) { k[i] = i; }
+}
+
+// Few (p, q) units, many index rows: sort the rows by offset, one thread per run.
+void index_put_sorted(const IndexArgs& a, int64_t post_n, int64_t units, bool accumulate) {
+  const int64_t n = a.n_index;
+  Scratch keys_out(size_t(n) * sizeof(int64_t)), k_in(size_t(n) * sizeof(int64_t)),
+      k_out(size_t(n) * sizeof(int64_t));
+  iota_dev<<<grid_for(n), kThreads>>>(k_in.as<int64_t>(), n);
+  RV_CUDA_CHECK(cudaGetLastError());
+  size_t bytes = 0;
+  RV_CUDA_CHECK(cub::DeviceRadixSort::SortPairs(nullptr, bytes, a.offsets, keys_out.as<int64_t>(),
+                                                k_in.as<int64_t>(), k_out.as<int64_t>(), n));
+  Scratch temp(bytes);
+  RV_CUDA_CHECK(cub::DeviceRadixSort::SortPairs(temp.p, bytes, a.offsets, keys_out.as<int64_t>(),
+                                                k_in.as<int64_t>(), k_out.as<int64_t>(), n));
+  const int64_t total = units * n;
+  dispatch_dtype(a.pre.dtype, "index_put_", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    index_put_runs_dev<T><<<grid_for(total), kThreads>>>(a, post_n, accumulate, keys_out.as<int64_t>(),
+                                                         k_out.as<int64_t>(), total);
+  });
+  RV_CUDA_CHECK(cudaGetLastError());
+}
+
 void index_put_cuda(const IndexArgs& a, bool accumulate) {
   const int64_t post_n = numel_of(a.post), units = numel_of(a.pre) * post_n;
   if (units == 0 || a.n_index == 0) return;
+  if (units < 4096 && a.n_index >= 64) return index_put_sorted(a, post_n, units, accumulate);
   dispatch_dtype(a.pre.dtype, "index_put_", [&](auto tag) {
     using T = typename decltype(tag)::type;
     index_put_dev<T><<<grid_for(units), kThreads>>>(a, post_n, accumulate, units);

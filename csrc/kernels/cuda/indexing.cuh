@@ -8,7 +8,9 @@
 //     their dim coordinate alone, so one thread takes a whole line of the index along dim and
 //     walks it in order;
 //   - index_put: targets are pre_off(p) + offsets[k] + post_off(q); distinct (p, q) never
-//     collide, so one thread takes one (p, q) and walks k in order.
+//     collide, so one thread takes one (p, q) and walks k in order; when there are few (p, q)
+//     and many rows, the rows are first sorted by offset (stable) and one thread takes one
+//     run of equal offsets of one (p, q), walking it in k order (index_put_run).
 // Both reproduce the CPU's order exactly (bitwise results, also for float accumulation).
 #pragma once
 #include <cstdint>
@@ -84,6 +86,26 @@ RV_HOST_DEVICE void index_put_unit(const IndexArgs& a, int64_t post_n, bool accu
     const T v = vals[(p * a.n_index + k) * post_n + q];
     if (accumulate) accumulate_into(dst[base + a.offsets[k]], v);
     else dst[base + a.offsets[k]] = v;
+  }
+}
+
+// index_put when many index rows share few (p, q) units: the rows sorted by offset (a stable
+// sort, so rows with one offset keep ascending k); thread (u, i) handles the run of equal
+// offsets starting at sorted position i (nothing when i is inside a run), applying its rows in
+// ascending k: per target, the CPU's order again.
+template <typename T>
+RV_HOST_DEVICE void index_put_run(const IndexArgs& a, int64_t post_n, bool accumulate,
+                                  const int64_t* sorted_off, const int64_t* sorted_k, int64_t u,
+                                  int64_t i) {
+  if (i > 0 && sorted_off[i] == sorted_off[i - 1]) return;
+  const int64_t p = u / post_n, q = u % post_n;
+  T* dst = reinterpret_cast<T*>(a.pre.data) + offset_of(a.pre.ndim, a.pre.sizes, a.pre.strides, p) +
+           offset_of(a.post.ndim, a.post.sizes, a.post.strides, q) + sorted_off[i];
+  const T* vals = reinterpret_cast<const T*>(a.flat);
+  for (int64_t j = i; j < a.n_index && sorted_off[j] == sorted_off[i]; ++j) {
+    const T v = vals[(p * a.n_index + sorted_k[j]) * post_n + q];
+    if (accumulate) accumulate_into(*dst, v);
+    else *dst = v;
   }
 }
 
