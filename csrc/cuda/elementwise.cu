@@ -1,178 +1,221 @@
-// CUDA elementwise kernels (first set): binary add/sub/mul/div/minimum/maximum/relu-grad and
-// unary neg/abs/square/reciprocal/exp/log/sqrt/rsqrt/sin/cos/tanh/sigmoid/relu/silu, for
-// float32 and float64 compute dtypes (float16/bfloat16 reach them as float32: the op layer
-// converts). Other ops and dtypes raise NotImplementedError naming the op and dtype.
+// CUDA elementwise kernels: every BinaryOp, UnaryOp and TernaryOp, through the functors the CPU
+// kernels use (kernels/common/{binary,unary,ternary}_ops.h, compiled here for the device), for
+// every compute dtype the op layer hands a kernel: float32, float64, int64, int32, uint8 and
+// bool (float16/bfloat16 tensors compute in float32: the op layer converts). `where` copies
+// elements of any of the 8 dtypes bit for bit, like the CPU.
+//
+// One kernel per (compute dtype, family): it picks the op's functor once (a uniform branch)
+// and then runs a grid-stride loop over the LoopSpec. Comparisons and logical ops write bool.
 //
 // Note [CPU scalar operand]: the core lets a 0-d CPU tensor join an op on CUDA (PyTorch's
 // rule). Such an operand reaches the kernel as a host pointer with all strides 0; the launcher
-// reads its value on the host and passes it by value.
-#include <cmath>
+// reads its bytes on the host and passes them by value (HostOperands).
+#include <cstring>
+#include <type_traits>
+
+// The shared functors compare unsigned values with zero for every integer type (uint8 too).
+#pragma nv_diag_suppress 186
 
 #include "cuda/cuda_check.h"
+#include "cuda/dtypes.cuh"
 #include "cuda/loop.cuh"
 #include "cuda/register.h"
+#include "kernels/common/binary_ops.h"
+#include "kernels/common/ternary_ops.h"
+#include "kernels/common/unary_ops.h"
 #include "ops/binary.h"
+#include "ops/ternary.h"
 #include "ops/unary.h"
 
 namespace ranvier::cuda {
 
 namespace {
 
-// ---- functors ----
-struct AddF { template <typename T> __device__ T operator()(T a, T b) const { return a + b; } };
-struct SubF { template <typename T> __device__ T operator()(T a, T b) const { return a - b; } };
-struct MulF { template <typename T> __device__ T operator()(T a, T b) const { return a * b; } };
-struct DivF { template <typename T> __device__ T operator()(T a, T b) const { return a / b; } };
-// NaN-propagating, like the CPU functors.
-struct MinF {
-  template <typename T> __device__ T operator()(T a, T b) const {
-    return (a != a) ? a : ((b != b) ? b : (a < b ? a : b));
-  }
-};
-struct MaxF {
-  template <typename T> __device__ T operator()(T a, T b) const {
-    return (a != a) ? a : ((b != b) ? b : (a > b ? a : b));
-  }
-};
-struct ReluGradF {
-  template <typename T> __device__ T operator()(T a, T b) const { return b > T(0) ? a : T(0); }
+// Inputs whose value was read on the host (Note [CPU scalar operand]), as raw bytes.
+struct HostOperands {
+  bool host[kMaxOperands] = {};
+  uint64_t bits[kMaxOperands] = {};
 };
 
-struct NegF { template <typename T> __device__ T operator()(T x) const { return -x; } };
-struct IdentityF { template <typename T> __device__ T operator()(T x) const { return x; } };
-struct AbsF { template <typename T> __device__ T operator()(T x) const { return ::fabs(x); } };
-struct SquareF { template <typename T> __device__ T operator()(T x) const { return x * x; } };
-struct ReciprocalF { template <typename T> __device__ T operator()(T x) const { return T(1) / x; } };
-struct ExpF { template <typename T> __device__ T operator()(T x) const { return ::exp(x); } };
-struct LogF { template <typename T> __device__ T operator()(T x) const { return ::log(x); } };
-struct SqrtF { template <typename T> __device__ T operator()(T x) const { return ::sqrt(x); } };
-struct RsqrtF { template <typename T> __device__ T operator()(T x) const { return ::rsqrt(x); } };
-struct SinF { template <typename T> __device__ T operator()(T x) const { return ::sin(x); } };
-struct CosF { template <typename T> __device__ T operator()(T x) const { return ::cos(x); } };
-struct TanhF { template <typename T> __device__ T operator()(T x) const { return ::tanh(x); } };
-struct SigmoidF {
-  template <typename T> __device__ T operator()(T x) const { return T(1) / (T(1) + ::exp(-x)); }
-};
-struct ReluF {
-  // NaN stays NaN (x > 0 is false for NaN, so test x < 0 instead).
-  template <typename T> __device__ T operator()(T x) const { return x < T(0) ? T(0) : x; }
-};
-struct SiluF {
-  template <typename T> __device__ T operator()(T x) const { return x / (T(1) + ::exp(-x)); }
-};
-
-// ---- kernels ----
-template <typename T, typename F>
-__global__ void binary_dev(LoopSpec s, F f, bool a_host, T a_val, bool b_host, T b_val) {
-  int64_t off[kMaxOperands];
-  RV_GRID_STRIDE(i, s.numel) {
-    loop_offsets(s, i, off);
-    T a = a_host ? a_val : reinterpret_cast<const T*>(s.data[1])[off[1]];
-    T b = b_host ? b_val : reinterpret_cast<const T*>(s.data[2])[off[2]];
-    reinterpret_cast<T*>(s.data[0])[off[0]] = f(a, b);
-  }
-}
-
-template <typename T, typename F>
-__global__ void unary_dev(LoopSpec s, F f) {
-  int64_t off[kMaxOperands];
-  RV_GRID_STRIDE(i, s.numel) {
-    loop_offsets(s, i, off);
-    reinterpret_cast<T*>(s.data[0])[off[0]] = f(reinterpret_cast<const T*>(s.data[1])[off[1]]);
-  }
-}
-
-// Note [CPU scalar operand]: whether operand k is a broadcast value in host memory, and if so
-// its value.
-template <typename T>
-bool host_scalar(const LoopSpec& s, int k, T* value) {
+// Whether operand k is a broadcast value in host memory; if so copies its bytes into h.
+bool host_scalar(const LoopSpec& s, int k, HostOperands& h) {
   for (int d = 0; d < s.ndim; ++d)
     if (s.strides[k][d] != 0) return false;
   cudaPointerAttributes attr;
   cudaError_t err = cudaPointerGetAttributes(&attr, s.data[k]);
   if (err != cudaSuccess) {
-    (void)cudaGetLastError();  // clear the sticky error of an unknown pointer
+    (void)cudaGetLastError();  // clear the error of an unknown pointer
     return false;
   }
   if (attr.type != cudaMemoryTypeUnregistered && attr.type != cudaMemoryTypeHost) return false;
-  *value = *reinterpret_cast<const T*>(s.data[k]);
+  std::memcpy(&h.bits[k], s.data[k], element_size(s.dtypes[k]));
+  h.host[k] = true;
   return true;
 }
 
-template <typename T, typename F>
-void launch_binary(const LoopSpec& s, F f) {
-  T a_val = T(0), b_val = T(0);
-  bool a_host = host_scalar<T>(s, 1, &a_val);
-  bool b_host = host_scalar<T>(s, 2, &b_val);
-  binary_dev<T, F><<<grid_for(s.numel), kThreads>>>(s, f, a_host, a_val, b_host, b_val);
-  RV_CUDA_CHECK(cudaGetLastError());
-}
-
-template <typename T, typename F>
-void launch_unary(const LoopSpec& s, F f) {
-  unary_dev<T, F><<<grid_for(s.numel), kThreads>>>(s, f);
-  RV_CUDA_CHECK(cudaGetLastError());
-}
-
-[[noreturn]] void no_kernel(const char* kind, int op, DType t) {
-  throw_error(ErrorKind::NotImplemented,
-              str_cat(kind, " op #", op, " has no CUDA kernel for dtype ", dtype_name(t),
-                      " (CUDA has add/sub/mul/div/minimum/maximum and a few unary ops for "
-                      "floating dtypes so far)"));
+HostOperands host_operands(const LoopSpec& s) {
+  HostOperands h;
+  for (int k = 1; k < s.nops; ++k) host_scalar(s, k, h);
+  return h;
 }
 
 template <typename T>
-void binary_typed(BinaryOp op, const LoopSpec& s) {
-  switch (op) {
-    case BinaryOp::Add: return launch_binary<T>(s, AddF{});
-    case BinaryOp::Sub: return launch_binary<T>(s, SubF{});
-    case BinaryOp::Mul: return launch_binary<T>(s, MulF{});
-    case BinaryOp::Div: return launch_binary<T>(s, DivF{});
-    case BinaryOp::Minimum: return launch_binary<T>(s, MinF{});
-    case BinaryOp::Maximum: return launch_binary<T>(s, MaxF{});
-    case BinaryOp::ReluGrad: return launch_binary<T>(s, ReluGradF{});
-    default: no_kernel("binary", int(op), s.dtypes[0]);
+__device__ __forceinline__ T load(const LoopSpec& s, const HostOperands& h, int k, int64_t off) {
+  if (h.host[k]) {
+    T v;
+    memcpy(&v, &h.bits[k], sizeof(T));
+    return v;
   }
+  return reinterpret_cast<const T*>(s.data[k])[off];
+}
+
+template <typename T>
+__global__ void binary_dev(LoopSpec s, BinaryOp op, HostOperands h) {
+  with_binary_functor<T>(op, [&](auto f) {
+    using R = decltype(f(T(), T()));
+    int64_t off[kMaxOperands];
+    RV_GRID_STRIDE(i, s.numel) {
+      loop_offsets(s, i, off);
+      T a = load<T>(s, h, 1, off[1]);
+      T b = load<T>(s, h, 2, off[2]);
+      reinterpret_cast<R*>(s.data[0])[off[0]] = f(a, b);
+    }
+  });
+}
+
+template <typename T>
+__global__ void unary_dev(LoopSpec s, UnaryOp op, UnaryArgs args, HostOperands h) {
+  with_unary_functor<T>(op, args, [&](auto f) {
+    using R = decltype(f(T()));
+    int64_t off[kMaxOperands];
+    RV_GRID_STRIDE(i, s.numel) {
+      loop_offsets(s, i, off);
+      reinterpret_cast<R*>(s.data[0])[off[0]] = f(load<T>(s, h, 1, off[1]));
+    }
+  });
+}
+
+template <typename T>
+__global__ void ternary_dev(LoopSpec s, TernaryOp op, double alpha, HostOperands h) {
+  with_ternary_functor<T>(op, alpha, [&](auto f) {
+    int64_t off[kMaxOperands];
+    RV_GRID_STRIDE(i, s.numel) {
+      loop_offsets(s, i, off);
+      T a = load<T>(s, h, 1, off[1]);
+      T b = load<T>(s, h, 2, off[2]);
+      T c = load<T>(s, h, 3, off[3]);
+      reinterpret_cast<T*>(s.data[0])[off[0]] = f(a, b, c);
+    }
+  });
+}
+
+// where(c, x, y) on raw element bits U (the size of the dtype); the condition is read as a byte.
+template <typename U>
+__global__ void where_dev(LoopSpec s, HostOperands h) {
+  int64_t off[kMaxOperands];
+  RV_GRID_STRIDE(i, s.numel) {
+    loop_offsets(s, i, off);
+    bool c = load<uint8_t>(s, h, 1, off[1]) != 0;
+    reinterpret_cast<U*>(s.data[0])[off[0]] = c ? load<U>(s, h, 2, off[2]) : load<U>(s, h, 3, off[3]);
+  }
+}
+
+// The compute types as a template argument: float32, float64, int64, int32, uint8, bool.
+template <typename F>
+void dispatch_compute(DType t, const char* what, int op, F&& f) {
+  switch (t) {
+    case DType::Float32: return f(TypeTag<float>{});
+    case DType::Float64: return f(TypeTag<double>{});
+    case DType::Int64: return f(TypeTag<int64_t>{});
+    case DType::Int32: return f(TypeTag<int32_t>{});
+    case DType::UInt8: return f(TypeTag<uint8_t>{});
+    case DType::Bool: return f(TypeTag<bool>{});
+    default:
+      throw_error(ErrorKind::NotImplemented,
+                  str_cat(what, " op #", op, " has no CUDA kernel for dtype ", dtype_name(t),
+                          " (float16/bfloat16 compute in float32)"));
+  }
+}
+
+// Whether the functor exists for op and T (the op layer rejects the others first).
+struct MarkFound {
+  bool* found;
+  template <typename F> __host__ __device__ void operator()(const F&) const { *found = true; }
+};
+template <typename T>
+bool has_binary(BinaryOp op) {
+  bool found = false;
+  with_binary_functor<T>(op, MarkFound{&found});
+  return found;
+}
+template <typename T>
+bool has_unary(UnaryOp op, const UnaryArgs& args) {
+  bool found = false;
+  with_unary_functor<T>(op, args, MarkFound{&found});
+  return found;
+}
+template <typename T>
+bool has_ternary(TernaryOp op) {
+  bool found = false;
+  with_ternary_functor<T>(op, 1.0, MarkFound{&found});
+  return found;
+}
+
+[[noreturn]] void no_functor(const char* what, int op, DType t) {
+  throw_error(ErrorKind::Runtime,
+              str_cat(what, " op #", op, " is not defined for dtype ", dtype_name(t)));
+}
+
+// The op layer hands every input in the compute dtype (operand 1's); a mismatch would make the
+// kernel misread memory, so it is refused.
+void check_inputs(const LoopSpec& s, int first, DType t, const char* what) {
+  for (int k = first; k < s.nops; ++k)
+    RV_CHECK(s.dtypes[k] == t, what, " (CUDA): operand ", k, " has dtype ", dtype_name(s.dtypes[k]),
+             ", expected ", dtype_name(t));
 }
 
 void binary_cuda(BinaryOp op, const LoopSpec& s) {
   if (s.numel == 0) return;
-  DType t = s.dtypes[0];
-  bool same = s.nops == 3 && s.dtypes[1] == t && s.dtypes[2] == t;
-  if (same && t == DType::Float32) return binary_typed<float>(op, s);
-  if (same && t == DType::Float64) return binary_typed<double>(op, s);
-  no_kernel("binary", int(op), t);
+  check_inputs(s, 1, s.dtypes[1], "binary op");
+  dispatch_compute(s.dtypes[1], "binary", int(op), [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    if (!has_binary<T>(op)) no_functor("binary", int(op), s.dtypes[1]);
+    binary_dev<T><<<grid_for(s.numel), kThreads>>>(s, op, host_operands(s));
+    RV_CUDA_CHECK(cudaGetLastError());
+  });
 }
 
-template <typename T>
-void unary_typed(UnaryOp op, const LoopSpec& s) {
-  switch (op) {
-    case UnaryOp::Identity: return launch_unary<T>(s, IdentityF{});
-    case UnaryOp::Neg: return launch_unary<T>(s, NegF{});
-    case UnaryOp::Abs: return launch_unary<T>(s, AbsF{});
-    case UnaryOp::Square: return launch_unary<T>(s, SquareF{});
-    case UnaryOp::Reciprocal: return launch_unary<T>(s, ReciprocalF{});
-    case UnaryOp::Exp: return launch_unary<T>(s, ExpF{});
-    case UnaryOp::Log: return launch_unary<T>(s, LogF{});
-    case UnaryOp::Sqrt: return launch_unary<T>(s, SqrtF{});
-    case UnaryOp::Rsqrt: return launch_unary<T>(s, RsqrtF{});
-    case UnaryOp::Sin: return launch_unary<T>(s, SinF{});
-    case UnaryOp::Cos: return launch_unary<T>(s, CosF{});
-    case UnaryOp::Tanh: return launch_unary<T>(s, TanhF{});
-    case UnaryOp::Sigmoid: return launch_unary<T>(s, SigmoidF{});
-    case UnaryOp::Relu: return launch_unary<T>(s, ReluF{});
-    case UnaryOp::Silu: return launch_unary<T>(s, SiluF{});
-    default: no_kernel("unary", int(op), s.dtypes[0]);
-  }
-}
-
-void unary_cuda(UnaryOp op, const LoopSpec& s, const UnaryArgs&) {
+void unary_cuda(UnaryOp op, const LoopSpec& s, const UnaryArgs& args) {
   if (s.numel == 0) return;
-  DType t = s.dtypes[0];
-  bool same = s.nops == 2 && s.dtypes[1] == t;
-  if (same && t == DType::Float32) return unary_typed<float>(op, s);
-  if (same && t == DType::Float64) return unary_typed<double>(op, s);
-  no_kernel("unary", int(op), t);
+  dispatch_compute(s.dtypes[1], "unary", int(op), [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    if (!has_unary<T>(op, args)) no_functor("unary", int(op), s.dtypes[1]);
+    unary_dev<T><<<grid_for(s.numel), kThreads>>>(s, op, args, host_operands(s));
+    RV_CUDA_CHECK(cudaGetLastError());
+  });
+}
+
+void ternary_cuda(TernaryOp op, const LoopSpec& s, double alpha) {
+  if (s.numel == 0) return;
+  HostOperands h = host_operands(s);
+  if (op == TernaryOp::Where) {
+    check_inputs(s, 2, s.dtypes[0], "where");
+    switch (element_size(s.dtypes[0])) {
+      case 1: where_dev<uint8_t><<<grid_for(s.numel), kThreads>>>(s, h); break;
+      case 2: where_dev<uint16_t><<<grid_for(s.numel), kThreads>>>(s, h); break;
+      case 4: where_dev<uint32_t><<<grid_for(s.numel), kThreads>>>(s, h); break;
+      default: where_dev<uint64_t><<<grid_for(s.numel), kThreads>>>(s, h); break;
+    }
+    RV_CUDA_CHECK(cudaGetLastError());
+    return;
+  }
+  check_inputs(s, 1, s.dtypes[0], "ternary op");
+  dispatch_compute(s.dtypes[0], "ternary", int(op), [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    if (!has_ternary<T>(op)) no_functor("ternary", int(op), s.dtypes[0]);
+    ternary_dev<T><<<grid_for(s.numel), kThreads>>>(s, op, alpha, h);
+    RV_CUDA_CHECK(cudaGetLastError());
+  });
 }
 
 }  // namespace
@@ -180,6 +223,7 @@ void unary_cuda(UnaryOp op, const LoopSpec& s, const UnaryArgs&) {
 void register_elementwise_cuda() {
   binary_kernel.set(DeviceType::CUDA, &binary_cuda);
   unary_kernel.set(DeviceType::CUDA, &unary_cuda);
+  ternary_kernel.set(DeviceType::CUDA, &ternary_cuda);
 }
 
 }  // namespace ranvier::cuda

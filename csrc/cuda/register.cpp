@@ -45,6 +45,18 @@ int ranvier_cuda_init() {
       register_allocator_cuda();
       register_copy_cuda();
       register_elementwise_cuda();
+      register_gelu_cuda();
+      register_reduce_cuda();
+      register_scan_cuda();
+      register_softmax_cuda();
+      register_loss_cuda();
+      register_norm_cuda();
+      register_random_cuda();
+      register_optim_cuda();
+      register_indexing_cuda();
+      register_pool_cuda();
+      register_upsample_cuda();
+      register_sort_cuda();
       g_device_count = n;
     } catch (const std::exception& e) {
       set_error(e.what());

@@ -1,0 +1,153 @@
+// CUDA reduction kernel (reduce_kernel slot, ops/reduce.h): sum, prod, max/min (values, and
+// the first winner's index for max/min/argmax/argmin), all, any and p-norms over any
+// ReduceSpec, for the compute dtypes float32, float64, int64, int32, uint8 and bool, with the
+// CPU kernel's output dtypes (the input's, int64 for integer sums and products, bool or uint8
+// for all/any). mean/var/std/logsumexp are built by the op layer from these.
+//
+// Algorithm (Note [Deterministic CUDA reductions] in reduce.cuh): two walks, chosen from the
+// spec's sizes only.
+//   - short rows (inner_numel <= 32) or many column outputs (the kept dim is contiguous, the
+//     reduced one is not, >= 2048 outputs): one thread per output, inner elements left to
+//     right (the CPU's order within a block; neighbouring threads read neighbouring memory);
+//   - otherwise one block of kReduceThreads threads per output (grid-stride over outputs):
+//     thread t folds elements t, t + 256, ...; then a fixed pairwise tree in shared memory.
+// No atomics; the combination order depends on the output's size only, never on the grid.
+#include "cuda/cuda_check.h"
+#include "cuda/dtypes.cuh"
+#include "cuda/loop.cuh"
+#include "cuda/register.h"
+#include "kernels/cuda/reduce.cuh"
+#include "ops/reduce.h"
+
+namespace ranvier::cuda {
+
+namespace {
+
+using namespace reduce_math;
+
+constexpr int kReduceThreads = 256;
+
+template <typename Out, typename Op>
+__device__ __forceinline__ void emit(const ReduceSpec& s, const Op& op, int64_t o,
+                                     const typename Op::acc_t& a) {
+  if (s.out) reinterpret_cast<Out*>(s.out)[o] = op.template value<Out>(a);
+  if constexpr (Op::kIndex) {
+    if (s.indices) s.indices[o] = a.i < 0 ? 0 : a.i;
+  }
+}
+
+template <typename T, typename Out, typename Op>
+__global__ void reduce_thread_dev(ReduceSpec s, Op op) {
+  const T* in = reinterpret_cast<const T*>(s.in);
+  RV_GRID_STRIDE(o, s.outer_numel) {
+    emit<Out>(s, op, o, reduce_strided<T>(s, op, in, outer_offset(s, o), 0, 1));
+  }
+}
+
+template <typename T, typename Out, typename Op>
+__global__ void __launch_bounds__(kReduceThreads) reduce_block_dev(ReduceSpec s, Op op) {
+  using acc_t = typename Op::acc_t;
+  __shared__ acc_t slots[kReduceThreads];
+  const T* in = reinterpret_cast<const T*>(s.in);
+  const int t = threadIdx.x;
+  for (int64_t o = blockIdx.x; o < s.outer_numel; o += gridDim.x) {
+    slots[t] = reduce_strided<T>(s, op, in, outer_offset(s, o), t, kReduceThreads);
+    __syncthreads();
+    for (int half = kReduceThreads / 2; half > 0; half /= 2) {
+      if (t < half) tree_step(op, slots, t, half);
+      __syncthreads();
+    }
+    if (t == 0) emit<Out>(s, op, o, slots[0]);
+    __syncthreads();
+  }
+}
+
+bool use_thread_walk(const ReduceSpec& s) {
+  if (s.inner_numel <= 32) return true;
+  const bool columns = s.nouter > 0 && s.outer_strides[s.nouter - 1] == 1 && s.ninner > 0 &&
+                       s.inner_strides[s.ninner - 1] != 1;
+  return columns && s.outer_numel >= 2048;
+}
+
+template <typename T, typename Out, typename Op>
+void launch(const ReduceSpec& s, const Op& op) {
+  if (use_thread_walk(s)) {
+    reduce_thread_dev<T, Out, Op><<<grid_for(s.outer_numel), kThreads>>>(s, op);
+  } else {
+    int64_t blocks = s.outer_numel < 65535 * 4 ? s.outer_numel : 65535 * 4;
+    reduce_block_dev<T, Out, Op><<<unsigned(blocks), kReduceThreads>>>(s, op);
+  }
+  RV_CUDA_CHECK(cudaGetLastError());
+}
+
+template <typename T> constexpr DType dtype_of() {
+  if constexpr (std::is_same_v<T, float>) return DType::Float32;
+  else if constexpr (std::is_same_v<T, double>) return DType::Float64;
+  else if constexpr (std::is_same_v<T, int64_t>) return DType::Int64;
+  else if constexpr (std::is_same_v<T, int32_t>) return DType::Int32;
+  else if constexpr (std::is_same_v<T, uint8_t>) return DType::UInt8;
+  else return DType::Bool;
+}
+
+// The output dtypes the op layer asks for (the CPU kernel's pairs).
+template <typename T, bool kLogic = false, typename Op>
+void run_with_out(const ReduceSpec& s, const Op& op, const char* name) {
+  if constexpr (kLogic) {
+    if (s.out_dtype == DType::Bool) return launch<T, bool>(s, op);
+    if (s.out_dtype == DType::UInt8) return launch<T, uint8_t>(s, op);
+  } else {
+    if (s.out_dtype == dtype_of<T>()) return launch<T, T>(s, op);
+    if constexpr (!std::is_floating_point_v<T>) {
+      if (s.out_dtype == DType::Int64) return launch<T, int64_t>(s, op);
+    }
+  }
+  throw_unsupported_dtype(name, s.out_dtype);
+}
+
+template <typename F>
+void dispatch_in(DType t, const char* name, F&& f) {
+  switch (t) {
+    case DType::Float32: return f(TypeTag<float>{});
+    case DType::Float64: return f(TypeTag<double>{});
+    case DType::Int64: return f(TypeTag<int64_t>{});
+    case DType::Int32: return f(TypeTag<int32_t>{});
+    case DType::UInt8: return f(TypeTag<uint8_t>{});
+    case DType::Bool: return f(TypeTag<bool>{});
+    default: throw_unsupported_dtype(name, t);
+  }
+}
+
+void reduce_cuda(ReduceOp op, const ReduceSpec& s) {
+  if (s.outer_numel == 0) return;
+  static const char* const names[] = {"sum", "prod", "max", "min", "all", "any", "norm"};
+  const char* name = names[int(op)];
+  if (op == ReduceOp::Norm) {
+    if (s.in_dtype == DType::Float32)
+      return run_with_out<float>(s, NormAcc<float>{norm_mode(s.p), s.p}, name);
+    if (s.in_dtype == DType::Float64)
+      return run_with_out<double>(s, NormAcc<double>{norm_mode(s.p), s.p}, name);
+    throw_unsupported_dtype(name, s.in_dtype);
+  }
+  dispatch_in(s.in_dtype, name, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    switch (op) {
+      case ReduceOp::Sum: return run_with_out<T>(s, SumAcc<T>{}, name);
+      case ReduceOp::Prod: return run_with_out<T>(s, ProdAcc<T>{}, name);
+      case ReduceOp::Max:
+        if (s.indices) return run_with_out<T>(s, ExtremeAcc<T, true>{}, name);
+        return run_with_out<T>(s, ValueExtremeAcc<T, true>{}, name);
+      case ReduceOp::Min:
+        if (s.indices) return run_with_out<T>(s, ExtremeAcc<T, false>{}, name);
+        return run_with_out<T>(s, ValueExtremeAcc<T, false>{}, name);
+      case ReduceOp::All: return run_with_out<T, true>(s, LogicAcc<T, true>{}, name);
+      case ReduceOp::Any: return run_with_out<T, true>(s, LogicAcc<T, false>{}, name);
+      default: throw_unsupported_dtype(name, s.in_dtype);
+    }
+  });
+}
+
+}  // namespace
+
+void register_reduce_cuda() { reduce_kernel.set(DeviceType::CUDA, &reduce_cuda); }
+
+}  // namespace ranvier::cuda
