@@ -45,6 +45,7 @@ int ranvier_cuda_init() {
       register_allocator_cuda();
       register_copy_cuda();
       register_elementwise_cuda();
+      register_gemm_cuda();
       g_device_count = n;
     } catch (const std::exception& e) {
       set_error(e.what());

@@ -7,5 +7,6 @@ namespace ranvier::cuda {
 void register_allocator_cuda();
 void register_copy_cuda();
 void register_elementwise_cuda();
+void register_gemm_cuda();
 
 }  // namespace ranvier::cuda

@@ -22,6 +22,8 @@ from ranvier import serialization
 from ranvier import cpu  # noqa: F401
 from ranvier import cuda  # noqa: F401  (loads libranvier_cuda when installed)
 from ranvier.serialization import save, load
+from ranvier import backends  # noqa: F401
+from ranvier.backends import set_float32_matmul_precision, get_float32_matmul_precision
 
 __version__ = "0.1.0"
 

@@ -1,0 +1,30 @@
+"""ranvier.backends: switches for how the backends compute (PyTorch's torch.backends).
+
+``ranvier.backends.cuda.matmul.allow_tf32`` -- whether float32 matrix products on CUDA may use
+TF32 tensor cores. It is a view of the float32 matmul precision
+(:func:`ranvier.set_float32_matmul_precision`): True means "high" (or "medium"), False means
+"highest". The setting lives in the core library, where the CUDA GEMM reads it at every call.
+"""
+from ranvier.backends import cuda  # noqa: F401
+
+_PRECISIONS = ("highest", "high", "medium")
+
+
+def set_float32_matmul_precision(precision):
+    """Sets the internal precision of float32 matrix products: "highest" (float32 throughout,
+    the default), "high" (TF32 tensor cores allowed on CUDA) or "medium" (bfloat16-based tensor
+    cores allowed on CUDA). CPU products always compute in float32."""
+    from ranvier import _C
+    if not isinstance(precision, str):
+        raise TypeError("set_float32_matmul_precision(): expected a str, got %s"
+                        % type(precision).__name__)
+    if precision not in _PRECISIONS:
+        raise ValueError("set_float32_matmul_precision(): invalid precision %r, expected one of "
+                         "'highest', 'high', 'medium'" % (precision,))
+    _C._set_float32_matmul_precision(_PRECISIONS.index(precision))
+
+
+def get_float32_matmul_precision():
+    """The current float32 matmul precision: "highest", "high" or "medium"."""
+    from ranvier import _C
+    return _PRECISIONS[_C._get_float32_matmul_precision()]
