@@ -46,6 +46,9 @@ int ranvier_cuda_init() {
       register_copy_cuda();
       register_elementwise_cuda();
       register_gemm_cuda();
+      register_conv_cuda();
+      register_attention_cuda();
+      register_rnn_cuda();
       g_device_count = n;
     } catch (const std::exception& e) {
       set_error(e.what());

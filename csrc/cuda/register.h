@@ -8,5 +8,8 @@ void register_allocator_cuda();
 void register_copy_cuda();
 void register_elementwise_cuda();
 void register_gemm_cuda();
+void register_conv_cuda();
+void register_attention_cuda();
+void register_rnn_cuda();
 
 }  // namespace ranvier::cuda

@@ -1,0 +1,186 @@
+// Host-side test of the index math of the cuBLAS-backed CUDA kernels, compiled with nvcc and
+// run on the CPU (no GPU needed): how the GEMM hands strided operands to cuBLAS and finds one
+// batch stride (kernels/cuda/gemm.cuh), and im2col / col2im element by element
+// (kernels/cuda/conv.cuh) against the CPU kernels of kernels/cpu/im2col.h, bit for bit.
+// Built and run by .ci/cuda_build_check.
+#include <cstdio>
+#include <cstring>
+#include <random>
+#include <vector>
+
+#include "kernels/cpu/im2col.h"
+#include "kernels/cuda/conv.cuh"
+#include "kernels/cuda/gemm.cuh"
+
+using namespace ranvier;
+using namespace ranvier::cuda;
+
+static int failures = 0;
+#define CHECK(cond)                                                          \
+  do {                                                                       \
+    if (!(cond)) {                                                           \
+      if (failures < 20) std::printf("FAIL line %d: %s\n", __LINE__, #cond); \
+      ++failures;                                                            \
+    }                                                                        \
+  } while (0)
+
+static std::mt19937 rng(1234);
+static int64_t rnd(int64_t lo, int64_t hi) {
+  return std::uniform_int_distribution<int64_t>(lo, hi)(rng);
+}
+
+// Every element X[i][j] (at i*rs + j*cs) must be the element cuBLAS reads as X^T(j, i):
+// op N: column-major (cols x rows) storage, X^T(j, i) at j + i*ld; op T: column-major
+// (rows x cols) storage M, X^T(j, i) = M(i, j) at i + j*ld. And ld is what cuBLAS accepts.
+static void check_operand(int64_t rows, int64_t cols, int64_t rs, int64_t cs, bool expect_ok) {
+  GemmOperand o = gemm_operand(rows, cols, rs, cs);
+  CHECK(o.ok == expect_ok);
+  if (!o.ok) return;
+  const int64_t need = o.trans ? (rows > 1 ? rows : 1) : (cols > 1 ? cols : 1);
+  CHECK(o.ld >= need);
+  for (int64_t i = 0; i < rows; ++i)
+    for (int64_t j = 0; j < cols; ++j) {
+      const int64_t want = i * rs + j * cs;
+      const int64_t got = o.trans ? i + j * o.ld : j + i * o.ld;
+      CHECK(got == want);
+    }
+}
+
+static void test_operands() {
+  check_operand(3, 5, 5, 1, true);    // row-major
+  check_operand(3, 5, 1, 3, true);    // transposed view
+  check_operand(3, 5, 8, 1, true);    // row-major slice, ld 8
+  check_operand(3, 5, 1, 7, true);    // transposed slice
+  check_operand(3, 5, 10, 2, false);  // every other column: packed copy
+  check_operand(3, 5, 0, 1, false);   // expanded rows (stride 0): packed copy
+  check_operand(1, 5, 99, 1, true);   // one row: ld from cols
+  check_operand(4, 1, 1, 0, true);    // one column
+  check_operand(4, 1, 3, 0, true);
+  check_operand(1, 1, 0, 0, true);
+  check_operand(1, 5, 0, 2, true);    // one row with a stride: op T, ld 2
+  for (int it = 0; it < 300; ++it) {
+    const int64_t r = rnd(1, 6), c = rnd(1, 6);
+    const int kind = int(rnd(0, 2));
+    if (kind == 0) check_operand(r, c, c + rnd(0, 3), 1, true);
+    if (kind == 1) check_operand(r, c, 1, r + rnd(0, 3), true);
+    if (kind == 2) check_operand(r, c, rnd(2, 9) * c, rnd(2, 3), r == 1 || c == 1);
+  }
+}
+
+static void test_batch() {
+  for (int it = 0; it < 2000; ++it) {
+    BatchDims b;
+    b.n = int(rnd(0, 4));
+    int64_t numel = 1;
+    int64_t acc = rnd(1, 3) * 6;
+    for (int d = b.n - 1; d >= 0; --d) {
+      b.sizes[d] = rnd(1, 3);
+      const int kind = int(rnd(0, 3));
+      b.strides[d] = kind == 0 ? 0 : kind == 1 ? acc : rnd(0, 40);
+      acc *= b.sizes[d];
+      numel *= b.sizes[d];
+    }
+    // brute force: one stride s with offset(bi) == bi * s for every bi
+    int64_t s = numel > 1 ? batch_offset(b, 1) : 0;
+    bool single = true;
+    for (int64_t bi = 0; bi < numel; ++bi) single = single && batch_offset(b, bi) == bi * s;
+    int64_t got = -7;
+    const bool ok = single_batch_stride(b, &got);
+    if (ok) {
+      for (int64_t bi = 0; bi < numel; ++bi) CHECK(batch_offset(b, bi) == bi * got);
+    } else {
+      CHECK(!single);
+    }
+    // gather_offset walks batch, row, column like nested loops
+    const int64_t rows = rnd(1, 3), cols = rnd(1, 3), rs = rnd(0, 5), cs = rnd(0, 5);
+    int64_t e = 0;
+    for (int64_t bi = 0; bi < numel; ++bi)
+      for (int64_t i = 0; i < rows; ++i)
+        for (int64_t j = 0; j < cols; ++j, ++e)
+          CHECK(gather_offset(b, rows, cols, rs, cs, e) == batch_offset(b, bi) + i * rs + j * cs);
+  }
+  // a bmm-like batch: [2, 3] with contiguous strides collapses; [2, 3] with a broadcast
+  // inner dim does not
+  BatchDims b;
+  b.n = 2;
+  b.sizes[0] = 2; b.sizes[1] = 3;
+  b.strides[0] = 60; b.strides[1] = 20;
+  int64_t s = 0;
+  CHECK(single_batch_stride(b, &s) && s == 20);
+  b.strides[1] = 0;
+  CHECK(!single_batch_stride(b, &s));
+  b.strides[0] = 0;
+  CHECK(single_batch_stride(b, &s) && s == 0);
+}
+
+// Sums the column entries col2im_sources() visits (a functor: callable on host and device).
+struct SumInto {
+  const float* col;
+  float* acc;
+  __host__ __device__ void operator()(int64_t off) const { *acc += col[off]; }
+};
+
+static Im2ColSpec random_spec() {
+  Im2ColSpec s;
+  s.dtype = DType::Float32;
+  for (;;) {
+    s.planes = rnd(1, 3);
+    s.h = rnd(1, 9);
+    s.w = rnd(1, 9);
+    s.kh = rnd(1, 4);
+    s.kw = rnd(1, 4);
+    s.dh = rnd(1, 3);
+    s.dw = rnd(1, 3);
+    s.ph = rnd(0, 2);
+    s.pw = rnd(0, 2);
+    s.sh = rnd(1, 3);
+    s.sw = rnd(1, 3);
+    const int64_t sh = s.h + 2 * s.ph - s.dh * (s.kh - 1) - 1;
+    const int64_t sw = s.w + 2 * s.pw - s.dw * (s.kw - 1) - 1;
+    if (sh < 0 || sw < 0) continue;
+    s.oh = sh / s.sh + 1;
+    s.ow = sw / s.sw + 1;
+    return s;
+  }
+}
+
+static void test_im2col() {
+  for (int it = 0; it < 400; ++it) {
+    Im2ColSpec s = random_spec();
+    const int64_t in_plane = s.h * s.w, out_plane = s.kh * s.kw * s.oh * s.ow;
+    std::vector<float> img(size_t(s.planes * in_plane)), col(size_t(s.planes * out_plane));
+    for (size_t i = 0; i < img.size(); ++i) img[i] = float(i + 1);
+    Im2ColSpec one = s;
+    one.planes = 1;
+    for (int64_t p = 0; p < s.planes; ++p)
+      cpu::im2col_plane(one, img.data() + p * in_plane, col.data() + p * out_plane);
+    for (int64_t e = 0; e < int64_t(col.size()); ++e) {
+      const int64_t src = im2col_source(s, e);
+      CHECK(col[size_t(e)] == (src < 0 ? 0.0f : img[size_t(src)]));
+    }
+    // col2im: random column values; the gather must give the CPU's sums bit for bit
+    std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+    for (float& v : col) v = u(rng);
+    std::vector<float> want(img.size()), got(img.size());
+    for (int64_t p = 0; p < s.planes; ++p)
+      cpu::col2im_plane(one, col.data() + p * out_plane, want.data() + p * in_plane);
+    for (int64_t e = 0; e < int64_t(got.size()); ++e) {
+      float acc = 0.0f;
+      col2im_sources(s, e, SumInto{col.data(), &acc});
+      got[size_t(e)] = acc;
+    }
+    CHECK(std::memcmp(want.data(), got.data(), want.size() * sizeof(float)) == 0);
+  }
+}
+
+int main() {
+  test_operands();
+  test_batch();
+  test_im2col();
+  if (failures) {
+    std::printf("blas_math_test: %d failure(s)\n", failures);
+    return 1;
+  }
+  std::printf("blas_math_test: ok\n");
+  return 0;
+}
