@@ -160,19 +160,22 @@ def test_integer_dtypes_raise(dtype):
 @cuda_only
 @pytest.mark.parametrize("dtype", [ranvier.float32, ranvier.float64], ids=str)
 def test_gradients_match_cpu(dtype):
+    # (no reductions: CUDA has none yet, so no .sum() and no broadcast batch dims here)
     rtol = 1e-5 if dtype == ranvier.float32 else 1e-12
-    arrays = [rnd((2, 1, 5, 7)), rnd((3, 7, 4), 1)]
+    arrays = [rnd((3, 5, 7)), rnd((3, 7, 4), 1), rnd((3, 5, 4), 2), rnd((6, 7), 3),
+              rnd((2, 5, 6), 4)]
 
     def run(device):
         a = on(arrays[0], dtype, device).requires_grad_(True)
         b = on(arrays[1], dtype, device).requires_grad_(True)
         b_t = b.transpose(1, 2).contiguous().transpose(1, 2)  # column-major matrices
-        out = (a @ b_t) * 1.5
-        out.sum().backward()
-        lin_x = on(arrays[1][0], dtype, device).requires_grad_(True)
-        w = on(arrays[0][0, 0, :, :4], dtype, device).requires_grad_(True)
-        ranvier.nn.functional.linear(lin_x, w).square().sum().backward()
-        return [vals(t.grad) for t in (a, b, lin_x, w)]
+        ((a @ b_t) * 1.5).backward(on(arrays[2], dtype, device))
+        w = on(arrays[3], dtype, device).requires_grad_(True)
+        x = on(arrays[0][:2], dtype, device).requires_grad_(True)
+        ranvier.nn.functional.linear(x, w).backward(on(arrays[4], dtype, device))
+        m = on(arrays[3][:5, :5], dtype, device).requires_grad_(True)
+        ranvier.mm(m.t(), m).backward(on(arrays[4][0, :, :5], dtype, device))
+        return [vals(t.grad) for t in (a, b, w, x, m)]
 
     for got, want in zip(run("cuda"), run("cpu")):
         np.testing.assert_allclose(got, want, rtol=rtol, atol=rtol)
