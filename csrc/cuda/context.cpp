@@ -16,7 +16,7 @@ std::mutex g_mutex;
 std::vector<cublasHandle_t> g_handles;  // by device index; null until made
 }  // namespace
 
-cudaStream_t current_stream() { return cudaStreamLegacy; }
+cudaStream_t current_stream() { return nullptr; }
 
 int current_device_index() {
   int d = 0;
@@ -43,6 +43,16 @@ const char* cublas_status_name(cublasStatus_t s) {
 void throw_cublas_error(cublasStatus_t s, const char* call) {
   throw_error(ErrorKind::Runtime, str_cat("cuBLAS error: ", cublas_status_name(s), " (", int(s),
                                           ") in ", call));
+}
+
+void check_device_pointer(const void* p, const char* op, const char* what) {
+  if (p == nullptr) return;
+  cudaPointerAttributes attr;
+  cudaError_t err = cudaPointerGetAttributes(&attr, p);
+  if (err != cudaSuccess) (void)cudaGetLastError();  // not a pointer CUDA knows: host memory
+  const bool device = err == cudaSuccess && (attr.type == cudaMemoryTypeDevice ||
+                                             attr.type == cudaMemoryTypeManaged);
+  RV_CHECK(device, op, ": expected ", what, " on a CUDA device, but it is in host memory");
 }
 
 cublasHandle_t cublas_handle() {

@@ -14,7 +14,7 @@
 
 namespace ranvier::cuda {
 
-// The stream kernels run on (the legacy default stream for now).
+// The stream kernels run on (the default stream, 0, for now).
 cudaStream_t current_stream();
 // The current device (cudaGetDevice, checked).
 int current_device_index();
@@ -23,6 +23,9 @@ cublasHandle_t cublas_handle();
 // "CUBLAS_STATUS_..." for a status.
 const char* cublas_status_name(cublasStatus_t s);
 [[noreturn]] void throw_cublas_error(cublasStatus_t s, const char* call);
+// RuntimeError "<op>: expected <what> on a CUDA device" unless p (non-null) is device memory:
+// for kernels whose op does not check every operand's device itself.
+void check_device_pointer(const void* p, const char* op, const char* what);
 
 // Device memory for temporaries of one kernel call, on the current device.
 class ScratchBuffer {

@@ -1,7 +1,9 @@
 // Host-side test of the index math of the cuBLAS-backed CUDA kernels, compiled with nvcc and
 // run on the CPU (no GPU needed): how the GEMM hands strided operands to cuBLAS and finds one
 // batch stride (kernels/cuda/gemm.cuh), and im2col / col2im element by element
-// (kernels/cuda/conv.cuh) against the CPU kernels of kernels/cpu/im2col.h, bit for bit.
+// (kernels/cuda/conv.cuh) against the CPU kernels of kernels/cpu/im2col.h, bit for bit, and
+// the recurrent gate math (kernels/cuda/rnn.cuh): the backward of one unit against finite
+// differences of its forward, for LSTM, GRU and the tanh / relu RNN.
 // Built and run by .ci/cuda_build_check.
 #include <cstdio>
 #include <cstring>
@@ -11,6 +13,7 @@
 #include "kernels/cpu/im2col.h"
 #include "kernels/cuda/conv.cuh"
 #include "kernels/cuda/gemm.cuh"
+#include "kernels/cuda/rnn.cuh"
 
 using namespace ranvier;
 using namespace ranvier::cuda;
@@ -173,10 +176,74 @@ static void test_im2col() {
   }
 }
 
+// One unit (j = 1 of H = 2) of the forward as a function of its inputs; returns the loss
+// dh . h_new + dc . c_new for fixed output gradients.
+struct UnitInputs {
+  double x[8], gh[8], bh[8], hprev[2], c[2];
+};
+static double unit_loss(RnnMode mode, const UnitInputs& in, double dh, double dc) {
+  const int64_t H = 2, j = 1;
+  UnitInputs u = in;
+  double h[2] = {0, 0}, y[2] = {0, 0}, w[12] = {};
+  rnn_forward_unit<double>(mode, H, j, u.x, u.gh, u.bh, u.hprev, u.c, h, y, w);
+  return dh * h[j] + (mode == RnnMode::Lstm ? dc * u.c[j] : 0.0);
+}
+
+static void test_rnn_units() {
+  const RnnMode modes[] = {RnnMode::Lstm, RnnMode::Gru, RnnMode::Tanh, RnnMode::Relu};
+  std::uniform_real_distribution<double> u(-1.5, 1.5);
+  for (RnnMode mode : modes) {
+    const int64_t H = 2, j = 1;
+    const int64_t G = mode == RnnMode::Lstm ? 4 : mode == RnnMode::Gru ? 3 : 1;
+    for (int it = 0; it < 50; ++it) {
+      UnitInputs in;
+      for (double* a : {in.x, in.gh, in.bh})
+        for (int i = 0; i < 8; ++i) a[i] = u(rng);
+      for (int i = 0; i < 2; ++i) {
+        in.hprev[i] = u(rng);
+        in.c[i] = u(rng);
+      }
+      const double dh_carried = u(rng), dy = u(rng), dc_out = u(rng);
+      const double dh = dh_carried + dy;
+      // the analytic gradients
+      UnitInputs f = in;
+      double h[2], y[2], w[12] = {};
+      rnn_forward_unit<double>(mode, H, j, f.x, f.gh, f.bh, f.hprev, f.c, h, y, w);
+      CHECK(h[j] == y[j]);
+      double dhr[2] = {0, dh_carried}, dyr[2] = {0, dy}, dc[2] = {0, dc_out};
+      double dx[8] = {}, dg[8] = {}, dd[2] = {};
+      rnn_backward_unit<double>(mode, H, j, w, in.hprev, dhr, dyr, dc, dx, dg, dd);
+      // finite differences of the loss in every input the unit reads
+      const double eps = 1e-6;
+      auto fd = [&](double* slot, const UnitInputs& base) {
+        UnitInputs p = base, m = base;
+        const size_t off = size_t(reinterpret_cast<char*>(slot) -
+                                  reinterpret_cast<const char*>(&base));
+        *reinterpret_cast<double*>(reinterpret_cast<char*>(&p) + off) += eps;
+        *reinterpret_cast<double*>(reinterpret_cast<char*>(&m) + off) -= eps;
+        return (unit_loss(mode, p, dh, dc_out) - unit_loss(mode, m, dh, dc_out)) / (2 * eps);
+      };
+      UnitInputs base = in;
+      for (int64_t g = 0; g < G; ++g) {
+        const double want_x = fd(&base.x[g * H + j], base);
+        CHECK(std::fabs(dx[g * H + j] - want_x) < 1e-6);
+        const double want_g = fd(&base.gh[g * H + j], base);
+        const double got_g = mode == RnnMode::Gru ? dg[g * H + j] : dx[g * H + j];
+        CHECK(std::fabs(got_g - want_g) < 1e-6);
+        // b_hh enters like gh: its gradient is the hidden-side one
+        CHECK(std::fabs(fd(&base.bh[g * H + j], base) - want_g) < 1e-6);
+      }
+      CHECK(std::fabs(dd[j] - fd(&base.hprev[j], base)) < 1e-6);
+      if (mode == RnnMode::Lstm) CHECK(std::fabs(dc[j] - fd(&base.c[j], base)) < 1e-6);
+    }
+  }
+}
+
 int main() {
   test_operands();
   test_batch();
   test_im2col();
+  test_rnn_units();
   if (failures) {
     std::printf("blas_math_test: %d failure(s)\n", failures);
     return 1;

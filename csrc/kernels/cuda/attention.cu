@@ -211,10 +211,22 @@ void dispatch_float(DType t, F&& f) {
                       " (float32 and float64 only)"));
 }
 
+// The op checks shapes and dtypes but not devices: a CPU operand would be read as device memory.
+void check_devices(const AttnSpec& s, bool backward) {
+  const char* op = "scaled_dot_product_attention";
+  check_device_pointer(s.q, op, "the query");
+  check_device_pointer(s.k, op, "the key");
+  check_device_pointer(s.v, op, "the value");
+  check_device_pointer(s.mask, op, "attn_mask");
+  if (backward) check_device_pointer(s.grad, op, "the output gradient");
+}
+
 void sdpa_forward_cuda(const AttnSpec& s) {
+  check_devices(s, false);
   dispatch_float(s.dtype, [&](auto z) { forward_t<decltype(z)>(s); });
 }
 void sdpa_backward_cuda(const AttnSpec& s) {
+  check_devices(s, true);
   dispatch_float(s.dtype, [&](auto z) { backward_t<decltype(z)>(s); });
 }
 

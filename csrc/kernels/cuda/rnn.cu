@@ -40,7 +40,7 @@ __global__ void forward_step(RnnSpec s, int64_t G, int64_t W, int64_t t, const i
     }
     rnn_forward_unit<T>(s.mode, H, j, static_cast<const T*>(s.xp) + row * GH, gh + b * GH,
                         static_cast<const T*>(s.b_hh), hpt + b * H,
-                        static_cast<T*>(s.cn) + b * H, hnext + b * H, y, w);
+                        s.cn ? static_cast<T*>(s.cn) + b * H : nullptr, hnext + b * H, y, w);
   }
 }
 
