@@ -49,6 +49,7 @@ int ranvier_cuda_init() {
       register_conv_cuda();
       register_attention_cuda();
       register_rnn_cuda();
+      register_ctc_cuda();
       g_device_count = n;
     } catch (const std::exception& e) {
       set_error(e.what());

@@ -11,5 +11,6 @@ void register_gemm_cuda();
 void register_conv_cuda();
 void register_attention_cuda();
 void register_rnn_cuda();
+void register_ctc_cuda();
 
 }  // namespace ranvier::cuda
