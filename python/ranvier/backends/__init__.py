@@ -13,14 +13,18 @@ _PRECISIONS = ("highest", "high", "medium")
 def set_float32_matmul_precision(precision):
     """Sets the internal precision of float32 matrix products: "highest" (float32 throughout,
     the default), "high" (TF32 tensor cores allowed on CUDA) or "medium" (bfloat16-based tensor
-    cores allowed on CUDA). CPU products always compute in float32."""
+    cores allowed on CUDA). CPU products always compute in float32. As in PyTorch, another
+    string only warns and changes nothing; a non-string raises RuntimeError."""
     from ranvier import _C
     if not isinstance(precision, str):
-        raise TypeError("set_float32_matmul_precision(): expected a str, got %s"
-                        % type(precision).__name__)
+        raise RuntimeError("set_float32_matmul_precision expects a str, but got %s"
+                           % type(precision).__name__)
     if precision not in _PRECISIONS:
-        raise ValueError("set_float32_matmul_precision(): invalid precision %r, expected one of "
-                         "'highest', 'high', 'medium'" % (precision,))
+        import warnings
+        warnings.warn("%s is not one of 'highest', 'high', or 'medium'; the "
+                      "set_float32_matmul_precision call has no effect." % precision,
+                      UserWarning, stacklevel=2)
+        return
     _C._set_float32_matmul_precision(_PRECISIONS.index(precision))
 
 

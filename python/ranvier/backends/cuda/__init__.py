@@ -20,12 +20,12 @@ class _MatmulFlags:
     def allow_tf32(self, value):
         from ranvier import backends
         if not isinstance(value, bool):
-            raise TypeError("allow_tf32 must be a bool, got %s" % type(value).__name__)
+            raise RuntimeError("allow_tf32 expects a bool, but got %s" % type(value).__name__)
         backends.set_float32_matmul_precision("high" if value else "highest")
 
     def __setattr__(self, name, value):
         if name != "allow_tf32":
-            raise AttributeError("ranvier.backends.cuda.matmul has no setting %r" % name)
+            raise AttributeError("Unknown attribute %s" % name)
         object.__setattr__(self, name, value)
 
     def __repr__(self):
