@@ -25,7 +25,7 @@ namespace ranvier::cuda {
 
 namespace {
 
-constexpr int64_t kScoreBudget = int64_t(1) << 26;
+constexpr int64_t kScoreBudget = int64_t(1) << 25;  // score entries per chunk (x2 in backward)
 
 template <typename T>
 __device__ T block_reduce(T v, T* sh, bool is_max) {

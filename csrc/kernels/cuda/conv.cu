@@ -26,7 +26,7 @@ namespace ranvier::cuda {
 
 namespace {
 
-constexpr int64_t kColBudget = int64_t(1) << 26;  // column buffer elements per chunk
+constexpr int64_t kColBudget = int64_t(1) << 25;  // column buffer elements per chunk
 
 template <typename T>
 __global__ void im2col_kernel_dev(Im2ColSpec s, const T* img, T* col, int64_t total) {
