@@ -1,10 +1,13 @@
 // Host-side test of the index math of the cuBLAS-backed CUDA kernels, compiled with nvcc and
 // run on the CPU (no GPU needed): how the GEMM hands strided operands to cuBLAS and finds one
-// batch stride (kernels/cuda/gemm.cuh), and im2col / col2im element by element
+// batch stride (kernels/cuda/gemm.cuh), and whole GEMM plans (matmul's GemmSpec with random
+// layouts and batch strides, the row-major helper) run through a plain model of what
+// cublasGemmStridedBatchedEx computes, against a naive product, and im2col / col2im element by element
 // (kernels/cuda/conv.cuh) against the CPU kernels of kernels/cpu/im2col.h, bit for bit, and
 // the recurrent gate math (kernels/cuda/rnn.cuh): the backward of one unit against finite
 // differences of its forward, for LSTM, GRU and the tanh / relu RNN.
 // Built and run by .ci/cuda_build_check.
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <random>
@@ -122,6 +125,146 @@ struct SumInto {
   float* acc;
   __host__ __device__ void operator()(int64_t off) const { *acc += col[off]; }
 };
+
+// What cublasGemmStridedBatchedEx computes for a call (column-major), on host doubles; also
+// checks the leading dimensions cuBLAS requires.
+static void emulate(const CublasGemm& g, double alpha, const double* A, const double* B,
+                    double beta, double* C) {
+  auto mx = [](int64_t v) { return v > 1 ? v : 1; };
+  CHECK(g.lda >= mx(g.ta ? g.k : g.m));
+  CHECK(g.ldb >= mx(g.tb ? g.n : g.k));
+  CHECK(g.ldc >= mx(g.m));
+  for (int64_t i = 0; i < g.batch; ++i)
+    for (int64_t r = 0; r < g.m; ++r)
+      for (int64_t c = 0; c < g.n; ++c) {
+        double acc = 0;
+        for (int64_t p = 0; p < g.k; ++p) {
+          const double a = g.ta ? A[i * g.sa + p + r * g.lda] : A[i * g.sa + r + p * g.lda];
+          const double b = g.tb ? B[i * g.sb + c + p * g.ldb] : B[i * g.sb + p + c * g.ldb];
+          acc += a * b;
+        }
+        double& out = C[i * g.sc + r + c * g.ldc];
+        out = alpha * acc + (beta == 0.0 ? 0.0 : beta * out);
+      }
+}
+
+static std::vector<double> random_values(int64_t n) {
+  std::uniform_real_distribution<double> u(-1.0, 1.0);
+  std::vector<double> v(static_cast<size_t>(n));
+  for (double& x : v) x = u(rng);
+  return v;
+}
+
+// matmul's GemmSpec with random operand layouts (row-major, transposed, padded, no unit
+// stride, expanded) and batch strides (collapsing, broadcast, arbitrary): plan_gemm + the
+// packing gather + the modelled cuBLAS call give the naive product.
+static void test_gemm_plans() {
+  for (int it = 0; it < 1500; ++it) {
+    GemmSpec s;
+    s.m = rnd(1, 4);
+    s.n = rnd(1, 4);
+    s.k = rnd(1, 4);
+    s.alpha = double(rnd(-2, 2));
+    s.beta = it % 3 == 0 ? 0.0 : 0.5;
+    s.nbatch = int(rnd(0, 3));
+    s.batch_numel = 1;
+    for (int d = 0; d < s.nbatch; ++d) {
+      s.batch_sizes[d] = rnd(2, 3);
+      s.batch_numel *= s.batch_sizes[d];
+    }
+    int64_t extent[2];
+    int64_t* rs[2] = {&s.a_rs, &s.b_rs};
+    int64_t* cs[2] = {&s.a_cs, &s.b_cs};
+    int64_t* bs[2] = {s.a_bs, s.b_bs};
+    const int64_t rows[2] = {s.m, s.k}, cols[2] = {s.k, s.n};
+    for (int o = 0; o < 2; ++o) {
+      const int64_t r = rows[o], c = cols[o];
+      switch (int(rnd(0, 4))) {
+        case 0: *rs[o] = c; *cs[o] = 1; break;                 // row-major
+        case 1: *rs[o] = 1; *cs[o] = r; break;                 // transposed
+        case 2: *rs[o] = c + rnd(1, 3); *cs[o] = 1; break;     // padded rows
+        case 3: *rs[o] = rnd(2, 3) * c * 2; *cs[o] = 2; break; // no unit stride
+        default: *rs[o] = 0; *cs[o] = 1; break;                // rows expanded
+      }
+      const int64_t span = (r - 1) * *rs[o] + (c - 1) * *cs[o] + 1;
+      int64_t acc = span + rnd(0, 2);
+      int64_t top = 0;
+      for (int d = s.nbatch - 1; d >= 0; --d) {
+        const int kind = int(rnd(0, 2));
+        bs[o][d] = kind == 0 ? acc : kind == 1 ? 0 : rnd(1, 30);
+        acc *= s.batch_sizes[d];
+        top += (s.batch_sizes[d] - 1) * bs[o][d];
+      }
+      extent[o] = top + span;
+    }
+    for (int d = 0; d < s.nbatch; ++d) s.c_bs[d] = 0;  // not used by the plan
+    const std::vector<double> A = random_values(extent[0]), B = random_values(extent[1]);
+    const int64_t cmat = s.m * s.n;
+    std::vector<double> C = random_values(s.batch_numel * cmat), want = C;
+    BatchDims ba = operand_batch(s, s.a_bs), bb = operand_batch(s, s.b_bs);
+    for (int64_t bi = 0; bi < s.batch_numel; ++bi)
+      for (int64_t i = 0; i < s.m; ++i)
+        for (int64_t j = 0; j < s.n; ++j) {
+          double acc = 0;
+          for (int64_t p = 0; p < s.k; ++p)
+            acc += A[size_t(batch_offset(ba, bi) + i * s.a_rs + p * s.a_cs)] *
+                   B[size_t(batch_offset(bb, bi) + p * s.b_rs + j * s.b_cs)];
+          double& w = want[size_t(bi * cmat + i * s.n + j)];
+          w = s.alpha * acc + (s.beta == 0.0 ? 0.0 : s.beta * w);
+        }
+    const GemmPlan plan = plan_gemm(s);
+    auto packed = [&](const std::vector<double>& src, const BatchDims& b, int64_t r, int64_t c,
+                      int64_t rstride, int64_t cstride) {
+      std::vector<double> out(size_t(s.batch_numel * r * c));
+      for (int64_t e = 0; e < int64_t(out.size()); ++e)
+        out[size_t(e)] = src[size_t(gather_offset(b, r, c, rstride, cstride, e))];
+      return out;
+    };
+    const std::vector<double> pa =
+        plan.pack_a ? packed(A, ba, s.m, s.k, s.a_rs, s.a_cs) : A;
+    const std::vector<double> pb =
+        plan.pack_b ? packed(B, bb, s.k, s.n, s.b_rs, s.b_cs) : B;
+    emulate(plan.call, s.alpha, pb.data(), pa.data(), s.beta, C.data());
+    for (size_t i = 0; i < C.size(); ++i) CHECK(std::fabs(C[i] - want[i]) < 1e-12);
+    // operands cuBLAS can read in place are not copied
+    const bool a_direct = gemm_operand(s.m, s.k, s.a_rs, s.a_cs).ok;
+    if (!a_direct) CHECK(plan.pack_a);
+    if (s.nbatch == 0 && a_direct) CHECK(!plan.pack_a);
+  }
+}
+
+// The row-major helper (gemm_rm): random flags, padded leading dims and batch strides.
+static void test_row_major_calls() {
+  for (int it = 0; it < 800; ++it) {
+    const bool ta = rnd(0, 1), tb = rnd(0, 1);
+    const int64_t m = rnd(1, 5), n = rnd(1, 5), k = rnd(1, 5), batch = rnd(1, 3);
+    // stored row-major: A is (ta ? k x m : m x k), B is (tb ? n x k : k x n)
+    const int64_t lda = (ta ? m : k) + rnd(0, 2), ldb = (tb ? k : n) + rnd(0, 2);
+    const int64_t ldc = n + rnd(0, 2);
+    const int64_t sa = it % 4 == 0 ? 0 : (ta ? k : m) * lda + rnd(0, 3);
+    const int64_t sb = it % 5 == 0 ? 0 : (tb ? n : k) * ldb + rnd(0, 3);
+    const int64_t sc = m * ldc + rnd(0, 3);
+    const std::vector<double> A = random_values(batch * ((ta ? k : m) * lda + sa + 1));
+    const std::vector<double> B = random_values(batch * ((tb ? n : k) * ldb + sb + 1));
+    std::vector<double> C = random_values(batch * sc + m * ldc), want = C;
+    const double alpha = 1.5, beta = it % 2 ? 0.0 : -0.5;
+    for (int64_t i = 0; i < batch; ++i)
+      for (int64_t r = 0; r < m; ++r)
+        for (int64_t c = 0; c < n; ++c) {
+          double acc = 0;
+          for (int64_t p = 0; p < k; ++p) {
+            const double a = ta ? A[size_t(i * sa + p * lda + r)] : A[size_t(i * sa + r * lda + p)];
+            const double b = tb ? B[size_t(i * sb + c * ldb + p)] : B[size_t(i * sb + p * ldb + c)];
+            acc += a * b;
+          }
+          double& w = want[size_t(i * sc + r * ldc + c)];
+          w = alpha * acc + (beta == 0.0 ? 0.0 : beta * w);
+        }
+    emulate(row_major_call(ta, tb, m, n, k, lda, sa, ldb, sb, ldc, sc, batch), alpha, B.data(),
+            A.data(), beta, C.data());
+    for (size_t i = 0; i < C.size(); ++i) CHECK(std::fabs(C[i] - want[i]) < 1e-12);
+  }
+}
 
 static Im2ColSpec random_spec() {
   Im2ColSpec s;
@@ -242,6 +385,8 @@ static void test_rnn_units() {
 int main() {
   test_operands();
   test_batch();
+  test_gemm_plans();
+  test_row_major_calls();
   test_im2col();
   test_rnn_units();
   if (failures) {

@@ -103,59 +103,33 @@ TypeInfo type_info(DType t) {
                       " (CUDA matmul takes float32, float64, float16 and bfloat16)"));
 }
 
-// One column-major cublasGemmStridedBatchedEx_64 call per INT_MAX matrices:
-// C_i (m x n, ldc) = alpha op(A_i) op(B_i) + beta C_i.
-void strided_gemm(const TypeInfo& ti, bool ta, bool tb, int64_t m, int64_t n, int64_t k,
-                  double alpha, const void* a, int64_t lda, int64_t sa, const void* b,
-                  int64_t ldb, int64_t sb, double beta, void* c, int64_t ldc, int64_t sc,
-                  int64_t batch) {
+// Runs a CublasGemm (gemm.cuh) with cublasGemmStridedBatchedEx_64, INT_MAX matrices per call.
+void run_call(const TypeInfo& ti, const CublasGemm& g, double alpha, const void* a,
+              const void* b, double beta, void* c) {
   const float alpha_f = float(alpha), beta_f = float(beta);
   const void* pa = ti.dbl_scalars ? static_cast<const void*>(&alpha) : &alpha_f;
   const void* pb = ti.dbl_scalars ? static_cast<const void*>(&beta) : &beta_f;
   cublasHandle_t h = cublas_handle();
   const int64_t es = int64_t(ti.elem);
-  for (int64_t b0 = 0; b0 < batch; b0 += INT_MAX) {
-    const int64_t count = std::min<int64_t>(INT_MAX, batch - b0);
+  for (int64_t b0 = 0; b0 < g.batch; b0 += INT_MAX) {
+    const int64_t count = std::min<int64_t>(INT_MAX, g.batch - b0);
     RV_CUBLAS_CHECK(cublasGemmStridedBatchedEx_64(
-        h, ta ? CUBLAS_OP_T : CUBLAS_OP_N, tb ? CUBLAS_OP_T : CUBLAS_OP_N, m, n, k, pa,
-        static_cast<const char*>(a) + b0 * sa * es, ti.data, lda, sa,
-        static_cast<const char*>(b) + b0 * sb * es, ti.data, ldb, sb, pb,
-        static_cast<char*>(c) + b0 * sc * es, ti.data, ldc, sc, count, ti.compute,
+        h, g.ta ? CUBLAS_OP_T : CUBLAS_OP_N, g.tb ? CUBLAS_OP_T : CUBLAS_OP_N, g.m, g.n, g.k, pa,
+        static_cast<const char*>(a) + b0 * g.sa * es, ti.data, g.lda, g.sa,
+        static_cast<const char*>(b) + b0 * g.sb * es, ti.data, g.ldb, g.sb, pb,
+        static_cast<char*>(c) + b0 * g.sc * es, ti.data, g.ldc, g.sc, count, ti.compute,
         CUBLAS_GEMM_DEFAULT));
   }
 }
 
-// One operand as cuBLAS will read it: in place, or a packed copy in `buf`.
-struct Prepared {
-  const void* ptr = nullptr;
-  GemmOperand layout;
-  int64_t batch_stride = 0;
-};
-
-Prepared prepare(const GemmSpec& s, const TypeInfo& ti, const void* data, int64_t rows,
+// The packed [batch, rows, cols] copy of one operand, in `buf`.
+const void* pack(const GemmSpec& s, const TypeInfo& ti, const void* data, int64_t rows,
                  int64_t cols, int64_t rs, int64_t cs, const int64_t* bstrides,
                  std::unique_ptr<ScratchBuffer>& buf) {
-  BatchDims b;
-  b.n = s.nbatch;
-  for (int d = 0; d < s.nbatch; ++d) {
-    b.sizes[d] = s.batch_sizes[d];
-    b.strides[d] = bstrides[d];
-  }
-  Prepared p;
-  p.layout = gemm_operand(rows, cols, rs, cs);
-  int64_t stride = 0;
-  if (p.layout.ok && single_batch_stride(b, &stride)) {
-    p.ptr = data;
-    p.batch_stride = stride;
-    return p;
-  }
   const int64_t total = s.batch_numel * rows * cols;
   buf = std::make_unique<ScratchBuffer>(size_t(total) * ti.elem);
-  gather(ti.elem, b, rows, cols, rs, cs, data, buf->as<void>(), total);
-  p.ptr = buf->as<void>();
-  p.layout = gemm_operand(rows, cols, cols, 1);
-  p.batch_stride = rows * cols;
-  return p;
+  gather(ti.elem, operand_batch(s, bstrides), rows, cols, rs, cs, data, buf->as<void>(), total);
+  return buf->as<void>();
 }
 
 void gemm_cuda(const GemmSpec& s) {
@@ -163,24 +137,16 @@ void gemm_cuda(const GemmSpec& s) {
   const int64_t cmat = s.m * s.n;
   if (s.batch_numel * cmat == 0) return;
   // C is contiguous: its batch offsets are bi * m * n (checked, the op layer makes it so).
-  {
-    BatchDims cb;
-    cb.n = s.nbatch;
-    for (int d = 0; d < s.nbatch; ++d) {
-      cb.sizes[d] = s.batch_sizes[d];
-      cb.strides[d] = s.c_bs[d];
-    }
-    int64_t cstride = 0;
-    RV_CHECK(single_batch_stride(cb, &cstride) && (s.batch_numel == 1 || cstride == cmat),
-             "matmul (CUDA): expected a contiguous output");
-  }
+  int64_t cstride = 0;
+  RV_CHECK(single_batch_stride(operand_batch(s, s.c_bs), &cstride) &&
+               (s.batch_numel == 1 || cstride == cmat),
+           "matmul (CUDA): expected a contiguous output");
   if (s.k == 0) return scale_c(s.dtype, s.c, s.m, s.n, s.n, cmat, s.batch_numel, s.beta);
+  const GemmPlan plan = plan_gemm(s);
   std::unique_ptr<ScratchBuffer> abuf, bbuf;
-  const Prepared a = prepare(s, ti, s.a, s.m, s.k, s.a_rs, s.a_cs, s.a_bs, abuf);
-  const Prepared b = prepare(s, ti, s.b, s.k, s.n, s.b_rs, s.b_cs, s.b_bs, bbuf);
-  strided_gemm(ti, b.layout.trans, a.layout.trans, s.n, s.m, s.k, s.alpha, b.ptr, b.layout.ld,
-               b.batch_stride, a.ptr, a.layout.ld, a.batch_stride, s.beta, s.c, s.n, cmat,
-               s.batch_numel);
+  const void* a = plan.pack_a ? pack(s, ti, s.a, s.m, s.k, s.a_rs, s.a_cs, s.a_bs, abuf) : s.a;
+  const void* b = plan.pack_b ? pack(s, ti, s.b, s.k, s.n, s.b_rs, s.b_cs, s.b_bs, bbuf) : s.b;
+  run_call(ti, plan.call, s.alpha, b, a, s.beta, s.c);  // cuBLAS's A is our B (gemm.cuh)
 }
 
 }  // namespace
@@ -191,8 +157,8 @@ void gemm_rm(DType dt, bool ta, bool tb, int64_t m, int64_t n, int64_t k, double
   const TypeInfo ti = type_info(dt);
   if (batch * m * n == 0) return;
   if (k == 0) return scale_c(dt, c, m, n, ldc, sc, batch, beta);
-  // row-major C = op(A) op(B) is column-major C^T = op(B)^T op(A)^T: B first, same flags
-  strided_gemm(ti, tb, ta, n, m, k, alpha, b, ldb, sb, a, lda, sa, beta, c, ldc, sc, batch);
+  run_call(ti, row_major_call(ta, tb, m, n, k, lda, sa, ldb, sb, ldc, sc, batch), alpha, b, a,
+           beta, c);  // cuBLAS's A is our B (gemm.cuh)
 }
 
 void register_gemm_cuda() { gemm_kernel.set(DeviceType::CUDA, &gemm_cuda); }

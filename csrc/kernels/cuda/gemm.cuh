@@ -10,6 +10,7 @@
 #include <cstdint>
 
 #include "core/shape.h"
+#include "ops/matmul.h"
 
 namespace ranvier::cuda {
 
@@ -82,6 +83,75 @@ __host__ __device__ inline int64_t gather_offset(const BatchDims& b, int64_t row
   const int64_t mat = rows * cols;
   const int64_t bi = e / mat, r = (e % mat) / cols, c = e % cols;
   return batch_offset(b, bi) + r * rs + c * cs;
+}
+
+// One cublasGemmStridedBatchedEx call (column-major): for i < batch,
+// C_i = alpha op(A_i) op(B_i) + beta C_i with C_i m x n (leading dim ldc), op(A_i) m x k,
+// op(B_i) k x n; A_i starts sa elements after A_{i-1}, and so on.
+struct CublasGemm {
+  bool ta = false, tb = false;
+  int64_t m = 0, n = 0, k = 0;
+  int64_t lda = 0, sa = 0, ldb = 0, sb = 0, ldc = 0, sc = 0, batch = 0;
+};
+
+// Row-major C = op(A) op(B) (ta / tb: the stored row-major matrix is transposed) as the
+// column-major C^T = op(B)^T op(A)^T: cuBLAS's A is our B, with the same flags.
+__host__ __device__ inline CublasGemm row_major_call(bool ta, bool tb, int64_t m, int64_t n,
+                                                     int64_t k, int64_t lda, int64_t sa,
+                                                     int64_t ldb, int64_t sb, int64_t ldc,
+                                                     int64_t sc, int64_t batch) {
+  CublasGemm g;
+  g.ta = tb;
+  g.tb = ta;
+  g.m = n;
+  g.n = m;
+  g.k = k;
+  g.lda = ldb;
+  g.sa = sb;
+  g.ldb = lda;
+  g.sb = sa;
+  g.ldc = ldc;
+  g.sc = sc;
+  g.batch = batch;
+  return g;
+}
+
+// How matmul's GemmSpec runs: each operand read in place (a layout cuBLAS takes and one batch
+// stride) or first gathered into a packed [batch, rows, cols] copy; then one call in which
+// cuBLAS's A is (the copy of) B and cuBLAS's B is (the copy of) A.
+struct GemmPlan {
+  bool pack_a = false, pack_b = false;
+  CublasGemm call;
+};
+
+__host__ __device__ inline BatchDims operand_batch(const GemmSpec& s, const int64_t* strides) {
+  BatchDims b;
+  b.n = s.nbatch;
+  for (int d = 0; d < s.nbatch; ++d) {
+    b.sizes[d] = s.batch_sizes[d];
+    b.strides[d] = strides[d];
+  }
+  return b;
+}
+
+__host__ __device__ inline GemmPlan plan_gemm(const GemmSpec& s) {
+  GemmPlan p;
+  GemmOperand la = gemm_operand(s.m, s.k, s.a_rs, s.a_cs);
+  GemmOperand lb = gemm_operand(s.k, s.n, s.b_rs, s.b_cs);
+  int64_t sa = 0, sb = 0;
+  p.pack_a = !(la.ok && single_batch_stride(operand_batch(s, s.a_bs), &sa));
+  p.pack_b = !(lb.ok && single_batch_stride(operand_batch(s, s.b_bs), &sb));
+  if (p.pack_a) {
+    la = gemm_operand(s.m, s.k, s.k, 1);
+    sa = s.m * s.k;
+  }
+  if (p.pack_b) {
+    lb = gemm_operand(s.k, s.n, s.n, 1);
+    sb = s.k * s.n;
+  }
+  p.call = row_major_call(la.trans, lb.trans, s.m, s.n, s.k, la.ld, sa, lb.ld, sb, s.n,
+                          s.m * s.n, s.batch_numel);
+  return p;
 }
 
 }  // namespace ranvier::cuda
