@@ -57,6 +57,11 @@ int ranvier_cuda_init() {
       register_pool_cuda();
       register_upsample_cuda();
       register_sort_cuda();
+      register_gemm_cuda();
+      register_conv_cuda();
+      register_attention_cuda();
+      register_rnn_cuda();
+      register_ctc_cuda();
       g_device_count = n;
     } catch (const std::exception& e) {
       set_error(e.what());

@@ -19,5 +19,10 @@ void register_indexing_cuda();
 void register_pool_cuda();
 void register_upsample_cuda();
 void register_sort_cuda();
+void register_gemm_cuda();
+void register_conv_cuda();
+void register_attention_cuda();
+void register_rnn_cuda();
+void register_ctc_cuda();
 
 }  // namespace ranvier::cuda

@@ -1,6 +1,7 @@
 // Matrix products: matmul (and the @ operator), mm, bmm, addmm, mv, dot, outer.
 #include <pybind11/pybind11.h>
 
+#include "core/matmul_precision.h"
 #include "kernels/cpu/blas.h"
 #include "ops/matmul.h"
 #include "python/convert.h"
@@ -42,6 +43,9 @@ void bind_matmul(py::module_& m, py::class_<Tensor>& cls) {
         py::arg("other"));
   m.def("outer", [](const Tensor& a, const Tensor& b) { return outer(a, b); }, py::arg("input"),
         py::arg("vec2"));
+  m.def("_get_float32_matmul_precision", [] { return int(float32_matmul_precision()); });
+  m.def("_set_float32_matmul_precision",
+        [](int p) { set_float32_matmul_precision(MatmulPrecision(p)); });
   m.def("_blas_parallel_calls", &cpu::blas_parallel_calls,
         "how many multi-threaded OpenBLAS calls ran on ranvier's OpenMP pool");
   m.def("_linear", [](const Tensor& input, const Tensor& weight, py::handle bias) {

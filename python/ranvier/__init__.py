@@ -29,6 +29,8 @@ from ranvier.amp.autocast_mode import (autocast, is_autocast_enabled, get_autoca
                                        clear_autocast_cache)
 from ranvier.amp import _deprecated as _amp_deprecated  # noqa: F401  (ranvier.cpu/cuda.amp)
 amp._policies.install()  # the autocast hooks on the listed ops (ranvier/amp/_policies.py)
+from ranvier import backends  # noqa: F401
+from ranvier.backends import set_float32_matmul_precision, get_float32_matmul_precision
 
 __version__ = "0.1.0"
 

@@ -7,6 +7,12 @@ no driver or no GPU is not an error: :func:`is_available` is then False, the mem
 read 0, and anything that needs a device raises a RuntimeError saying why
 ("ranvier was built without CUDA" or "no CUDA device"). Set ``RANVIER_CUDA_LIBRARY`` to load the
 library from another path.
+
+The CUDA library needs cuBLAS, from the ``nvidia-cublas`` wheel (``pip install "ranvier[cuda]"``):
+before loading libranvier_cuda, :func:`_preload_cublas` loads ``libcublasLt.so.13`` and
+``libcublas.so.13`` from the ``nvidia`` package with RTLD_GLOBAL, so the library finds them
+whatever its rpath (editable installs, build folders). Without the wheel, ``is_available()`` is
+False and the reason says how to install it.
 """
 import os as _os
 
@@ -26,6 +32,47 @@ def _library_path():
     return _os.path.join(_os.path.dirname(_C.__file__), "lib", "libranvier_cuda.so")
 
 
+_CUBLAS_LIBS = ("libcublasLt.so.13", "libcublas.so.13")
+_CUBLAS_HINT = ("cuBLAS (libcublas.so.13 from the nvidia-cublas wheel) was not found; "
+                "install it with pip install \"ranvier[cuda]\" (or pip install nvidia-cublas)")
+
+
+def _cublas_dirs():
+    """The wheel's library folders: nvidia/cu13/lib of each `nvidia` package path."""
+    try:
+        import nvidia
+    except ImportError:
+        return []
+    return [_os.path.join(p, "cu13", "lib") for p in getattr(nvidia, "__path__", [])]
+
+
+def _preload_cublas():
+    """Loads cuBLAS from the nvidia-cublas wheel (RTLD_GLOBAL) when the wheel is installed.
+    Returns None when loaded or when there is no wheel (the rpath may still find it), else the
+    loader's error text."""
+    import ctypes as _ctypes
+    for d in _cublas_dirs():
+        paths = [_os.path.join(d, name) for name in _CUBLAS_LIBS]
+        if not all(_os.path.exists(p) for p in paths):
+            continue
+        try:
+            for p in paths:
+                _ctypes.CDLL(p, mode=_ctypes.RTLD_GLOBAL)
+        except OSError as e:
+            return str(e)
+        return None
+    return None
+
+
+def _load_error_reason(err, preload_err):
+    """The reason for is_available() when libranvier_cuda could not be loaded."""
+    text = str(err)
+    if "cublas" in text.lower() or preload_err:
+        detail = preload_err or text
+        return "no CUDA device: %s (%s)" % (_CUBLAS_HINT, detail)
+    return "no CUDA device: libranvier_cuda could not be loaded (%s)" % text
+
+
 def _init():
     """Loads libranvier_cuda once; sets _lib/_count, or _reason when CUDA cannot be used."""
     global _lib, _count, _reason, _tried
@@ -36,10 +83,11 @@ def _init():
     if not _os.path.exists(path):
         return
     import ctypes as _ctypes  # only when there is a library to load
+    preload_err = _preload_cublas()
     try:
         lib = _ctypes.CDLL(path)
     except OSError as e:
-        _reason = "no CUDA device: libranvier_cuda could not be loaded (%s)" % e
+        _reason = _load_error_reason(e, preload_err)
         return
     lib.ranvier_cuda_init.restype = _ctypes.c_int
     lib.ranvier_cuda_last_error.restype = _ctypes.c_char_p
