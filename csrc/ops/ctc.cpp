@@ -16,8 +16,8 @@ namespace ranvier {
 using autograd::BackwardContext;
 using autograd::TensorList;
 
-KernelSlot<CtcKernel> ctc_forward_kernel;
-KernelSlot<CtcKernel> ctc_backward_kernel;
+KernelSlot<CtcKernel> ctc_forward_kernel{"ctc_forward"};
+KernelSlot<CtcKernel> ctc_backward_kernel{"ctc_backward"};
 
 namespace {
 Tensor lengths_arg(const Tensor& t, int64_t n, const char* what) {

@@ -19,13 +19,13 @@ namespace ranvier {
 using autograd::BackwardContext;
 using autograd::TensorList;
 
-KernelSlot<GatherKernel> gather_kernel;
-KernelSlot<ScatterKernel> scatter_kernel;
-KernelSlot<IndexGatherKernel> index_gather_kernel;
-KernelSlot<IndexPutKernel> index_put_kernel;
-KernelSlot<MaskedFillKernel> masked_fill_kernel;
-KernelSlot<NonzeroCountKernel> nonzero_count_kernel;
-KernelSlot<NonzeroKernel> nonzero_kernel;
+KernelSlot<GatherKernel> gather_kernel{"gather"};
+KernelSlot<ScatterKernel> scatter_kernel{"scatter"};
+KernelSlot<IndexGatherKernel> index_gather_kernel{"index_gather"};
+KernelSlot<IndexPutKernel> index_put_kernel{"index_put"};
+KernelSlot<MaskedFillKernel> masked_fill_kernel{"masked_fill"};
+KernelSlot<NonzeroCountKernel> nonzero_count_kernel{"nonzero_count"};
+KernelSlot<NonzeroKernel> nonzero_kernel{"nonzero"};
 
 StridedView strided_view(const Tensor& t) {
   StridedView v;
