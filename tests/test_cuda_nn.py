@@ -81,6 +81,19 @@ def test_pin_memory_without_cuda():
 
 
 @without_cuda
+def test_factories_pin_memory_and_cuda_device_without_cuda():
+    with pytest.raises(RuntimeError, match="pin_memory"):
+        ranvier.empty(2, pin_memory=True)
+    with pytest.raises(RuntimeError, match="pin_memory"):
+        ranvier.tensor([1.0], pin_memory=True)
+    for data in (ranvier.ones(2), np.ones(2), [1.0, 2.0]):
+        with pytest.raises(RuntimeError, match="CUDA"):
+            ranvier.tensor(data, device="cuda")
+    with pytest.raises(RuntimeError, match="CUDA"):
+        ranvier.as_tensor(ranvier.ones(2), device="cuda")
+
+
+@without_cuda
 def test_dataloader_pin_memory_without_cuda_warns():
     ds = TensorDataset(ranvier.arange(6.0).reshape(3, 2), ranvier.arange(3))
     loader = DataLoader(ds, batch_size=2, pin_memory=True)
@@ -185,6 +198,21 @@ def test_pin_memory():
     with pytest.raises(RuntimeError, match="pin_memory: cannot pin a cuda:0 tensor"):
         c.pin_memory()
     assert ranvier.zeros(0).pin_memory().is_pinned() in (True, False)  # zero-size: no crash
+
+
+@needs_cuda
+def test_factories_device_and_pin_memory():
+    for data in (ranvier.arange(3.0), np.arange(3.0, dtype=np.float32), [0.0, 1.0, 2.0]):
+        for make in (ranvier.tensor, ranvier.as_tensor):
+            t = make(data, device="cuda")
+            assert t.device.type == "cuda", (make, type(data))
+            np.testing.assert_array_equal(t.cpu().numpy(), [0, 1, 2])
+    c = ranvier.arange(3.0, device="cuda")
+    assert ranvier.tensor(c).device.type == "cuda"  # a copy on the source's device
+    assert ranvier.tensor(c, device="cpu").device.type == "cpu"
+    assert ranvier.empty(3, pin_memory=True).is_pinned()
+    p = ranvier.tensor([1.0, 2.0], pin_memory=True)
+    assert p.is_pinned() and p.tolist() == [1.0, 2.0]
 
 
 @needs_cuda
