@@ -61,6 +61,7 @@ def test_slots_without_cuda_kernel():
           % (len(missing), len(slots), " ".join(missing) or "none"))
     newly_missing = sorted(set(missing) - set(KNOWN_MISSING))
     now_covered = sorted(set(KNOWN_MISSING) - set(missing))
-    assert not newly_missing, "slots without a CUDA kernel, not in KNOWN_MISSING: %s" % newly_missing
+    assert not newly_missing, ("slots without a CUDA kernel, not in KNOWN_MISSING: %s"
+                               % newly_missing)
     assert not now_covered, ("slots in KNOWN_MISSING that have a CUDA kernel now (take them off "
                              "the list): %s" % now_covered)

@@ -34,8 +34,8 @@ class Net(nn.Module):
 @without_cuda
 def test_module_to_cuda_without_cuda_raises():
     net = Net()
-    for move in (lambda: net.to("cuda"), lambda: net.cuda(), lambda: net.to("cuda:0", ranvier.float64),
-                 lambda: net.cuda(0)):
+    for move in (lambda: net.to("cuda"), lambda: net.cuda(),
+                 lambda: net.to("cuda:0", ranvier.float64), lambda: net.cuda(0)):
         with pytest.raises(RuntimeError, match="CUDA"):
             move()
     assert net.fc.weight.device.type == "cpu" and net.fc.weight.dtype == ranvier.float32
@@ -260,7 +260,8 @@ def test_save_and_load_cuda_tensors():
     buf.seek(0)
     sd = ranvier.load(buf)
     assert sd["fc.weight"].device.type == "cuda"
-    np.testing.assert_array_equal(sd["fc.weight"].cpu().numpy(), net.fc.weight.detach().cpu().numpy())
+    np.testing.assert_array_equal(sd["fc.weight"].cpu().numpy(),
+                                  net.fc.weight.detach().cpu().numpy())
     buf.seek(0)
     cpu = ranvier.load(buf, map_location="cpu")
     assert cpu["bn.running_var"].device.type == "cpu"

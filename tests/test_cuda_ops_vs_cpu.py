@@ -52,7 +52,8 @@ def _make(spec, rng):
 
 class Case:
     def __init__(self, name, fn, inputs, grad=True, noncontig=True):
-        self.name, self.fn, self.inputs, self.grad, self.noncontig = name, fn, inputs, grad, noncontig
+        self.name, self.fn, self.inputs = name, fn, inputs
+        self.grad, self.noncontig = grad, noncontig
 
     def arrays(self, seed):
         rng = np.random.default_rng(seed)
@@ -117,7 +118,8 @@ def _compare(case, seed, noncontig):
             np.testing.assert_allclose(_host(d), _host(c), rtol=RTOL, atol=ATOL,
                                        err_msg="%s output %d" % (case.name, i))
         else:
-            np.testing.assert_array_equal(_host(d), _host(c), err_msg="%s output %d" % (case.name, i))
+            np.testing.assert_array_equal(_host(d), _host(c),
+                                          err_msg="%s output %d" % (case.name, i))
     assert len(cpu_grads) == len(dev_grads)
     for i, (c, d) in enumerate(zip(cpu_grads, dev_grads)):
         assert (c is None) == (d is None), "%s grad %d" % (case.name, i)
@@ -141,7 +143,8 @@ CASES = [
     Case("add", lambda a, b: a + b, _pair), Case("sub", lambda a, b: a - b, _pair),
     Case("mul", lambda a, b: a * b, _pair), Case("div", lambda a, b: a / (b.abs() + 0.5), _pair),
     Case("maximum", ranvier.maximum, _pair), Case("pow", lambda a, b: (a.abs() + 0.5) ** b, _pair),
-    Case("atan2", ranvier.atan2, _pair), Case("where", lambda a, b: ranvier.where(a > 0, a, b), _pair),
+    Case("atan2", ranvier.atan2, _pair),
+    Case("where", lambda a, b: ranvier.where(a > 0, a, b), _pair),
     Case("addcmul", lambda a, b: ranvier.addcmul(a, a, b, value=0.5), _pair),
     Case("lerp", lambda a, b: ranvier.lerp(a, b, 0.3), _pair),
     Case("clamp", lambda x: x.clamp(-0.5, 0.7), lambda r: [fl(*_nd(r))]),
@@ -210,7 +213,8 @@ CASES = [
     Case("take_roll_flip", lambda x: (ranvier.take(x, ranvier.tensor([0, -1], device=x.device)),
                                       ranvier.roll(x, 1, 0), ranvier.flip(x, [-1])),
          lambda r: [fl(*_nd(r, 2, 3))]),
-    Case("tril_triu", lambda x: (ranvier.tril(x), ranvier.triu(x, 1)), lambda r: [fl(*_sizes(r, 2))]),
+    Case("tril_triu", lambda x: (ranvier.tril(x), ranvier.triu(x, 1)),
+         lambda r: [fl(*_sizes(r, 2))]),
     Case("cat_stack", lambda a, b: (ranvier.cat([a, b], 0), ranvier.stack([a, b], -1)),
          lambda r: (lambda s: [fl(*s), fl(*s)])(_nd(r, 1, 3))),
     Case("pad", lambda x: F.pad(x, (1, 2)), lambda r: [fl(*_nd(r, 1, 3))]),
@@ -237,7 +241,8 @@ CASES = [
          lambda r: [fl(2, 3, *_sizes(r, 2, 2, 9))]),
     Case("max_pool2d_indices", lambda x: F.max_pool2d(x, 3, 2, 1, return_indices=True),
          lambda r: [fl(2, 2, *_sizes(r, 2, 3, 9))]),
-    Case("avg_pool2d", lambda x: F.avg_pool2d(x, 2, padding=1), lambda r: [fl(1, 3, *_sizes(r, 2, 2, 9))]),
+    Case("avg_pool2d", lambda x: F.avg_pool2d(x, 2, padding=1),
+         lambda r: [fl(1, 3, *_sizes(r, 2, 2, 9))]),
     Case("adaptive_pool", lambda x: (F.adaptive_avg_pool2d(x, (2, 3)), F.adaptive_max_pool2d(x, 2)),
          lambda r: [fl(2, 2, *_sizes(r, 2, 3, 9))]),
     Case("max_pool1d", lambda x: F.max_pool1d(x, 2), lambda r: [fl(2, 3, int(r.integers(2, 11)))]),
@@ -259,7 +264,8 @@ CASES = [
     Case("rms_norm", lambda x, w: F.rms_norm(x, x.shape[-1:], w),
          lambda r: (lambda s: [fl(*s), fl(s[-1])])(_nd(r, 2, 3))),
     # softmax and losses
-    Case("softmax", lambda x: (F.softmax(x, -1), F.log_softmax(x, 0)), lambda r: [fl(*_nd(r, 1, 3))]),
+    Case("softmax", lambda x: (F.softmax(x, -1), F.log_softmax(x, 0)),
+         lambda r: [fl(*_nd(r, 1, 3))]),
     Case("cross_entropy", lambda x, t: (F.cross_entropy(x, t), F.cross_entropy(
         x, t, reduction="none", label_smoothing=0.1)),
          lambda r: (lambda n, c: [fl(n, c), ints(0, c, n)])(*_sizes(r, 2, 1, 9))),

@@ -45,7 +45,8 @@ DType scan_result_dtype(DType in) { return is_floating(in) ? in : DType::Int64; 
 
 bool has_zero(const Tensor& x) {
   Tensor zero = scalar_tensor(Scalar(0.0), x.dtype(), x.device());
-  return *contiguous_clone(to_device(any(eq(detach(x), zero)), Device())).data<bool>();  // read on the host
+  // read on the host
+  return *contiguous_clone(to_device(any(eq(detach(x), zero)), Device())).data<bool>();
 }
 
 // Runs a scan with the result dtype rules of cumsum/cumprod (float16/bfloat16 via float32).

@@ -221,7 +221,8 @@ int ranvier_cuda_init() {
 #undef RV_MIRROR
     std::string missing;
     for (const KernelSlotInfo& s : kernel_slots())
-      if (!s.has(s.slot, DeviceType::CUDA)) missing += std::string(missing.empty() ? "" : ", ") + s.name;
+      if (!s.has(s.slot, DeviceType::CUDA))
+        missing += std::string(missing.empty() ? "" : ", ") + s.name;
     if (!missing.empty()) {
       std::snprintf(g_error, sizeof g_error,
                     "the stand-in CUDA backend does not list these kernel slots: %s",

@@ -173,7 +173,8 @@ def run_rnn(mode, x, hx, cx, weights, num_layers, bidirectional, dropout_p, trai
     D = 2 if bidirectional else 1
     masks = None
     if lengths is not None:
-        lens = ranvier.tensor([float(v) for v in lengths], dtype=x.dtype, device=x.device).unsqueeze(1)
+        lens = ranvier.tensor([float(v) for v in lengths], dtype=x.dtype,
+                              device=x.device).unsqueeze(1)
         masks = [(lens > t).to(x.dtype) for t in range(x.shape[0])]
     h_out, c_out = [], []
     for layer in range(num_layers):
