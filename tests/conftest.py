@@ -1,5 +1,7 @@
-"""Test configuration: the `device` fixture (cpu, plus cuda when a GPU is present) and the
-hypothesis profile (small example counts so the suite stays fast on 2 cores)."""
+"""Test configuration: the `device` fixture (cpu, plus cuda when CUDA is available: a GPU, or
+the stand-in backend that .ci/cuda_build_check loads) and the hypothesis profile (small example
+counts so the suite stays fast on 2 cores). The fixture is session-scoped so that hypothesis
+tests can take it."""
 import os
 
 import pytest
@@ -20,6 +22,6 @@ def _devices():
     return devs
 
 
-@pytest.fixture(params=_devices())
+@pytest.fixture(scope="session", params=_devices())
 def device(request):
     return request.param

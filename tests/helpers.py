@@ -13,7 +13,7 @@ NP_DTYPES = {
 
 def to_np(t):
     """A NumPy copy of a ranvier tensor (bfloat16 goes through float32)."""
-    t = t.detach()
+    t = t.detach().cpu()
     if t.dtype == ranvier.bfloat16:
         t = t.float()
     return np.array(t.numpy(), copy=True)
@@ -21,6 +21,8 @@ def to_np(t):
 
 def from_np(a, device="cpu", requires_grad=False):
     t = ranvier.from_numpy(np.array(a, order="C", copy=True)).clone()  # keeps 0-d arrays 0-d
+    if device != "cpu":
+        t = t.to(device)
     if requires_grad:
         t.requires_grad_(True)
     return t
@@ -53,7 +55,7 @@ def noncontiguous(t):
     """A non-contiguous tensor with the same values as t (a strided view of a bigger buffer)."""
     if t.dim() == 0:
         return t
-    big = ranvier.zeros(*t.shape[:-1], t.shape[-1] * 2, dtype=t.dtype)
+    big = ranvier.zeros(*t.shape[:-1], t.shape[-1] * 2, dtype=t.dtype, device=t.device)
     view = big.as_strided(tuple(t.shape), tuple(list(big.stride()[:-1]) + [2]), 0)
     with ranvier.no_grad():
         view.copy_(t)

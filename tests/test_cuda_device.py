@@ -186,6 +186,8 @@ def test_mixed_devices_error_names_both():
 
 
 def test_op_without_cuda_kernel_is_not_implemented():
+    if dict((n, cuda) for n, _, cuda in ranvier._C._kernel_slots())["reduce"]:
+        pytest.skip("the reduce slot has a CUDA kernel")
     c = ranvier.ones(2, 2, device="cuda")
     with pytest.raises(NotImplementedError, match="sum has no CUDA kernel"):
         ranvier.sum(c)
@@ -252,3 +254,25 @@ def test_out_of_memory_message():
         ranvier.empty(1 << 50, dtype=ranvier.uint8, device="cuda")
     t = ranvier.ones(4, device="cuda")  # still usable afterwards
     assert host(t + t).tolist() == [2.0] * 4
+
+
+@pytest.mark.skipif("fake_cuda" not in ranvier.cuda._library_path(),
+                    reason="checks the stand-in backend's memory guard")
+def test_stand_in_faults_on_host_access_to_device_memory():
+    # The stand-in (csrc/cuda/test/fake_cuda_backend.cpp) keeps device memory unreadable outside
+    # kernel calls, so that host code touching CUDA memory crashes in CI instead of passing.
+    import os
+    import subprocess
+    import sys
+    code = ("import ctypes, ranvier\n"
+            "t = ranvier.arange(4.0, device='cuda') * 2\n"
+            "print('kernel ok', t.cpu().tolist(), flush=True)\n"
+            "ctypes.c_float.from_address(t.data_ptr()).value\n"
+            "print('host read did not fault', flush=True)\n")
+    r = subprocess.run([sys.executable, "-X", "faulthandler", "-c", code], capture_output=True,
+                       text=True, timeout=120, env=dict(os.environ))
+    assert "kernel ok [0.0, 2.0, 4.0, 6.0]" in r.stdout, r.stderr
+    assert "host read did not fault" not in r.stdout
+    assert r.returncode != 0
+    assert "CUDA memory touched outside a kernel" in r.stderr
+    assert "Segmentation fault" in r.stderr  # faulthandler's Python stack follows

@@ -320,8 +320,15 @@ def test_threads_do_not_copy_a_large_dataset():
     assert after - before < 30 * 1024  # well below another copy of the data (40 MB)
 
 
-def test_pin_memory_is_a_noop():
-    b = next(iter(DataLoader(Indexed(2), batch_size=2, pin_memory=True)))
+def test_pin_memory_pins_only_with_cuda():
+    loader = DataLoader(Indexed(2), batch_size=2, pin_memory=True)
+    if ranvier.cuda.is_available():
+        b = next(iter(loader))
+        assert b[1].is_pinned()
+    else:
+        with pytest.warns(UserWarning, match="no accelerator is found"):
+            b = next(iter(loader))
+        assert not b[1].is_pinned()
     assert b[1].tolist() == [0, 1]
 
 

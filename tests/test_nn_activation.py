@@ -61,14 +61,15 @@ _X = np.array([[-7.1, -4.2, -2.55, -1.3, -0.71, -0.17], [0.13, 0.62, 1.17, 2.45,
 
 @pytest.mark.parametrize("name", sorted(CASES))
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_forward_matches_numpy(name, dtype):
+def test_forward_matches_numpy(name, dtype, device):
     fn, ref = CASES[name]
     x = _X.astype(dtype)
     tol = 1e-5 if dtype == np.float32 else 1e-10
-    assert_close(fn(from_np(x)), ref(x.astype(np.float64)).astype(dtype), rtol=tol, atol=tol)
-    assert_close(fn(noncontiguous(from_np(x))), ref(x.astype(np.float64)).astype(dtype),
+    assert_close(fn(from_np(x, device)), ref(x.astype(np.float64)).astype(dtype), rtol=tol,
+                 atol=tol)
+    assert_close(fn(noncontiguous(from_np(x, device))), ref(x.astype(np.float64)).astype(dtype),
                  rtol=tol, atol=tol)
-    assert tuple(fn(rv.zeros(0, 3, dtype=rv.float32)).shape) == (0, 3)
+    assert tuple(fn(rv.zeros(0, 3, dtype=rv.float32, device=device)).shape) == (0, 3)
 
 
 @pytest.mark.parametrize("name", sorted(CASES))

@@ -32,12 +32,13 @@ def np_sdpa(q, k, v, mask=None, causal=False, scale=None):
 
 @pytest.mark.parametrize("bshape,L,S,E,Ev", [((), 3, 4, 5, 2), ((2,), 7, 65, 8, 3),
                                              ((2, 3), 33, 17, 4, 6), ((1,), 1, 1, 1, 1)])
-def test_sdpa_forward(bshape, L, S, E, Ev):
+def test_sdpa_forward(bshape, L, S, E, Ev, device):
     rng = np.random.default_rng(1)
     q = rand_np(bshape + (L, E), rng=rng)
     k = rand_np(bshape + (S, E), rng=rng)
     v = rand_np(bshape + (S, Ev), rng=rng)
-    out = F.scaled_dot_product_attention(from_np(q), from_np(k), from_np(v))
+    out = F.scaled_dot_product_attention(from_np(q, device), from_np(k, device),
+                                         from_np(v, device))
     assert_close(out, np_sdpa(q, k, v).astype(np.float32), rtol=1e-4, atol=1e-5)
 
 
@@ -49,7 +50,7 @@ def test_sdpa_scale_and_noncontiguous():
     assert_close(out, np_sdpa(q, k, v, scale=0.3).astype(np.float32), rtol=1e-4, atol=1e-5)
 
 
-def test_sdpa_masks_and_causal():
+def test_sdpa_masks_and_causal(device):
     rng = np.random.default_rng(3)
     q = rand_np((2, 3, 6, 4), rng=rng)
     k = rand_np((2, 3, 9, 4), rng=rng)
@@ -57,10 +58,10 @@ def test_sdpa_masks_and_causal():
     bmask = rng.integers(0, 2, size=(6, 9)).astype(bool)
     bmask[:, 0] = True  # every row keeps one key
     fmask = rand_np((3, 1, 9), rng=rng)
-    Q, K, V = from_np(q), from_np(k), from_np(v)
-    assert_close(F.scaled_dot_product_attention(Q, K, V, attn_mask=from_np(bmask)),
+    Q, K, V = from_np(q, device), from_np(k, device), from_np(v, device)
+    assert_close(F.scaled_dot_product_attention(Q, K, V, attn_mask=from_np(bmask, device)),
                  np_sdpa(q, k, v, bmask).astype(np.float32), rtol=1e-4, atol=1e-5)
-    assert_close(F.scaled_dot_product_attention(Q, K, V, attn_mask=from_np(fmask)),
+    assert_close(F.scaled_dot_product_attention(Q, K, V, attn_mask=from_np(fmask, device)),
                  np_sdpa(q, k, v, fmask).astype(np.float32), rtol=1e-4, atol=1e-5)
     assert_close(F.scaled_dot_product_attention(Q, K, V, is_causal=True),
                  np_sdpa(q, k, v, causal=True).astype(np.float32), rtol=1e-4, atol=1e-5)

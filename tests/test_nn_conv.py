@@ -77,11 +77,12 @@ CONV2D_CASES = [
 
 @pytest.mark.parametrize("case", CONV2D_CASES)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_conv2d_matches_numpy(case, dtype):
+def test_conv2d_matches_numpy(case, dtype, device):
     n, c, h, w, o, k, s, p, d, g, has_bias = case
     x, wt = rnd(n, c, h, w, dtype=dtype), rnd(o, c // g, *k, dtype=dtype)
     b = rnd(o, dtype=dtype) if has_bias else None
-    out = F.conv2d(from_np(x), from_np(wt), None if b is None else from_np(b), s, p, d, g)
+    out = F.conv2d(from_np(x, device), from_np(wt, device),
+                   None if b is None else from_np(b, device), s, p, d, g)
     tol = 1e-5 if dtype == np.float32 else 1e-12
     assert_close(out, np_conv2d(x, wt, b, s, p, d, g), rtol=tol, atol=tol)
 
@@ -160,10 +161,11 @@ TRANSPOSE_CASES = [
 
 @pytest.mark.parametrize("case", TRANSPOSE_CASES)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_conv_transpose2d_matches_numpy(case, dtype):
+def test_conv_transpose2d_matches_numpy(case, dtype, device):
     n, cin, h, w, cout, k, s, p, op, g, d = case
     x, wt, b = rnd(n, cin, h, w, dtype=dtype), rnd(cin, cout // g, *k, dtype=dtype), rnd(cout, dtype=dtype)
-    out = F.conv_transpose2d(from_np(x), from_np(wt), from_np(b), s, p, op, g, d)
+    out = F.conv_transpose2d(from_np(x, device), from_np(wt, device), from_np(b, device), s, p,
+                             op, g, d)
     tol = 1e-5 if dtype == np.float32 else 1e-12
     assert_close(out, np_conv_transpose2d(x, wt, b, s, p, op, g, d), rtol=tol, atol=tol)
 

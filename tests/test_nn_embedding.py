@@ -9,14 +9,14 @@ import ranvier.nn.functional as F
 from helpers import assert_close, from_np, gradcheck, to_np
 
 
-def test_embedding_lookup_and_grad():
+def test_embedding_lookup_and_grad(device):
     w = np.random.default_rng(0).standard_normal((6, 3)).astype(np.float32)
     idx = np.array([[0, 2, 2], [5, 1, 0]])
-    wt = from_np(w, requires_grad=True)
-    out = F.embedding(from_np(idx), wt)
+    wt = from_np(w, device, requires_grad=True)
+    out = F.embedding(from_np(idx, device), wt)
     assert_close(out, w[idx])
     g = np.random.default_rng(1).standard_normal((2, 3, 3)).astype(np.float32)
-    out.backward(from_np(g))
+    out.backward(from_np(g, device))
     expect = np.zeros_like(w)
     np.add.at(expect, idx, g)
     assert_close(wt.grad, expect, rtol=1e-5, atol=1e-6)

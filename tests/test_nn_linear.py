@@ -57,26 +57,26 @@ def test_linear_module_init_ranges_and_shapes():
         assert nn.Linear(0, 3).bias is not None  # fan_in 0: bias bound 0
 
 
-def test_linear_module_forward_backward_vs_numpy():
-    lin = nn.Linear(4, 3)
+def test_linear_module_forward_backward_vs_numpy(device):
+    lin = nn.Linear(4, 3).to(device)
     x = rand_np((5, 4))
-    xt = from_np(x, requires_grad=True)
+    xt = from_np(x, device, requires_grad=True)
     out = lin(xt)
     w, b = to_np(lin.weight), to_np(lin.bias)
     assert_close(out, x @ w.T + b, rtol=1e-5, atol=1e-5)
     g = rand_np((5, 3))
-    out.backward(from_np(g))
+    out.backward(from_np(g, device))
     assert_close(xt.grad, g @ w, rtol=1e-5, atol=1e-5)
     assert_close(lin.weight.grad, g.T @ x, rtol=1e-5, atol=1e-5)
     assert_close(lin.bias.grad, g.sum(0), rtol=1e-5, atol=1e-5)
 
 
-def test_linear_zero_size():
-    lin = nn.Linear(3, 2)
-    assert tuple(lin(rv.zeros(0, 3)).shape) == (0, 2)
+def test_linear_zero_size(device):
+    lin = nn.Linear(3, 2).to(device)
+    assert tuple(lin(rv.zeros(0, 3, device=device)).shape) == (0, 2)
     with pytest.warns(UserWarning, match="zero-element"):
-        empty_in = nn.Linear(0, 2)
-    assert tuple(empty_in(rv.zeros(4, 0)).shape) == (4, 2)
+        empty_in = nn.Linear(0, 2).to(device)
+    assert tuple(empty_in(rv.zeros(4, 0, device=device)).shape) == (4, 2)
 
 
 def test_linear_shape_error():
@@ -91,10 +91,11 @@ def test_linear_shape_error():
         F.linear(rv.tensor(1.0), rv.zeros(2, 1))
 
 
-def test_bilinear_matches_numpy_and_gradcheck():
+def test_bilinear_matches_numpy_and_gradcheck(device):
     x1, x2 = rand_np((2, 3, 4)), rand_np((2, 3, 5))
     w, b = rand_np((6, 4, 5)), rand_np((6,))
-    out = F.bilinear(from_np(x1), from_np(x2), from_np(w), from_np(b))
+    out = F.bilinear(from_np(x1, device), from_np(x2, device), from_np(w, device),
+                     from_np(b, device))
     expect = np.einsum("...i,oij,...j->...o", x1, w, x2) + b
     assert_close(out, expect.astype(np.float32), rtol=1e-4, atol=1e-4)
     rng = np.random.default_rng(2)

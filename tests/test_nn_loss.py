@@ -49,7 +49,7 @@ RNG = np.random.default_rng(0)
 @pytest.mark.parametrize("reduction", ["none", "mean", "sum"])
 @pytest.mark.parametrize("weighted", [False, True])
 @pytest.mark.parametrize("ls", [0.0, 0.2])
-def test_cross_entropy_forward(shape, reduction, weighted, ls):
+def test_cross_entropy_forward(shape, reduction, weighted, ls, device):
     x = rand_np(shape, np.float64)
     c = shape[1] if len(shape) > 1 else shape[0]
     tshape = shape[:1] + shape[2:] if len(shape) > 1 else ()
@@ -57,7 +57,8 @@ def test_cross_entropy_forward(shape, reduction, weighted, ls):
     if len(tshape):
         t.reshape(-1)[0] = -100  # one ignored sample
     w = RNG.uniform(0.5, 2.0, size=c) if weighted else None
-    out = F.cross_entropy(from_np(x), from_np(t), weight=None if w is None else from_np(w),
+    out = F.cross_entropy(from_np(x, device), from_np(t, device),
+                          weight=None if w is None else from_np(w, device),
                           reduction=reduction, label_smoothing=ls)
     assert_close(out, np.asarray(np_cross_entropy(x, t, w, -100, reduction, ls)), rtol=1e-10,
                  atol=1e-12)

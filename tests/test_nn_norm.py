@@ -31,29 +31,30 @@ def np_ln(x, k, w=None, b=None, eps=1e-5):
 
 
 @pytest.mark.parametrize("shape", [(4, 3), (2, 3, 5), (2, 3, 2, 2)])
-def test_batch_norm_train_forward_and_running_stats(shape):
+def test_batch_norm_train_forward_and_running_stats(shape, device):
     x = rand_np(shape, np.float64)
     c = shape[1]
     w = rand_np((c,), np.float64, rng=np.random.default_rng(1))
     b = rand_np((c,), np.float64, rng=np.random.default_rng(2))
-    rm, rv = from_np(np.zeros(c)), from_np(np.ones(c))
-    out = F.batch_norm(from_np(x), rm, rv, from_np(w), from_np(b), training=True, momentum=0.3,
-                       eps=1e-3)
+    rm, rv = from_np(np.zeros(c), device), from_np(np.ones(c), device)
+    out = F.batch_norm(from_np(x, device), rm, rv, from_np(w, device), from_np(b, device),
+                       training=True, momentum=0.3, eps=1e-3)
     assert_close(out, np_bn_train(x, w, b, 1e-3), rtol=1e-10, atol=1e-12)
     axes = (0,) + tuple(range(2, x.ndim))
     assert_close(rm, 0.3 * x.mean(axis=axes), rtol=1e-12)
     assert_close(rv, 0.7 + 0.3 * x.var(axis=axes, ddof=1), rtol=1e-12)
 
 
-def test_batch_norm_eval_and_no_affine_float32_noncontiguous():
+def test_batch_norm_eval_and_no_affine_float32_noncontiguous(device):
     x = rand_np((3, 4, 2), np.float32)
     rm = np.array([0.1, -0.2, 0.3, 0.0], dtype=np.float32)
     rv = np.array([1.5, 0.5, 2.0, 1.0], dtype=np.float32)
-    out = F.batch_norm(noncontiguous(from_np(x)), from_np(rm), from_np(rv), training=False)
+    out = F.batch_norm(noncontiguous(from_np(x, device)), from_np(rm, device),
+                       from_np(rv, device), training=False)
     ref = (x - rm[None, :, None]) / np.sqrt(rv[None, :, None] + 1e-5)
     assert out.dtype == ranvier.float32
     assert_close(out, ref.astype(np.float32), rtol=1e-5, atol=1e-6)
-    out = F.batch_norm(from_np(x), None, None, training=True)
+    out = F.batch_norm(from_np(x, device), None, None, training=True)
     assert_close(out, np_bn_train(x.astype(np.float64), np.ones(4), np.zeros(4), 1e-5)
                  .astype(np.float32), rtol=1e-4, atol=1e-5)
 
@@ -124,14 +125,14 @@ def test_batchnorm_module():
 
 
 @pytest.mark.parametrize("shape,k", [((3, 5), 1), ((2, 3, 4), 2), ((2, 3, 4), 1)])
-def test_layer_norm(shape, k):
+def test_layer_norm(shape, k, device):
     x = rand_np(shape, np.float64)
     ns = shape[len(shape) - k:]
     w = rand_np(ns, np.float64, rng=np.random.default_rng(1))
     b = rand_np(ns, np.float64, rng=np.random.default_rng(2))
-    assert_close(F.layer_norm(from_np(x), ns, from_np(w), from_np(b)), np_ln(x, k, w, b),
-                 rtol=1e-10, atol=1e-12)
-    assert_close(F.layer_norm(from_np(x), ns), np_ln(x, k), rtol=1e-10, atol=1e-12)
+    assert_close(F.layer_norm(from_np(x, device), ns, from_np(w, device), from_np(b, device)),
+                 np_ln(x, k, w, b), rtol=1e-10, atol=1e-12)
+    assert_close(F.layer_norm(from_np(x, device), ns), np_ln(x, k), rtol=1e-10, atol=1e-12)
     assert gradcheck(lambda a, ww, bb: F.layer_norm(a, ns, ww, bb), x, w, b)
     assert gradcheck(lambda a: F.layer_norm(a, ns, eps=1e-3), x)
 

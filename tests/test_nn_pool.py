@@ -72,16 +72,17 @@ MAX_CASES = [((2, 2), None, (0, 0), (1, 1), False), ((3, 3), (2, 2), (1, 1), (1,
 
 @pytest.mark.parametrize("k,s,p,d,ceil", MAX_CASES)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_max_pool2d_values_and_indices(k, s, p, d, ceil, dtype):
+def test_max_pool2d_values_and_indices(k, s, p, d, ceil, dtype, device):
     x = rnd(2, 3, 9, 8, dtype=dtype)
-    out, idx = F.max_pool2d(from_np(x), k, s, p, d, ceil_mode=ceil, return_indices=True)
+    out, idx = F.max_pool2d(from_np(x, device), k, s, p, d, ceil_mode=ceil, return_indices=True)
     ro, ri = np_max_pool2d(x, k, s or k, p, d, ceil)
     assert_close(out, ro, rtol=0, atol=0)
     assert_close(idx, ri)
     assert idx.dtype == ranvier.int64
-    out_nc = F.max_pool2d(noncontiguous(from_np(x)), k, s, p, d, ceil_mode=ceil)
+    out_nc = F.max_pool2d(noncontiguous(from_np(x, device)), k, s, p, d, ceil_mode=ceil)
     assert_close(out_nc, ro, rtol=0, atol=0)
-    out_u, idx_u = F.max_pool2d(from_np(x[1]), k, s, p, d, ceil_mode=ceil, return_indices=True)
+    out_u, idx_u = F.max_pool2d(from_np(x[1], device), k, s, p, d, ceil_mode=ceil,
+                                return_indices=True)
     assert_close(out_u, ro[1], rtol=0, atol=0)
     assert_close(idx_u, ri[1])
 
@@ -117,12 +118,12 @@ AVG_CASES = [((2, 2), None, (0, 0), False, True, None), ((3, 3), (2, 2), (1, 1),
 
 
 @pytest.mark.parametrize("k,s,p,ceil,inc,div", AVG_CASES)
-def test_avg_pool2d_matches_numpy(k, s, p, ceil, inc, div):
+def test_avg_pool2d_matches_numpy(k, s, p, ceil, inc, div, device):
     x = rnd(2, 3, 8, 7)
-    out = F.avg_pool2d(noncontiguous(from_np(x)), k, s, p, ceil, inc, div)
+    out = F.avg_pool2d(noncontiguous(from_np(x, device)), k, s, p, ceil, inc, div)
     assert_close(out, np_avg_pool2d(x, k, s or k, p, ceil, inc, div), rtol=1e-12, atol=1e-12)
     x32 = x.astype(np.float32)
-    assert_close(F.avg_pool2d(from_np(x32[0]), k, s, p, ceil, inc, div),
+    assert_close(F.avg_pool2d(from_np(x32[0], device), k, s, p, ceil, inc, div),
                  np_avg_pool2d(x32, k, s or k, p, ceil, inc, div)[0], rtol=1e-5, atol=1e-6)
 
 

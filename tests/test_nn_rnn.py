@@ -86,9 +86,9 @@ def np_weights(m):
 @pytest.mark.parametrize("cls,mode,kw", [
     (nn.RNNCell, "RNN_TANH", {}), (nn.RNNCell, "RNN_RELU", {"nonlinearity": "relu"}),
     (nn.LSTMCell, "LSTM", {}), (nn.GRUCell, "GRU", {}), (nn.GRUCell, "GRU", {"bias": False})])
-def test_cells_match_numpy(cls, mode, kw):
+def test_cells_match_numpy(cls, mode, kw, device):
     ranvier.manual_seed(0)
-    cell = cls(5, 4, **kw)
+    cell = cls(5, 4, **kw).to(device)
     rng = np.random.default_rng(1)
     x = rng.standard_normal((3, 5)).astype(np.float32)
     h = rng.standard_normal((3, 4)).astype(np.float32)
@@ -98,15 +98,15 @@ def test_cells_match_numpy(cls, mode, kw):
          to_np(cell.bias_hh) if cell.bias_hh is not None else None)
     eh, ec = np_cell(mode, x, h, c, *w)
     if mode == "LSTM":
-        oh, oc = cell(from_np(x), (from_np(h), from_np(c)))
+        oh, oc = cell(from_np(x, device), (from_np(h, device), from_np(c, device)))
         assert_close(oc, ec.astype(np.float32), rtol=1e-5, atol=1e-5)
     else:
-        oh = cell(from_np(x), from_np(h))
+        oh = cell(from_np(x, device), from_np(h, device))
     assert_close(oh, eh.astype(np.float32), rtol=1e-5, atol=1e-5)
     # hx=None means zeros; unbatched input gives unbatched output
     z = np.zeros((1, 4), np.float32)
     eh0, _ = np_cell(mode, x[:1], z, z, *w)
-    out = cell(from_np(x[0]))
+    out = cell(from_np(x[0], device))
     out = out[0] if mode == "LSTM" else out
     assert tuple(out.shape) == (4,)
     assert_close(out, eh0[0].astype(np.float32), rtol=1e-5, atol=1e-5)
@@ -141,9 +141,9 @@ def test_lstm_cell_gradcheck():
     (nn.LSTM, "LSTM", {"num_layers": 2, "bidirectional": True, "proj_size": 2}),
     (nn.GRU, "GRU", {"num_layers": 2, "bias": False, "batch_first": True}),
 ])
-def test_sequence_layers_match_numpy(cls, mode, kw):
+def test_sequence_layers_match_numpy(cls, mode, kw, device):
     ranvier.manual_seed(0)
-    m = cls(5, 3, **kw).double()
+    m = cls(5, 3, **kw).double().to(device)
     L = m.num_layers
     D = 2 if m.bidirectional else 1
     Hout = m.proj_size if getattr(m, "proj_size", 0) else 3
@@ -154,8 +154,8 @@ def test_sequence_layers_match_numpy(cls, mode, kw):
     c0 = rng.standard_normal((L * D, B, 3))
     ey, eh, ec = np_rnn(mode, x, h0, c0 if mode == "LSTM" else None, np_weights(m), L, D)
     xin = x.transpose(1, 0, 2) if m.batch_first else x
-    hx = (from_np(h0), from_np(c0)) if mode == "LSTM" else from_np(h0)
-    y, hn = m(from_np(xin), hx)
+    hx = (from_np(h0, device), from_np(c0, device)) if mode == "LSTM" else from_np(h0, device)
+    y, hn = m(from_np(xin, device), hx)
     if mode == "LSTM":
         hn, cn = hn
         assert_close(cn, ec, rtol=1e-10, atol=1e-10)
@@ -165,7 +165,7 @@ def test_sequence_layers_match_numpy(cls, mode, kw):
     ey0, eh0, _ = np_rnn(mode, x[:, :1], np.zeros_like(h0[:, :1]),
                          np.zeros_like(c0[:, :1]) if mode == "LSTM" else None,
                          np_weights(m), L, D)
-    y1, h1 = m(from_np(x[:, 0]))
+    y1, h1 = m(from_np(x[:, 0], device))
     h1 = h1[0] if mode == "LSTM" else h1
     assert_close(y1, ey0[:, 0], rtol=1e-10, atol=1e-10)
     assert_close(h1, eh0[:, 0], rtol=1e-10, atol=1e-10)

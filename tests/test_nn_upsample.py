@@ -130,12 +130,12 @@ def _ref_mode(mode):
 # -- forward ------------------------------------------------------------------------------------
 @pytest.mark.parametrize("nd,mode,align", _cases())
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_interpolate_size_matches_reference(nd, mode, align, dtype):
+def test_interpolate_size_matches_reference(nd, mode, align, dtype, device):
     rng = np.random.default_rng(nd * 7 + len(mode))
     in_sp = [3, 4, 2][:nd]
     for out_sp in ([5, 7, 3][:nd], [2, 3, 1][:nd], [6, 8, 4][:nd], in_sp):
         x = rand_np((2, 3) + tuple(in_sp), dtype, rng)
-        y = F.interpolate(from_np(x), size=out_sp, mode=mode, align_corners=align)
+        y = F.interpolate(from_np(x, device), size=out_sp, mode=mode, align_corners=align)
         tol = 1e-5 if dtype == np.float32 else 1e-12
         assert_close(y, ref_interp(x, out_sp, _ref_mode(mode), bool(align)).astype(dtype),
                      rtol=tol, atol=tol)

@@ -48,7 +48,7 @@ Tensor& relu_(Tensor& t) {
   return unary_inplace(t, UnaryOp::Relu, "relu_", {}, [](const Tensor& x) { return relu(x); });
 }
 
-KernelSlot<GeluGradKernel> gelu_backward_kernel;
+KernelSlot<GeluGradKernel> gelu_backward_kernel{"gelu_backward"};
 
 Tensor gelu(const Tensor& t, GeluApproximate approximate) {
   bool tanh_form = approximate == GeluApproximate::Tanh;

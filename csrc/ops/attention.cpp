@@ -11,8 +11,8 @@ namespace ranvier {
 using autograd::BackwardContext;
 using autograd::TensorList;
 
-KernelSlot<AttnKernel> sdpa_forward_kernel;
-KernelSlot<AttnKernel> sdpa_backward_kernel;
+KernelSlot<AttnKernel> sdpa_forward_kernel{"sdpa_forward"};
+KernelSlot<AttnKernel> sdpa_backward_kernel{"sdpa_backward"};
 
 Tensor scaled_dot_product_attention_fused(const Tensor& q, const Tensor& k, const Tensor& v,
                                           const Tensor& mask, double scale, bool causal) {

@@ -21,7 +21,7 @@ namespace ranvier {
 using autograd::BackwardContext;
 using autograd::TensorList;
 
-KernelSlot<BinaryKernel> binary_kernel;
+KernelSlot<BinaryKernel> binary_kernel{"binary"};
 
 namespace {
 

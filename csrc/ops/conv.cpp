@@ -11,8 +11,8 @@ namespace ranvier {
 using autograd::BackwardContext;
 using autograd::TensorList;
 
-KernelSlot<Im2ColKernel> im2col_kernel;
-KernelSlot<Col2ImKernel> col2im_kernel;
+KernelSlot<Im2ColKernel> im2col_kernel{"im2col"};
+KernelSlot<Col2ImKernel> col2im_kernel{"col2im"};
 
 namespace {
 

@@ -15,10 +15,10 @@ namespace ranvier {
 using autograd::BackwardContext;
 using autograd::TensorList;
 
-KernelSlot<ConvForwardKernel> conv_forward_kernel;
-KernelSlot<ConvBackwardDataKernel> conv_backward_data_kernel;
-KernelSlot<ConvWeightGradKernel> conv_weight_grad_kernel;
-KernelSlot<ConvBackwardKernel> conv_backward_kernel;
+KernelSlot<ConvForwardKernel> conv_forward_kernel{"conv_forward"};
+KernelSlot<ConvBackwardDataKernel> conv_backward_data_kernel{"conv_backward_data"};
+KernelSlot<ConvWeightGradKernel> conv_weight_grad_kernel{"conv_weight_grad"};
+KernelSlot<ConvBackwardKernel> conv_backward_kernel{"conv_backward"};
 
 namespace {
 

@@ -9,8 +9,8 @@
 
 namespace ranvier {
 
-KernelSlot<CastKernel> cast_kernel;
-KernelSlot<FillKernel> fill_kernel;
+KernelSlot<CastKernel> cast_kernel{"cast"};
+KernelSlot<FillKernel> fill_kernel{"fill"};
 DeviceMemcpy device_memcpy = nullptr;
 
 namespace {

@@ -16,8 +16,8 @@ namespace ranvier {
 using autograd::BackwardContext;
 using autograd::TensorList;
 
-KernelSlot<CtcKernel> ctc_forward_kernel;
-KernelSlot<CtcKernel> ctc_backward_kernel;
+KernelSlot<CtcKernel> ctc_forward_kernel{"ctc_forward"};
+KernelSlot<CtcKernel> ctc_backward_kernel{"ctc_backward"};
 
 namespace {
 Tensor lengths_arg(const Tensor& t, int64_t n, const char* what) {
@@ -25,7 +25,7 @@ Tensor lengths_arg(const Tensor& t, int64_t n, const char* what) {
                 " must be integers, got ", t.describe());
   RV_CHECK_VALUE(t.dim() <= 1 && t.numel() == n, "ctc_loss: expected ", what, " of ", n,
                  " elements (one per batch element), got ", t.describe());
-  return contiguous(to_dtype(reshape(t, {n}), DType::Int64));
+  return contiguous(to_dtype(reshape(to_device(t, Device()), {n}), DType::Int64));  // host
 }
 }  // namespace
 
@@ -51,7 +51,9 @@ Tensor ctc_loss(const Tensor& log_probs, const Tensor& targets, const Tensor& in
                  targets.describe());
   Tensor il = lengths_arg(input_lengths, N, "input_lengths");
   Tensor tl = lengths_arg(target_lengths, N, "target_lengths");
-  Tensor tg = contiguous(to_dtype(targets, DType::Int64));
+  // The checks and offsets run on the host (host copies of CUDA targets); the kernel gets
+  // copies on log_probs' device (no copies at all on the CPU).
+  Tensor tg = contiguous(to_dtype(to_device(targets, Device()), DType::Int64));
   Tensor off = empty({N}, DType::Int64, Device());
   const int64_t* ilp = il.data<int64_t>();
   const int64_t* tlp = tl.data<int64_t>();
@@ -96,6 +98,11 @@ Tensor ctc_loss(const Tensor& log_probs, const Tensor& targets, const Tensor& in
   for (int64_t b = 0; b < N; ++b) max_tl = std::max(max_tl, tlp[b]);
   Tensor alpha = grad ? empty({N, T * (2 * max_tl + 1)}, DType::Float64, log_probs.device())
                       : Tensor();
+  const Device dev = log_probs.device();
+  il = to_device(il, dev);
+  tl = to_device(tl, dev);
+  tg = to_device(tg, dev);
+  off = to_device(off, dev);
   CtcSpec s;
   s.dtype = log_probs.dtype();
   s.t = T;
@@ -105,10 +112,10 @@ Tensor ctc_loss(const Tensor& log_probs, const Tensor& targets, const Tensor& in
   s.zero_infinity = zero_infinity;
   if (N > 0) {
     s.log_probs = lp.data_ptr();
-    s.targets = tgp;
-    s.offset = offp;
-    s.input_lengths = ilp;
-    s.target_lengths = tlp;
+    s.targets = tg.numel() > 0 ? tg.data<int64_t>() : nullptr;
+    s.offset = off.data<int64_t>();
+    s.input_lengths = il.data<int64_t>();
+    s.target_lengths = tl.data<int64_t>();
     s.nll = nll.data_ptr();
     s.alpha = grad && alpha.numel() > 0 ? alpha.data<double>() : nullptr;
     s.alpha_stride = T * (2 * max_tl + 1);

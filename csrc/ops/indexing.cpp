@@ -19,13 +19,13 @@ namespace ranvier {
 using autograd::BackwardContext;
 using autograd::TensorList;
 
-KernelSlot<GatherKernel> gather_kernel;
-KernelSlot<ScatterKernel> scatter_kernel;
-KernelSlot<IndexGatherKernel> index_gather_kernel;
-KernelSlot<IndexPutKernel> index_put_kernel;
-KernelSlot<MaskedFillKernel> masked_fill_kernel;
-KernelSlot<NonzeroCountKernel> nonzero_count_kernel;
-KernelSlot<NonzeroKernel> nonzero_kernel;
+KernelSlot<GatherKernel> gather_kernel{"gather"};
+KernelSlot<ScatterKernel> scatter_kernel{"scatter"};
+KernelSlot<IndexGatherKernel> index_gather_kernel{"index_gather"};
+KernelSlot<IndexPutKernel> index_put_kernel{"index_put"};
+KernelSlot<MaskedFillKernel> masked_fill_kernel{"masked_fill"};
+KernelSlot<NonzeroCountKernel> nonzero_count_kernel{"nonzero_count"};
+KernelSlot<NonzeroKernel> nonzero_kernel{"nonzero"};
 
 StridedView strided_view(const Tensor& t) {
   StridedView v;
@@ -52,8 +52,10 @@ Tensor long_index(const Tensor& idx, const char* op, bool as_index_error) {
 }
 
 // Raises IndexError when an index value is outside [0, size) (or [-size, size) with wrap).
+// A CUDA index is copied to the host for the check.
 void check_range(const Tensor& idx64, int64_t size, int64_t dim, const char* op, bool wrap) {
-  const int64_t* p = idx64.data<int64_t>();
+  Tensor host = idx64.device().is_cpu() ? idx64 : to_device(idx64, Device());
+  const int64_t* p = host.data<int64_t>();
   int64_t lo = wrap ? -size : 0;
   for (int64_t i = 0; i < idx64.numel(); ++i)
     RV_CHECK_INDEX(p[i] >= lo && p[i] < size, op, ": index ", p[i],
@@ -282,10 +284,11 @@ IndexPlan make_plan(const Tensor& self, const std::vector<Tensor>& idx, const ch
   bool adjacent = dims.back() - dims.front() + 1 == int64_t(dims.size());
   p.first = adjacent ? dims.front() : 0;
   int64_t nb = shape_numel(p.bshape);
-  p.offsets = zeros({nb}, DType::Int64, self.device());
-  int64_t* off = p.offsets.data<int64_t>();
+  // The offsets are computed on the host (from host copies of CUDA indices), then moved.
+  Tensor offsets = zeros({nb}, DType::Int64, Device());
+  int64_t* off = offsets.data<int64_t>();
   for (int64_t d : dims) {
-    Tensor e = contiguous_clone(expand(idx[d], p.bshape));
+    Tensor e = contiguous_clone(expand(to_device(idx[d], Device()), p.bshape));
     const int64_t* v = e.data<int64_t>();
     int64_t size = self.sizes()[d], stride = self.strides()[d];
     for (int64_t i = 0; i < nb; ++i) {
@@ -295,6 +298,7 @@ IndexPlan make_plan(const Tensor& self, const std::vector<Tensor>& idx, const ch
       off[i] += (x < 0 ? x + size : x) * stride;
     }
   }
+  p.offsets = to_device(offsets, self.device());
   for (int64_t d = 0; d < self.dim(); ++d) {
     if (idx[d].defined()) continue;
     bool pre = d < p.first;
@@ -490,6 +494,7 @@ void check_mask(const Tensor& mask, const char* op) {
 }
 
 void masked_fill_raw(const Tensor& out, const Tensor& self, const Tensor& mask, const Scalar& v) {
+  check_same_device("masked_fill", {&out, &self, &mask});
   if (out.numel() == 0) return;
   Tensor s = self, m = mask;
   if (overlaps_differently(out, s)) s = contiguous_clone(s);
@@ -501,8 +506,9 @@ void masked_fill_raw(const Tensor& out, const Tensor& self, const Tensor& mask, 
 Scalar scalar_of(const Tensor& value, const char* op) {
   RV_CHECK(value.dim() == 0, op, " only supports a 0-dimensional value tensor, but got tensor "
            "with ", value.dim(), " dimension(s).");
-  Tensor v = contiguous_clone(to_dtype(detach(value), is_floating(value.dtype()) ? DType::Float64
-                                      : value.dtype() == DType::Bool ? DType::Bool : DType::Int64));
+  Tensor v = contiguous_clone(to_device(
+      to_dtype(detach(value), is_floating(value.dtype()) ? DType::Float64
+               : value.dtype() == DType::Bool ? DType::Bool : DType::Int64), Device()));
   if (v.dtype() == DType::Float64) return Scalar(*v.data<double>());
   if (v.dtype() == DType::Bool) return Scalar(*v.data<bool>());
   return Scalar(*v.data<int64_t>());

@@ -13,8 +13,8 @@ namespace ranvier {
 using autograd::BackwardContext;
 using autograd::TensorList;
 
-KernelSlot<CrossEntropyKernel> cross_entropy_forward_kernel;
-KernelSlot<CrossEntropyKernel> cross_entropy_backward_kernel;
+KernelSlot<CrossEntropyKernel> cross_entropy_forward_kernel{"cross_entropy_forward"};
+KernelSlot<CrossEntropyKernel> cross_entropy_backward_kernel{"cross_entropy_backward"};
 
 Reduction parse_reduction(const std::string& s, const char* op) {
   if (s == "none") return Reduction::None;

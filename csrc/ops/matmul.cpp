@@ -15,7 +15,7 @@ namespace ranvier {
 using autograd::BackwardContext;
 using autograd::TensorList;
 
-KernelSlot<GemmKernel> gemm_kernel;
+KernelSlot<GemmKernel> gemm_kernel{"gemm"};
 
 namespace {
 

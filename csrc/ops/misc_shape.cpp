@@ -19,19 +19,20 @@ using autograd::TensorList;
 namespace {
 
 // The [rows, cols] bool mask of elements strictly above (upper) / below the k-th diagonal.
+// Built on the host, then moved to dev.
 Tensor diagonal_mask(int64_t rows, int64_t cols, int64_t k, bool above, Device dev) {
-  Tensor m = empty({rows, cols}, DType::Bool, dev);
+  Tensor m = empty({rows, cols}, DType::Bool, Device());
   bool* p = m.data<bool>();
   for (int64_t i = 0; i < rows; ++i)
     for (int64_t j = 0; j < cols; ++j) p[i * cols + j] = above ? (j - i > k) : (j - i < k);
-  return m;
+  return to_device(m, dev);
 }
 
 // A 1-D int64 tensor from host values.
 Tensor long_tensor(const std::vector<int64_t>& v, Device dev) {
-  Tensor t = empty({int64_t(v.size())}, DType::Int64, dev);
+  Tensor t = empty({int64_t(v.size())}, DType::Int64, Device());
   std::copy(v.begin(), v.end(), t.data<int64_t>());
-  return t;
+  return to_device(t, dev);
 }
 
 }  // namespace
@@ -233,7 +234,7 @@ Tensor pad(const Tensor& t, const std::vector<int64_t>& p, const std::string& mo
 Tensor one_hot(const Tensor& t, int64_t num_classes) {
   RV_CHECK(t.dtype() == DType::Int64, "one_hot is only applicable to index tensor of type "
            "int64 (got ", dtype_name(t.dtype()), ")");
-  Tensor c = contiguous_clone(detach(t));
+  Tensor c = contiguous_clone(to_device(detach(t), Device()));  // the classes, on the host
   const int64_t* p = c.data<int64_t>();
   int64_t mx = -1;
   for (int64_t i = 0; i < c.numel(); ++i) {
@@ -250,7 +251,8 @@ Tensor one_hot(const Tensor& t, int64_t num_classes) {
   Shape s = t.sizes();
   s.push_back(num_classes);
   Tensor out = zeros(s, DType::Int64, t.device());
-  if (c.numel() > 0 && num_classes > 0) scatter_(out, -1, unsqueeze(c, -1), Scalar(int64_t(1)));
+  if (c.numel() > 0 && num_classes > 0)
+    scatter_(out, -1, unsqueeze(detach(t), -1), Scalar(int64_t(1)));
   return out;
 }
 

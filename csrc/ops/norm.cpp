@@ -13,10 +13,10 @@ namespace ranvier {
 using autograd::BackwardContext;
 using autograd::TensorList;
 
-KernelSlot<NormKernel> batch_norm_forward_kernel;
-KernelSlot<NormKernel> batch_norm_backward_kernel;
-KernelSlot<NormKernel> layer_norm_forward_kernel;
-KernelSlot<NormKernel> layer_norm_backward_kernel;
+KernelSlot<NormKernel> batch_norm_forward_kernel{"batch_norm_forward"};
+KernelSlot<NormKernel> batch_norm_backward_kernel{"batch_norm_backward"};
+KernelSlot<NormKernel> layer_norm_forward_kernel{"layer_norm_forward"};
+KernelSlot<NormKernel> layer_norm_backward_kernel{"layer_norm_backward"};
 
 namespace {
 

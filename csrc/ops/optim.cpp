@@ -15,14 +15,14 @@
 
 namespace ranvier {
 
-KernelSlot<OptimKernel> sgd_kernel;
-KernelSlot<OptimKernel> adam_kernel;
-KernelSlot<OptimKernel> rmsprop_kernel;
-KernelSlot<OptimKernel> adagrad_kernel;
-KernelSlot<OptimKernel> adadelta_kernel;
-KernelSlot<OptimKernel> adamax_kernel;
-KernelSlot<OptimKernel> nadam_kernel;
-KernelSlot<OptimKernel> radam_kernel;
+KernelSlot<OptimKernel> sgd_kernel{"sgd"};
+KernelSlot<OptimKernel> adam_kernel{"adam"};
+KernelSlot<OptimKernel> rmsprop_kernel{"rmsprop"};
+KernelSlot<OptimKernel> adagrad_kernel{"adagrad"};
+KernelSlot<OptimKernel> adadelta_kernel{"adadelta"};
+KernelSlot<OptimKernel> adamax_kernel{"adamax"};
+KernelSlot<OptimKernel> nadam_kernel{"nadam"};
+KernelSlot<OptimKernel> radam_kernel{"radam"};
 
 namespace {
 

@@ -11,10 +11,10 @@ namespace ranvier {
 using autograd::BackwardContext;
 using autograd::TensorList;
 
-KernelSlot<MaxPoolKernel> max_pool_kernel;
-KernelSlot<MaxPoolBackwardKernel> max_pool_backward_kernel;
-KernelSlot<AvgPoolKernel> avg_pool_kernel;
-KernelSlot<AvgPoolBackwardKernel> avg_pool_backward_kernel;
+KernelSlot<MaxPoolKernel> max_pool_kernel{"max_pool"};
+KernelSlot<MaxPoolBackwardKernel> max_pool_backward_kernel{"max_pool_backward"};
+KernelSlot<AvgPoolKernel> avg_pool_kernel{"avg_pool"};
+KernelSlot<AvgPoolBackwardKernel> avg_pool_backward_kernel{"avg_pool_backward"};
 
 namespace {
 

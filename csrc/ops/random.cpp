@@ -13,7 +13,7 @@
 
 namespace ranvier {
 
-KernelSlot<RandomKernel> random_kernel;
+KernelSlot<RandomKernel> random_kernel{"random"};
 
 uint64_t random_blocks(RandomDist dist, DType dtype, int64_t n) {
   uint64_t per = 4;

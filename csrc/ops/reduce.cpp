@@ -13,7 +13,7 @@ namespace ranvier {
 using autograd::BackwardContext;
 using autograd::TensorList;
 
-KernelSlot<ReduceKernel> reduce_kernel;
+KernelSlot<ReduceKernel> reduce_kernel{"reduce"};
 
 // ---- helpers ----
 
@@ -221,7 +221,7 @@ Tensor prod(const Tensor& t, const std::vector<int64_t>& dims, bool keepdim, Opt
           Tensor g = unsqueeze_reduced(c.grad(), red, keepdim);
           Tensor zero = scalar_tensor(Scalar(0.0), x.dtype(), x.device());
           Tensor has_zero = any(eq(detach(x), zero));
-          if (!*contiguous_clone(has_zero).data<bool>())
+          if (!*contiguous_clone(to_device(has_zero, Device())).data<bool>())
             return TensorList{div(mul(g, unsqueeze_reduced(result, red, keepdim)), x)};
           // Exact without division; its own derivative is not implemented.
           Tensor r = prod_grad_with_zeros(detach(g), x, red);

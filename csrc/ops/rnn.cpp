@@ -12,8 +12,8 @@ namespace ranvier {
 using autograd::BackwardContext;
 using autograd::TensorList;
 
-KernelSlot<RnnKernel> rnn_forward_kernel;
-KernelSlot<RnnKernel> rnn_backward_kernel;
+KernelSlot<RnnKernel> rnn_forward_kernel{"rnn_forward"};
+KernelSlot<RnnKernel> rnn_backward_kernel{"rnn_backward"};
 
 int64_t rnn_gate_count(RnnMode mode) {
   switch (mode) {

@@ -13,8 +13,8 @@ namespace ranvier {
 using autograd::BackwardContext;
 using autograd::TensorList;
 
-KernelSlot<ScanKernel> scan_kernel;
-KernelSlot<CumprodGradKernel> cumprod_grad_kernel;
+KernelSlot<ScanKernel> scan_kernel{"scan"};
+KernelSlot<CumprodGradKernel> cumprod_grad_kernel{"cumprod_grad"};
 
 namespace {
 
@@ -45,7 +45,8 @@ DType scan_result_dtype(DType in) { return is_floating(in) ? in : DType::Int64; 
 
 bool has_zero(const Tensor& x) {
   Tensor zero = scalar_tensor(Scalar(0.0), x.dtype(), x.device());
-  return *contiguous_clone(any(eq(detach(x), zero))).data<bool>();
+  // read on the host
+  return *contiguous_clone(to_device(any(eq(detach(x), zero)), Device())).data<bool>();
 }
 
 // Runs a scan with the result dtype rules of cumsum/cumprod (float16/bfloat16 via float32).

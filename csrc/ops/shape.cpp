@@ -57,8 +57,9 @@ Tensor restride(const Tensor& t, const StridedGeometry& from, const StridedGeome
     // Elements that share a storage slot add up; summed serially in float64 so that overlaps
     // are exact and the result does not depend on the thread count.
     autograd::NoGradGuard ng;
-    Tensor c = contiguous_clone(to_dtype(detach(t), DType::Float64));
-    Tensor acc = zeros({span}, DType::Float64, t.device());
+    // (on the host: a CUDA tensor is copied over and the result copied back)
+    Tensor c = contiguous_clone(to_dtype(to_device(detach(t), Device()), DType::Float64));
+    Tensor acc = zeros({span}, DType::Float64, Device());
     double* a = acc.data<double>();
     const double* v = c.data<double>();
     int64_t n = c.numel(), nd = int64_t(from.sizes.size());

@@ -13,8 +13,8 @@ namespace ranvier {
 using autograd::BackwardContext;
 using autograd::TensorList;
 
-KernelSlot<SoftmaxKernel> softmax_forward_kernel;
-KernelSlot<SoftmaxKernel> softmax_backward_kernel;
+KernelSlot<SoftmaxKernel> softmax_forward_kernel{"softmax_forward"};
+KernelSlot<SoftmaxKernel> softmax_backward_kernel{"softmax_backward"};
 
 namespace {
 

@@ -13,8 +13,8 @@ namespace ranvier {
 using autograd::BackwardContext;
 using autograd::TensorList;
 
-KernelSlot<SortKernel> sort_kernel;
-KernelSlot<UniqueGroupsKernel> unique_groups_kernel;
+KernelSlot<SortKernel> sort_kernel{"sort"};
+KernelSlot<UniqueGroupsKernel> unique_groups_kernel{"unique_groups"};
 
 namespace {
 

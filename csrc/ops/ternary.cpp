@@ -19,7 +19,7 @@ namespace ranvier {
 using autograd::BackwardContext;
 using autograd::TensorList;
 
-KernelSlot<TernaryKernel> ternary_kernel;
+KernelSlot<TernaryKernel> ternary_kernel{"ternary"};
 
 namespace {
 

@@ -19,7 +19,7 @@ namespace ranvier {
 using autograd::BackwardContext;
 using autograd::TensorList;
 
-KernelSlot<UnaryKernel> unary_kernel;
+KernelSlot<UnaryKernel> unary_kernel{"unary"};
 
 namespace {
 DType unary_compute_dtype(UnaryOp op, DType in) {

@@ -14,8 +14,8 @@ namespace ranvier {
 using autograd::BackwardContext;
 using autograd::TensorList;
 
-KernelSlot<UpsampleKernel> upsample_forward_kernel;
-KernelSlot<UpsampleKernel> upsample_backward_kernel;
+KernelSlot<UpsampleKernel> upsample_forward_kernel{"upsample_forward"};
+KernelSlot<UpsampleKernel> upsample_backward_kernel{"upsample_backward"};
 
 namespace {
 

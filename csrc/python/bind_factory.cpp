@@ -51,7 +51,8 @@ void scan(py::handle h, size_t depth, Shape& shape, int& kind, const char* op) {
 template <typename T>
 void fill_values(py::handle h, T*& out) {
   if (is_tensor(h)) {
-    Tensor t = to_dtype(detach(py::cast<const Tensor&>(h)), CppToDType<T>::value);
+    Tensor t = to_dtype(to_device(detach(py::cast<const Tensor&>(h)), Device()),
+                        CppToDType<T>::value);
     *out++ = *contiguous_clone(t).data<T>();
     return;
   }

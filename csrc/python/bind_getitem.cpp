@@ -42,11 +42,13 @@ Item classify(py::handle h) {
     DType dt = it.t.dtype();
     if (it.t.dim() == 0 && (dt == DType::Bool || dt == DType::UInt8)) {
       it.kind = Kind::BoolScalar;
-      it.i = *contiguous_clone(to_dtype(detach(it.t), DType::Bool)).data<bool>();
+      it.i = *contiguous_clone(to_dtype(to_device(detach(it.t), Device()), DType::Bool))
+                  .data<bool>();
     } else if (it.t.dim() == 0 && (dt == DType::Int64 || dt == DType::Int32)) {
       // A 0-d integer tensor acts as a Python int (a view, applied before advanced indices).
       it.kind = Kind::Int;
-      it.i = *contiguous_clone(to_dtype(detach(it.t), DType::Int64)).data<int64_t>();
+      it.i = *contiguous_clone(to_dtype(to_device(detach(it.t), Device()), DType::Int64))
+                  .data<int64_t>();
     } else {
       it.kind = Kind::Tensor;
     }

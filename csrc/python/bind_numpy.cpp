@@ -50,8 +50,9 @@ void release_pyobject(void*, void* ctx) {
 
 py::array tensor_to_numpy(py::handle self) {
   const Tensor& t = py::cast<const Tensor&>(self);
-  RV_CHECK(t.device().is_cpu(), "numpy: can't convert ", t.device().str(),
-           " tensor to numpy. Use Tensor.cpu() to copy the tensor to host memory first.");
+  RV_CHECK_TYPE(t.device().is_cpu(), "can't convert ", t.device().str(),
+                " device type tensor to numpy. Use Tensor.cpu() to copy the tensor to host "
+                "memory first.");
   RV_CHECK(!t.requires_grad(),
            "Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() instead.");
   py::dtype dt = numpy_dtype(t.dtype());

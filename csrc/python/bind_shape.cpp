@@ -45,6 +45,7 @@ py::tuple tensor_split_any(const Tensor& t, py::handle s, int64_t dim) {
   if (PyLong_Check(s.ptr())) return to_tuple(tensor_split(t, py::cast<int64_t>(s), dim));
   if (is_tensor(s)) {
     Tensor x = py::cast<Tensor>(s);
+    x = to_device(detach(x), Device());  // the split points, on the host
     if (x.dim() == 0) {
       Tensor c = contiguous_clone(to_dtype(detach(x), DType::Int64));
       return to_tuple(tensor_split(t, *c.data<int64_t>(), dim));

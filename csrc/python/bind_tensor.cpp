@@ -137,9 +137,9 @@ void bind_tensor(py::module_& m, py::class_<Tensor>& cls) {
         // The one element as a Python number, read in place (no copy, no NumPy).
         RV_CHECK(t.numel() == 1, "a Tensor with ", t.numel(),
                  " elements cannot be converted to Scalar");
-        RV_CHECK(t.device().is_cpu(), "item: the tensor is on ", t.device().str(),
-                 "; move it to the CPU first");
-        const void* p = t.data_ptr();
+        // A CUDA tensor's element is copied to the host first (its memory is not readable here).
+        Tensor host = t.device().is_cpu() ? t : to_device(t, Device());
+        const void* p = host.data_ptr();
         switch (t.dtype()) {
           case DType::Float32: return py::float_(double(*static_cast<const float*>(p)));
           case DType::Float64: return py::float_(*static_cast<const double*>(p));
@@ -156,6 +156,7 @@ void bind_tensor(py::module_& m, py::class_<Tensor>& cls) {
       .def("__bool__", [](const Tensor& t) {
         RV_CHECK(t.numel() == 1, "Boolean value of Tensor with more than one value is ambiguous");
         Tensor c = to_dtype(detach(t), DType::Bool);
+        if (!c.device().is_cpu()) c = to_device(c, Device());
         return *contiguous_clone(c).data<bool>();
       });
 

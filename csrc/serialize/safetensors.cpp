@@ -64,10 +64,9 @@ Prepared prepare(const NamedTensors& tensors, const Metadata& metadata) {
     RV_CHECK_VALUE(t.defined(), "save_safetensors: tensor '", name, "' is undefined");
     RV_CHECK_VALUE(name != "__metadata__",
                    "save_safetensors: '__metadata__' is reserved and cannot name a tensor");
-    RV_CHECK_NOT_IMPLEMENTED(t.device().is_cpu(), "save_safetensors: tensor '", name, "' is on ",
-                             t.device().str(), "; move it to the CPU first");
     names.push_back(name);
-    p.data.push_back(t.is_contiguous() ? t : contiguous_clone(t));
+    Tensor h = to_device(detach(t), Device());  // a CUDA tensor is saved from a host copy
+    p.data.push_back(h.is_contiguous() ? h : contiguous_clone(h));
   }
   std::vector<std::string> sorted = names;
   std::sort(sorted.begin(), sorted.end());

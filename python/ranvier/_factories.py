@@ -2,7 +2,11 @@
 from ranvier import _C
 
 
-def _finish(t, requires_grad):
+def _finish(t, requires_grad, device=None, pin_memory=False):
+    if device is not None:
+        t = t.to(device)
+    if pin_memory:
+        t = t.pin_memory()
     if requires_grad:
         t.requires_grad_(True)
     return t
@@ -28,34 +32,36 @@ def tensor(data, dtype=None, device=None, requires_grad=False, pin_memory=False)
         t = data.detach().clone()
         if dtype is not None:
             t = t._to_dtype(dtype)
-        return _finish(t, requires_grad)
+        return _finish(t, requires_grad, device, pin_memory)
     if type(data).__module__ == "numpy" and hasattr(data, "__array_interface__"):
         import numpy as np
         arr = np.array(data, order="C", copy=True)  # keeps 0-d arrays 0-d
         t = _C.from_numpy(arr).clone()
         if dtype is not None:
             t = t._to_dtype(dtype)
-        return _finish(t, requires_grad)
-    return _finish(_C._tensor(data, dtype, device), requires_grad)
+        return _finish(t, requires_grad, device, pin_memory)
+    return _finish(_C._tensor(data, dtype, device), requires_grad, pin_memory=pin_memory)
 
 
 def as_tensor(data, dtype=None, device=None):
     """Like tensor(), but shares memory with a tensor or NumPy array when it can."""
     if isinstance(data, _C.Tensor):
-        return data if dtype is None else data._to_dtype(dtype)
+        t = data if dtype is None else data._to_dtype(dtype)
+        return t if device is None else t.to(device)
     if type(data).__module__ == "numpy" and hasattr(data, "__array_interface__"):
         import numpy as np
         try:
             t = _C.from_numpy(np.asarray(data))
         except (TypeError, ValueError):
             return tensor(data, dtype=dtype, device=device)
-        return t if dtype is None else t._to_dtype(dtype)
+        t = t if dtype is None else t._to_dtype(dtype)
+        return t if device is None else t.to(device)
     return tensor(data, dtype=dtype, device=device)
 
 
 def empty(*size, dtype=None, device=None, requires_grad=False, out=None, memory_format=None,
           pin_memory=False):
-    return _finish(_C._empty(_sizes(size), dtype, device), requires_grad)
+    return _finish(_C._empty(_sizes(size), dtype, device), requires_grad, pin_memory=pin_memory)
 
 
 def zeros(*size, dtype=None, device=None, requires_grad=False, out=None):

@@ -27,6 +27,8 @@ def _array(self, dtype=None, copy=None):
 
 def _tolist(self):
     t = self.detach()
+    if t.device.type != "cpu":
+        t = t._to_device(_C.device("cpu"))
     if t.dtype == _dtypes.bfloat16:
         t = t._to_dtype(_dtypes.float32)
     return t._numpy().tolist()

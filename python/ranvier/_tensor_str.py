@@ -1,5 +1,6 @@
-"""A PyTorch-like __repr__ for tensors: tensor([...], dtype=..., requires_grad=True)."""
-from ranvier import _dtypes
+"""A PyTorch-like __repr__ for tensors: tensor([...], device='cuda:0', dtype=...,
+requires_grad=True). A CUDA tensor's values are copied to the host to be printed."""
+from ranvier import _C, _dtypes
 
 _DEFAULT_DTYPES = (_dtypes.float32, _dtypes.int64, _dtypes.bool)
 
@@ -26,6 +27,8 @@ def _format_array(arr, indent):
 
 def tensor_repr(self):
     t = self.detach()
+    if t.device.type != "cpu":
+        t = t._to_device(_C.device("cpu"))
     if t.dtype in (_dtypes.bfloat16, _dtypes.float16):
         arr = t._to_dtype(_dtypes.float32)._numpy()
     else:
@@ -33,6 +36,8 @@ def tensor_repr(self):
     prefix = "tensor("
     body = _format_array(arr, len(prefix)) if arr.size or arr.ndim == 0 else "[]"
     suffix = []
+    if self.device.type != "cpu":
+        suffix.append("device='%s'" % self.device)
     if arr.size == 0 and arr.ndim != 1:
         suffix.append("size=(%s)" % ", ".join(str(s) for s in arr.shape))
     if t.dtype not in _DEFAULT_DTYPES:

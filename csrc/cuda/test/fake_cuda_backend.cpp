@@ -1,19 +1,56 @@
-// A stand-in for libranvier_cuda that needs no GPU: "CUDA" memory is host memory handed out by
-// the real caching allocator (over malloc), the CUDA kernel slots get the CPU kernels, and the
-// cross-device copy is memcpy. It exports the same C entry points, so that
-//   RANVIER_CUDA_LIBRARY=.../libranvier_fake_cuda.so pytest tests/test_cuda_device.py
-// exercises everything between Python and the kernels (device moves, cross-device copy_,
-// factories, autograd through moves, allocator statistics, errors) on a machine without a GPU.
-// Test tool only: built by .ci/cuda_build_check, never installed.
+// A stand-in for libranvier_cuda that needs no GPU, for checking everything between Python
+// and the kernels on a machine without one. It exports the same C entry points, so that
+//   RANVIER_CUDA_LIBRARY=.../libranvier_fake_cuda.so python -X faulthandler -m pytest ...
+// runs the CUDA tests with "CUDA" memory that is host memory handed out by the real caching
+// allocator, every CUDA kernel slot holding that slot's CPU kernel, and memcpy as the
+// cross-device copy. Test tool only: built by .ci/cuda_build_check, never installed.
+//
+// Note [Guarded stand-in memory]: the point of the stand-in is to catch code that reads or
+// writes CUDA memory from the host (a CPU fast path that skips its kernel slot, a host reader
+// such as item() on a CUDA tensor): on a GPU that code would crash or read garbage. So the
+// stand-in's device memory comes from mmap and stays PROT_NONE except while a kernel runs or
+// the stand-in's memcpy copies: every CUDA slot holds a trampoline (guarded<&slot>::call) that
+// opens all device segments, calls the CPU kernel, and closes them again. Any other access
+// faults; a SIGSEGV handler prints "CUDA memory touched outside a kernel" and the native stack
+// before handing over to the previous handler (Python's faulthandler prints the Python stack).
+// Every slot in the core's registry must be listed in kGuardedSlots below: ranvier_cuda_init()
+// fails, naming the missing slots, when one is not.
+#include <execinfo.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <map>
+#include <mutex>
+#include <string>
 
+#include "core/dispatch.h"
+#include "core/pinned.h"
 #include "core/storage.h"
 #include "cuda/caching_allocator.h"
+#include "ops/attention.h"
 #include "ops/binary.h"
+#include "ops/conv.h"
 #include "ops/copy.h"
+#include "ops/ctc.h"
+#include "ops/gelu_grad.h"
+#include "ops/indexing.h"
+#include "ops/loss.h"
+#include "ops/matmul.h"
+#include "ops/norm.h"
+#include "ops/optim.h"
+#include "ops/pool.h"
+#include "ops/random.h"
+#include "ops/reduce.h"
+#include "ops/rnn.h"
+#include "ops/softmax.h"
+#include "ops/sort.h"
+#include "ops/ternary.h"
 #include "ops/unary.h"
+#include "ops/upsample.h"
 
 using namespace ranvier;
 using ranvier::cuda::AllocatorStats;
@@ -23,25 +60,94 @@ using ranvier::cuda::RawBackend;
 namespace {
 constexpr size_t kFakeMemory = size_t(1) << 30;  // the fake device's size
 size_t g_used = 0;
-std::map<void*, size_t> g_segments;
+std::map<char*, size_t> g_segments;  // mmap-ed device segments
+std::recursive_mutex g_mutex;        // segments and the open depth
+int g_open = 0;                      // > 0 while a kernel or copy runs (nesting allowed)
+const bool g_guard = std::getenv("RANVIER_FAKE_CUDA_UNGUARDED") == nullptr;
+
+void protect(char* p, size_t n, bool open) {
+  if (!g_guard) return;
+  if (mprotect(p, n, open ? PROT_READ | PROT_WRITE : PROT_NONE) != 0) {
+    std::perror("fake_cuda: mprotect");
+    std::abort();
+  }
+}
+
+void on_fault(int sig, siginfo_t* info, void* ctx);
+struct sigaction g_previous;
+
+// Puts on_fault in front of whatever SIGSEGV handler is there now (test runners install
+// theirs after the library is loaded, so this runs again at every kernel call).
+void install_fault_handler() {
+  struct sigaction cur;
+  if (sigaction(SIGSEGV, nullptr, &cur) != 0) return;
+  if ((cur.sa_flags & SA_SIGINFO) && cur.sa_sigaction == &on_fault) return;
+  struct sigaction sa;
+  std::memset(&sa, 0, sizeof sa);
+  sa.sa_sigaction = &on_fault;
+  sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGSEGV, &sa, &g_previous);
+}
+
+// Opens every device segment for the lifetime of the object (Note [Guarded stand-in memory]).
+struct OpenDevice {
+  OpenDevice() {
+    g_mutex.lock();
+    if (g_guard) install_fault_handler();
+    if (g_open++ == 0)
+      for (auto& [p, n] : g_segments) protect(p, n, true);
+  }
+  ~OpenDevice() {
+    if (--g_open == 0)
+      for (auto& [p, n] : g_segments) protect(p, n, false);
+    g_mutex.unlock();
+  }
+};
 
 void* reserve(size_t n, int) {
+  std::lock_guard<std::recursive_mutex> lock(g_mutex);
   if (g_used + n > kFakeMemory) return nullptr;
-  void* p = std::malloc(n);
-  if (p) {
-    g_used += n;
-    g_segments[p] = n;
-  }
+  void* p = mmap(nullptr, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) return nullptr;
+  std::memset(p, 0xA5, n);  // like cudaMalloc, new memory holds no zeros to rely on
+  if (g_open == 0) protect(static_cast<char*>(p), n, false);
+  g_used += n;
+  g_segments[static_cast<char*>(p)] = n;
   return p;
 }
 void give_back(void* p, int) {
-  g_used -= g_segments[p];
-  g_segments.erase(p);
-  std::free(p);
+  std::lock_guard<std::recursive_mutex> lock(g_mutex);
+  auto it = g_segments.find(static_cast<char*>(p));
+  if (it == g_segments.end()) return;
+  g_used -= it->second;
+  munmap(p, it->second);
+  g_segments.erase(it);
 }
 void mem_info(int, size_t* f, size_t* t) {
   *t = kFakeMemory;
   *f = kFakeMemory - g_used;
+}
+
+bool in_device_memory(const void* a) {
+  const char* c = static_cast<const char*>(a);
+  for (auto& [p, n] : g_segments)
+    if (c >= p && c < p + n) return true;
+  return false;
+}
+
+void on_fault(int sig, siginfo_t* info, void* ctx) {
+  if (info && in_device_memory(info->si_addr)) {
+    const char msg[] =
+        "\nfake_cuda: CUDA memory touched outside a kernel (host code read or wrote a CUDA "
+        "tensor's data); native stack:\n";
+    (void)!write(2, msg, sizeof msg - 1);
+    void* frames[64];
+    int n = backtrace(frames, 64);
+    backtrace_symbols_fd(frames, n, 2);
+  }
+  sigaction(SIGSEGV, &g_previous, nullptr);  // the previous handler (faulthandler) or default
+  raise(sig);
 }
 
 CachingAllocator& allocator() {
@@ -50,32 +156,87 @@ CachingAllocator& allocator() {
 }
 void* alloc_slot(size_t n, Device d) { return allocator().allocate(n, d.index); }
 void release_slot(void* p, size_t, Device d) { allocator().release(p, d.index); }
-void fake_memcpy(void* dst, Device, const void* src, Device, size_t n) { std::memcpy(dst, src, n); }
-
-template <typename Fn>
-void mirror(KernelSlot<Fn>& slot) {
-  slot.set(DeviceType::CUDA, slot.fn[int(DeviceType::CPU)]);
+void fake_memcpy(void* dst, Device, const void* src, Device, size_t n) {
+  OpenDevice open;
+  std::memcpy(dst, src, n);
 }
+
+// "Pinned" host memory: plain aligned host memory (the stand-in only checks the bookkeeping).
+void* host_alloc(size_t n) { return std::aligned_alloc(64, (n + 63) / 64 * 64); }
+void host_free(void* p) { std::free(p); }
+
+// The CUDA entry of *S: the CPU kernel of the same slot, called with device memory open.
+template <typename Fn>
+struct Guarded;
+template <typename R, typename... A>
+struct Guarded<R (*)(A...)> {
+  template <KernelSlot<R (*)(A...)>* S>
+  static R call(A... a) {
+    OpenDevice open;
+    return S->fn[int(DeviceType::CPU)](a...);
+  }
+};
+template <auto* S>
+void mirror() {
+  using Fn = typename std::remove_pointer_t<decltype(S)>::Function;
+  S->set(DeviceType::CUDA, &Guarded<Fn>::template call<S>);
+}
+
+// Every kernel slot of the core (checked against the registry in ranvier_cuda_init()).
+#define RV_SLOTS(X)                                                                            \
+  X(cast_kernel) X(fill_kernel) X(binary_kernel) X(unary_kernel) X(ternary_kernel)             \
+  X(gelu_backward_kernel) X(reduce_kernel) X(scan_kernel) X(cumprod_grad_kernel)               \
+  X(gemm_kernel) X(gather_kernel) X(scatter_kernel) X(index_gather_kernel)                     \
+  X(index_put_kernel) X(masked_fill_kernel) X(nonzero_count_kernel) X(nonzero_kernel)          \
+  X(sort_kernel) X(unique_groups_kernel) X(random_kernel) X(im2col_kernel) X(col2im_kernel)    \
+  X(conv_forward_kernel) X(conv_backward_data_kernel) X(conv_weight_grad_kernel)               \
+  X(conv_backward_kernel) X(max_pool_kernel) X(max_pool_backward_kernel) X(avg_pool_kernel)    \
+  X(avg_pool_backward_kernel) X(softmax_forward_kernel) X(softmax_backward_kernel)             \
+  X(cross_entropy_forward_kernel) X(cross_entropy_backward_kernel)                             \
+  X(batch_norm_forward_kernel) X(batch_norm_backward_kernel) X(layer_norm_forward_kernel)      \
+  X(layer_norm_backward_kernel) X(sdpa_forward_kernel) X(sdpa_backward_kernel)                 \
+  X(sgd_kernel) X(adam_kernel) X(rmsprop_kernel) X(adagrad_kernel) X(adadelta_kernel)          \
+  X(adamax_kernel) X(nadam_kernel) X(radam_kernel) X(upsample_forward_kernel)                  \
+  X(upsample_backward_kernel) X(ctc_forward_kernel) X(ctc_backward_kernel)                     \
+  X(rnn_forward_kernel) X(rnn_backward_kernel)
+
+char g_error[1024] = "";
 }  // namespace
 
 extern "C" {
 int ranvier_cuda_init() {
+  static int result = 0;
   static bool done = false;
   if (!done) {
+    done = true;
     ensure_kernels_registered();
     DeviceAllocator& a = device_allocator(DeviceType::CUDA);
     a.allocate = &alloc_slot;
     a.release = &release_slot;
     device_memcpy = &fake_memcpy;
-    mirror(cast_kernel);
-    mirror(fill_kernel);
-    mirror(binary_kernel);
-    mirror(unary_kernel);
-    done = true;
+    pinned_host_allocator().allocate = &host_alloc;
+    pinned_host_allocator().release = &host_free;
+#define RV_MIRROR(slot) mirror<&slot>();
+    RV_SLOTS(RV_MIRROR)
+#undef RV_MIRROR
+    std::string missing;
+    for (const KernelSlotInfo& s : kernel_slots())
+      if (!s.has(s.slot, DeviceType::CUDA))
+        missing += std::string(missing.empty() ? "" : ", ") + s.name;
+    if (!missing.empty()) {
+      std::snprintf(g_error, sizeof g_error,
+                    "the stand-in CUDA backend does not list these kernel slots: %s",
+                    missing.c_str());
+      result = -1;
+      return result;
+    }
+    if (g_guard) install_fault_handler();
+    result = 1;
   }
-  return 1;
+  return result;
 }
-const char* ranvier_cuda_last_error() { return ""; }
+int ranvier_cuda_register_kernels_only() { return ranvier_cuda_init() > 0 ? 0 : -1; }
+const char* ranvier_cuda_last_error() { return g_error; }
 int ranvier_cuda_current_device() { return 0; }
 int ranvier_cuda_set_device(int d) { return d == 0 ? 0 : -1; }
 int ranvier_cuda_synchronize(int) { return 0; }

@@ -1,5 +1,6 @@
-"""Device moves on Tensor: ``to(device)``, ``cuda()``, ``cpu()``; and, when CUDA tensors can exist,
-the host readers (item, tolist, repr, numpy, ...) that must copy to the CPU first.
+"""Device moves on Tensor: ``to(device)``, ``cuda()``, ``cpu()``. (The host readers of a CUDA
+tensor copy it to the CPU themselves: item / bool in C++, tolist and repr in ranvier/_tensor*.py;
+numpy() raises TypeError like PyTorch.)
 
 A move to CUDA without CUDA raises RuntimeError with the reason ("ranvier was built without
 CUDA" / "no CUDA device"). Moves are differentiable (the gradient moves back)."""
@@ -59,48 +60,3 @@ def _cpu(self, memory_format=None):
 Tensor.to = _to
 Tensor.cuda = _cuda_method
 Tensor.cpu = _cpu
-
-
-def _host_reader(name):
-    orig = getattr(Tensor, name)
-
-    def method(self, *args, **kwargs):
-        if self.device.type == "cuda":
-            return orig(self._to_device(_C.device("cpu")), *args, **kwargs)
-        return orig(self, *args, **kwargs)
-    method.__name__ = name
-    method.__doc__ = orig.__doc__
-    return method
-
-
-def _no_numpy(name):
-    orig = getattr(Tensor, name)
-
-    def method(self, *args, **kwargs):
-        if self.device.type == "cuda":
-            raise TypeError("can't convert %s device type tensor to numpy. Use Tensor.cpu() to "
-                            "copy the tensor to host memory first." % self.device)
-        return orig(self, *args, **kwargs)
-    method.__name__ = name
-    return method
-
-
-def _repr_with_device():
-    orig = Tensor.__repr__
-
-    def __repr__(self, *args, **kwargs):
-        if self.device.type != "cuda":
-            return orig(self, *args, **kwargs)
-        r = orig(self._to_device(_C.device("cpu")).detach(), *args, **kwargs)
-        return r[:-1] + ", device='%s')" % self.device if r.endswith(")") else r
-    return __repr__
-
-
-if _cuda.is_available():
-    # The core reads these on the host: give them a CPU copy.
-    for _name in ("item", "tolist", "__float__", "__int__", "__index__", "__bool__",
-                  "__format__"):
-        setattr(Tensor, _name, _host_reader(_name))
-    for _name in ("numpy", "__array__"):
-        setattr(Tensor, _name, _no_numpy(_name))
-    Tensor.__repr__ = _repr_with_device()

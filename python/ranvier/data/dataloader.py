@@ -6,12 +6,15 @@ Order and randomness: the sampler runs in the main thread and the epoch's base s
 there, so batches are identical for any num_workers (Note [Loader randomness] in _worker.py).
 Tasks go to workers round-robin, at most prefetch_factor * num_workers in flight, and results
 are handed out in task order. Abandoning an iterator (break, del, garbage collection) stops and
-joins its workers."""
+joins its workers. pin_memory=True copies every batch's tensors into pinned host memory (in the
+main thread, as batches are handed out) when CUDA is available, and warns and does nothing
+otherwise."""
 import itertools
 import multiprocessing
 import queue
 import threading
 import time
+import warnings
 import weakref
 
 import ranvier
@@ -25,6 +28,36 @@ __all__ = ["DataLoader", "get_worker_info"]
 get_worker_info = _worker.get_worker_info
 _INT64_MAX = 2 ** 63 - 1
 _POLL_S = 2.0
+
+
+def _pin(data):
+    """data with every tensor in it pinned (tensors in dicts, lists, tuples, namedtuples; any
+    object with its own pin_memory() method)."""
+    if isinstance(data, ranvier.Tensor):
+        return data.pin_memory()
+    if isinstance(data, (str, bytes)):
+        return data
+    if isinstance(data, dict):
+        return type(data)((k, _pin(v)) for k, v in data.items()) if type(data) is not dict \
+            else {k: _pin(v) for k, v in data.items()}
+    if isinstance(data, tuple) and hasattr(data, "_fields"):  # namedtuple
+        return type(data)(*(_pin(v) for v in data))
+    if isinstance(data, (list, tuple)):
+        return type(data)(_pin(v) for v in data)
+    if hasattr(data, "pin_memory"):
+        return data.pin_memory()
+    return data
+
+
+def _pinning(loader):
+    """Whether batches get pinned: pin_memory=True and CUDA available (warns otherwise)."""
+    if not loader.pin_memory:
+        return False
+    if not ranvier.cuda.is_available():
+        warnings.warn("'pin_memory' argument is set as true but no accelerator is found, then "
+                      "device pinned memory won't be used.")
+        return False
+    return True
 
 
 class _InfiniteConstantSampler(Sampler):
@@ -160,6 +193,7 @@ class _BaseIter:
         self._dataset = loader.dataset
         self._index_sampler = loader._index_sampler
         self._batch_size = loader.batch_size
+        self._pin = _pinning(loader)
         self._new_epoch(loader)
 
     def _new_epoch(self, loader):
@@ -198,7 +232,7 @@ class _SingleIter(_BaseIter):
         with _worker._BatchRandomness(seed):
             data = self._fetcher.fetch(index)
         self._num_yielded += 1
-        return data
+        return _pin(data) if self._pin else data
 
 
 class _WorkerIter(_BaseIter):
@@ -342,7 +376,7 @@ class _WorkerIter(_BaseIter):
         if self._process:
             data = _worker.unpack(data)
         self._num_yielded += 1
-        return data
+        return _pin(data) if self._pin else data
 
     def _shutdown(self):
         if getattr(self, "_shut", True):

@@ -16,7 +16,7 @@ def _is_bool(t):
 
 def _bool_to_additive(mask, dtype):
     """True = take part -> 0, False -> -inf."""
-    zeros = ranvier.zeros(tuple(mask.shape), dtype=dtype)
+    zeros = ranvier.zeros(tuple(mask.shape), dtype=dtype, device=mask.device)
     return zeros.masked_fill(mask.logical_not(), float("-inf"))
 
 

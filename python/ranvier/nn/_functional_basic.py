@@ -106,7 +106,8 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale
         if offsets is not None:
             raise ValueError("embedding_bag: offsets has to be None if input is 2-D")
         b, n = input.shape
-        offsets = ranvier.arange(0, b * n, n) if n else ranvier.zeros(b, dtype=ranvier.int64)
+        offsets = ranvier.arange(0, b * n, n, device=input.device) if n else \
+            ranvier.zeros(b, dtype=ranvier.int64, device=input.device)
         flat_in = input.reshape(-1)
         psw = per_sample_weights.reshape(-1) if per_sample_weights is not None else None
     elif input.dim() == 1:
@@ -134,7 +135,7 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale
         if not rows:
             bags.append(weight.new_zeros(weight.shape[1]))
             continue
-        part = emb.index_select(0, ranvier.tensor(rows, dtype=ranvier.int64))
+        part = emb.index_select(0, ranvier.tensor(rows, dtype=ranvier.int64, device=emb.device))
         if mode == "sum":
             bags.append(part.sum(0))
         elif mode == "mean":

@@ -14,7 +14,7 @@ def _keep_mask(input, shape, p, generator=None):
     """A mask of the given shape with ones kept with probability 1 - p, in input's dtype."""
     import ranvier
     dt = input.dtype if input.is_floating_point() else ranvier.float32
-    m = ranvier.empty(tuple(shape), dtype=dt)
+    m = ranvier.empty(tuple(shape), dtype=dt, device=input.device)
     return m.bernoulli_(1.0 - p, generator=generator)
 
 

@@ -142,7 +142,7 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
                                "shape %s" % (c, tuple(weight.shape)))
         w = weight.to(input.dtype).index_select(0, safe.reshape(-1)).reshape(safe.shape)
     else:
-        w = ranvier.ones(tuple(safe.shape), dtype=input.dtype)
+        w = ranvier.ones(tuple(safe.shape), dtype=input.dtype, device=input.device)
     w = ranvier.where(ignored, ranvier.zeros_like(w), w)
     loss = -picked * w
     if reduction == "none":

@@ -235,7 +235,7 @@ def _unpool(op, input, indices, n, kernel_size, stride, padding, output_size):
         if lo < 0 or hi >= plane:
             raise RuntimeError(f"{op}(): Found an invalid max index {hi if hi >= plane else lo} "
                                f"(output volume of size {out_sz})")
-    zeros = ranvier.zeros((nb, c, plane), dtype=x.dtype)
+    zeros = ranvier.zeros((nb, c, plane), dtype=x.dtype, device=x.device)
     out = zeros.scatter(2, flat_idx, x.reshape(nb, c, -1)).reshape(nb, c, *out_sz)
     return out.squeeze(0) if unbatched else out
 

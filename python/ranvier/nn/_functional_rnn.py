@@ -92,7 +92,7 @@ def _cell(name, mode, input, hx, w_ih, w_hh, b_ih, b_hh):
     if not batched:
         input = input.unsqueeze(0)
     shape = (input.shape[0], w_hh.shape[1])
-    states = [ranvier.zeros(*shape, dtype=input.dtype) if s is None else
+    states = [ranvier.zeros(*shape, dtype=input.dtype, device=input.device) if s is None else
               (s if batched else s.unsqueeze(0)) for s in states]
     c0 = states[1] if mode == "LSTM" else None
     if _fused_ok(input, states[0], c0, w_ih, w_hh, b_ih, b_hh) and \
@@ -173,7 +173,8 @@ def run_rnn(mode, x, hx, cx, weights, num_layers, bidirectional, dropout_p, trai
     D = 2 if bidirectional else 1
     masks = None
     if lengths is not None:
-        lens = ranvier.tensor([float(v) for v in lengths], dtype=x.dtype).unsqueeze(1)
+        lens = ranvier.tensor([float(v) for v in lengths], dtype=x.dtype,
+                              device=x.device).unsqueeze(1)
         masks = [(lens > t).to(x.dtype) for t in range(x.shape[0])]
     h_out, c_out = [], []
     for layer in range(num_layers):

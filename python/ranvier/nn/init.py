@@ -72,8 +72,8 @@ def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None):
             bad = (tensor < a) | (tensor > b)
             if not bool(bad.any()):
                 break
-            fresh = ranvier.empty(tuple(tensor.shape), dtype=tensor.dtype).normal_(
-                mean, std, generator=generator)
+            fresh = ranvier.empty(tuple(tensor.shape), dtype=tensor.dtype,
+                                  device=tensor.device).normal_(mean, std, generator=generator)
             tensor.copy_(_C.where(bad, fresh, tensor))
         tensor.clamp_(a, b)
     return tensor
@@ -100,7 +100,8 @@ def eye_(tensor):
                          % list(tensor.shape))
     import ranvier
     with no_grad():
-        tensor.copy_(ranvier.eye(tensor.shape[0], tensor.shape[1], dtype=tensor.dtype))
+        tensor.copy_(ranvier.eye(tensor.shape[0], tensor.shape[1], dtype=tensor.dtype,
+                                 device=tensor.device))
     return tensor
 
 

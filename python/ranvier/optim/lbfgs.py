@@ -127,7 +127,7 @@ class LBFGS(Optimizer):
         parts = []
         for p in self._params:
             g = p.grad
-            parts.append(ranvier.zeros(p.numel(), dtype=p.dtype) if g is None
+            parts.append(ranvier.zeros(p.numel(), dtype=p.dtype, device=p.device) if g is None
                          else g.reshape(-1))
         return ranvier.cat(parts, 0)
 

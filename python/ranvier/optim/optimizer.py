@@ -194,6 +194,8 @@ class Optimizer:
                 if key not in _UNCAST_KEYS and param.is_floating_point() \
                         and value.is_floating_point():
                     value = value.to(dtype=param.dtype)
+                if key not in _UNCAST_KEYS and value.device != param.device:
+                    return value.to(param.device)  # state lives on its parameter's device
                 return value.clone()
             if isinstance(value, dict):
                 return {k: cast(param, v, key=k) for k, v in value.items()}

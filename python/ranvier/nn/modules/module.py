@@ -359,11 +359,14 @@ class Module:
         return self
 
     def to(self, *args, **kwargs):
-        """to(dtype), to(device), to(device, dtype), to(tensor): casts floating-point parameters
-        and buffers to dtype; only the CPU device exists."""
+        """to(device), to(dtype), to(device, dtype), to(tensor), to(memory_format=...): moves
+        parameters and buffers to the device and casts the floating-point ones to dtype, in
+        place (each Parameter keeps its identity: its .data is swapped, so an optimizer built
+        before the move still holds it). non_blocking is accepted."""
         dtype, device = kwargs.pop("dtype", None), kwargs.pop("device", None)
-        kwargs.pop("non_blocking", None)
+        non_blocking = kwargs.pop("non_blocking", False)
         kwargs.pop("memory_format", None)
+        kwargs.pop("copy", None)
         if kwargs:
             raise TypeError("to() got an unexpected keyword argument '%s'" % next(iter(kwargs)))
         for a in args:
@@ -371,32 +374,43 @@ class Module:
                 dtype = a
             elif isinstance(a, (str, _C.device)):
                 device = a
+            elif isinstance(a, int) and not isinstance(a, bool):
+                device = "cuda:%d" % a
+            elif isinstance(a, bool):
+                non_blocking = a
             elif isinstance(a, _C.Tensor):
                 dtype, device = a.dtype, a.device
             else:
                 raise TypeError("to() received an invalid argument of type %s"
                                 % type(a).__name__)
-        if device is not None:
-            dev = device if isinstance(device, _C.device) else _C.device(device)
-            if dev.type != "cpu":
-                raise RuntimeError("Module.to: device '%s' is not available: ranvier modules "
-                                   "run on the CPU only" % dev)
-        if dtype is None:
-            return self
-        if not dtype.is_floating_point:
+        if dtype is not None and not dtype.is_floating_point:
             raise TypeError("nn.Module.to only accepts floating point dtypes, but got desired "
                             "dtype=%s" % dtype)
+        if device is not None:
+            device = device if isinstance(device, _C.device) else _C.device(device)
+            if device.type == "cuda":
+                from ranvier import cuda
+                cuda._index(device)  # RuntimeError saying why when CUDA cannot be used
+        if dtype is None and device is None:
+            return self
 
         def convert(t):
-            return t._to_dtype(dtype) if t.is_floating_point() else t
+            if device is not None and t.device != device:
+                t = t.to(device, non_blocking=non_blocking)
+            if dtype is not None and t.is_floating_point() and t.dtype != dtype:
+                t = t._to_dtype(dtype)
+            return t
         return self._apply(convert)
 
     def cpu(self):
-        return self
+        """Moves every parameter and buffer to the CPU (in place, like to("cpu"))."""
+        return self.to("cpu")
 
     def cuda(self, device=None):
-        raise RuntimeError("Module.cuda: CUDA is not available: ranvier modules run on the CPU "
-                           "only")
+        """Moves every parameter and buffer to the CUDA device (the current one when None)."""
+        if device is None:
+            return self.to("cuda")
+        return self.to(device if not isinstance(device, int) else "cuda:%d" % device)
 
     def float(self):
         from ranvier import float32

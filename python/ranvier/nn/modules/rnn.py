@@ -209,8 +209,8 @@ class RNNBase(Module):
         h_shape = (self.num_layers * D, B, h_out)
         c_shape = (self.num_layers * D, B, self.hidden_size)
         if hx is None:
-            h0 = ranvier.zeros(*h_shape, dtype=x.dtype)
-            c0 = ranvier.zeros(*c_shape, dtype=x.dtype) if is_lstm else None
+            h0 = ranvier.zeros(*h_shape, dtype=x.dtype, device=x.device)
+            c0 = ranvier.zeros(*c_shape, dtype=x.dtype, device=x.device) if is_lstm else None
         else:
             if is_lstm:
                 if not isinstance(hx, (tuple, list)) or len(hx) != 2:

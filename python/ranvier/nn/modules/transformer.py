@@ -33,7 +33,7 @@ def _clones(module, n):
 def _generate_square_subsequent_mask(sz, device=None, dtype=None):
     """(sz, sz) float mask: 0 on and below the diagonal, -inf above."""
     dtype = ranvier.float32 if dtype is None else dtype
-    return ranvier.full((sz, sz), float("-inf"), dtype=dtype).triu(diagonal=1)
+    return ranvier.full((sz, sz), float("-inf"), dtype=dtype, device=device).triu(diagonal=1)
 
 
 class TransformerEncoderLayer(Module):
