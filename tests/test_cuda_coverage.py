@@ -18,14 +18,7 @@ import ranvier
 from ranvier import _C
 
 KNOWN_MISSING = sorted("""
-    adadelta adagrad adam adamax avg_pool avg_pool_backward batch_norm_backward
-    batch_norm_forward col2im conv_backward conv_backward_data conv_forward conv_weight_grad
-    cross_entropy_backward cross_entropy_forward ctc_backward ctc_forward cumprod_grad gather
-    gelu_backward gemm im2col index_gather index_put layer_norm_backward layer_norm_forward
-    masked_fill max_pool max_pool_backward nadam nonzero nonzero_count radam random reduce
-    rmsprop rnn_backward rnn_forward scan scatter sdpa_backward sdpa_forward sgd
-    softmax_backward softmax_forward sort ternary unique_groups upsample_backward
-    upsample_forward
+    amp_unscale amp_update_scale
 """.split())
 
 

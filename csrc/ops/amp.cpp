@@ -8,8 +8,8 @@
 
 namespace ranvier {
 
-KernelSlot<AmpUnscaleKernel> amp_unscale_kernel;
-KernelSlot<AmpUpdateScaleKernel> amp_update_scale_kernel;
+KernelSlot<AmpUnscaleKernel> amp_unscale_kernel{"amp_unscale"};
+KernelSlot<AmpUpdateScaleKernel> amp_update_scale_kernel{"amp_update_scale"};
 
 namespace {
 

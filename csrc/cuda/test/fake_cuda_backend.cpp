@@ -31,6 +31,7 @@
 #include "core/pinned.h"
 #include "core/storage.h"
 #include "cuda/caching_allocator.h"
+#include "ops/amp.h"
 #include "ops/attention.h"
 #include "ops/binary.h"
 #include "ops/conv.h"
@@ -198,7 +199,7 @@ void mirror() {
   X(sgd_kernel) X(adam_kernel) X(rmsprop_kernel) X(adagrad_kernel) X(adadelta_kernel)          \
   X(adamax_kernel) X(nadam_kernel) X(radam_kernel) X(upsample_forward_kernel)                  \
   X(upsample_backward_kernel) X(ctc_forward_kernel) X(ctc_backward_kernel)                     \
-  X(rnn_forward_kernel) X(rnn_backward_kernel)
+  X(rnn_forward_kernel) X(rnn_backward_kernel) X(amp_unscale_kernel) X(amp_update_scale_kernel)
 
 char g_error[1024] = "";
 }  // namespace
