@@ -143,11 +143,24 @@ def test_empty_batch():
     assert tuple(out.shape) == (0, 2, 3, 3) and out.is_cuda
 
 
+def test_half_conv_runs_through_float32_like_the_cpu():
+    # float16 / bfloat16 convolutions compute in float32 on every device (ops/conv2d.cpp)
+    x = rnd((2, 3, 6, 5))
+    w = rnd((4, 3, 3, 3))
+    for dt in (ranvier.float16, ranvier.bfloat16):
+        want = _C._conv2d(on(x, dt, "cpu"), on(w, dt, "cpu"), None, (1, 1), (1, 1), (1, 1), 1)
+        got = _C._conv2d(on(x, dt, "cuda"), on(w, dt, "cuda"), None, (1, 1), (1, 1), (1, 1), 1)
+        assert got.dtype == dt and got.is_cuda
+        np.testing.assert_allclose(got.cpu().float().numpy(), want.float().numpy(),
+                                   rtol=1e-2, atol=1e-2)
+
+
 @pytest.mark.parametrize("dtype", [ranvier.float16, ranvier.int64], ids=str)
 def test_unsupported_dtypes_raise(dtype):
     x = ranvier.zeros(1, 1, 4, 4, dtype=dtype, device="cuda")
     wt = ranvier.zeros(1, 1, 2, 2, dtype=dtype, device="cuda")
-    with pytest.raises(TypeError, match="conv2d.*float32 or float64"):
-        _C._conv2d(x, wt, None, (1, 1), (0, 0), (1, 1), 1)
+    if dtype == ranvier.int64:
+        with pytest.raises(TypeError, match="conv2d.*float32 or float64"):
+            _C._conv2d(x, wt, None, (1, 1), (0, 0), (1, 1), 1)
     with pytest.raises(TypeError, match="im2col.*float32 or float64"):
         _C._im2col(x, (2, 2), (1, 1), (0, 0), (1, 1))

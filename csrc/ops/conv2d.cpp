@@ -104,7 +104,7 @@ void check_common(const char* op, const Tensor& input, const Tensor& weight, con
 
 Tensor conv2d_impl(const Tensor& input, const Tensor& weight, const Tensor& bias, const Params& p);
 
-// float16 / bfloat16 on the CPU: the op runs in float32 between two differentiable casts, so
+// float16 / bfloat16 (any device): the op runs in float32 between two differentiable casts, so
 // the output and the gradients come back in the inputs' dtype.
 template <class F>
 Tensor via_float32(const Tensor& input, const Tensor& weight, const Tensor& bias, F&& f) {
@@ -258,7 +258,7 @@ Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias, Pai
              dilation[0] * (ws[2] - 1) + 1, " x ", dilation[1] * (ws[3] - 1) + 1,
              "). Kernel size can't be greater than actual input size");
   }
-  if (is_reduced_float(input.dtype()) && !input.device().is_cuda())
+  if (is_reduced_float(input.dtype()))
     return via_float32(input, weight, bias, [&](const Tensor& x, const Tensor& w, const Tensor& b) {
       return conv2d_impl(x, w, b, p);
     });
@@ -292,7 +292,7 @@ Tensor conv_transpose2d(const Tensor& input, const Tensor& weight, const Tensor&
   }
   RV_CHECK(out_size[0] > 0 && out_size[1] > 0, op, ": Given input size ", shape_str(xs),
            ", calculated output size (", out_size[0], " x ", out_size[1], ") is too small");
-  if (is_reduced_float(input.dtype()) && !input.device().is_cuda())
+  if (is_reduced_float(input.dtype()))
     return via_float32(input, weight, bias, [&](const Tensor& x, const Tensor& w, const Tensor& b) {
       return conv_transpose2d_impl(x, w, b, p, out_size);
     });

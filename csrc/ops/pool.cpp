@@ -70,10 +70,8 @@ Tensor max_pool_backward(const Tensor& grad, const Tensor& idx, const Shape& in_
                          const Windows& r, const Windows& c, const char* op);
 
 // Values and indices; the values' backward scatters to the indices.
-// float16 / bfloat16 on the CPU pool in float32 between two differentiable casts.
-bool via_float32(const Tensor& input) {
-  return is_reduced_float(input.dtype()) && !input.device().is_cuda();
-}
+// float16 / bfloat16 pool in float32 between two differentiable casts (on every device).
+bool via_float32(const Tensor& input) { return is_reduced_float(input.dtype()); }
 
 std::tuple<Tensor, Tensor> max_pool_windows(const Tensor& input, const Windows& r,
                                             const Windows& c, const char* op) {
