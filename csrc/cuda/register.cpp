@@ -62,6 +62,7 @@ void register_kernel_families() {
   register_attention_cuda();
   register_rnn_cuda();
   register_ctc_cuda();
+  register_amp_cuda();
 }
 std::once_flag g_kernels_once;
 void register_kernels_once() { std::call_once(g_kernels_once, register_kernel_families); }

@@ -24,5 +24,6 @@ void register_conv_cuda();
 void register_attention_cuda();
 void register_rnn_cuda();
 void register_ctc_cuda();
+void register_amp_cuda();
 
 }  // namespace ranvier::cuda
