@@ -4,6 +4,9 @@ figures and the ratio (higher is better for throughput, lower for latency). The 
 libraries' steps alternate, so a change in machine load affects both alike.
 
     python benchmarks/run.py [--threads 2] [--steps 15] [--only sgemm mlp] [--json out.json]
+    python benchmarks/run.py --device cuda     # the GPU table: the same workloads, the 4096
+                                               # GEMMs (float32, TF32, bfloat16), gpt-124m
+On CUDA every step ends with a device synchronisation in both libraries.
 """
 import argparse
 import json
@@ -28,6 +31,18 @@ WORKLOADS = {
     "gpt": (workloads.gpt, {}, "tokens/s", "rate", 1.0),
 }
 
+# Added on CUDA (shared/BENCHMARKS.md): the GEMM at 4096 in float32, TF32 and bfloat16, and
+# gpt-124m (GPT-2 small's shape, bfloat16 autocast). The dtype is given by name and looked up
+# in each library.
+CUDA_WORKLOADS = {
+    "sgemm-4096": (workloads.sgemm, {"n": 4096}, "GFLOP/s", "rate", 1e-9),
+    "sgemm-4096-tf32": (workloads.sgemm, {"n": 4096, "tf32": True}, "GFLOP/s", "rate", 1e-9),
+    "gemm-4096-bf16": (workloads.sgemm, {"n": 4096, "dtype": "bfloat16"}, "GFLOP/s", "rate",
+                       1e-9),
+    "gpt-124m": (workloads.gpt, {"batch": 8, "ctx": 1024, "vocab": 50257, "d": 768, "heads": 12,
+                                 "layers": 12, "autocast": "bfloat16"}, "tokens/s", "rate", 1.0),
+}
+
 
 # Model FLOPs per unit of a training step (multiply-adds of the forward pass x 2 FLOPs x 3 for
 # forward + backward), for the achieved GFLOP/s column (llm.c-style utilisation):
@@ -40,18 +55,32 @@ TRAIN_FLOPS = {"mlp": 6 * 535_040, "mlp-raw": 6 * 535_040, "cnn": 6 * 4_241_152,
                "lstm": 6 * 417_792, "gpt": 6 * 864_256}
 
 
-def measure(builder, kwargs, libs, steps, warmup):
+def _lib_kwargs(lib, kwargs, device):
+    """kwargs for one library: the device, dtype names as that library's dtypes."""
+    out = dict(kwargs, device=device)
+    for key in ("dtype", "autocast"):
+        if isinstance(out.get(key), str):
+            out[key] = getattr(lib, out[key])
+    return out
+
+
+def measure(builder, kwargs, libs, steps, warmup, device="cpu"):
     """Median step time per library. The libraries' steps alternate (ranvier, torch, ranvier,
-    ...) so that a change in machine load hits both alike."""
-    built = {name: builder(lib, **kwargs) for name, lib in libs.items()}
+    ...) so that a change in machine load hits both alike. On CUDA a step ends when the device
+    is done (a synchronisation after it)."""
+    built = {name: builder(lib, **_lib_kwargs(lib, kwargs, device)) for name, lib in libs.items()}
+    sync = {name: (lib.cuda.synchronize if device == "cuda" else (lambda: None))
+            for name, lib in libs.items()}
     for _ in range(warmup):
-        for step, _units in built.values():
+        for name, (step, _units) in built.items():
             step()
+            sync[name]()
     times = {name: [] for name in libs}
     for _ in range(steps):
         for name, (step, _units) in built.items():
             t0 = time.perf_counter()
             step()
+            sync[name]()
             times[name].append(time.perf_counter() - t0)
     return {name: (statistics.median(times[name]), built[name][1]) for name in libs}
 
@@ -71,6 +100,7 @@ def main(argv=None):
                     help="workload names, separated by spaces or commas")
     ap.add_argument("--json", default="")
     ap.add_argument("--no-torch", action="store_true")
+    ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     args = ap.parse_args(argv)
 
     import ranvier
@@ -84,14 +114,24 @@ def main(argv=None):
     for lib in libs.values():
         lib.set_num_threads(args.threads)
 
+    if args.device == "cuda":
+        for lname, lib in libs.items():
+            if not lib.cuda.is_available():
+                print(f"--device cuda: {lname} has no usable CUDA device", file=sys.stderr)
+                return 2
+    table = dict(WORKLOADS, **(CUDA_WORKLOADS if args.device == "cuda" else {}))
     only = [n for arg in args.only for n in arg.split(",") if n]
-    names = [n for n in WORKLOADS if not only or n in only]
+    unknown = [n for n in only if n not in table]
+    if unknown:
+        print(f"unknown workloads for --device {args.device}: {unknown}", file=sys.stderr)
+        return 2
+    names = [n for n in table if not only or n in only]
     rows = []
     for name in names:
-        builder, kwargs, unit, kind, scale = WORKLOADS[name]
+        builder, kwargs, unit, kind, scale = table[name]
         row = {"workload": name, "unit": unit, "kind": kind}
-        for lname, (med, units) in measure(builder, kwargs, libs, args.steps,
-                                           args.warmup).items():
+        for lname, (med, units) in measure(builder, kwargs, libs, args.steps, args.warmup,
+                                           args.device).items():
             row[lname] = figure(med, units, kind, scale)
         if "torch" in row:
             row["ratio"] = row["ranvier"] / row["torch"]  # rate: higher is better; latency: lower
@@ -103,7 +143,7 @@ def main(argv=None):
     def num(v, fmt):
         return format(v, fmt) if v is not None else "-"
 
-    print(f"threads={args.threads} steps={args.steps} (medians)")
+    print(f"device={args.device} threads={args.threads} steps={args.steps} (medians)")
     print(f"{'workload':<14}{'unit':>11}{'ranvier':>14}{'torch':>14}{'ratio':>9}"
           f"{'GFLOP/s':>10}{'(torch)':>9}")
     for row in rows:
@@ -115,7 +155,8 @@ def main(argv=None):
           "model FLOPs of a training step / step time")
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"threads": args.threads, "steps": args.steps, "rows": rows}, f, indent=2)
+            json.dump({"device": args.device, "threads": args.threads, "steps": args.steps,
+                       "rows": rows}, f, indent=2)
     return 0
 
 
