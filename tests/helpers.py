@@ -51,6 +51,14 @@ def rand_np(shape, dtype=np.float32, rng=None, low=-2.0, high=2.0):
                         max(int(high), 1) + 5, size=shape).astype(dtype)
 
 
+def host_np(t):
+    """A NumPy copy of t's values from any device (bfloat16 as float32: NumPy has no bfloat16)."""
+    t = t.detach().cpu()
+    if t.dtype == ranvier.bfloat16:
+        t = t.float()
+    return np.array(t.numpy(), copy=True)
+
+
 def noncontiguous(t):
     """A non-contiguous tensor with the same values as t (a strided view of a bigger buffer)."""
     if t.dim() == 0:

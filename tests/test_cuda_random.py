@@ -7,12 +7,9 @@ import numpy as np
 import pytest
 
 import ranvier
+from helpers import host_np as host
 
 pytestmark = pytest.mark.skipif(not ranvier.cuda.is_available(), reason="no CUDA device")
-
-
-def host(t):
-    return np.array(t.detach().cpu().numpy(), copy=True)
 
 
 def on_both(make, seed=1234):

@@ -9,19 +9,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import ranvier
-from helpers import NP_DTYPES, from_np, rand_np, shapes
+from helpers import NP_DTYPES, from_np, rand_np, shapes, host_np as host
 
 pytestmark = pytest.mark.skipif(not ranvier.cuda.is_available(), reason="no CUDA device")
 
 ALL_DTYPES = [ranvier.float32, ranvier.float64, ranvier.float16, ranvier.bfloat16,
               ranvier.int64, ranvier.int32, ranvier.uint8, ranvier.bool]
 
-
-def host(t):
-    t = t.detach().cpu()
-    if t.dtype == ranvier.bfloat16:
-        t = t.float()
-    return np.array(t.numpy(), copy=True)
 
 def nc(t):
     """A non-contiguous view with t's values, on t's device."""

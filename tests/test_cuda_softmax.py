@@ -6,17 +6,11 @@ import numpy as np
 import pytest
 
 import ranvier
-from helpers import NP_DTYPES, from_np, rand_np
+from helpers import NP_DTYPES, from_np, rand_np, host_np as host
 
 pytestmark = pytest.mark.skipif(not ranvier.cuda.is_available(), reason="no CUDA device")
 F = ranvier.nn.functional
 
-
-def host(t):
-    t = t.detach().cpu()
-    if t.dtype == ranvier.bfloat16:
-        t = t.float()
-    return np.array(t.numpy(), copy=True)
 
 def nc(t):
     """A non-contiguous view with t's values, on t's device."""

@@ -6,19 +6,12 @@ import numpy as np
 import pytest
 
 import ranvier
-from helpers import NP_DTYPES, from_np
+from helpers import NP_DTYPES, from_np, host_np as host
 
 pytestmark = pytest.mark.skipif(not ranvier.cuda.is_available(), reason="no CUDA device")
 
 ALL_DTYPES = [ranvier.float32, ranvier.float64, ranvier.float16, ranvier.bfloat16,
               ranvier.int64, ranvier.int32, ranvier.uint8, ranvier.bool]
-
-
-def host(t):
-    t = t.detach().cpu()
-    if t.dtype == ranvier.bfloat16:
-        t = t.float()
-    return np.array(t.numpy(), copy=True)
 
 
 def nc(t):

@@ -7,14 +7,10 @@ import numpy as np
 import pytest
 
 import ranvier
-from helpers import NP_DTYPES, from_np, rand_np
+from helpers import NP_DTYPES, from_np, rand_np, host_np as host
 
 pytestmark = pytest.mark.skipif(not ranvier.cuda.is_available(), reason="no CUDA device")
 F = ranvier.nn.functional
-
-
-def host(t):
-    return np.array(t.detach().cpu().numpy(), copy=True)
 
 
 def both(fn, a, dtype):
