@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdint>
 
+#include "cuda/rounded.cuh"
 #include "kernels/common/macros.h"
 
 namespace ranvier::cuda::optim_math {
@@ -16,24 +17,6 @@ template <typename T>
 struct Rn {
   T v;
 };
-#if defined(__CUDA_ARCH__)
-RV_HOST_DEVICE RV_INLINE float rn_add(float a, float b) { return __fadd_rn(a, b); }
-RV_HOST_DEVICE RV_INLINE float rn_sub(float a, float b) { return __fsub_rn(a, b); }
-RV_HOST_DEVICE RV_INLINE float rn_mul(float a, float b) { return __fmul_rn(a, b); }
-RV_HOST_DEVICE RV_INLINE float rn_div(float a, float b) { return __fdiv_rn(a, b); }
-RV_HOST_DEVICE RV_INLINE float rn_sqrt(float a) { return __fsqrt_rn(a); }
-RV_HOST_DEVICE RV_INLINE double rn_add(double a, double b) { return __dadd_rn(a, b); }
-RV_HOST_DEVICE RV_INLINE double rn_sub(double a, double b) { return __dsub_rn(a, b); }
-RV_HOST_DEVICE RV_INLINE double rn_mul(double a, double b) { return __dmul_rn(a, b); }
-RV_HOST_DEVICE RV_INLINE double rn_div(double a, double b) { return __ddiv_rn(a, b); }
-RV_HOST_DEVICE RV_INLINE double rn_sqrt(double a) { return __dsqrt_rn(a); }
-#else
-template <typename T> inline T rn_add(T a, T b) { return a + b; }
-template <typename T> inline T rn_sub(T a, T b) { return a - b; }
-template <typename T> inline T rn_mul(T a, T b) { return a * b; }
-template <typename T> inline T rn_div(T a, T b) { return a / b; }
-template <typename T> inline T rn_sqrt(T a) { return std::sqrt(a); }
-#endif
 template <typename T> RV_HOST_DEVICE RV_INLINE Rn<T> operator+(Rn<T> a, Rn<T> b) { return {rn_add(a.v, b.v)}; }
 template <typename T> RV_HOST_DEVICE RV_INLINE Rn<T> operator-(Rn<T> a, Rn<T> b) { return {rn_sub(a.v, b.v)}; }
 template <typename T> RV_HOST_DEVICE RV_INLINE Rn<T> operator*(Rn<T> a, Rn<T> b) { return {rn_mul(a.v, b.v)}; }

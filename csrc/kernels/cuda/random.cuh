@@ -16,6 +16,7 @@
 #include <cmath>
 #include <cstdint>
 
+#include "cuda/rounded.cuh"
 #include "kernels/common/philox.h"
 #include "ops/random.h"
 
@@ -23,34 +24,6 @@ namespace ranvier::cuda::random_math {
 
 constexpr double kTwoPi = 6.283185307179586476925;
 
-RV_HOST_DEVICE RV_INLINE double mul_rn(double a, double b) {
-#if defined(__CUDA_ARCH__)
-  return __dmul_rn(a, b);
-#else
-  return a * b;
-#endif
-}
-RV_HOST_DEVICE RV_INLINE double add_rn(double a, double b) {
-#if defined(__CUDA_ARCH__)
-  return __dadd_rn(a, b);
-#else
-  return a + b;
-#endif
-}
-RV_HOST_DEVICE RV_INLINE double sub_rn(double a, double b) {
-#if defined(__CUDA_ARCH__)
-  return __dsub_rn(a, b);
-#else
-  return a - b;
-#endif
-}
-RV_HOST_DEVICE RV_INLINE float mul_rn(float a, float b) {
-#if defined(__CUDA_ARCH__)
-  return __fmul_rn(a, b);
-#else
-  return a * b;
-#endif
-}
 RV_HOST_DEVICE RV_INLINE float nextafter_toward(float from, float to) {
   return std::nextafter(from, to);
 }
@@ -79,13 +52,13 @@ RV_HOST_DEVICE RV_INLINE void random_block(const RandomRequest& r, void* out, DT
     const double u0 = uniform_double(p.v[0], p.v[1]), u1 = uniform_double(p.v[2], p.v[3]);
     double v[2];
     if (r.dist == RandomDist::Uniform) {
-      v[0] = add_rn(r.a, mul_rn(sub_rn(r.b, r.a), u0));
-      v[1] = add_rn(r.a, mul_rn(sub_rn(r.b, r.a), u1));
+      v[0] = rn_add(r.a, rn_mul(rn_sub(r.b, r.a), u0));
+      v[1] = rn_add(r.a, rn_mul(rn_sub(r.b, r.a), u1));
     } else {
-      const double rad = std::sqrt(mul_rn(-2.0, std::log(sub_rn(1.0, u0))));
-      const double ang = mul_rn(kTwoPi, u1);
-      v[0] = add_rn(r.a, mul_rn(mul_rn(r.b, rad), std::cos(ang)));
-      v[1] = add_rn(r.a, mul_rn(mul_rn(r.b, rad), std::sin(ang)));
+      const double rad = std::sqrt(rn_mul(-2.0, std::log(rn_sub(1.0, u0))));
+      const double ang = rn_mul(kTwoPi, u1);
+      v[0] = rn_add(r.a, rn_mul(rn_mul(r.b, rad), std::cos(ang)));
+      v[1] = rn_add(r.a, rn_mul(rn_mul(r.b, rad), std::sin(ang)));
     }
     for (int j = 0; j < 2 && 2 * kb + j < n; ++j) o[2 * kb + j] = v[j];
     return;
@@ -94,7 +67,7 @@ RV_HOST_DEVICE RV_INLINE void random_block(const RandomRequest& r, void* out, DT
   float v[4];
   if (r.dist == RandomDist::Uniform) {
     for (int j = 0; j < 4; ++j) {
-      const double x = add_rn(r.a, mul_rn(sub_rn(r.b, r.a), double(uniform_float(p.v[j]))));
+      const double x = rn_add(r.a, rn_mul(rn_sub(r.b, r.a), double(uniform_float(p.v[j]))));
       v[j] = float(x);
       if (v[j] >= float(r.b) && r.b > r.a) v[j] = nextafter_toward(float(r.b), float(r.a));
     }
@@ -102,11 +75,11 @@ RV_HOST_DEVICE RV_INLINE void random_block(const RandomRequest& r, void* out, DT
     for (int j = 0; j < 4; j += 2) {
       const float u0 = uniform_float(p.v[j]), u1 = uniform_float(p.v[j + 1]);
       const float lg = float(std::log(double(1.0f - u0)));
-      const float rad = std::sqrt(mul_rn(-2.0f, lg));
-      const float ang = mul_rn(float(kTwoPi), u1);
+      const float rad = std::sqrt(rn_mul(-2.0f, lg));
+      const float ang = rn_mul(float(kTwoPi), u1);
       const float c = float(std::cos(double(ang))), s = float(std::sin(double(ang)));
-      v[j] = float(add_rn(r.a, mul_rn(r.b, double(mul_rn(rad, c)))));
-      v[j + 1] = float(add_rn(r.a, mul_rn(r.b, double(mul_rn(rad, s)))));
+      v[j] = float(rn_add(r.a, rn_mul(r.b, double(rn_mul(rad, c)))));
+      v[j + 1] = float(rn_add(r.a, rn_mul(r.b, double(rn_mul(rad, s)))));
     }
   }
   for (int j = 0; j < 4 && 4 * kb + j < n; ++j) o[4 * kb + j] = v[j];

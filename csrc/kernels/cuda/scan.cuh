@@ -2,11 +2,12 @@
 // line of a cumulative sum / product (inclusive or exclusive, forward or reversed) and one line
 // of the division-free cumprod gradient. Same order and the same wide accumulators as the CPU
 // kernel (kernels/cpu/scan.cpp: double for floats, int64 for integers), so a line's results
-// are bitwise the CPU's. mul_rn / add_rn keep nvcc from fusing a * b + c into one FMA (the
+// are bitwise the CPU's. rn_mul / rn_add keep nvcc from fusing a * b + c into one FMA (the
 // CPU rounds the product first).
 #pragma once
 #include <cstdint>
 
+#include "cuda/rounded.cuh"
 #include "kernels/common/macros.h"
 #include "kernels/common/reduce_spec.h"
 
@@ -16,20 +17,6 @@ template <typename T> struct WideOf { using type = int64_t; };
 template <> struct WideOf<float> { using type = double; };
 template <> struct WideOf<double> { using type = double; };
 
-RV_HOST_DEVICE RV_INLINE double mul_rn(double a, double b) {
-#if defined(__CUDA_ARCH__)
-  return __dmul_rn(a, b);
-#else
-  return a * b;
-#endif
-}
-RV_HOST_DEVICE RV_INLINE double add_rn(double a, double b) {
-#if defined(__CUDA_ARCH__)
-  return __dadd_rn(a, b);
-#else
-  return a + b;
-#endif
-}
 
 // Offsets of line o's first element in the input, the output and an optional third operand.
 RV_HOST_DEVICE RV_INLINE void outer_offsets(const ScanSpec& s, int64_t o, int64_t& in_off,
@@ -77,13 +64,13 @@ RV_HOST_DEVICE void cumprod_grad_line(const CumprodGradSpec& g, int64_t o) {
   double acc = 0.0;
   for (int64_t k = s.n - 1; k >= 0; --k) {
     double next_x = k + 1 < s.n ? double(x[xoff + (k + 1) * s.in_stride]) : 0.0;
-    acc = add_rn(double(gr[goff + k * g.grad_stride]), mul_rn(next_x, acc));
+    acc = rn_add(double(gr[goff + k * g.grad_stride]), rn_mul(next_x, acc));
     out[ooff + k * s.out_stride] = T(acc);
   }
   double prefix = 1.0;
   for (int64_t k = 0; k < s.n; ++k) {
-    out[ooff + k * s.out_stride] = T(mul_rn(prefix, double(out[ooff + k * s.out_stride])));
-    prefix = mul_rn(prefix, double(x[xoff + k * s.in_stride]));
+    out[ooff + k * s.out_stride] = T(rn_mul(prefix, double(out[ooff + k * s.out_stride])));
+    prefix = rn_mul(prefix, double(x[xoff + k * s.in_stride]));
   }
 }
 

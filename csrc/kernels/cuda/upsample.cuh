@@ -8,38 +8,18 @@
 //   - backward, as a gather per input element (no atomics): the element adds the same terms
 //     T(w_a w_b g w_c) the CPU's scatter adds to it, in the CPU's order (output o0, o1, taps
 //     a, b, output o2, tap c).
-// Every product and sum goes through mul_rn / add_rn (no fused multiply-adds), so both are
+// Every product and sum goes through rn_mul / rn_add (no fused multiply-adds), so both are
 // bitwise the CPU kernel's.
 #pragma once
 #include <cstdint>
 #include <vector>
 
+#include "cuda/rounded.cuh"
 #include "kernels/common/macros.h"
 #include "ops/upsample.h"
 
 namespace ranvier::cuda::upsample_math {
 
-RV_HOST_DEVICE RV_INLINE double mul_rn(double a, double b) {
-#if defined(__CUDA_ARCH__)
-  return __dmul_rn(a, b);
-#else
-  return a * b;
-#endif
-}
-RV_HOST_DEVICE RV_INLINE double add_rn(double a, double b) {
-#if defined(__CUDA_ARCH__)
-  return __dadd_rn(a, b);
-#else
-  return a + b;
-#endif
-}
-RV_HOST_DEVICE RV_INLINE float add_rn(float a, float b) {
-#if defined(__CUDA_ARCH__)
-  return __fadd_rn(a, b);
-#else
-  return a + b;
-#endif
-}
 
 // Inverse taps of one dim: for input index i, entries [start[i], start[i + 1]) of (out, tap).
 struct Inverse {
@@ -59,12 +39,12 @@ RV_HOST_DEVICE void forward_element(const UpsampleSpec& s, int64_t e) {
     const double wa = s.w[0][o0 * s.k[0] + a];
     const T* xa = xp + s.idx[0][o0 * s.k[0] + a] * s.in[1] * s.in[2];
     for (int64_t b = 0; b < s.k[1]; ++b) {
-      const double wb = mul_rn(wa, s.w[1][o1 * s.k[1] + b]);
+      const double wb = rn_mul(wa, s.w[1][o1 * s.k[1] + b]);
       const T* xb = xa + s.idx[1][o1 * s.k[1] + b] * s.in[2];
       double v = 0.0;
       for (int64_t c = 0; c < s.k[2]; ++c)
-        v = add_rn(v, mul_rn(s.w[2][o2 * s.k[2] + c], double(xb[s.idx[2][o2 * s.k[2] + c]])));
-      acc = add_rn(acc, mul_rn(wb, v));
+        v = rn_add(v, rn_mul(s.w[2][o2 * s.k[2] + c], double(xb[s.idx[2][o2 * s.k[2] + c]])));
+      acc = rn_add(acc, rn_mul(wb, v));
     }
   }
   static_cast<T*>(s.dst)[e] = T(acc);
@@ -91,11 +71,11 @@ RV_HOST_DEVICE void backward_element(const UpsampleSpec& s, const Inverse* inv, 
       for (int64_t ea = g0; ea < e0; ++ea) {
         const double wa = s.w[0][o0 * s.k[0] + inv[0].tap[ea]];
         for (int64_t eb = g1; eb < e1; ++eb) {
-          const double wb = mul_rn(wa, s.w[1][o1 * s.k[1] + inv[1].tap[eb]]);
+          const double wb = rn_mul(wa, s.w[1][o1 * s.k[1] + inv[1].tap[eb]]);
           for (int64_t ec = inv[2].start[i2]; ec < inv[2].start[i2 + 1]; ++ec) {
             const int64_t o2 = inv[2].out[ec];
-            const double gv = mul_rn(wb, double(gr[o2]));
-            acc = add_rn(acc, T(mul_rn(gv, s.w[2][o2 * s.k[2] + inv[2].tap[ec]])));
+            const double gv = rn_mul(wb, double(gr[o2]));
+            acc = rn_add(acc, T(rn_mul(gv, s.w[2][o2 * s.k[2] + inv[2].tap[ec]])));
           }
         }
       }
