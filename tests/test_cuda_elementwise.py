@@ -8,23 +8,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import ranvier
-from helpers import NP_DTYPES, broadcastable_pair, from_np, rand_np, host_np as host
+from helpers import (NP_DTYPES, broadcastable_pair, from_np, host_np as host,
+                     noncontiguous as nc, rand_np)
 
 pytestmark = pytest.mark.skipif(not ranvier.cuda.is_available(), reason="no CUDA device")
 
 ALL_DTYPES = [ranvier.float32, ranvier.float64, ranvier.float16, ranvier.bfloat16,
               ranvier.int64, ranvier.int32, ranvier.uint8, ranvier.bool]
-
-
-def nc(t):
-    """A non-contiguous view with t's values, on t's device."""
-    if t.dim() == 0:
-        return t
-    big = ranvier.zeros(*t.shape[:-1], t.shape[-1] * 2, dtype=t.dtype, device=t.device)
-    view = big.as_strided(tuple(t.shape), tuple(list(big.stride()[:-1]) + [2]), 0)
-    view.copy_(t)
-    return view
-
 
 
 def make(shape, dtype, seed=0, low=-3.0, nonzero=False):

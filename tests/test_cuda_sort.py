@@ -6,22 +6,12 @@ import numpy as np
 import pytest
 
 import ranvier
-from helpers import NP_DTYPES, from_np, host_np as host
+from helpers import NP_DTYPES, from_np, host_np as host, noncontiguous as nc
 
 pytestmark = pytest.mark.skipif(not ranvier.cuda.is_available(), reason="no CUDA device")
 
 ALL_DTYPES = [ranvier.float32, ranvier.float64, ranvier.float16, ranvier.bfloat16,
               ranvier.int64, ranvier.int32, ranvier.uint8, ranvier.bool]
-
-
-def nc(t):
-    """A non-contiguous view with t's values, on t's device."""
-    if t.dim() == 0:
-        return t
-    big = ranvier.zeros(*t.shape[:-1], t.shape[-1] * 2, dtype=t.dtype, device=t.device)
-    view = big.as_strided(tuple(t.shape), tuple(list(big.stride()[:-1]) + [2]), 0)
-    view.copy_(t)
-    return view
 
 
 def data(shape, dtype, seed=0):
