@@ -17,18 +17,11 @@
 #include "kernels/cuda/conv.cuh"
 #include "kernels/cuda/gemm.cuh"
 #include "kernels/cuda/rnn.cuh"
+#include "cuda/test/check.h"
 
 using namespace ranvier;
 using namespace ranvier::cuda;
 
-static int failures = 0;
-#define CHECK(cond)                                                          \
-  do {                                                                       \
-    if (!(cond)) {                                                           \
-      if (failures < 20) std::printf("FAIL line %d: %s\n", __LINE__, #cond); \
-      ++failures;                                                            \
-    }                                                                        \
-  } while (0)
 
 static std::mt19937 rng(1234);
 static int64_t rnd(int64_t lo, int64_t hi) {

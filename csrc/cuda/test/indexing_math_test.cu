@@ -18,7 +18,7 @@
 using namespace ranvier;
 using namespace ranvier::cuda;
 
-static int failures = 0;
+#include "cuda/test/check.h"
 static const Device kCpu(DeviceType::CPU);
 
 static StridedView view(void* data, DType dt, std::vector<int64_t> sizes, std::vector<int64_t> strides) {

@@ -10,18 +10,11 @@
 #include "core/half.h"
 #include "cuda/dtypes.cuh"
 #include "cuda/loop.cuh"
+#include "cuda/test/check.h"
 
 using namespace ranvier;
 using namespace ranvier::cuda;
 
-static int failures = 0;
-#define CHECK(cond)                                                   \
-  do {                                                                \
-    if (!(cond)) {                                                    \
-      if (failures < 20) std::printf("FAIL line %d: %s\n", __LINE__, #cond); \
-      ++failures;                                                     \
-    }                                                                 \
-  } while (0)
 
 static void test_offsets() {
   // 3 operands over a [2, 3, 4] iteration: contiguous output, a transposed input, a broadcast

@@ -15,7 +15,7 @@
 using namespace ranvier;
 using namespace ranvier::cuda::optim_math;
 
-static int failures = 0;
+#include "cuda/test/check.h"
 
 template <typename T>
 struct Buffers {

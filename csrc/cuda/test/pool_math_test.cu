@@ -14,7 +14,7 @@
 using namespace ranvier;
 using namespace ranvier::cuda::pool_math;
 
-static int failures = 0;
+#include "cuda/test/check.h"
 static const Device kCpu(DeviceType::CPU);
 
 // Windows of kernel k, stride s, padding p, dilation d over size n, out outputs.

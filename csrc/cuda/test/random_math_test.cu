@@ -14,22 +14,11 @@
 #include <vector>
 
 #include "kernels/cuda/random.cuh"
+#include "cuda/test/check.h"
 
 using namespace ranvier;
 using namespace ranvier::cuda;
 
-static int failures = 0;
-#define CHECK(cond, ...)                                                  \
-  do {                                                                    \
-    if (!(cond)) {                                                        \
-      if (failures < 20) {                                                \
-        std::printf("FAIL line %d: %s: ", __LINE__, #cond);               \
-        std::printf(__VA_ARGS__);                                         \
-        std::printf("\n");                                                \
-      }                                                                   \
-      ++failures;                                                         \
-    }                                                                     \
-  } while (0)
 
 template <typename T>
 static int64_t ulps(T a, T b) {

@@ -17,22 +17,11 @@
 #include "kernels/cuda/reduce.cuh"
 #include "kernels/cuda/scan.cuh"
 #include "ops/reduce.h"
+#include "cuda/test/check.h"
 
 using namespace ranvier;
 using namespace ranvier::cuda;
 
-static int failures = 0;
-#define CHECK(cond, ...)                                                  \
-  do {                                                                    \
-    if (!(cond)) {                                                        \
-      if (failures < 20) {                                                \
-        std::printf("FAIL line %d: %s: ", __LINE__, #cond);               \
-        std::printf(__VA_ARGS__);                                         \
-        std::printf("\n");                                                \
-      }                                                                   \
-      ++failures;                                                         \
-    }                                                                     \
-  } while (0)
 
 // A [rows, cols] input reduced over dim `dim` (0 or 1), strides as given.
 static ReduceSpec make_spec(const void* in, DType dt, int64_t rows, int64_t cols, int64_t rs,

@@ -16,23 +16,12 @@
 #include "kernels/cuda/norm.cuh"
 #include "kernels/cuda/softmax.cuh"
 #include "ops/gelu_grad.h"
+#include "cuda/test/check.h"
 
 using namespace ranvier;
 using namespace ranvier::cuda;
 using reduce_math::HostFold;
 
-static int failures = 0;
-#define CHECK(cond, ...)                                                  \
-  do {                                                                    \
-    if (!(cond)) {                                                        \
-      if (failures < 20) {                                                \
-        std::printf("FAIL line %d: %s: ", __LINE__, #cond);               \
-        std::printf(__VA_ARGS__);                                         \
-        std::printf("\n");                                                \
-      }                                                                   \
-      ++failures;                                                         \
-    }                                                                     \
-  } while (0)
 
 static const Device kCpu(DeviceType::CPU);
 

@@ -20,7 +20,7 @@ using namespace ranvier;
 using namespace ranvier::cuda;
 using namespace ranvier::cuda::sort_math;
 
-static int failures = 0;
+#include "cuda/test/check.h"
 static const Device kCpu(DeviceType::CPU);
 
 // C: the CPU element type, D: the device type with the same bits.

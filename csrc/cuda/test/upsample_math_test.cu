@@ -14,7 +14,7 @@
 using namespace ranvier;
 using namespace ranvier::cuda::upsample_math;
 
-static int failures = 0;
+#include "cuda/test/check.h"
 static const Device kCpu(DeviceType::CPU);
 
 struct Taps {
