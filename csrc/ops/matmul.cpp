@@ -31,27 +31,32 @@ void check_same_dtype(const Tensor& a, const Tensor& b, const char* op) {
   RV_CHECK_NOT_IMPLEMENTED(a.dtype() != DType::Bool, op, ": not implemented for 'Bool'");
 }
 
-// C = alpha * A @ B + beta * C over matching batch dims; no autograd. c_init (already of the
-// output shape) is used when beta != 0.
-Tensor gemm_forward(const Tensor& a, const Tensor& b, const Tensor* c_init, const Scalar& alpha,
-                    const Scalar& beta, const char* name) {
+// Whether c (C's initial value in addmm) is one row broadcast over the product's rows, which
+// the CPU kernel then reads in place (GemmSpec::c_row) instead of a copy in the output.
+bool is_bias_row(const Tensor& c, DType ct, int64_t n) {
+  if (c.dtype() != ct || !c.device().is_cpu()) return false;
+  if (c.dim() == 1) return c.sizes()[0] == n;
+  return c.dim() == 2 && c.sizes()[0] == 1 && c.sizes()[1] == n;
+}
+
+// C = alpha * A @ B + beta * C over matching batch dims; no autograd. b_t: b is given as
+// [..., n, k] and read as its transpose in place. c_init (broadcastable to the output's shape)
+// is used when beta != 0.
+Tensor gemm_forward(const Tensor& a, const Tensor& b, bool b_t, const Tensor* c_init,
+                    const Scalar& alpha, const Scalar& beta, const char* name) {
   check_same_device(name, {&a, &b});
   const int64_t nd = a.dim();
-  const int64_t m = a.sizes()[nd - 2], k = a.sizes()[nd - 1], n = b.sizes()[nd - 1];
+  const int64_t m = a.sizes()[nd - 2], k = a.sizes()[nd - 1];
+  const int64_t n = b.sizes()[b_t ? nd - 2 : nd - 1];
   Shape out_shape(a.sizes().begin(), a.sizes().end() - 2);
   out_shape.push_back(m);
   out_shape.push_back(n);
   const DType dt = a.dtype();
   const DType ct = is_reduced_float(dt) ? DType::Float32 : dt;
   const bool use_c = c_init != nullptr && beta.to_double() != 0.0;
-  Tensor out;
-  if (use_c) {
-    out = empty(out_shape, ct, a.device());
-    Tensor src = detach(*c_init);
-    copy_(out, src);
-  } else {
-    out = empty(out_shape, ct, a.device());
-  }
+  const bool c_row = use_c && is_bias_row(*c_init, ct, n);
+  Tensor out = empty(out_shape, ct, a.device());
+  if (use_c && !c_row) copy_(out, expand(detach(*c_init), out_shape));
   if (out.numel() > 0) {
     Tensor ac = a.dtype() == ct ? a : to_dtype(detach(a), ct);
     Tensor bc = b.dtype() == ct ? b : to_dtype(detach(b), ct);
@@ -64,11 +69,15 @@ Tensor gemm_forward(const Tensor& a, const Tensor& b, const Tensor* c_init, cons
     s.a_rs = ac.strides()[nd - 2];
     s.a_cs = ac.strides()[nd - 1];
     s.b = static_cast<const char*>(bc.data_ptr());
-    s.b_rs = bc.strides()[nd - 2];
-    s.b_cs = bc.strides()[nd - 1];
+    s.b_rs = bc.strides()[b_t ? nd - 1 : nd - 2];
+    s.b_cs = bc.strides()[b_t ? nd - 2 : nd - 1];
     s.c = static_cast<char*>(out.data_ptr());
     s.alpha = alpha.to_double();
     s.beta = use_c ? beta.to_double() : 0.0;
+    if (c_row) {
+      s.c_row = static_cast<const char*>(c_init->data_ptr());
+      s.c_row_stride = c_init->strides()[c_init->dim() - 1];
+    }
     for (int64_t i = 0; i < nd - 2; ++i) {
       if (out_shape[i] == 1) continue;
       s.batch_sizes[s.nbatch] = out_shape[i];
@@ -90,7 +99,7 @@ Tensor grad_of_right(const Tensor& g, const Tensor& a, bool b_transposed, const 
 
 // The product of [..., m, k] and [..., k, n] with identical batch dims, with autograd.
 Tensor batched_mm(const Tensor& a, const Tensor& b, const char* name) {
-  Tensor out = gemm_forward(a, b, nullptr, Scalar(int64_t(1)), Scalar(int64_t(0)), name);
+  Tensor out = gemm_forward(a, b, false, nullptr, Scalar(int64_t(1)), Scalar(int64_t(0)), name);
   if (autograd::needs_grad({a, b})) {
     bool na = a.requires_grad(), nb = b.requires_grad();
     bool b_t = a.dim() == 2 && is_transposed_contiguous(b);
@@ -223,8 +232,7 @@ Tensor addmm(const Tensor& input, const Tensor& m1, const Tensor& m2, const Scal
   RV_CHECK(input.dim() <= 2 && broadcast_shapes(input.sizes(), os, "addmm") == os,
            "addmm: the input of shape ", shape_str(input.sizes()),
            " cannot be broadcast to the product's shape ", shape_str(os));
-  Tensor c = expand(detach(input), os);
-  Tensor out = gemm_forward(m1, m2, &c, alpha, beta, "addmm");
+  Tensor out = gemm_forward(m1, m2, false, &input, alpha, beta, "addmm");
   if (autograd::needs_grad({input, m1, m2})) {
     Shape in_shape = input.sizes();
     bool n1 = m1.requires_grad(), n2 = m2.requires_grad();
@@ -258,6 +266,16 @@ Tensor linear(const Tensor& input, const Tensor& weight, const Tensor& bias) {
            "linear: mat1 and mat2 shapes cannot be multiplied (input ", shape_str(input.sizes()),
            " and weight.T ", shape_str(t(weight).sizes()), ")");
   if (input.dim() >= 2 && weight.dim() == 2 && bias.defined()) {
+    // Without autograd: one GEMM reading the weight transposed in place with the bias as C's
+    // initial rows (no transposed view, no bias copy).
+    if (input.dim() == 2 && bias.dim() == 1 && bias.sizes()[0] == weight.sizes()[0] &&
+        input.dtype() == weight.dtype() &&
+        bias.dtype() == input.dtype() && input.device() == bias.device() &&
+        !autograd::needs_grad({input, weight, bias})) {
+      check_same_dtype(input, weight, "addmm");
+      return gemm_forward(input, weight, true, &bias, Scalar(int64_t(1)), Scalar(int64_t(1)),
+                          "addmm");
+    }
     if (input.dim() == 2) return addmm(bias, input, t(weight), Scalar(int64_t(1)),
                                        Scalar(int64_t(1)));
     Shape lead(input.sizes().begin(), input.sizes().end() - 1);

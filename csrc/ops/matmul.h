@@ -49,6 +49,11 @@ struct GemmSpec {
   int64_t b_bs[kMaxDims] = {};
   int64_t c_bs[kMaxDims] = {};
   int64_t batch_numel = 1;
+  // CPU only (null elsewhere): when set, C's old contents are this row of n elements (element
+  // stride c_row_stride) repeated over every row and batch; the kernel reads it in place of C,
+  // so a bias never has to be copied into the output first.
+  const char* c_row = nullptr;
+  int64_t c_row_stride = 1;
 };
 
 using GemmKernel = void (*)(const GemmSpec& s);

@@ -101,7 +101,8 @@ DotsFn dots_for(int64_t m) {
 }  // namespace
 
 void gemv_rows_f32(int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
-                   const float* w, int64_t ldw, float beta, float* c, int64_t ldc) {
+                   const float* w, int64_t ldw, float beta, const float* c_row,
+                   int64_t c_row_stride, float* c, int64_t ldc) {
   DotsFn dots_fn = dots_for(m);
   const int64_t blocks = (n + kBlock - 1) / kBlock;
   const int64_t grain = std::max<int64_t>(1, (int64_t(1) << 16) / (kBlock * m * std::max<int64_t>(k, 1)));
@@ -114,7 +115,8 @@ void gemv_rows_f32(int64_t m, int64_t n, int64_t k, float alpha, const float* a,
         float* ci = c + i * ldc;
         for (int64_t j = j0; j < j1; ++j) {
           float v = alpha * dots[i * kBlock + (j - j0)];
-          ci[j] = beta == 0.f ? v : v + beta * ci[j];
+          const float old = c_row != nullptr ? c_row[j * c_row_stride] : ci[j];
+          ci[j] = beta == 0.f ? v : v + beta * old;
         }
       }
     }

@@ -6,12 +6,14 @@
 
 namespace ranvier::cpu {
 
-// C[i, j] = alpha * sum_p A[i, p] * W[j, p] + beta * C[i, j] for i < m <= 4, j < n; A rows and
-// W rows contiguous (strides lda, ldw), C rows contiguous (stride ldc). beta == 0 ignores C's
-// old contents. Each output is one dot product in a fixed order, so the result does not
-// depend on the thread count.
+// C[i, j] = alpha * sum_p A[i, p] * W[j, p] + beta * C0[i, j] for i < m <= 4, j < n; A rows and
+// W rows contiguous (strides lda, ldw), C rows contiguous (stride ldc). C0 is C's old contents,
+// or, when c_row is not null, c_row[j * c_row_stride] for every row (a bias). beta == 0
+// ignores C0. Each output is one dot product in a fixed order, so the result does not depend
+// on the thread count.
 constexpr int64_t kGemvMaxRows = 4;
 void gemv_rows_f32(int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
-                   const float* w, int64_t ldw, float beta, float* c, int64_t ldc);
+                   const float* w, int64_t ldw, float beta, const float* c_row,
+                   int64_t c_row_stride, float* c, int64_t ldc);
 
 }  // namespace ranvier::cpu

@@ -87,6 +87,16 @@ void blas_one(const GemmSpec& s, const T* a, const T* b, T* c, std::vector<T>& a
             lb.ld, s.beta, c, s.n);
 }
 
+// Writes GemmSpec::c_row into every row of every output matrix (C is the fresh contiguous
+// output whenever c_row is set).
+template <typename T>
+void fill_rows(const GemmSpec& s, T* c) {
+  const T* row = reinterpret_cast<const T*>(s.c_row);
+  const int64_t rows = s.batch_numel * s.m;
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t j = 0; j < s.n; ++j) c[r * s.n + j] = row[j * s.c_row_stride];
+}
+
 template <typename T>
 void run_blas(const GemmSpec& s) {
   const T* a = reinterpret_cast<const T*>(s.a);
@@ -97,9 +107,10 @@ void run_blas(const GemmSpec& s) {
     if (s.batch_numel == 1 && s.m >= 1 && s.m <= kGemvMaxRows && s.k >= 16 && s.n >= 1 &&
         s.a_cs == 1 && s.b_rs == 1) {
       return gemv_rows_f32(s.m, s.n, s.k, float(s.alpha), a, s.a_rs, b, s.b_cs, float(s.beta),
-                           c, s.n);
+                           reinterpret_cast<const float*>(s.c_row), s.c_row_stride, c, s.n);
     }
   }
+  if (s.c_row != nullptr) fill_rows(s, c);
   const int64_t work = s.m * s.n * std::max<int64_t>(s.k, 1);
   if (s.batch_numel > 1 && work < kSmallGemm && get_num_threads() > 1 && !in_parallel_region()) {
     BlasSingleThreadGuard single;
@@ -123,6 +134,7 @@ void run_blas(const GemmSpec& s) {
 // Integer GEMM (wrapping arithmetic like PyTorch's integer matmul), rows in parallel.
 template <typename T>
 void run_integer(const GemmSpec& s) {
+  if (s.c_row != nullptr) fill_rows(s, reinterpret_cast<T*>(s.c));
   using U = std::conditional_t<std::is_same_v<T, int64_t>, uint64_t, uint32_t>;  // wraps
   const T* a = reinterpret_cast<const T*>(s.a);
   const T* b = reinterpret_cast<const T*>(s.b);
