@@ -31,6 +31,7 @@ void bind_rnn(py::module_& m, py::class_<Tensor>& cls);
 void bind_cuda(py::module_& m, py::class_<Tensor>& cls);
 void bind_amp(py::module_& m, py::class_<Tensor>& cls);
 void install_fast_operators(py::class_<Tensor>& cls);
+void bind_module_base(py::module_& m);
 }  // namespace ranvier::python
 
 PYBIND11_MODULE(_C, m) {
@@ -62,4 +63,5 @@ PYBIND11_MODULE(_C, m) {
   bind_cuda(m, cls);
   bind_amp(m, cls);
   install_fast_operators(cls);  // after bind_elementwise: wraps its operator slots
+  bind_module_base(m);
 }

@@ -9,6 +9,7 @@ checkpoint's shapes first. state_dict() of a module still uninitialised holds th
 an optimizer must be built after the first forward (nn.parameter.is_lazy tells placeholders).
 """
 import ranvier
+from ranvier import _C
 from ranvier.nn.modules.batchnorm import BatchNorm1d, BatchNorm2d, BatchNorm3d
 from ranvier.nn.modules.conv import Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d
 from ranvier.nn.modules.linear import Linear
@@ -18,9 +19,11 @@ __all__ = ["LazyModuleMixin", "LazyLinear", "LazyConv1d", "LazyConv2d", "LazyCon
            "LazyConvTranspose2d", "LazyBatchNorm1d", "LazyBatchNorm2d", "LazyBatchNorm3d"]
 
 
-class LazyModuleMixin:
+class LazyModuleMixin(_C._ModuleBase):
     """Mixin for modules whose parameter shapes are inferred from the first input; subclasses
-    define initialize_parameters(input) and cls_to_become."""
+    define initialize_parameters(input) and cls_to_become. It derives from Module's C base so
+    that LazyX(LazyModuleMixin, X) has X's instance layout, which the switch of __class__ to
+    cls_to_become requires."""
     cls_to_become = None
 
     def __init__(self, *args, **kwargs):

@@ -29,35 +29,14 @@ def _shape_str(t):
     return "ranvier.Size(%s)" % list(t.shape)
 
 
-class _Registered:
-    """A class attribute standing for the parameter, buffer or submodule `name` of each
-    instance. Module keeps those in its _parameters / _buffers / _modules dicts, which plain
-    attribute look-up does not search: without this, every `self.weight` would first fail in
-    object.__getattribute__ (building an AttributeError and its message) before reaching
-    Module.__getattr__. As a non-data descriptor it never hides an instance attribute of the
-    same name, and where an instance has no such entry it raises AttributeError, after which
-    Python still calls Module.__getattr__, so what a look-up returns does not change."""
-
-    __slots__ = ("name",)
-
-    def __init__(self, name):
-        self.name = name
-
-    def __get__(self, obj, objtype=None):
-        if obj is None:
-            raise AttributeError(self.name)
-        d = obj.__dict__
-        name = self.name
-        p = d.get("_parameters")
-        if p is not None and name in p:
-            return p[name]
-        b = d.get("_buffers")
-        if b is not None and name in b:
-            return b[name]
-        m = d.get("_modules")
-        if m is not None and name in m:
-            return m[name]
-        raise AttributeError(name)
+# The class attribute standing for the parameter, buffer or submodule `name` of each instance
+# (csrc/python/module_base.cpp). Module keeps those in its _parameters / _buffers / _modules
+# dicts, which plain attribute look-up does not search: without it, every `self.weight` would
+# first fail in object.__getattribute__ (building an AttributeError and its message) before
+# reaching Module.__getattr__. As a non-data descriptor it never hides an instance attribute of
+# the same name, and where an instance has no such entry it raises AttributeError, after which
+# Python still calls Module.__getattr__, so what a look-up returns does not change.
+_Registered = _C._RegisteredAttr
 
 
 def _expose(cls, name):
@@ -68,8 +47,12 @@ def _expose(cls, name):
     setattr(cls, name, _Registered(name))
 
 
-class Module:
-    """Base class for all neural-network modules; subclasses define forward()."""
+class Module(_C._ModuleBase):
+    """Base class for all neural-network modules; subclasses define forward().
+
+    Calling a module (`module(*args, **kwargs)`) is implemented by its C base class
+    (csrc/python/module_base.cpp): it runs self.forward(*args, **kwargs) directly when the
+    module has no hooks, and _call_with_hooks(args, kwargs) otherwise."""
 
     training: bool
 
@@ -182,11 +165,6 @@ class Module:
     def forward(self, *args, **kwargs):
         raise NotImplementedError('Module [%s] is missing the required "forward" function'
                                   % type(self).__name__)
-
-    def __call__(self, *args, **kwargs):
-        if not (self._forward_pre_hooks or self._forward_hooks or self._backward_hooks):
-            return self.forward(*args, **kwargs)
-        return self._call_with_hooks(args, kwargs)
 
     def _call_with_hooks(self, args, kwargs):
         for hid, hook in list(self._forward_pre_hooks.items()):
