@@ -81,7 +81,7 @@ def run_native(directory, name, threads, steps):
                           capture_output=True, text=True)
     match = _NATIVE_LINE.search(proc.stdout)
     if proc.returncode != 0 or match is None:
-        raise RuntimeError(f"{exe} {' '.join(extra)} exited {proc.returncode}: "
+        raise RuntimeError(f"{' '.join([exe] + extra)} exited {proc.returncode}: "
                            f"{(proc.stdout + proc.stderr).strip()}")
     return float(match.group(1)), float(match.group(2)) * 1e-3
 

@@ -38,7 +38,10 @@ int main(int argc, char** argv) {
     Tensor proj = linear(seq, lstm[0], Tensor());  // all time steps in one GEMM
     std::vector<Tensor> out = rnn_layer(RnnMode::Lstm, proj, select(h0, 0, 0), select(c0, 0, 0),
                                         lstm[1], add(lstm[2], lstm[3]), false, {}, "LSTM");
-    Tensor h_n = stack({out[1]}, 0), c_n = stack({out[2]}, 0);  // returned by nn.LSTM, unused
+    // nn.LSTM also returns (h_n, c_n), stacked over layers; the workload does not use them
+    Tensor h_n = stack({out[1]}, 0), c_n = stack({out[2]}, 0);
+    (void)h_n;
+    (void)c_n;
     Tensor logits = linear(transpose(out[0], 0, 1), head[0], head[1]);  // [B, T, 96]
     Tensor loss = cross_entropy(reshape(logits, {-1, vocab}), reshape(y, {-1}), Tensor(),
                                 Reduction::Mean, -100, 0.0);
