@@ -6,11 +6,19 @@ libraries' steps alternate, so a change in machine load affects both alike.
     python benchmarks/run.py [--threads 2] [--steps 15] [--only sgemm mlp] [--json out.json]
     python benchmarks/run.py --device cuda     # the GPU table: the same workloads, the 4096
                                                # GEMMs (float32, TF32, bfloat16), gpt-124m
-On CUDA every step ends with a device synchronisation in both libraries.
+    python benchmarks/run.py --native build/bench/benchmarks   # adds the C++ binaries' figures
+On CUDA every step ends with a device synchronisation in both libraries. With --native DIR the
+training workloads that have a native binary (DIR/bench_<name>, built with
+-DRANVIER_BUILD_BENCHMARKS=ON) also run it with the same threads and steps, after the Python
+measurement, and the table gains two columns: its figure and python/native, the ranvier
+Python step time over the C++ step time (the cost of Python; 1.00 = none).
 """
 import argparse
 import json
+import os
+import re
 import statistics
+import subprocess
 import sys
 import time
 
@@ -53,6 +61,29 @@ CUDA_WORKLOADS = {
 #        = 864,256 MACs per token (attention counted over the full 64-token window)
 TRAIN_FLOPS = {"mlp": 6 * 535_040, "mlp-raw": 6 * 535_040, "cnn": 6 * 4_241_152,
                "lstm": 6 * 417_792, "gpt": 6 * 864_256}
+
+
+# workload -> the native binary and its extra arguments (--native DIR)
+NATIVE = {"mlp-raw": ("bench_mlp", ["--raw"]), "mlp": ("bench_mlp", []),
+          "cnn": ("bench_cnn", []), "lstm": ("bench_lstm", []), "gpt": ("bench_gpt", [])}
+# "... <rate> <unit>/s  (<ms> ms/step) ...", the line each training binary prints
+_NATIVE_LINE = re.compile(r"([0-9.]+) [a-z]+/s\s+\(([0-9.]+) ms/step\)")
+
+
+def run_native(directory, name, threads, steps):
+    """Runs the native binary of workload `name`; returns (rate per second, step seconds), or
+    raises RuntimeError saying why there is none."""
+    exe, extra = NATIVE[name]
+    path = os.path.join(directory, exe)
+    if not os.access(path, os.X_OK):
+        raise RuntimeError(f"{path} not found (build with -DRANVIER_BUILD_BENCHMARKS=ON)")
+    proc = subprocess.run([path, "--threads", str(threads), "--steps", str(steps)] + extra,
+                          capture_output=True, text=True)
+    match = _NATIVE_LINE.search(proc.stdout)
+    if proc.returncode != 0 or match is None:
+        raise RuntimeError(f"{' '.join([exe] + extra)} exited {proc.returncode}: "
+                           f"{(proc.stdout + proc.stderr).strip()}")
+    return float(match.group(1)), float(match.group(2)) * 1e-3
 
 
 def _lib_kwargs(lib, kwargs, device):
@@ -101,7 +132,12 @@ def main(argv=None):
     ap.add_argument("--json", default="")
     ap.add_argument("--no-torch", action="store_true")
     ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    ap.add_argument("--native", default="", metavar="DIR",
+                    help="also run DIR/bench_<name> for " + ", ".join(NATIVE))
     args = ap.parse_args(argv)
+    if args.native and args.device != "cpu":
+        print("--native: the native binaries run on the CPU only", file=sys.stderr)
+        return 2
 
     import ranvier
     libs = {"ranvier": ranvier}
@@ -127,6 +163,7 @@ def main(argv=None):
         return 2
     names = [n for n in table if not only or n in only]
     rows = []
+    native_failed = False
     for name in names:
         builder, kwargs, unit, kind, scale = table[name]
         row = {"workload": name, "unit": unit, "kind": kind}
@@ -138,26 +175,47 @@ def main(argv=None):
         if name in TRAIN_FLOPS:
             for lname in libs:
                 row[f"{lname}_gflops"] = row[lname] * TRAIN_FLOPS[name] * 1e-9
+        if args.native and name in NATIVE:
+            try:
+                rate, seconds = run_native(args.native, name, args.threads, args.steps)
+            except RuntimeError as e:
+                print(f"--native {name}: {e}", file=sys.stderr)
+                native_failed = True
+            else:
+                row["native"] = rate
+                row["native_ms_per_step"] = seconds * 1e3
+                # both rates count the same units per step: time ratio = native / python rate
+                row["python_over_native"] = rate / row["ranvier"]
         rows.append(row)
 
     def num(v, fmt):
         return format(v, fmt) if v is not None else "-"
 
+    def native_cells(row):
+        cost = row.get("python_over_native")
+        mark = "x" if cost is not None else ""
+        return f"{num(row.get('native'), '.2f'):>14}{num(cost, '.2f') + mark:>11}"
+
     print(f"device={args.device} threads={args.threads} steps={args.steps} (medians)")
     print(f"{'workload':<14}{'unit':>11}{'ranvier':>14}{'torch':>14}{'ratio':>9}"
-          f"{'GFLOP/s':>10}{'(torch)':>9}")
+          f"{'GFLOP/s':>10}{'(torch)':>9}"
+          + (f"{'native':>14}{'py/native':>11}" if args.native else ""))
     for row in rows:
         print(f"{row['workload']:<14}{row['unit']:>11}{row['ranvier']:>14.2f}"
               f"{num(row.get('torch'), '.2f'):>14}"
               f"{num(row.get('ratio'), '.2f') + ('x' if 'ratio' in row else ''):>9}"
-              f"{num(row.get('ranvier_gflops'), '.1f'):>10}{num(row.get('torch_gflops'), '.1f'):>9}")
+              f"{num(row.get('ranvier_gflops'), '.1f'):>10}{num(row.get('torch_gflops'), '.1f'):>9}"
+              + (native_cells(row) if args.native else ""))
     print("ratio = ranvier / torch (rate: higher is better; latency: lower is better); GFLOP/s: "
           "model FLOPs of a training step / step time")
+    if args.native:
+        print("native = the C++ binary of the workload (no Python); py/native = ranvier's Python "
+              "step time / the C++ step time (the cost of Python)")
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"device": args.device, "threads": args.threads, "steps": args.steps,
                        "rows": rows}, f, indent=2)
-    return 0
+    return 1 if native_failed else 0
 
 
 if __name__ == "__main__":
