@@ -1,8 +1,8 @@
 # The optional CUDA library libranvier_cuda: its own shared library that registers CUDA kernels,
 # the CUDA allocator and host<->device copies into the core's slots when Python loads it.
 #
-# RANVIER_CUDA: ON builds it (nvcc required), OFF never, AUTO builds it when nvcc is found --
-# except under pip/scikit-build-core (SKBUILD), where AUTO means OFF so that the CPU install
+# RANVIER_CUDA: ON builds it (nvcc and cuBLAS required), OFF never, AUTO builds it when nvcc and
+# cuBLAS are both found -- except under pip/scikit-build-core (SKBUILD), where AUTO means OFF so that the CPU install
 # stays fast and free of NVIDIA packages. Ask for it with -Ccmake.define.RANVIER_CUDA=ON.
 # Arch: CMAKE_CUDA_ARCHITECTURES (default 90). The CUDA runtime is linked statically, so the
 # library loads on a machine without a driver and simply reports no device.
@@ -20,9 +20,11 @@ set(RANVIER_CUBLAS_ROOT "" CACHE PATH
 set(RV_BUILD_CUDA OFF)
 
 # Defines the IMPORTED target ranvier::cublas (libcublas.so.13, with libcublasLt.so.13 as its
-# dependency and cuBLAS's include folder), or stops with a message saying how to get it.
+# dependency and cuBLAS's include folder), or stops with a message saying how to get it. With
+# the argument OPTIONAL it sets RV_CUBLAS_FOUND in the caller instead of stopping.
 function(rv_find_cublas)
   if(TARGET ranvier::cublas)
+    set(RV_CUBLAS_FOUND ON PARENT_SCOPE)
     return()
   endif()
   set(root "${RANVIER_CUBLAS_ROOT}")
@@ -45,6 +47,10 @@ function(rv_find_cublas)
   find_file(RV_CUBLAS_LIBRARY libcublas.so.13 HINTS "${root}/lib" NO_DEFAULT_PATH)
   find_file(RV_CUBLASLT_LIBRARY libcublasLt.so.13 HINTS "${root}/lib" NO_DEFAULT_PATH)
   if(NOT RV_CUBLAS_INCLUDE_DIR OR NOT RV_CUBLAS_LIBRARY OR NOT RV_CUBLASLT_LIBRARY)
+    if(ARGV0 STREQUAL "OPTIONAL")
+      set(RV_CUBLAS_FOUND OFF PARENT_SCOPE)
+      return()
+    endif()
     message(FATAL_ERROR "ranvier: the CUDA library needs cuBLAS from the nvidia-cublas wheel "
       "(looked in '${root}'). Install it into the Python in use (pip install \".[cuda]\" or "
       "pip install nvidia-cublas) or set RANVIER_CUBLAS_ROOT to a folder with include/ and lib/.")
@@ -58,6 +64,7 @@ function(rv_find_cublas)
     INTERFACE_INCLUDE_DIRECTORIES "${RV_CUBLAS_INCLUDE_DIR}"
     INTERFACE_LINK_LIBRARIES ranvier::cublasLt)
   message(STATUS "ranvier: cuBLAS ${RV_CUBLAS_LIBRARY}")
+  set(RV_CUBLAS_FOUND ON PARENT_SCOPE)
 endfunction()
 
 if(RANVIER_CUDA STREQUAL "ON")
@@ -66,7 +73,13 @@ elseif(RANVIER_CUDA STREQUAL "AUTO" AND NOT SKBUILD)
   include(CheckLanguage)
   check_language(CUDA)
   if(CMAKE_CUDA_COMPILER)
-    set(RV_BUILD_CUDA ON)
+    rv_find_cublas(OPTIONAL)
+    if(RV_CUBLAS_FOUND)
+      set(RV_BUILD_CUDA ON)
+    else()
+      message(STATUS "ranvier: nvcc found but not cuBLAS (the nvidia-cublas wheel): the CUDA "
+        "library is not built (RANVIER_CUDA=ON asks for it and says what is missing)")
+    endif()
   endif()
 elseif(NOT RANVIER_CUDA STREQUAL "OFF" AND NOT RANVIER_CUDA STREQUAL "AUTO")
   message(FATAL_ERROR "RANVIER_CUDA must be AUTO, ON or OFF (got '${RANVIER_CUDA}')")
