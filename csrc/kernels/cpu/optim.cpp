@@ -6,6 +6,7 @@
 // results agree with PyTorch's to round-off.
 #include <algorithm>
 #include <cmath>
+#include <type_traits>
 
 #include "core/dtype.h"
 #include "core/parallel.h"
@@ -39,6 +40,14 @@ template <typename T>
 inline T lerp(T a, T b, T w) {
   return std::abs(w) < T(0.5) ? a + w * (b - a) : b - (b - a) * (T(1) - w);
 }
+// The same with the end chosen at compile time (kLow: |w| < 0.5), for branch-free loops.
+template <bool kLow, typename T>
+inline T lerp_from(T a, T b, T w) {
+  if constexpr (kLow)
+    return a + w * (b - a);
+  else
+    return b - (b - a) * (T(1) - w);
+}
 
 template <typename T>
 struct Ptrs {
@@ -54,6 +63,21 @@ Ptrs<T> ptrs(const OptimSpec& s, size_t t) {
   return {static_cast<T*>(s.param[t]), static_cast<const T*>(s.grad[t]), st(0), st(1), st(2)};
 }
 
+// Calls f(std::bool_constant<b0>{}, std::bool_constant<b1>{}, ...) for the runtime flags, so
+// that a kernel's inner loop is compiled once per combination with no branch inside (and
+// vectorises).
+template <typename F>
+void with_flags(F&& f) {
+  f();
+}
+template <typename F, typename... Rest>
+void with_flags(F&& f, bool first, Rest... rest) {
+  if (first)
+    with_flags([&](auto... c) { f(std::true_type{}, c...); }, rest...);
+  else
+    with_flags([&](auto... c) { f(std::false_type{}, c...); }, rest...);
+}
+
 // What Adam, NAdam and RAdam share (spec: h[0] lr, h[1] beta1, h[2] beta2, h[4] weight
 // decay; b[1] maximize, b[2] decoupled): the gradient's sign, weight decay (L2 into g or
 // decoupled into p), and both moment updates, written back to state 0 and 1.
@@ -65,21 +89,58 @@ struct AdamMoments {
       : b1w(T(1.0 - s.h[1])), b2(T(s.h[2])), b2w(T(1.0 - s.h[2])), wd(T(s.h[4])),
         decay(T(1.0 - s.h[0] * s.h[4])), maximize(s.b[1]), decoupled(s.b[2]),
         has_wd(s.h[4] != 0.0) {}
+  template <bool kMax, bool kWd, bool kDec, bool kLow>
   inline void step(const Ptrs<T>& q, int64_t j, T& g, T& p, T& m, T& v) const {
-    g = maximize ? -q.g[j] : q.g[j];
+    g = kMax ? -q.g[j] : q.g[j];
     p = q.p[j];
-    if (has_wd) {
-      if (decoupled)
+    if constexpr (kWd) {
+      if constexpr (kDec)
         p = p * decay;
       else
         g = g + wd * p;
     }
-    m = lerp(q.s0[j], g, b1w);
+    m = lerp_from<kLow>(q.s0[j], g, b1w);
     v = q.s1[j] * b2 + b2w * g * g;
     q.s0[j] = m;
     q.s1[j] = v;
   }
 };
+
+// Runs body(q, t, b, e, moments) over the ranges of for_ranges, where moments(q, j, g, p, m, v)
+// is AdamMoments::step with the group's flags fixed at compile time (branch-free loops).
+template <typename T, typename Body>
+void for_adam_ranges(const OptimSpec& s, const Body& body) {
+  const AdamMoments<T> k(s);
+  with_flags(
+      [&](auto mx, auto w, auto dec, auto low) {
+        // k by value: its constants are then locals of the loop, which stores through the
+        // state pointers cannot change (so they stay in registers and the loop vectorises).
+        auto moments = [k, mx, w, dec, low](const Ptrs<T>& q, int64_t j, T& g, T& p, T& m,
+                                            T& v) {
+          k.template step<decltype(mx)::value, decltype(w)::value, decltype(dec)::value,
+                          decltype(low)::value>(q, j, g, p, m, v);
+        };
+        for_ranges(s, [&](size_t t, int64_t b, int64_t e) {
+          body(ptrs<T>(s, t), t, b, e, moments);
+        });
+      },
+      k.maximize, k.has_wd, k.decoupled, std::abs(k.b1w) < T(0.5));
+}
+
+// One SGD update of n elements: the flags are compile-time so the loop has no branches.
+template <typename T, bool kMax, bool kWd, bool kMom, bool kFresh, bool kNest>
+void sgd_span(T* p, const T* g_in, T* buf, int64_t n, T lr, T mom, T damp1, T wd) {
+  for (int64_t j = 0; j < n; ++j) {
+    T g = kMax ? -g_in[j] : g_in[j];
+    if constexpr (kWd) g = g + wd * p[j];
+    if constexpr (kMom) {
+      T b = kFresh ? g : buf[j] * mom + damp1 * g;
+      buf[j] = b;
+      g = kNest ? g + mom * b : b;
+    }
+    p[j] = p[j] + (-lr) * g;
+  }
+}
 
 template <typename T>
 void sgd_impl(const OptimSpec& s) {
@@ -88,38 +149,36 @@ void sgd_impl(const OptimSpec& s) {
   for_ranges(s, [&](size_t t, int64_t b, int64_t e) {
     Ptrs<T> q = ptrs<T>(s, t);
     const bool fresh = s.flag[t] != 0;
-    for (int64_t j = b; j < e; ++j) {
-      T g = maximize ? -q.g[j] : q.g[j];
-      if (has_wd) g = g + wd * q.p[j];
-      if (use_mom) {
-        T buf = fresh ? g : q.s0[j] * mom + damp1 * g;
-        q.s0[j] = buf;
-        g = nesterov ? g + mom * buf : buf;
-      }
-      q.p[j] = q.p[j] + (-lr) * g;
-    }
+    with_flags(
+        [&](auto mx, auto w, auto m, auto f, auto nv) {
+          sgd_span<T, mx, w, m, f, nv>(q.p + b, q.g + b, m ? q.s0 + b : nullptr, e - b, lr,
+                                       mom, damp1, wd);
+        },
+        maximize, has_wd, use_mom, fresh, nesterov);
   });
 }
 
 template <typename T>
 void adam_impl(const OptimSpec& s) {
-  const AdamMoments<T> k(s);
   const T eps = T(s.h[3]);
-  const bool amsgrad = s.b[0];
-  for_ranges(s, [&](size_t t, int64_t b, int64_t e) {
-    Ptrs<T> q = ptrs<T>(s, t);
-    const T neg_step = T(-s.coef[0][t]), bc2_sqrt = T(s.coef[1][t]);
-    for (int64_t j = b; j < e; ++j) {
-      T g, p, m, v;
-      k.step(q, j, g, p, m, v);
-      if (amsgrad) {
-        v = std::max(q.s2[j], v);
-        q.s2[j] = v;
-      }
-      T denom = std::sqrt(v) / bc2_sqrt + eps;
-      q.p[j] = p + neg_step * (m / denom);
-    }
-  });
+  with_flags(
+      [&](auto ams) {
+        for_adam_ranges<T>(s, [&](Ptrs<T> q, size_t t, int64_t b, int64_t e,
+                                  auto moments) {
+          const T neg_step = T(-s.coef[0][t]), bc2_sqrt = T(s.coef[1][t]);
+          for (int64_t j = b; j < e; ++j) {
+            T g, p, m, v;
+            moments(q, j, g, p, m, v);
+            if constexpr (ams) {
+              v = std::max(q.s2[j], v);
+              q.s2[j] = v;
+            }
+            T denom = std::sqrt(v) / bc2_sqrt + eps;
+            q.p[j] = p + neg_step * (m / denom);
+          }
+        });
+      },
+      s.b[0]);
 }
 
 template <typename T>
@@ -214,14 +273,13 @@ void adamax_impl(const OptimSpec& s) {
 
 template <typename T>
 void nadam_impl(const OptimSpec& s) {
-  const AdamMoments<T> k(s);
   const T eps = T(s.h[3]);
-  for_ranges(s, [&](size_t t, int64_t b, int64_t e) {
-    Ptrs<T> q = ptrs<T>(s, t);
+  for_adam_ranges<T>(s, [&](Ptrs<T> q, size_t t, int64_t b, int64_t e,
+                            auto moments) {
     const T bc2 = T(s.coef[0][t]), gf = T(s.coef[1][t]), mf = T(s.coef[2][t]);
     for (int64_t j = b; j < e; ++j) {
       T g, p, m, v;
-      k.step(q, j, g, p, m, v);
+      moments(q, j, g, p, m, v);
       T denom = std::sqrt(v / bc2) + eps;
       p = p + gf * (g / denom);
       q.p[j] = p + mf * (m / denom);
@@ -231,15 +289,14 @@ void nadam_impl(const OptimSpec& s) {
 
 template <typename T>
 void radam_impl(const OptimSpec& s) {
-  const AdamMoments<T> k(s);
   const T lr = T(s.h[0]), eps = T(s.h[3]);
-  for_ranges(s, [&](size_t t, int64_t b, int64_t e) {
-    Ptrs<T> q = ptrs<T>(s, t);
+  for_adam_ranges<T>(s, [&](Ptrs<T> q, size_t t, int64_t b, int64_t e,
+                            auto moments) {
     const T bc1 = T(s.coef[0][t]), bc2_sqrt = T(s.coef[1][t]), rect = T(s.coef[2][t]);
     const bool rectify = s.coef[2][t] > 0.0;
     for (int64_t j = b; j < e; ++j) {
       T g, p, m, v;
-      k.step(q, j, g, p, m, v);
+      moments(q, j, g, p, m, v);
       T upd = m / bc1 * lr;
       if (rectify) upd = upd * (bc2_sqrt / (std::sqrt(v) + eps)) * rect;
       q.p[j] = p - upd;
