@@ -259,3 +259,38 @@ def test_gradcheck_and_gradgradcheck_detect_wrong_gradients():
     assert rv.autograd.gradgradcheck(lambda t: (t * t * t).sum(), (x,))
     # a function whose backward is wrong: detach one factor
     assert not rv.autograd.gradcheck(lambda t: t * t.detach(), (x,), raise_exception=False)
+
+
+def test_stored_grad_never_shares_memory_the_caller_can_see():
+    # The first gradient stored in .grad takes over the incoming gradient's memory only when
+    # nothing else can reach it (accumulate_grad.cpp); a caller's tensor, or a view of it, is
+    # copied.
+    w = rv.randn(2, 3, requires_grad=True)
+    g = rv.randn(2, 3)
+    keep = g.numpy().copy()
+    w.t().t().backward(g)  # the gradient arrives as a contiguous view of g
+    g.add_(100.0)
+    assert_close(w.grad, keep)
+    v = rv.randn(4, requires_grad=True)
+    h = rv.ones(4)
+    v.backward(h)  # the caller's own tensor
+    h.mul_(5.0)
+    assert_close(v.grad, np.ones(4, np.float32))
+
+
+def test_linear_weight_grad_is_its_own_contiguous_tensor():
+    # A Linear weight's gradient comes back as the transpose of a transposed product: stored
+    # without a copy, it must still be a plain contiguous tensor with the right values, and
+    # later accumulation must not disturb anything else.
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((5, 4)).astype(np.float32)
+    wn = rng.standard_normal((3, 4)).astype(np.float32)
+    g = rng.standard_normal((5, 3)).astype(np.float32)
+    w = rv.tensor(wn, requires_grad=True)
+    out = rv.nn.functional.linear(rv.tensor(x), w)
+    out.backward(rv.tensor(g))
+    assert w.grad.is_contiguous() and w.grad.shape == (3, 4) and w.grad.stride() == (4, 1)
+    assert_close(w.grad, g.T @ x, rtol=1e-5, atol=1e-5)
+    first = w.grad.numpy().copy()
+    rv.nn.functional.linear(rv.tensor(x), w).backward(rv.tensor(g))
+    assert_close(w.grad, 2 * first, rtol=1e-5, atol=1e-5)

@@ -17,6 +17,25 @@ std::shared_ptr<Node> grad_accumulator(const Tensor& leaf) {
   return acc;
 }
 
+namespace {
+
+// Whether nothing but g can reach g's memory, and g covers all of it contiguously: then the
+// stored gradient may take the memory over. A view qualifies when its base is held by nothing
+// but the view (the usual case for a Linear weight's gradient, which comes back as the
+// transpose of a transposed product).
+bool sole_owner_of_memory(const Tensor& g) {
+  if (g.impl_ptr().use_count() != 1 || !g.is_contiguous() || g.storage_offset() != 0) return false;
+  const auto& storage = g.impl()->storage();
+  if (storage == nullptr ||
+      storage->nbytes() != size_t(g.numel()) * element_size(g.dtype()))
+    return false;
+  if (!g.is_view()) return storage.use_count() == 1;
+  const auto& base = g.impl()->view_base();
+  return base.use_count() == 1 && base->storage() == storage && storage.use_count() == 2;
+}
+
+}  // namespace
+
 TensorList AccumulateGrad::apply(TensorList&& grads) {
   Tensor g = std::move(grads[0]);
   if (!g.defined()) return {};
@@ -31,9 +50,12 @@ TensorList AccumulateGrad::apply(TensorList&& grads) {
     if (GradMode::is_enabled()) {
       m.grad = g;
     } else {
-      bool sole_owner = g.impl_ptr().use_count() == 1 && g.impl()->storage().use_count() == 1 &&
-                        g.is_contiguous() && !g.is_view();
-      m.grad = sole_owner ? detach(g) : contiguous_clone(detach(g));
+      if (sole_owner_of_memory(g)) {
+        m.grad = Tensor(std::make_shared<TensorImpl>(g.impl()->storage(), g.sizes(), g.strides(),
+                                                     0, g.dtype()));
+      } else {
+        m.grad = contiguous_clone(detach(g));
+      }
     }
   } else if (GradMode::is_enabled()) {
     m.grad = add(m.grad, g);
