@@ -298,3 +298,39 @@ def test_more_errors_and_empty_inputs():
     with pytest.raises(RuntimeError, match="layer_norm: expected normalized_shape to have at "
                                            "least one element"):
         F.layer_norm(ranvier.zeros(2, 3), ())
+
+
+@pytest.mark.parametrize("k", [7, 128, 133])
+def test_layer_norm_float32_with_affine_matches_float64_and_any_thread_count(k):
+    # The float32 kernel: row sums in double over eight lanes (every tail length), the
+    # elementwise passes in float32; against NumPy in float64, and the same bits for 1 and 3
+    # threads, forward and all three gradients.
+    rng = np.random.default_rng(k)
+    x = (rng.standard_normal((37, k)) * 3 + 1).astype(np.float32)
+    w = rng.standard_normal(k).astype(np.float32)
+    b = rng.standard_normal(k).astype(np.float32)
+    g = rng.standard_normal((37, k)).astype(np.float32)
+    x64 = x.astype(np.float64)
+    mu = x64.mean(1, keepdims=True)
+    inv = 1 / np.sqrt(x64.var(1, keepdims=True) + 1e-5)
+    xh = (x64 - mu) * inv
+    dxh = g * w
+    gx_ref = inv * (dxh - dxh.mean(1, keepdims=True) - xh * (dxh * xh).mean(1, keepdims=True))
+    old = ranvier.get_num_threads()
+    outs = []
+    try:
+        for n in (1, 3):
+            ranvier.set_num_threads(n)
+            a, ww, bb = (from_np(v).requires_grad_() for v in (x, w, b))
+            y = F.layer_norm(a, (k,), ww, bb)
+            y.backward(from_np(g))
+            outs.append([t.detach().numpy() for t in (y, a.grad, ww.grad, bb.grad)])
+    finally:
+        ranvier.set_num_threads(old)
+    for u, v in zip(outs[0], outs[1]):
+        np.testing.assert_array_equal(u, v)
+    y, gx, gw, gb = outs[0]
+    np.testing.assert_allclose(y, xh * w + b, rtol=1e-5, atol=2e-5)
+    np.testing.assert_allclose(gx, gx_ref, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(gw, (g * xh).sum(0), rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(gb, g.sum(0), rtol=1e-5, atol=1e-4)
