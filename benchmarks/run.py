@@ -77,8 +77,14 @@ def run_native(directory, name, threads, steps):
     path = os.path.join(directory, exe)
     if not os.access(path, os.X_OK):
         raise RuntimeError(f"{path} not found (build with -DRANVIER_BUILD_BENCHMARKS=ON)")
+    # OpenBLAS's own worker threads (never given work: OpenBLAS runs its jobs on ranvier's
+    # OpenMP threads) spin for ~0.1 s after the library loads, which is the whole measurement
+    # of a fresh process; OPENBLAS_THREAD_TIMEOUT=4 makes them sleep at once. (In the Python
+    # process they have long gone to sleep by the time a workload runs.)
+    env = dict(os.environ)
+    env.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
     proc = subprocess.run([path, "--threads", str(threads), "--steps", str(steps)] + extra,
-                          capture_output=True, text=True)
+                          capture_output=True, text=True, env=env)
     match = _NATIVE_LINE.search(proc.stdout)
     if proc.returncode != 0 or match is None:
         raise RuntimeError(f"{' '.join([exe] + extra)} exited {proc.returncode}: "
