@@ -51,6 +51,12 @@ def _fake_binary(folder, name, body):
     return path
 
 
+def _run_native(directory, only, json_out):
+    """run.main with the native binaries of `directory`, one step on one thread, no torch."""
+    return run.main(["--no-torch", "--steps", "1", "--warmup", "0", "--threads", "1",
+                     "--only", only, "--native", str(directory), "--json", str(json_out)])
+
+
 def _header_line(out):
     return next(line for line in out.splitlines() if line.startswith("workload"))
 
@@ -60,9 +66,7 @@ def test_native_column_and_python_cost(tmp_path, capsys):
                  'echo "mlp train step (C++)     20000 samples/s  (6.400 ms/step)  '
                  'loss 2.3050 -> 2.2610"')
     out = tmp_path / "r.json"
-    assert run.main(["--no-torch", "--steps", "1", "--warmup", "0", "--threads", "1",
-                     "--only", "mlp-raw,mlp,overhead", "--native", str(tmp_path),
-                     "--json", str(out)]) == 0
+    assert _run_native(tmp_path, "mlp-raw,mlp,overhead", out) == 0
     # one run per training workload, with the runner's threads and steps (mlp-raw: --raw)
     assert (tmp_path / "args.txt").read_text().splitlines() == [
         "bench_mlp --threads 1 --steps 1 --raw", "bench_mlp --threads 1 --steps 1"]
@@ -99,8 +103,7 @@ def test_native_failures_are_reported(tmp_path, capsys):
                  'echo "mlp train step (C++)  1 samples/s  (1.000 ms/step)  loss 2.0 -> 2.1"\n'
                  'echo "mlp: loss check failed: the loss did not go down" >&2\nexit 1')
     out = tmp_path / "r.json"
-    assert run.main(["--no-torch", "--steps", "1", "--warmup", "0", "--threads", "1",
-                     "--only", "mlp,cnn", "--native", str(tmp_path), "--json", str(out)]) == 1
+    assert _run_native(tmp_path, "mlp,cnn", out) == 1
     err = capsys.readouterr().err
     assert "--native mlp: bench_mlp exited 1" in err and "loss check failed" in err
     assert "--native cnn:" in err and "bench_cnn not found" in err

@@ -118,6 +118,14 @@ int run_training(const Options& o, const char* name, const char* how, const char
 // ---------------------------------------------------------------- default initialisation
 // Each draws from the default generator in the order the Python layer does.
 
+// A parameter of the given shape drawn from U(-bound, bound), requiring grad.
+inline ranvier::Tensor uniform_param(const std::vector<int64_t>& shape, double bound) {
+  ranvier::Tensor t = ranvier::empty(shape);
+  ranvier::uniform_(t, -bound, bound);
+  t.set_requires_grad(true);
+  return t;
+}
+
 // nn.Linear(in, out): weight [out, in] from kaiming_uniform_(a=sqrt(5)) (bound 1/sqrt(in),
 // computed as nn.init computes it), then bias [out] from U(-1/sqrt(in), 1/sqrt(in)).
 inline std::vector<ranvier::Tensor> init_linear(int64_t in, int64_t out) {
@@ -126,26 +134,16 @@ inline std::vector<ranvier::Tensor> init_linear(int64_t in, int64_t out) {
   double gain = std::sqrt(2.0 / (1 + std::pow(a, 2.0)));
   double wbound = std::sqrt(3.0) * (gain / std::sqrt(double(in)));
   double bbound = 1 / std::sqrt(double(in));
-  Tensor w = empty({out, in});
-  uniform_(w, -wbound, wbound);
-  Tensor b = empty({out});
-  uniform_(b, -bbound, bbound);
-  w.set_requires_grad(true);
-  b.set_requires_grad(true);
-  return {w, b};
+  Tensor w = uniform_param({out, in}, wbound);
+  return {w, uniform_param({out}, bbound)};
 }
 
 // nn.Conv2d(cin, cout, k): weight [cout, cin, k, k] and bias [cout] from U(-1/sqrt(cin*k*k), ..).
 inline std::vector<ranvier::Tensor> init_conv2d(int64_t cin, int64_t cout, int64_t k) {
   using namespace ranvier;
   double bound = 1.0 / std::sqrt(double(cin * k * k));
-  Tensor w = empty({cout, cin, k, k});
-  uniform_(w, -bound, bound);
-  Tensor b = empty({cout});
-  uniform_(b, -bound, bound);
-  w.set_requires_grad(true);
-  b.set_requires_grad(true);
-  return {w, b};
+  Tensor w = uniform_param({cout, cin, k, k}, bound);
+  return {w, uniform_param({cout}, bound)};
 }
 
 // nn.Embedding(num, dim): weight from N(0, 1).
