@@ -6,6 +6,10 @@
 //   **kwargs) straight away, else Module._call_with_hooks(args, kwargs) (Python) runs the hooks.
 //   As a Python `__call__` this cost ~4,300 instructions per call (a frame with *args/**kwargs,
 //   three attribute look-ups through Module.__getattr__'s hook); here it is a few hundred.
+//   One consequence of the C base: `obj.__class__ = X` between a module class and a class that
+//   puts a plain-Python mixin first (class M(Mixin, nn.Linear)) is refused by Python (their
+//   layouts descend from different bases); a mixin meant for that derives from _ModuleBase, as
+//   nn.LazyModuleMixin does.
 // - _RegisteredAttr(name): the class-level non-data descriptor nn.Module gives each registered
 //   parameter, buffer and submodule name (see `_expose` in nn/modules/module.py): `obj.name`
 //   returns obj._parameters[name], else obj._buffers[name], else obj._modules[name], else raises
