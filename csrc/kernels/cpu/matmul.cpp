@@ -93,8 +93,11 @@ template <typename T>
 void fill_rows(const GemmSpec& s, T* c) {
   const T* row = reinterpret_cast<const T*>(s.c_row);
   const int64_t rows = s.batch_numel * s.m;
-  for (int64_t r = 0; r < rows; ++r)
-    for (int64_t j = 0; j < s.n; ++j) c[r * s.n + j] = row[j * s.c_row_stride];
+  parallel_for(0, rows, std::max<int64_t>(1, kGrainSize / std::max<int64_t>(s.n, 1)),
+               [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r)
+      for (int64_t j = 0; j < s.n; ++j) c[r * s.n + j] = row[j * s.c_row_stride];
+  });
 }
 
 template <typename T>
