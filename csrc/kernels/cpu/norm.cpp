@@ -2,6 +2,8 @@
 // accumulate in double in an order fixed by the shapes (thread-count independent): batch_norm
 // serially in index order; layer_norm's row sums as eight interleaved partial sums (lane_sum,
 // which vectorises) and its parameter gradients serially over the rows, all columns at once.
+// layer_norm's float rows run in AVX-512 / AVX2 / baseline copies (RV_MULTIVERSION), so their
+// last bits can differ between CPU kinds (FMA contraction), never between thread counts.
 // batch_norm backward (training), per channel with M = n * s, xh = (x - mean) * invstd:
 //   gx = w * invstd * (g - sum(g) / M - xh * sum(g * xh) / M);   eval: gx = w * invstd * g
 // layer_norm backward per row with K elements and dxh = g * w:
@@ -11,6 +13,7 @@
 #include <type_traits>
 
 #include "core/parallel.h"
+#include "kernels/cpu/fast_math.h"
 #include "ops/norm.h"
 
 namespace ranvier::cpu {
@@ -115,7 +118,7 @@ void bn_backward(const NormSpec& p) {
 // tree at the end: independent chains the compiler turns into vector adds, in an order that
 // depends on k only.
 template <typename F>
-inline double lane_sum(int64_t k, const F& f) {
+RV_ALWAYS_INLINE double lane_sum(int64_t k, const F& f) {
   double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
   int64_t j = 0;
   for (; j + 8 <= k; j += 8)
@@ -124,59 +127,71 @@ inline double lane_sum(int64_t k, const F& f) {
   return ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
 }
 
+// Rows [rb, re) of layer_norm's forward.
 template <typename T>
-void ln_forward(const NormSpec& p) {
+RV_ALWAYS_INLINE void ln_forward_rows(const NormSpec& p, int64_t rb, int64_t re) {
   const T* x = static_cast<const T*>(p.x);
   const T* w = static_cast<const T*>(p.weight);
   const T* b = static_cast<const T*>(p.bias);
   T* mean = static_cast<T*>(p.mean);
   T* invstd = static_cast<T*>(p.invstd);
   T* y = static_cast<T*>(p.y);
-  const int64_t rows = p.n, k = p.c;
-  parallel_for(0, rows, std::max<int64_t>(1, kGrainSize / std::max<int64_t>(k, 1)),
-               [&](int64_t rb, int64_t re) {
-    for (int64_t r = rb; r < re; ++r) {
-      const T* xr = x + r * k;
-      T* yr = y + r * k;
-      const double mu = lane_sum(k, [&](int64_t j) { return double(xr[j]); }) / double(k);
-      const double sq = lane_sum(k, [&](int64_t j) {
-        double d = double(xr[j]) - mu;
-        return d * d;
-      });
-      const double is = 1.0 / std::sqrt(sq / double(k) + p.eps);
-      mean[r] = T(mu);
-      invstd[r] = T(is);
-      if (w && b) {
-        // In T: (x - mean) * invstd * w + b with the statistics rounded to T, as the
-        // gradient formulas see them.
-        const T mu_t = T(mu), is_t = T(is);
-        for (int64_t j = 0; j < k; ++j) yr[j] = (xr[j] - mu_t) * is_t * w[j] + b[j];
-      } else {
-        for (int64_t j = 0; j < k; ++j) {
-          double v = (double(xr[j]) - mu) * is;
-          if (w) v *= double(w[j]);
-          if (b) v += double(b[j]);
-          yr[j] = T(v);
-        }
+  const int64_t k = p.c;
+  for (int64_t r = rb; r < re; ++r) {
+    const T* xr = x + r * k;
+    T* yr = y + r * k;
+    const double mu = lane_sum(k, [&](int64_t j) { return double(xr[j]); }) / double(k);
+    const double sq = lane_sum(k, [&](int64_t j) {
+      double d = double(xr[j]) - mu;
+      return d * d;
+    });
+    const double is = 1.0 / std::sqrt(sq / double(k) + p.eps);
+    mean[r] = T(mu);
+    invstd[r] = T(is);
+    if (w && b) {
+      // In T: (x - mean) * invstd * w + b with the statistics rounded to T, as the gradient
+      // formulas see them.
+      const T mu_t = T(mu), is_t = T(is);
+      for (int64_t j = 0; j < k; ++j) yr[j] = (xr[j] - mu_t) * is_t * w[j] + b[j];
+    } else {
+      for (int64_t j = 0; j < k; ++j) {
+        double v = (double(xr[j]) - mu) * is;
+        if (w) v *= double(w[j]);
+        if (b) v += double(b[j]);
+        yr[j] = T(v);
       }
     }
-  });
+  }
+}
+
+// The float rows in AVX-512 / AVX2 / baseline copies chosen at load time.
+RV_MULTIVERSION void ln_forward_rows_f(const NormSpec& p, int64_t rb, int64_t re) {
+  ln_forward_rows<float>(p, rb, re);
 }
 
 template <typename T>
-void ln_backward(const NormSpec& p) {
+void ln_forward(const NormSpec& p) {
+  parallel_for(0, p.n, std::max<int64_t>(1, kGrainSize / std::max<int64_t>(p.c, 1)),
+               [&](int64_t rb, int64_t re) {
+    if constexpr (std::is_same_v<T, float>)
+      ln_forward_rows_f(p, rb, re);
+    else
+      ln_forward_rows<T>(p, rb, re);
+  });
+}
+
+// Rows [rb, re) of layer_norm's input gradient; kW: whether there is a weight (compile-time so
+// that the loops vectorise).
+template <typename T, bool kW>
+RV_ALWAYS_INLINE void ln_grad_x_rows(const NormSpec& p, int64_t rb, int64_t re) {
   const T* x = static_cast<const T*>(p.x);
   const T* w = static_cast<const T*>(p.weight);
   const T* mean = static_cast<const T*>(p.mean);
   const T* invstd = static_cast<const T*>(p.invstd);
   const T* g = static_cast<const T*>(p.grad);
   T* gx = static_cast<T*>(p.grad_x);
-  T* gw = static_cast<T*>(p.grad_w);
-  T* gb = static_cast<T*>(p.grad_b);
-  const int64_t rows = p.n, k = p.c;
-  // One row of gx; the weight (or none) is a compile-time choice so that the loops vectorise.
-  auto gx_row = [&](int64_t r, auto with_w) {
-    constexpr bool kW = decltype(with_w)::value;
+  const int64_t k = p.c;
+  for (int64_t r = rb; r < re; ++r) {
     const T* xr = x + r * k;
     const T* gr = g + r * k;
     const double mu = double(mean[r]), is = double(invstd[r]);
@@ -196,45 +211,77 @@ void ln_backward(const NormSpec& p) {
       const T d = kW ? gr[j] * w[j] : gr[j];
       gxr[j] = is_t * (d - s1_t - (xr[j] - mu_t) * is_t * s2_t);
     }
-  };
-  if (gx) {
+  }
+}
+
+RV_MULTIVERSION void ln_grad_x_rows_f(const NormSpec& p, int64_t rb, int64_t re) {
+  if (p.weight)
+    ln_grad_x_rows<float, true>(p, rb, re);
+  else
+    ln_grad_x_rows<float, false>(p, rb, re);
+}
+
+// layer_norm's weight and bias gradients for column blocks [bb, be) of kLnCols columns: per
+// column the rows are summed in order; a block of columns walks the rows together (row-major
+// reads, one accumulator per column).
+constexpr int64_t kLnCols = 64;
+template <typename T>
+RV_ALWAYS_INLINE void ln_param_grad_blocks(const NormSpec& p, int64_t bb, int64_t be) {
+  const T* x = static_cast<const T*>(p.x);
+  const T* mean = static_cast<const T*>(p.mean);
+  const T* invstd = static_cast<const T*>(p.invstd);
+  const T* g = static_cast<const T*>(p.grad);
+  T* gw = static_cast<T*>(p.grad_w);
+  T* gb = static_cast<T*>(p.grad_b);
+  const int64_t rows = p.n, k = p.c;
+  double sw[kLnCols], sb[kLnCols];
+  for (int64_t blk = bb; blk < be; ++blk) {
+    const int64_t j0 = blk * kLnCols, nc = std::min(kLnCols, k - j0);
+    std::fill(sw, sw + nc, 0.0);
+    std::fill(sb, sb + nc, 0.0);
+    for (int64_t r = 0; r < rows; ++r) {
+      const T* gr = g + r * k + j0;
+      const T* xr = x + r * k + j0;
+      const double mu = double(mean[r]), is = double(invstd[r]);
+      for (int64_t c = 0; c < nc; ++c) {
+        double gv = double(gr[c]);
+        sb[c] += gv;
+        sw[c] += gv * (double(xr[c]) - mu) * is;
+      }
+    }
+    for (int64_t c = 0; c < nc; ++c) {
+      if (gw) gw[j0 + c] = T(sw[c]);
+      if (gb) gb[j0 + c] = T(sb[c]);
+    }
+  }
+}
+
+RV_MULTIVERSION void ln_param_grad_blocks_f(const NormSpec& p, int64_t bb, int64_t be) {
+  ln_param_grad_blocks<float>(p, bb, be);
+}
+
+template <typename T>
+void ln_backward(const NormSpec& p) {
+  const int64_t rows = p.n, k = p.c;
+  if (p.grad_x) {
     parallel_for(0, rows, std::max<int64_t>(1, kGrainSize / std::max<int64_t>(k, 1)),
                  [&](int64_t rb, int64_t re) {
-      for (int64_t r = rb; r < re; ++r) {
-        if (w)
-          gx_row(r, std::true_type{});
-        else
-          gx_row(r, std::false_type{});
-      }
+      if constexpr (std::is_same_v<T, float>)
+        ln_grad_x_rows_f(p, rb, re);
+      else if (p.weight)
+        ln_grad_x_rows<T, true>(p, rb, re);
+      else
+        ln_grad_x_rows<T, false>(p, rb, re);
     });
   }
-  if (gw || gb) {
-    // Per column, rows summed in order; a block of columns walks the rows together (row-major
-    // reads, one accumulator per column).
-    constexpr int64_t kCols = 64;
-    const int64_t blocks = (k + kCols - 1) / kCols;
-    parallel_for(0, blocks, std::max<int64_t>(1, kGrainSize / std::max<int64_t>(rows * kCols, 1)),
+  if (p.grad_w || p.grad_b) {
+    const int64_t blocks = (k + kLnCols - 1) / kLnCols;
+    parallel_for(0, blocks, std::max<int64_t>(1, kGrainSize / std::max<int64_t>(rows * kLnCols, 1)),
                  [&](int64_t bb, int64_t be) {
-      double sw[kCols], sb[kCols];
-      for (int64_t blk = bb; blk < be; ++blk) {
-        const int64_t j0 = blk * kCols, nc = std::min(kCols, k - j0);
-        std::fill(sw, sw + nc, 0.0);
-        std::fill(sb, sb + nc, 0.0);
-        for (int64_t r = 0; r < rows; ++r) {
-          const T* gr = g + r * k + j0;
-          const T* xr = x + r * k + j0;
-          const double mu = double(mean[r]), is = double(invstd[r]);
-          for (int64_t c = 0; c < nc; ++c) {
-            double gv = double(gr[c]);
-            sb[c] += gv;
-            sw[c] += gv * (double(xr[c]) - mu) * is;
-          }
-        }
-        for (int64_t c = 0; c < nc; ++c) {
-          if (gw) gw[j0 + c] = T(sw[c]);
-          if (gb) gb[j0 + c] = T(sb[c]);
-        }
-      }
+      if constexpr (std::is_same_v<T, float>)
+        ln_param_grad_blocks_f(p, bb, be);
+      else
+        ln_param_grad_blocks<T>(p, bb, be);
     });
   }
 }
