@@ -55,6 +55,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 import workloads  # noqa: E402
+from _timing import call_seconds, libraries  # noqa: E402
 
 
 CLOCK = time.perf_counter
@@ -62,13 +63,7 @@ MIN = False
 
 
 def timeit(fn, reps):
-    for _ in range(3):
-        fn()
-    ts = []
-    for _ in range(reps):
-        t0 = CLOCK()
-        fn()
-        ts.append(CLOCK() - t0)
+    ts = call_seconds(fn, reps, clock=CLOCK)
     return (min(ts) if MIN else statistics.median(ts)) * 1e3
 
 
@@ -124,18 +119,8 @@ def main():
     MIN = a.min
     if a.cpu_time:
         CLOCK = time.process_time
-    import ranvier
-    libs = {"ranvier": ranvier}
-    if not a.no_torch:
-        try:
-            import torch
-            libs["torch"] = torch
-        except ImportError:
-            pass
-    res = {}
-    for name, lib in libs.items():
-        lib.set_num_threads(a.threads)
-        res[name] = parts(lib, a.reps)
+    res = {name: parts(lib, a.reps)
+           for name, lib in libraries(a.threads, with_torch=not a.no_torch).items()}
     keys = list(res["ranvier"])
     stat = "best" if a.min else "median"
     print(f"{'part':16s} " + " ".join(f"{n:>10s}" for n in res) + f"   (ms, {stat})")

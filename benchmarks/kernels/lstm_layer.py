@@ -49,20 +49,15 @@ Variants measured on the 2-core Zen 4 machine (AVX-512), minima, while other job
     (1.5% of the layer either way), dropped
 """
 import argparse
-import time
 
 import ranvier
 from ranvier import _C
 
+from _timing import call_seconds
+
 
 def best(fn, reps):
-    fn()
-    ts = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        fn()
-        ts.append(time.perf_counter() - t0)
-    return min(ts) * 1e3
+    return min(call_seconds(fn, reps, warmup=1)) * 1e3
 
 
 def main():

@@ -37,20 +37,12 @@ Variants measured on the 2-core Zen 4 machine (AVX-512), medians, 2 threads unle
 import argparse
 import statistics
 import sys
-import time
 
-import ranvier
+from _timing import call_seconds, libraries
 
 
 def median_us(fn, reps):
-    for _ in range(10):
-        fn()
-    ts = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        fn()
-        ts.append(time.perf_counter() - t0)
-    return statistics.median(ts) * 1e6
+    return statistics.median(call_seconds(fn, reps, warmup=10)) * 1e6
 
 
 def mlp_params(lib):
@@ -95,14 +87,7 @@ def main(argv=None):
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--reps", type=int, default=200)
     args = ap.parse_args(argv)
-    libs = {"ranvier": ranvier}
-    try:
-        import torch
-        libs["torch"] = torch
-    except ImportError:
-        print("(PyTorch not installed: ranvier figures only)", file=sys.stderr)
-    for lib in libs.values():
-        lib.set_num_threads(args.threads)
+    libs = libraries(args.threads)
     rows = {}
     for name, lib in libs.items():
         for case, opt in optimizer_cases(lib).items():
