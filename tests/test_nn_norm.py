@@ -334,3 +334,21 @@ def test_layer_norm_float32_with_affine_matches_float64_and_any_thread_count(k):
     np.testing.assert_allclose(gx, gx_ref, rtol=1e-4, atol=1e-4)
     np.testing.assert_allclose(gw, (g * xh).sum(0), rtol=1e-4, atol=1e-4)
     np.testing.assert_allclose(gb, g.sum(0), rtol=1e-5, atol=1e-4)
+
+
+@pytest.mark.parametrize("has_w,has_b", [(True, False), (False, True), (False, False)])
+def test_layer_norm_float32_partial_affine(has_w, has_b):
+    # Each weight / bias combination has its own compiled loop (kernels/cpu/norm.cpp).
+    rng = np.random.default_rng(int(has_w) * 2 + int(has_b))
+    x = (rng.standard_normal((9, 37)) * 2 - 1).astype(np.float32)
+    w = rng.standard_normal(37).astype(np.float32)
+    b = rng.standard_normal(37).astype(np.float32)
+    x64 = x.astype(np.float64)
+    ref = (x64 - x64.mean(1, keepdims=True)) / np.sqrt(x64.var(1, keepdims=True) + 1e-5)
+    if has_w:
+        ref = ref * w
+    if has_b:
+        ref = ref + b
+    y = F.layer_norm(from_np(x), (37,), from_np(w) if has_w else None,
+                     from_np(b) if has_b else None)
+    np.testing.assert_allclose(y.numpy(), ref, rtol=1e-5, atol=2e-5)

@@ -127,8 +127,10 @@ RV_ALWAYS_INLINE double lane_sum(int64_t k, const F& f) {
   return ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
 }
 
-// Rows [rb, re) of layer_norm's forward.
-template <typename T>
+// Rows [rb, re) of layer_norm's forward: statistics in double, then (x - mean) * invstd (* w)
+// (+ b) in T with the statistics rounded to T, as the gradient formulas see them. kW / kB:
+// whether there is a weight / bias (compile-time, so that every case vectorises).
+template <typename T, bool kW, bool kB>
 RV_ALWAYS_INLINE void ln_forward_rows(const NormSpec& p, int64_t rb, int64_t re) {
   const T* x = static_cast<const T*>(p.x);
   const T* w = static_cast<const T*>(p.weight);
@@ -148,25 +150,31 @@ RV_ALWAYS_INLINE void ln_forward_rows(const NormSpec& p, int64_t rb, int64_t re)
     const double is = 1.0 / std::sqrt(sq / double(k) + p.eps);
     mean[r] = T(mu);
     invstd[r] = T(is);
-    if (w && b) {
-      // In T: (x - mean) * invstd * w + b with the statistics rounded to T, as the gradient
-      // formulas see them.
-      const T mu_t = T(mu), is_t = T(is);
-      for (int64_t j = 0; j < k; ++j) yr[j] = (xr[j] - mu_t) * is_t * w[j] + b[j];
-    } else {
-      for (int64_t j = 0; j < k; ++j) {
-        double v = (double(xr[j]) - mu) * is;
-        if (w) v *= double(w[j]);
-        if (b) v += double(b[j]);
-        yr[j] = T(v);
-      }
+    const T mu_t = T(mu), is_t = T(is);
+    for (int64_t j = 0; j < k; ++j) {
+      T v = (xr[j] - mu_t) * is_t;
+      if constexpr (kW) v = v * w[j];
+      if constexpr (kB) v = v + b[j];
+      yr[j] = v;
     }
   }
 }
 
+template <typename T>
+RV_ALWAYS_INLINE void ln_forward_rows_any(const NormSpec& p, int64_t rb, int64_t re) {
+  if (p.weight && p.bias)
+    ln_forward_rows<T, true, true>(p, rb, re);
+  else if (p.weight)
+    ln_forward_rows<T, true, false>(p, rb, re);
+  else if (p.bias)
+    ln_forward_rows<T, false, true>(p, rb, re);
+  else
+    ln_forward_rows<T, false, false>(p, rb, re);
+}
+
 // The float rows in AVX-512 / AVX2 / baseline copies chosen at load time.
 RV_MULTIVERSION void ln_forward_rows_f(const NormSpec& p, int64_t rb, int64_t re) {
-  ln_forward_rows<float>(p, rb, re);
+  ln_forward_rows_any<float>(p, rb, re);
 }
 
 template <typename T>
@@ -176,7 +184,7 @@ void ln_forward(const NormSpec& p) {
     if constexpr (std::is_same_v<T, float>)
       ln_forward_rows_f(p, rb, re);
     else
-      ln_forward_rows<T>(p, rb, re);
+      ln_forward_rows_any<T>(p, rb, re);
   });
 }
 
