@@ -27,7 +27,9 @@ class Net(nn.Module):
         self.head = nn.Linear(4, 2)
 
     def forward(self, x):
-        return self.head(self.bn(self.fc(x)).relu())
+        # relu before the batch norm: straight after a Linear, batch norm makes the Linear's
+        # bias gradient zero up to rounding, which Adam would amplify into noise-driven steps
+        return self.head(self.bn(self.fc(x).relu()))
 
 
 # -- everywhere ---------------------------------------------------------------------------------

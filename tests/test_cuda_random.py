@@ -48,7 +48,10 @@ def test_randn_close(dtype):
     cpu, gpu = on_both(lambda d: ranvier.randn(100003, dtype=dtype, device=d))
     eps = np.finfo(cpu.dtype).eps
     np.testing.assert_allclose(gpu, cpu, rtol=8 * eps, atol=8 * eps)
-    assert np.mean(gpu == cpu) > 0.95
+    # float32 rounds a double-precision Box-Muller, so nearly every value is the CPU's bits;
+    # float64 uses the device's own log / sin / cos, which are not correctly rounded (up to
+    # 2 ulp): 86% of the values were bitwise equal on an H100
+    assert np.mean(gpu == cpu) > (0.95 if dtype == ranvier.float32 else 0.7)
     cpu, gpu = on_both(lambda d: ranvier.empty(999, dtype=dtype, device=d).normal_(3.0, 0.5))
     np.testing.assert_allclose(gpu, cpu, rtol=8 * eps, atol=8 * eps)
 

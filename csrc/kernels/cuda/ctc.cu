@@ -6,8 +6,7 @@
 // its [:, b, :] slice of the gradient, fills the beta rows from t = len-1 down the same way
 // (scratch memory), then per step one thread per class c adds up alpha + beta over the
 // positions labelled c in position order (the CPU's order) and writes the gradient.
-// The op keeps targets, offsets and lengths in host memory: the launchers copy them to the
-// device (or use them in place when they are device memory).
+// The op passes targets, offsets and lengths in device memory; host arrays are uploaded.
 #include <algorithm>
 #include <cmath>
 #include <memory>
@@ -163,10 +162,17 @@ bool on_host(const void* p) {
   return attr.type != cudaMemoryTypeDevice && attr.type != cudaMemoryTypeManaged;
 }
 
-// The spec with its index arrays on the device (kept alive by `keep`).
+// The spec with its index arrays on the device: used in place when the op passes device memory
+// (it does: ops/ctc.cpp copies them to log_probs' device), uploaded (kept alive by `keep`) when
+// a caller passes host arrays.
 CtcSpec device_spec(const CtcSpec& s, DeviceIndex (&keep)[4]) {
-  RV_CHECK(on_host(s.input_lengths) && on_host(s.target_lengths) && on_host(s.offset),
-           "ctc_loss (CUDA): expected the lengths and target offsets in host memory");
+  check_device_pointer(s.log_probs, "ctc_loss", "log_probs");
+  const bool host = on_host(s.offset);
+  RV_CHECK(on_host(s.input_lengths) == host && on_host(s.target_lengths) == host &&
+               (s.targets == nullptr || on_host(s.targets) == host),
+           "ctc_loss (CUDA): expected the targets, lengths and target offsets all in host "
+           "memory or all in device memory");
+  if (!host) return s;
   int64_t targets = 0;
   for (int64_t b = 0; b < s.n; ++b)
     targets = std::max(targets, s.offset[b] + s.target_lengths[b]);
@@ -175,7 +181,6 @@ CtcSpec device_spec(const CtcSpec& s, DeviceIndex (&keep)[4]) {
   d.offset = keep[1].upload(s.offset, s.n);
   d.input_lengths = keep[2].upload(s.input_lengths, s.n);
   d.target_lengths = keep[3].upload(s.target_lengths, s.n);
-  check_device_pointer(s.log_probs, "ctc_loss", "log_probs");
   return d;
 }
 
