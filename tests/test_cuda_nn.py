@@ -268,3 +268,36 @@ def test_save_and_load_cuda_tensors():
     buf.seek(0)
     cpu = ranvier.load(buf, map_location="cpu")
     assert cpu["bn.running_var"].device.type == "cpu"
+
+
+@needs_cuda
+def test_attention_paths_make_their_masks_on_the_input_device():
+    # scaled_dot_product_attention's unfused path (bfloat16) with is_causal, and
+    # MultiheadAttention with bias_k / bias_v, add_zero_attn and boolean masks: each builds mask
+    # or padding tensors of its own, which must live on the inputs' device.
+    rng = np.random.default_rng(3)
+    q, k, v = (ranvier.tensor(rng.standard_normal((2, 3, 5, 8)), dtype=ranvier.float32)
+               for _ in range(3))
+    ref = nn.functional.scaled_dot_product_attention(q, k, v, is_causal=True)
+    out = nn.functional.scaled_dot_product_attention(
+        *(t.to("cuda", ranvier.bfloat16) for t in (q, k, v)), is_causal=True)
+    assert out.device.type == "cuda" and out.dtype == ranvier.bfloat16
+    np.testing.assert_allclose(out.float().cpu().numpy(), ref.numpy(), rtol=0.05, atol=0.05)
+
+    ranvier.manual_seed(4)
+    m = nn.MultiheadAttention(8, 2, add_bias_kv=True, add_zero_attn=True)
+    x = ranvier.tensor(rng.standard_normal((5, 2, 8)), dtype=ranvier.float32)
+    kpm = ranvier.tensor(np.array([[False] * 5, [False] * 3 + [True] * 2]))
+    amask = ranvier.ones(5, 5, dtype=ranvier.bool).triu(1)
+    out_cpu, w_cpu = m(x, x, x, key_padding_mask=kpm, attn_mask=amask)
+    out_cpu.sum().backward()
+    g_cpu = m.in_proj_weight.grad.numpy().copy()
+    m.zero_grad()
+    m.cuda()
+    out, w = m(x.cuda(), x.cuda(), x.cuda(), key_padding_mask=kpm.cuda(),
+               attn_mask=amask.cuda())
+    out.sum().backward()
+    assert out.device.type == "cuda" and w.device.type == "cuda"
+    np.testing.assert_allclose(out.detach().cpu().numpy(), out_cpu.detach().numpy(), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(w.detach().cpu().numpy(), w_cpu.detach().numpy(), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(m.in_proj_weight.grad.cpu().numpy(), g_cpu, rtol=1e-4, atol=1e-5)

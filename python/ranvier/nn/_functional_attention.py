@@ -110,7 +110,7 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
         return _fused(query, key, value, attn_mask, scale_factor, is_causal)
     scores = ranvier.matmul(query, key.transpose(-2, -1)) * scale_factor
     if is_causal:
-        causal = ranvier.ones(L, S, dtype=ranvier.bool).tril()
+        causal = ranvier.ones(L, S, dtype=ranvier.bool, device=query.device).tril()
         scores = scores.masked_fill(causal.logical_not(), float("-inf"))
     if attn_mask is not None:
         if not _broadcastable(tuple(attn_mask.shape), tuple(scores.shape)):
@@ -134,7 +134,8 @@ def _merge_masks_to_float(mask, dtype, name):
     if mask is None:
         return None
     if _is_bool(mask):  # True = not allowed to attend
-        return ranvier.zeros(tuple(mask.shape), dtype=dtype).masked_fill(mask, float("-inf"))
+        return ranvier.zeros(tuple(mask.shape), dtype=dtype, device=mask.device).masked_fill(
+            mask, float("-inf"))
     if not mask.is_floating_point():
         raise RuntimeError("multi_head_attention_forward: only bool and floating types of %s "
                            "are supported, got %s" % (name, mask.dtype))
@@ -239,10 +240,12 @@ def multi_head_attention_forward(query, key, value, embed_dim_to_check, num_head
         v = ranvier.cat([v, bias_v.repeat(1, bsz, 1)])
         if attn_mask is not None:
             attn_mask = ranvier.cat([attn_mask, ranvier.zeros(
-                tuple(attn_mask.shape[:-1]) + (1,), dtype=attn_mask.dtype)], dim=-1)
+                tuple(attn_mask.shape[:-1]) + (1,), dtype=attn_mask.dtype, device=attn_mask.device)],
+                dim=-1)
         if key_padding_mask is not None:
             key_padding_mask = ranvier.cat([key_padding_mask, ranvier.zeros(
-                (key_padding_mask.shape[0], 1), dtype=key_padding_mask.dtype)], dim=-1)
+                (key_padding_mask.shape[0], 1), dtype=key_padding_mask.dtype,
+                device=key_padding_mask.device)], dim=-1)
 
     q = q.reshape(tgt_len, bsz * num_heads, head_dim).transpose(0, 1)
     k = (static_k if static_k is not None else
@@ -252,14 +255,16 @@ def multi_head_attention_forward(query, key, value, embed_dim_to_check, num_head
 
     if add_zero_attn:
         zshape = (bsz * num_heads, 1, head_dim)
-        k = ranvier.cat([k, ranvier.zeros(zshape, dtype=k.dtype)], dim=1)
-        v = ranvier.cat([v, ranvier.zeros(zshape, dtype=v.dtype)], dim=1)
+        k = ranvier.cat([k, ranvier.zeros(zshape, dtype=k.dtype, device=k.device)], dim=1)
+        v = ranvier.cat([v, ranvier.zeros(zshape, dtype=v.dtype, device=v.device)], dim=1)
         if attn_mask is not None:
             attn_mask = ranvier.cat([attn_mask, ranvier.zeros(
-                tuple(attn_mask.shape[:-1]) + (1,), dtype=attn_mask.dtype)], dim=-1)
+                tuple(attn_mask.shape[:-1]) + (1,), dtype=attn_mask.dtype, device=attn_mask.device)],
+                dim=-1)
         if key_padding_mask is not None:
             key_padding_mask = ranvier.cat([key_padding_mask, ranvier.zeros(
-                (key_padding_mask.shape[0], 1), dtype=key_padding_mask.dtype)], dim=-1)
+                (key_padding_mask.shape[0], 1), dtype=key_padding_mask.dtype,
+                device=key_padding_mask.device)], dim=-1)
     src_len = k.shape[1]
 
     if key_padding_mask is not None:
@@ -268,7 +273,7 @@ def multi_head_attention_forward(query, key, value, embed_dim_to_check, num_head
                                % (op, (bsz, src_len), tuple(key_padding_mask.shape)))
         if _is_bool(key_padding_mask):
             # True = ignore this key
-            kpm = ranvier.zeros((bsz, src_len), dtype=q.dtype).masked_fill(
+            kpm = ranvier.zeros((bsz, src_len), dtype=q.dtype, device=q.device).masked_fill(
                 key_padding_mask, float("-inf"))
         else:
             kpm = key_padding_mask.to(q.dtype)
