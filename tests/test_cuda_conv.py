@@ -93,6 +93,20 @@ def test_conv2d_forward_backward(dtype, geom):
         close(a, b, dtype)
 
 
+# Weights of over a million elements: the weight gradient's per-sample products go through
+# scratch a few samples at a time (2, 1 and 2 per batch here), summed in sample order.
+BIG_WEIGHT_GEOMS = [
+    (3, 330, 4, 4, 512, (3, 3), (1, 1), (1, 1), (1, 1), 1, False),
+    (3, 512, 3, 3, 512, (3, 3), (1, 1), (1, 1), (1, 1), 1, True),
+    (5, 600, 3, 3, 600, (3, 3), (1, 1), (1, 1), (1, 1), 2, False),
+]
+
+
+@pytest.mark.parametrize("geom", BIG_WEIGHT_GEOMS, ids=lambda g: "x".join(map(str, g[:5])))
+def test_conv2d_weight_gradient_of_big_weights(geom):
+    test_conv2d_forward_backward(ranvier.float32, geom)
+
+
 @pytest.mark.parametrize("dtype", DTYPES, ids=str)
 @pytest.mark.parametrize("geom", GEOMS[:4], ids=lambda g: "x".join(map(str, g[:5])))
 def test_conv_transpose2d_forward_backward(dtype, geom):

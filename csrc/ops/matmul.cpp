@@ -52,7 +52,9 @@ Tensor gemm_forward(const Tensor& a, const Tensor& b, bool b_t, const Tensor* c_
   out_shape.push_back(m);
   out_shape.push_back(n);
   const DType dt = a.dtype();
-  const DType ct = is_reduced_float(dt) ? DType::Float32 : dt;
+  // float16 / bfloat16: the CPU multiplies in float32 copies; cuBLAS takes them as they are
+  // (float32 accumulation, tensor cores) and rounds its result once, as the copy would.
+  const DType ct = is_reduced_float(dt) && a.device().is_cpu() ? DType::Float32 : dt;
   const bool use_c = c_init != nullptr && beta.to_double() != 0.0;
   const bool c_row = use_c && is_bias_row(*c_init, ct, n);
   Tensor out = empty(out_shape, ct, a.device());

@@ -183,6 +183,42 @@ void mirror() {
   S->set(DeviceType::CUDA, &Guarded<Fn>::template call<S>);
 }
 
+// The real CUDA GEMM takes float16 / bfloat16 as they are (cuBLAS, float32 accumulation), where
+// the CPU kernel does not (the CPU op multiplies float32 copies): the stand-in's gemm does those
+// with plain loops, accumulating in float and rounding once, like cuBLAS.
+template <typename T>
+void reduced_gemm(const GemmSpec& s) {
+  for (int64_t bi = 0; bi < s.batch_numel; ++bi) {
+    int64_t rest = bi, ao = 0, bo = 0, co = 0;
+    for (int d = s.nbatch - 1; d >= 0; --d) {
+      const int64_t i = rest % s.batch_sizes[d];
+      rest /= s.batch_sizes[d];
+      ao += i * s.a_bs[d];
+      bo += i * s.b_bs[d];
+      co += i * s.c_bs[d];
+    }
+    const T* a = reinterpret_cast<const T*>(s.a) + ao;
+    const T* b = reinterpret_cast<const T*>(s.b) + bo;
+    T* c = reinterpret_cast<T*>(s.c) + co;
+    for (int64_t i = 0; i < s.m; ++i)
+      for (int64_t j = 0; j < s.n; ++j) {
+        float acc = 0.0f;
+        for (int64_t k = 0; k < s.k; ++k)
+          acc += float(a[i * s.a_rs + k * s.a_cs]) * float(b[k * s.b_rs + j * s.b_cs]);
+        float out = float(s.alpha) * acc;
+        if (s.beta != 0.0) out += float(s.beta) * float(c[i * s.n + j]);
+        c[i * s.n + j] = T(out);
+      }
+  }
+}
+
+void fake_gemm(const GemmSpec& s) {
+  OpenDevice open;
+  if (s.dtype == DType::Float16) return reduced_gemm<Half>(s);
+  if (s.dtype == DType::BFloat16) return reduced_gemm<BFloat16>(s);
+  gemm_kernel.fn[int(DeviceType::CPU)](s);
+}
+
 // Every kernel slot of the core (checked against the registry in ranvier_cuda_init()).
 #define RV_SLOTS(X)                                                                            \
   X(cast_kernel) X(fill_kernel) X(binary_kernel) X(unary_kernel) X(ternary_kernel)             \
@@ -220,6 +256,7 @@ int ranvier_cuda_init() {
 #define RV_MIRROR(slot) mirror<&slot>();
     RV_SLOTS(RV_MIRROR)
 #undef RV_MIRROR
+    gemm_kernel.set(DeviceType::CUDA, &fake_gemm);
     std::string missing;
     for (const KernelSlotInfo& s : kernel_slots())
       if (!s.has(s.slot, DeviceType::CUDA))

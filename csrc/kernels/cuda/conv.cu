@@ -9,8 +9,10 @@
 //     (weight batch stride 0) straight into mat; then the bias kernel.
 //   backward data: per group one batched GEMM cols = W_g^T @ mat[n]_g; img = col2im(cols);
 //     then the bias kernel (over ci).
-//   weight grad: per sample in order, one GEMM batched over the groups,
-//     dw_g (+)= mat[n]_g @ cols[n]_g^T (beta 0 for the first sample): a fixed order of sums.
+//   weight grad: per group one GEMM batched over the chunk's samples, the products
+//     p[n]_g = mat[n]_g @ cols[n]_g^T into scratch; then one kernel adds them to dw in sample
+//     order (dw = p[0] for the first sample): the sums of a sample-by-sample accumulation with
+//     beta = 1, in the same order, from two launches per chunk instead of one per sample.
 //   conv2d backward: the three above; the bias gradient is one block per output channel
 //     summing over samples and positions with a fixed tree (deterministic).
 #include <algorithm>
@@ -27,6 +29,7 @@ namespace ranvier::cuda {
 namespace {
 
 constexpr int64_t kColBudget = int64_t(1) << 25;  // column buffer elements per chunk
+constexpr int64_t kProdBudget = int64_t(1) << 22;  // weight-gradient product elements per batch
 
 template <typename T>
 __global__ void im2col_kernel_dev(Im2ColSpec s, const T* img, T* col, int64_t total) {
@@ -68,6 +71,18 @@ __global__ void bias_grad_dev(const T* g, T* db, int64_t n, int64_t co, int64_t 
     }
     if (threadIdx.x == 0) db[o] = part[0];
     __syncthreads();
+  }
+}
+
+// dw[i] (+)= p[0][i] + p[1][i] + ... + p[ns-1][i], left to right; dw[i] starts from p[0][i] when
+// `first` (no earlier chunk).
+template <typename T>
+__global__ void add_products_dev(const T* p, T* dw, int64_t ns, int64_t size, bool first,
+                                 int64_t total) {
+  RV_GRID_STRIDE(i, total) {
+    T acc = first ? p[i] : dw[i] + p[i];
+    for (int64_t n = 1; n < ns; ++n) acc += p[n * size + i];
+    dw[i] = acc;
   }
 }
 
@@ -206,17 +221,26 @@ void weight_grad_t(const ConvGeom& g, const T* img, const T* mat, T* dw) {
   }
   const int64_t S = chunk_samples(d, g.n);
   ScratchBuffer buf(size_t(S * d.col) * sizeof(T));
+  // products of at most P samples at a time (scratch of P weight-sized matrices)
+  const int64_t P = std::max<int64_t>(1, std::min<int64_t>(S, kProdBudget / wsize));
+  ScratchBuffer prod(size_t(P * wsize) * sizeof(T));
   T* cols = buf.as<T>();
+  T* p = prod.as<T>();
   for (int64_t n0 = 0; n0 < g.n; n0 += S) {
     const int64_t ns = std::min(S, g.n - n0);
     Im2ColSpec sp = d.plane;
     sp.planes = ns * g.ci;
     launch_im2col(sp, img + n0 * g.ci * d.HW, cols);
-    for (int64_t s = 0; s < ns; ++s) {
-      const int64_t n = n0 + s;
-      gemm_rm(g.dtype, false, true, d.cog, d.K, d.L, 1.0, mat + n * g.co * d.L, d.L,
-              d.cog * d.L, cols + s * d.col, d.L, d.K * d.L, n == 0 ? 0.0 : 1.0, dw, d.K,
-              d.cog * d.K, d.G);
+    for (int64_t s0 = 0; s0 < ns; s0 += P) {
+      const int64_t np = std::min(P, ns - s0);
+      for (int64_t gi = 0; gi < d.G; ++gi)
+        gemm_rm(g.dtype, false, true, d.cog, d.K, d.L, 1.0,
+                mat + ((n0 + s0) * g.co + gi * d.cog) * d.L, d.L, g.co * d.L,
+                cols + s0 * d.col + gi * d.K * d.L, d.L, d.col, 0.0, p + gi * d.cog * d.K, d.K,
+                wsize, np);
+      add_products_dev<T><<<grid_for(wsize), kThreads, 0, current_stream()>>>(
+          p, dw, np, wsize, n0 + s0 == 0, wsize);
+      RV_CUDA_CHECK(cudaGetLastError());
     }
   }
 }
