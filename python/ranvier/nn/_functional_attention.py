@@ -105,9 +105,15 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     if attn_mask is not None and not _is_bool(attn_mask) and attn_mask.dtype != query.dtype:
         raise RuntimeError("%s: a float attn_mask must have the query dtype %s, got %s"
                            % (op, query.dtype, attn_mask.dtype))
-    if (dropout_p == 0.0 and query.dtype in (ranvier.float32, ranvier.float64)
-            and (attn_mask is None or not attn_mask.requires_grad)):
-        return _fused(query, key, value, attn_mask, scale_factor, is_causal)
+    if dropout_p == 0.0 and (attn_mask is None or not attn_mask.requires_grad):
+        if query.dtype in (ranvier.float32, ranvier.float64):
+            return _fused(query, key, value, attn_mask, scale_factor, is_causal)
+        # float16 / bfloat16: the fused kernel on float32 copies (the scores and softmax in
+        # float32, as the unfused path computes them too), the output rounded back once
+        f32 = ranvier.float32
+        mask = attn_mask if attn_mask is None or _is_bool(attn_mask) else attn_mask.to(f32)
+        return _fused(query.to(f32), key.to(f32), value.to(f32), mask, scale_factor,
+                      is_causal).to(query.dtype)
     scores = ranvier.matmul(query, key.transpose(-2, -1)) * scale_factor
     if is_causal:
         causal = ranvier.ones(L, S, dtype=ranvier.bool, device=query.device).tril()

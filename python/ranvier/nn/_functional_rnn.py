@@ -2,10 +2,11 @@
 multi-layer, optionally bidirectional sequence runner used by nn.RNN / nn.LSTM / nn.GRU.
 
 The input projection of every time step is one GEMM (x @ W_ih^T + b_ih over the whole
-sequence). For float32/float64 CPU tensors the rest of a layer direction (and of a cell) is the
-fused op _C._rnn_layer: the time loop, one GEMM per step and one fused gate pass, one autograd
-node with a back-through-time backward in C++ (no double backward). Otherwise (LSTM with
-proj_size, other devices or dtypes) each step is composed of differentiable ranvier ops.
+sequence). For float32/float64 tensors on the CPU or on CUDA the rest of a layer direction (and
+of a cell) is the fused op _C._rnn_layer: the time loop, one GEMM per step and one fused gate
+pass, one autograd node with a back-through-time backward in C++ (no double backward).
+Otherwise (LSTM with proj_size, other devices or dtypes) each step is composed of
+differentiable ranvier ops.
 Gate order: i, f, g, o for LSTM and r, z, n for GRU."""
 import ranvier
 from ranvier import _C
@@ -53,12 +54,16 @@ def _step(mode, gi, h, c, w_hh, b_hh, w_hr=None):
 
 
 def _fused_ok(*tensors):
-    """Whether the fused C++ layer applies: float32/float64 tensors on the CPU."""
+    """Whether the fused C++ layer applies: float32/float64 tensors, all on the CPU or all on
+    one CUDA device."""
+    device = None
     for t in tensors:
         if t is None:
             continue
-        if t.dtype not in (ranvier.float32, ranvier.float64) or t.device.type != "cpu":
+        if t.dtype not in (ranvier.float32, ranvier.float64) or \
+                t.device.type not in ("cpu", "cuda") or (device is not None and t.device != device):
             return False
+        device = t.device
     return True
 
 
