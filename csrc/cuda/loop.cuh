@@ -15,6 +15,10 @@ constexpr int kThreads = 256;
 
 // Element offsets of linear index i for operands 0..nops-1.
 __host__ __device__ inline void loop_offsets(const LoopSpec& s, int64_t i, int64_t* off) {
+  if (s.ndim == 1) {  // contiguous (or one strided dim) after coalescing: no 64-bit div/mod
+    for (int k = 0; k < s.nops; ++k) off[k] = i * s.strides[k][0];
+    return;
+  }
   for (int k = 0; k < s.nops; ++k) off[k] = 0;
   for (int d = s.ndim - 1; d >= 0; --d) {
     int64_t n = s.sizes[d];
