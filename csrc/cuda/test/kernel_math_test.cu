@@ -35,6 +35,31 @@ static void test_offsets() {
         loop_offsets(s, i, off);
         for (int k = 0; k < 3; ++k) CHECK(off[k] == a * st[k][0] + b * st[k][1] + c * st[k][2]);
       }
+  // One strided dim (the path without division).
+  LoopSpec one;
+  one.ndim = 1; one.nops = 2; one.sizes[0] = 50; one.numel = 50;
+  one.strides[0][0] = 1; one.strides[1][0] = -3;
+  for (int64_t j = 0; j < 50; ++j) {
+    int64_t o[kMaxOperands];
+    loop_offsets(one, j, o);
+    CHECK(o[0] == j && o[1] == -3 * j);
+  }
+  // Over 2^31 elements (64-bit division): [3, 2^30, 5], operand 1 transposed.
+  LoopSpec big;
+  big.ndim = 3; big.nops = 2;
+  big.sizes[0] = 3; big.sizes[1] = int64_t(1) << 30; big.sizes[2] = 5;
+  big.numel = 3 * (int64_t(1) << 30) * 5;
+  const int64_t bs[2][3] = {{5 * (int64_t(1) << 30), 5, 1}, {1, 15, 3}};
+  for (int k = 0; k < 2; ++k)
+    for (int d = 0; d < 3; ++d) big.strides[k][d] = bs[k][d];
+  for (int64_t a : {int64_t(0), int64_t(2)})
+    for (int64_t b : {int64_t(0), int64_t(12345), (int64_t(1) << 30) - 1})
+      for (int64_t c : {int64_t(0), int64_t(4)}) {
+        const int64_t lin = (a * (int64_t(1) << 30) + b) * 5 + c;
+        int64_t o[kMaxOperands];
+        loop_offsets(big, lin, o);
+        for (int k = 0; k < 2; ++k) CHECK(o[k] == a * bs[k][0] + b * bs[k][1] + c * bs[k][2]);
+      }
   // One dim, numel 1 (a 0-d iteration).
   LoopSpec z;
   z.ndim = 1; z.nops = 2; z.sizes[0] = 1; z.numel = 1;
