@@ -20,16 +20,6 @@ __host__ __device__ inline void loop_offsets(const LoopSpec& s, int64_t i, int64
     return;
   }
   for (int k = 0; k < s.nops; ++k) off[k] = 0;
-  if (s.numel <= 0x7fffffff) {  // 32-bit division, several times cheaper on the device
-    uint32_t j = uint32_t(i);
-    for (int d = s.ndim - 1; d >= 0; --d) {
-      const uint32_t n = uint32_t(s.sizes[d]);
-      const int64_t idx = int64_t(j % n);
-      j /= n;
-      for (int k = 0; k < s.nops; ++k) off[k] += idx * s.strides[k][d];
-    }
-    return;
-  }
   for (int d = s.ndim - 1; d >= 0; --d) {
     int64_t n = s.sizes[d];
     int64_t idx = i % n;
