@@ -24,6 +24,11 @@ def host(t):
     return np.array(t.numpy(), copy=True)
 
 
+def test_no_reason_left_when_available():
+    # the "why not" message is for when CUDA cannot be used; a loaded library clears it
+    assert ranvier.cuda._reason == ""
+
+
 def np_of(dtype, shape, seed=0, low=-2.0):
     npd = NP_DTYPES.get(dtype, np.float32)  # bfloat16 data starts as float32
     return rand_np(shape, npd, rng=np.random.default_rng(seed), low=low)

@@ -106,7 +106,7 @@ def _init():
         _reason = ("no CUDA device (%s)" % why) if n == 0 else (
             "the CUDA library failed to register: %s" % why)
         return
-    _lib, _count = lib, n
+    _lib, _count, _reason = lib, n, ""
 
 
 def _last_error():
