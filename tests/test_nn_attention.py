@@ -137,6 +137,43 @@ def test_sdpa_grad_only_some_inputs_and_double_backward():
         ranvier.autograd.grad(out.sum(), (q,), create_graph=True)
 
 
+@pytest.mark.parametrize("dtype", [ranvier.bfloat16, ranvier.float16], ids=str)
+def test_sdpa_16_bit(dtype, device):
+    # 16-bit inputs run the fused kernel on float32 copies: the result is the float32 attention
+    # of the rounded inputs, rounded once; gradients come back in the input dtype
+    rng = np.random.default_rng(11)
+    q, k, v = (rng.uniform(-1, 1, (2, 5, 8)) for _ in range(3))
+    fmask = rng.uniform(-1, 1, (5, 5))
+    bmask = rng.uniform(size=(5, 5)) < 0.7
+    bmask[:, 0] = True
+    eps = 2.0 ** -7 if dtype == ranvier.bfloat16 else 2.0 ** -10
+
+    def rounded(a):
+        return from_np(a, device).to(dtype).float().cpu().numpy().astype(np.float64)
+    for kwargs, mask in (({"is_causal": True}, None), ({}, fmask), ({}, bmask)):
+        Q, K, V = (from_np(a, device).to(dtype).requires_grad_(True) for a in (q, k, v))
+        m = None if mask is None else from_np(mask, device)
+        if m is not None and mask.dtype != np.bool_:
+            m = m.to(dtype)
+        out = F.scaled_dot_product_attention(Q, K, V, attn_mask=m, **kwargs)
+        assert out.dtype == dtype and out.device == Q.device
+        ref = np_sdpa(rounded(q), rounded(k), rounded(v),
+                      None if mask is None else (mask if mask.dtype == np.bool_ else rounded(mask)),
+                      causal=kwargs.get("is_causal", False))
+        np.testing.assert_allclose(out.float().detach().cpu().numpy(), ref, rtol=2 * eps,
+                                   atol=2 * eps)
+        out.float().sum().backward()
+        assert Q.grad.dtype == dtype and np.isfinite(Q.grad.float().cpu().numpy()).all()
+        # d(sum of out)/dV[j] = the attention key j gets, summed over the queries
+        probs = np_sdpa(rounded(q), rounded(k), np.eye(5)[None].repeat(2, 0),
+                        None if mask is None else
+                        (mask if mask.dtype == np.bool_ else rounded(mask)),
+                        causal=kwargs.get("is_causal", False))
+        np.testing.assert_allclose(V.grad.float().cpu().numpy(),
+                                   np.repeat(probs.sum(axis=-2)[..., None], 8, axis=-1),
+                                   rtol=4 * eps, atol=4 * eps)
+
+
 def test_sdpa_errors():
     q, k, v = ranvier.zeros(2, 3, 4), ranvier.zeros(2, 5, 4), ranvier.zeros(2, 5, 6)
     with pytest.raises(RuntimeError, match=r"scaled_dot_product_attention.*same last dim"):
