@@ -108,8 +108,9 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     if dropout_p == 0.0 and (attn_mask is None or not attn_mask.requires_grad):
         if query.dtype in (ranvier.float32, ranvier.float64):
             return _fused(query, key, value, attn_mask, scale_factor, is_causal)
-        # float16 / bfloat16: the fused kernel on float32 copies (the scores and softmax in
-        # float32, as the unfused path computes them too), the output rounded back once
+        # float16 / bfloat16: the fused kernel on float32 copies (scores and softmax in
+        # float32, where the unfused path rounds the scores to 16 bits), the output rounded
+        # back once
         f32 = ranvier.float32
         mask = attn_mask if attn_mask is None or _is_bool(attn_mask) else attn_mask.to(f32)
         return _fused(query.to(f32), key.to(f32), value.to(f32), mask, scale_factor,
@@ -134,6 +135,14 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     if dropout_p > 0.0:
         weights = _dropout(weights, dropout_p, training=True)
     return ranvier.matmul(weights, value)
+
+
+def _append_zero_column(mask):
+    """The mask with one more key column of zeros / False (for an appended key), or None."""
+    if mask is None:
+        return None
+    zeros = ranvier.zeros(tuple(mask.shape[:-1]) + (1,), dtype=mask.dtype, device=mask.device)
+    return ranvier.cat([mask, zeros], dim=-1)
 
 
 def _merge_masks_to_float(mask, dtype, name):
@@ -244,14 +253,8 @@ def multi_head_attention_forward(query, key, value, embed_dim_to_check, num_head
     if bias_k is not None and bias_v is not None:
         k = ranvier.cat([k, bias_k.repeat(1, bsz, 1)])
         v = ranvier.cat([v, bias_v.repeat(1, bsz, 1)])
-        if attn_mask is not None:
-            attn_mask = ranvier.cat([attn_mask, ranvier.zeros(
-                tuple(attn_mask.shape[:-1]) + (1,), dtype=attn_mask.dtype, device=attn_mask.device)],
-                dim=-1)
-        if key_padding_mask is not None:
-            key_padding_mask = ranvier.cat([key_padding_mask, ranvier.zeros(
-                (key_padding_mask.shape[0], 1), dtype=key_padding_mask.dtype,
-                device=key_padding_mask.device)], dim=-1)
+        attn_mask = _append_zero_column(attn_mask)
+        key_padding_mask = _append_zero_column(key_padding_mask)
 
     q = q.reshape(tgt_len, bsz * num_heads, head_dim).transpose(0, 1)
     k = (static_k if static_k is not None else
@@ -263,14 +266,8 @@ def multi_head_attention_forward(query, key, value, embed_dim_to_check, num_head
         zshape = (bsz * num_heads, 1, head_dim)
         k = ranvier.cat([k, ranvier.zeros(zshape, dtype=k.dtype, device=k.device)], dim=1)
         v = ranvier.cat([v, ranvier.zeros(zshape, dtype=v.dtype, device=v.device)], dim=1)
-        if attn_mask is not None:
-            attn_mask = ranvier.cat([attn_mask, ranvier.zeros(
-                tuple(attn_mask.shape[:-1]) + (1,), dtype=attn_mask.dtype, device=attn_mask.device)],
-                dim=-1)
-        if key_padding_mask is not None:
-            key_padding_mask = ranvier.cat([key_padding_mask, ranvier.zeros(
-                (key_padding_mask.shape[0], 1), dtype=key_padding_mask.dtype,
-                device=key_padding_mask.device)], dim=-1)
+        attn_mask = _append_zero_column(attn_mask)
+        key_padding_mask = _append_zero_column(key_padding_mask)
     src_len = k.shape[1]
 
     if key_padding_mask is not None:
