@@ -3,7 +3,8 @@
 CPU, forward (output) and backward (query, key and value gradients), for float32 and float64,
 with odd sizes, a scale, causal masks with L < S and L > S, additive masks with broadcast
 (stride 0) dims and rows that allow no key (NaN outputs, as on the CPU), E = 0, and the errors
-for dtypes the op does not take. Gradients via .backward(g): CUDA has no reductions yet."""
+for dtypes the op does not take; float16 / bfloat16 (flash kernels, or float32 copies) against
+float64 NumPy. Gradients via .backward(g)."""
 import numpy as np
 import pytest
 
@@ -98,7 +99,68 @@ def test_noncontiguous_inputs():
     np.testing.assert_allclose(vals(out), vals(ref), rtol=3e-5, atol=3e-5)
 
 
-def test_float16_raises():
-    q = ranvier.zeros(1, 2, 2, dtype=ranvier.float16, device="cuda")
+def test_16_bit_on_cpu_raises():
+    q = ranvier.zeros(1, 2, 2, dtype=ranvier.float16)
     with pytest.raises(TypeError, match="scaled_dot_product_attention.*float32 or float64"):
         _C._scaled_dot_product_attention(q, q, q, None, 1.0, False)
+
+
+def reference(q, k, v, g, mask, scale, causal):
+    """Attention and its gradients in float64 NumPy."""
+    sc = scale * q @ k.transpose(0, 2, 1)
+    if mask is not None:
+        sc = sc + mask
+    if causal:
+        l, s = sc.shape[1:]
+        sc = np.where(np.arange(s)[None, :] <= np.arange(l)[:, None], sc, -np.inf)
+    p = np.exp(sc - sc.max(-1, keepdims=True))
+    p /= p.sum(-1, keepdims=True)
+    out = p @ v
+    dp = g @ v.transpose(0, 2, 1)
+    ds = p * (dp - (g * out).sum(-1, keepdims=True))
+    return [out, scale * ds @ k, scale * ds.transpose(0, 2, 1) @ q, p.transpose(0, 2, 1) @ g]
+
+
+HALF_CASES = [  # (B, L, S, E, scale, causal, mask kind)
+    (2, 64, 64, 64, 0.125, True, None),     # flash kernels, whole tiles
+    (3, 100, 100, 64, 0.125, True, None),   # partial tiles
+    (2, 37, 150, 32, 0.2, False, None),     # L < S
+    (2, 150, 37, 16, 0.3, True, None),      # causal, L > S
+    (1, 130, 70, 64, 0.25, True, None),
+    (2, 20, 30, 48, 0.2, False, None),      # a head dim without flash kernels: float32 copies
+    (2, 6, 6, 8, 0.35, False, "batch_broadcast"),  # a mask: float32 copies
+]
+
+
+@pytest.mark.parametrize("dtype", [ranvier.float16, ranvier.bfloat16], ids=str)
+@pytest.mark.parametrize("case", HALF_CASES, ids=lambda c: "-".join(map(str, c)))
+def test_16_bit_attention(dtype, case):
+    """float16 / bfloat16 on CUDA (flash kernels where they apply) against float64 NumPy on the
+    rounded inputs: scores, softmax and sums in float32, so within a few 16-bit steps."""
+    b, l, s, e, scale, causal, kind = case
+    ts = [on(rnd(shape, seed), dtype, "cuda") for seed, shape in
+          enumerate([(b, l, e), (b, s, e), (b, s, e), (b, l, e)])]
+    q, k, v, g = [t.requires_grad_(i < 3) for i, t in enumerate(ts)]
+    m = mask_array(b, l, s, kind)
+    mask = None if m is None else on(m, dtype, "cuda").expand(b, l, s)
+    out = _C._scaled_dot_product_attention(q, k, v, mask, scale, causal)
+    out.backward(g)
+    got = [out, q.grad, k.grad, v.grad]
+    assert all(t.dtype == dtype and t.is_cuda for t in got)
+    ref = reference(*[vals(t.double()) for t in (q, k, v, g)],
+                    None if mask is None else vals(mask.double()), scale, causal)
+    tol = 3e-2 if dtype == ranvier.bfloat16 else 4e-3
+    for a, r in zip(got, ref):
+        np.testing.assert_allclose(vals(a.double()), r, rtol=tol, atol=tol)
+
+
+def test_16_bit_gpt_shaped_attention():
+    """F.scaled_dot_product_attention on [B, H, T, 64] bfloat16 views of one qkv tensor, as a
+    GPT block makes them, against the float32 result on the same rounded inputs."""
+    F = ranvier.nn.functional
+    qkv = on(rnd((2, 96, 3 * 128), 7), ranvier.bfloat16, "cuda")
+    q, k, v = [t.view(2, 96, 2, 64).transpose(1, 2) for t in qkv.split(128, dim=2)]
+    got = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+    exp = F.scaled_dot_product_attention(q.float(), k.float(), v.float(), is_causal=True)
+    assert got.dtype == ranvier.bfloat16 and got.shape == (2, 2, 96, 64)
+    np.testing.assert_allclose(vals(got.float()), vals(exp), rtol=2e-2, atol=2e-2)

@@ -2,6 +2,8 @@
 unary and ternary op for every dtype the CPU takes (the same errors where the CPU refuses),
 broadcasting, non-contiguous and zero-size operands, a 0-d CPU operand, in-place forms, and
 gelu's fused backward."""
+import operator
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -177,3 +179,78 @@ def test_gelu_fused_backward(dtype, approximate):
     r = tol(dtype)
     np.testing.assert_allclose(grads[1][0], grads[0][0], rtol=r, atol=r)
     np.testing.assert_allclose(grads[1][1], grads[0][1], rtol=r, atol=r)
+
+
+REDUCED = [ranvier.float16, ranvier.bfloat16]
+
+
+@pytest.mark.parametrize("dtype", REDUCED, ids=str)
+def test_16_bit_operands_mixed_with_float32(dtype):
+    """16-bit operands reach the CUDA kernels as they are (Note [16-bit operands]) and compute in
+    float32: +, -, *, / of a 16-bit value and a float32 one, rounded once, equal the CPU's
+    float32 copies bit for bit, whatever the layout."""
+    a = make((6, 8), dtype, seed=30)
+    f = make((6, 8), ranvier.float32, seed=31, nonzero=True)
+    row = make((8,), ranvier.float32, seed=32, nonzero=True)
+    other = ranvier.bfloat16 if dtype == ranvier.float16 else ranvier.float16
+    o = make((6, 8), other, seed=33, nonzero=True)
+    for fn in (operator.add, operator.sub, operator.mul, operator.truediv):
+        for x, y in ((a, f), (f, a), (a, row), (nc(a), nc(f)), (a, o), (a, o.t().t())):
+            exp = fn(x, y)
+            got = fn(x.cuda(), y.cuda())
+            assert got.dtype == exp.dtype and got.device.type == "cuda"
+            np.testing.assert_array_equal(host(got), host(exp))
+        for y in (ranvier.tensor(1.7), ranvier.tensor(1.7).to(dtype), 2.5, 3):
+            np.testing.assert_array_equal(host(fn(a.cuda(), y)), host(fn(a, y)))
+            np.testing.assert_array_equal(host(fn(y, a.cuda())), host(fn(y, a)))
+    same(lambda x, y: x < y, a, f)
+    same(lambda x, y: ranvier.maximum(nc(x), y), a, make((6, 8), dtype, seed=34))
+    same(lambda x, y, z: ranvier.lerp(x, y, z), a, make((6, 8), dtype, seed=35),
+         make((6, 8), dtype, seed=36, low=0.0))
+    same(lambda x, y, z: ranvier.addcmul(x, y, z, value=0.5), a, make((1, 8), dtype, seed=37),
+         make((6, 1), dtype, seed=38))
+
+
+@pytest.mark.parametrize("dtype", REDUCED, ids=str)
+def test_16_bit_in_place(dtype):
+    """In-place ops on a 16-bit tensor write it directly, with float32 math."""
+    def inplace(x, y, z):
+        x = x.clone()
+        x.add_(y)
+        x.mul_(z)
+        x.sub_(2)
+        x.exp_()
+        x.clamp_(max=z)
+        return x
+    y = make((3, 5), ranvier.float32, seed=40)
+    z = make((5,), dtype, seed=41)
+    base = make((3, 5), dtype, seed=39, low=-1.0)
+    same(inplace, base, y, z)
+    same(lambda x, yy, zz: inplace(nc(x), yy, zz), base, y, z)
+
+
+@pytest.mark.parametrize("dtype", REDUCED, ids=str)
+@pytest.mark.parametrize("approximate", ["none", "tanh"])
+def test_gelu_16_bit_fused(dtype, approximate):
+    """gelu and its fused backward on 16-bit tensors against float64 NumPy on the rounded
+    inputs: each result is the exact value rounded once (within one 16-bit step)."""
+    from math import erf
+    x = make((33, 17), dtype, seed=42, low=-5.0)
+    g = make((33, 17), dtype, seed=43)
+    xd, gd = host(x.double()), host(g.double())
+    if approximate == "none":
+        cdf = 0.5 * (1 + np.vectorize(erf)(xd / np.sqrt(2)))
+        pdf = np.exp(-0.5 * xd * xd) / np.sqrt(2 * np.pi)
+        y_ref, d_ref = xd * cdf, cdf + xd * pdf
+    else:
+        k = np.sqrt(2 / np.pi)
+        th = np.tanh(k * (xd + 0.044715 * xd ** 3))
+        y_ref = 0.5 * xd * (1 + th)
+        d_ref = 0.5 * (1 + th) + 0.5 * xd * (1 - th * th) * k * (1 + 3 * 0.044715 * xd * xd)
+    xc = x.cuda().requires_grad_(True)
+    y = ranvier.nn.functional.gelu(xc, approximate=approximate)
+    y.backward(g.cuda())
+    assert y.dtype == dtype and xc.grad.dtype == dtype
+    step = 2.0 ** -7 if dtype == ranvier.bfloat16 else 2.0 ** -10
+    for got, ref in ((host(y.double()), y_ref), (host(xc.grad.double()), gd * d_ref)):
+        np.testing.assert_allclose(got, ref, rtol=step, atol=1e-6)

@@ -16,13 +16,17 @@ namespace {
 
 template <typename D, typename S>
 __global__ void cast_kernel_dev(LoopSpec s) {
-  int64_t off[kMaxOperands];
-  RV_GRID_STRIDE(i, s.numel) {
-    loop_offsets(s, i, off);
-    const S* src = reinterpret_cast<const S*>(s.data[1]) + off[1];
-    D* dst = reinterpret_cast<D*>(s.data[0]) + off[0];
-    *dst = convert<D, S>(*src);
-  }
+  S v[kUnroll];
+  int64_t out_off[kUnroll];
+  unrolled_loop(
+      s.numel,
+      [&](int j, int64_t i) {
+        int64_t off[kMaxOperands];
+        loop_offsets(s, i, off);
+        out_off[j] = off[0];
+        v[j] = reinterpret_cast<const S*>(s.data[1])[off[1]];
+      },
+      [&](int j, int64_t) { reinterpret_cast<D*>(s.data[0])[out_off[j]] = convert<D, S>(v[j]); });
 }
 
 // Writes the element pattern `bits` (1, 2, 4 or 8 bytes) everywhere in operand 0.
@@ -41,7 +45,7 @@ void cast_cuda(const LoopSpec& s) {
     using D = typename decltype(dt)::type;
     dispatch_dtype(s.dtypes[1], "copy_", [&](auto st) {
       using S = typename decltype(st)::type;
-      cast_kernel_dev<D, S><<<grid_for(s.numel), kThreads>>>(s);
+      cast_kernel_dev<D, S><<<grid_for(s.numel, kUnroll), kThreads>>>(s);
       RV_CUDA_CHECK(cudaGetLastError());
     });
   });

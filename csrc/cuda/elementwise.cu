@@ -1,11 +1,13 @@
 // CUDA elementwise kernels: every BinaryOp, UnaryOp and TernaryOp, through the functors the CPU
 // kernels use (kernels/common/{binary,unary,ternary}_ops.h, compiled here for the device), for
 // every compute dtype the op layer hands a kernel: float32, float64, int64, int32, uint8 and
-// bool (float16/bfloat16 tensors compute in float32: the op layer converts). `where` copies
-// elements of any of the 8 dtypes bit for bit, like the CPU.
+// bool. The float32 kernels also read and write float16 / bfloat16 operands, converting in
+// registers (Note [16-bit operands] in ops/iter.h), so 16-bit tensors need no float32 copies.
+// `where` copies elements of any of the 8 dtypes bit for bit, like the CPU.
 //
 // One kernel per (compute dtype, family): it picks the op's functor once (a uniform branch)
-// and then runs a grid-stride loop over the LoopSpec. Comparisons and logical ops write bool.
+// and then runs the unrolled grid-stride loop of loop.cuh over the LoopSpec. Comparisons and
+// logical ops write bool.
 //
 // Note [CPU scalar operand]: the core lets a 0-d CPU tensor join an op on CUDA (PyTorch's
 // rule). Such an operand reaches the kernel as a host pointer with all strides 0; the launcher
@@ -24,6 +26,7 @@
 #include "kernels/common/ternary_ops.h"
 #include "kernels/common/unary_ops.h"
 #include "ops/binary.h"
+#include "ops/iter.h"
 #include "ops/ternary.h"
 #include "ops/unary.h"
 
@@ -31,7 +34,9 @@ namespace ranvier::cuda {
 
 namespace {
 
-// Inputs whose value was read on the host (Note [CPU scalar operand]), as raw bytes.
+// Inputs whose value was read on the host (Note [CPU scalar operand]), as raw bytes; for the
+// float32 kernels, which convert 16-bit operands (Note [16-bit operands] in ops/iter.h), a
+// 16-bit value is stored already converted to float32.
 struct HostOperands {
   bool host[kMaxOperands] = {};
   uint64_t bits[kMaxOperands] = {};
@@ -48,7 +53,15 @@ bool host_scalar(const LoopSpec& s, int k, HostOperands& h) {
     return false;
   }
   if (attr.type != cudaMemoryTypeUnregistered && attr.type != cudaMemoryTypeHost) return false;
-  std::memcpy(&h.bits[k], s.data[k], element_size(s.dtypes[k]));
+  if (is_reduced_float(s.dtypes[k])) {
+    uint16_t raw;
+    std::memcpy(&raw, s.data[k], sizeof raw);
+    const float f = s.dtypes[k] == DType::Float16 ? reduced_to_float(DHalf{raw})
+                                                  : reduced_to_float(DBf16{raw});
+    std::memcpy(&h.bits[k], &f, sizeof f);
+  } else {
+    std::memcpy(&h.bits[k], s.data[k], element_size(s.dtypes[k]));
+  }
   h.host[k] = true;
   return true;
 }
@@ -59,6 +72,8 @@ HostOperands host_operands(const LoopSpec& s) {
   return h;
 }
 
+// Operand k's element at off as T. The float32 kernels read each operand in its own dtype
+// (float32, float16 or bfloat16: a branch that is the same for every thread).
 template <typename T>
 __device__ __forceinline__ T load(const LoopSpec& s, const HostOperands& h, int k, int64_t off) {
   if (h.host[k]) {
@@ -66,47 +81,66 @@ __device__ __forceinline__ T load(const LoopSpec& s, const HostOperands& h, int 
     memcpy(&v, &h.bits[k], sizeof(T));
     return v;
   }
+  if constexpr (std::is_same_v<T, float>) {
+    if (s.dtypes[k] == DType::BFloat16)
+      return reduced_to_float(reinterpret_cast<const DBf16*>(s.data[k])[off]);
+    if (s.dtypes[k] == DType::Float16)
+      return reduced_to_float(reinterpret_cast<const DHalf*>(s.data[k])[off]);
+  }
   return reinterpret_cast<const T*>(s.data[k])[off];
+}
+
+// Writes v to the output element at off; a float32 result goes out in the output's dtype.
+template <typename R>
+__device__ __forceinline__ void store(const LoopSpec& s, int64_t off, R v) {
+  if constexpr (std::is_same_v<R, float>) {
+    if (s.dtypes[0] == DType::BFloat16) {
+      reinterpret_cast<DBf16*>(s.data[0])[off] = float_to_reduced<DBf16>(v);
+      return;
+    }
+    if (s.dtypes[0] == DType::Float16) {
+      reinterpret_cast<DHalf*>(s.data[0])[off] = float_to_reduced<DHalf>(v);
+      return;
+    }
+  }
+  reinterpret_cast<R*>(s.data[0])[off] = v;
+}
+
+// The elementwise loop of an N-input functor f: loads all operands of kUnroll elements, then
+// computes and stores them (loop.cuh).
+template <int N, typename T, typename F>
+__device__ __forceinline__ void run_elementwise(const LoopSpec& s, const HostOperands& h, F f) {
+  T v[kUnroll][N];
+  int64_t out_off[kUnroll];
+  unrolled_loop(
+      s.numel,
+      [&](int j, int64_t i) {
+        int64_t off[kMaxOperands];
+        loop_offsets(s, i, off);
+        out_off[j] = off[0];
+#pragma unroll
+        for (int k = 0; k < N; ++k) v[j][k] = load<T>(s, h, k + 1, off[k + 1]);
+      },
+      [&](int j, int64_t) {
+        if constexpr (N == 1) store(s, out_off[j], f(v[j][0]));
+        else if constexpr (N == 2) store(s, out_off[j], f(v[j][0], v[j][1]));
+        else store(s, out_off[j], f(v[j][0], v[j][1], v[j][2]));
+      });
 }
 
 template <typename T>
 __global__ void binary_dev(LoopSpec s, BinaryOp op, HostOperands h) {
-  with_binary_functor<T>(op, [&](auto f) {
-    using R = decltype(f(T(), T()));
-    int64_t off[kMaxOperands];
-    RV_GRID_STRIDE(i, s.numel) {
-      loop_offsets(s, i, off);
-      T a = load<T>(s, h, 1, off[1]);
-      T b = load<T>(s, h, 2, off[2]);
-      reinterpret_cast<R*>(s.data[0])[off[0]] = f(a, b);
-    }
-  });
+  with_binary_functor<T>(op, [&](auto f) { run_elementwise<2, T>(s, h, f); });
 }
 
 template <typename T>
 __global__ void unary_dev(LoopSpec s, UnaryOp op, UnaryArgs args, HostOperands h) {
-  with_unary_functor<T>(op, args, [&](auto f) {
-    using R = decltype(f(T()));
-    int64_t off[kMaxOperands];
-    RV_GRID_STRIDE(i, s.numel) {
-      loop_offsets(s, i, off);
-      reinterpret_cast<R*>(s.data[0])[off[0]] = f(load<T>(s, h, 1, off[1]));
-    }
-  });
+  with_unary_functor<T>(op, args, [&](auto f) { run_elementwise<1, T>(s, h, f); });
 }
 
 template <typename T>
 __global__ void ternary_dev(LoopSpec s, TernaryOp op, double alpha, HostOperands h) {
-  with_ternary_functor<T>(op, alpha, [&](auto f) {
-    int64_t off[kMaxOperands];
-    RV_GRID_STRIDE(i, s.numel) {
-      loop_offsets(s, i, off);
-      T a = load<T>(s, h, 1, off[1]);
-      T b = load<T>(s, h, 2, off[2]);
-      T c = load<T>(s, h, 3, off[3]);
-      reinterpret_cast<T*>(s.data[0])[off[0]] = f(a, b, c);
-    }
-  });
+  with_ternary_functor<T>(op, alpha, [&](auto f) { run_elementwise<3, T>(s, h, f); });
 }
 
 // where(c, x, y) on raw element bits U (the size of the dtype); the condition is read as a byte.
@@ -174,23 +208,43 @@ void check_inputs(const LoopSpec& s, int first, DType t, const char* what) {
              ", expected ", dtype_name(t));
 }
 
+// The dtype an elementwise kernel computes in: float32 when an operand is float16 / bfloat16
+// (then every operand but a bool output must be one of float32, float16, bfloat16), else the
+// dtype of operand 1, which every input must have.
+DType compute_of(const LoopSpec& s, const char* what) {
+  bool reduced = false;
+  for (int k = 0; k < s.nops; ++k) reduced = reduced || is_reduced_float(s.dtypes[k]);
+  if (!reduced) {
+    check_inputs(s, 1, s.dtypes[1], what);
+    return s.dtypes[1];
+  }
+  for (int k = 0; k < s.nops; ++k) {
+    const DType t = s.dtypes[k];
+    RV_CHECK(t == DType::Float32 || is_reduced_float(t) || (k == 0 && t == DType::Bool), what,
+             " (CUDA): operand ", k, " has dtype ", dtype_name(t),
+             " next to a 16-bit float operand; expected float32, float16 or bfloat16");
+  }
+  return DType::Float32;
+}
+
 void binary_cuda(BinaryOp op, const LoopSpec& s) {
   if (s.numel == 0) return;
-  check_inputs(s, 1, s.dtypes[1], "binary op");
-  dispatch_compute(s.dtypes[1], "binary", int(op), [&](auto tag) {
+  const DType ct = compute_of(s, "binary op");
+  dispatch_compute(ct, "binary", int(op), [&](auto tag) {
     using T = typename decltype(tag)::type;
-    if (!has_binary<T>(op)) no_functor("binary", int(op), s.dtypes[1]);
-    binary_dev<T><<<grid_for(s.numel), kThreads>>>(s, op, host_operands(s));
+    if (!has_binary<T>(op)) no_functor("binary", int(op), ct);
+    binary_dev<T><<<grid_for(s.numel, kUnroll), kThreads>>>(s, op, host_operands(s));
     RV_CUDA_CHECK(cudaGetLastError());
   });
 }
 
 void unary_cuda(UnaryOp op, const LoopSpec& s, const UnaryArgs& args) {
   if (s.numel == 0) return;
-  dispatch_compute(s.dtypes[1], "unary", int(op), [&](auto tag) {
+  const DType ct = compute_of(s, "unary op");
+  dispatch_compute(ct, "unary", int(op), [&](auto tag) {
     using T = typename decltype(tag)::type;
-    if (!has_unary<T>(op, args)) no_functor("unary", int(op), s.dtypes[1]);
-    unary_dev<T><<<grid_for(s.numel), kThreads>>>(s, op, args, host_operands(s));
+    if (!has_unary<T>(op, args)) no_functor("unary", int(op), ct);
+    unary_dev<T><<<grid_for(s.numel, kUnroll), kThreads>>>(s, op, args, host_operands(s));
     RV_CUDA_CHECK(cudaGetLastError());
   });
 }
@@ -209,11 +263,11 @@ void ternary_cuda(TernaryOp op, const LoopSpec& s, double alpha) {
     RV_CUDA_CHECK(cudaGetLastError());
     return;
   }
-  check_inputs(s, 1, s.dtypes[0], "ternary op");
-  dispatch_compute(s.dtypes[0], "ternary", int(op), [&](auto tag) {
+  const DType ct = compute_of(s, "ternary op");
+  dispatch_compute(ct, "ternary", int(op), [&](auto tag) {
     using T = typename decltype(tag)::type;
-    if (!has_ternary<T>(op)) no_functor("ternary", int(op), s.dtypes[0]);
-    ternary_dev<T><<<grid_for(s.numel), kThreads>>>(s, op, alpha, h);
+    if (!has_ternary<T>(op)) no_functor("ternary", int(op), ct);
+    ternary_dev<T><<<grid_for(s.numel, kUnroll), kThreads>>>(s, op, alpha, h);
     RV_CUDA_CHECK(cudaGetLastError());
   });
 }
@@ -221,6 +275,7 @@ void ternary_cuda(TernaryOp op, const LoopSpec& s, double alpha) {
 }  // namespace
 
 void register_elementwise_cuda() {
+  set_converts_16bit(DeviceType::CUDA, true);
   binary_kernel.set(DeviceType::CUDA, &binary_cuda);
   unary_kernel.set(DeviceType::CUDA, &unary_cuda);
   ternary_kernel.set(DeviceType::CUDA, &ternary_cuda);

@@ -8,6 +8,7 @@
 #include "ops/copy.h"
 #include "ops/factory.h"
 #include "ops/gelu_grad.h"
+#include "ops/iter.h"
 #include "ops/ternary.h"
 #include "ops/unary.h"
 #include "ops/unary_internal.h"
@@ -73,7 +74,8 @@ Tensor gelu(const Tensor& t, GeluApproximate approximate) {
       const Tensor& g = c.grad();
       Tensor x = c.saved(0);
       if (!autograd::GradMode::is_enabled() && g.dtype() == x.dtype() &&
-          (x.dtype() == DType::Float32 || x.dtype() == DType::Float64) &&
+          (x.dtype() == DType::Float32 || x.dtype() == DType::Float64 ||
+           (is_reduced_float(x.dtype()) && converts_16bit(x.device()))) &&
           g.sizes() == x.sizes() && g.device() == x.device()) {
         // one fused pass (no graph of the gradient is wanted)
         Tensor gc = contiguous(g), xc = contiguous(detach(x));

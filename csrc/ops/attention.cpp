@@ -1,10 +1,13 @@
 // scaled_dot_product_attention_fused (see attention.h): checks, the fused forward kernel and a
-// backward node running the fused backward kernel.
+// backward node running the fused backward kernel. float16 / bfloat16 inputs go to the kernels
+// as they are on devices that convert 16-bit operands (Note [16-bit operands] in ops/iter.h);
+// their logsumexp is kept in float32.
 #include "ops/attention.h"
 
 #include "autograd/function.h"
 #include "ops/copy.h"
 #include "ops/factory.h"
+#include "ops/iter.h"
 
 namespace ranvier {
 
@@ -20,8 +23,12 @@ Tensor scaled_dot_product_attention_fused(const Tensor& q, const Tensor& k, cons
   RV_CHECK(q.dim() == 3 && k.dim() == 3 && v.dim() == 3, op,
            ": expected 3-D query, key and value, got ", q.describe(), ", ", k.describe(), ", ",
            v.describe());
-  RV_CHECK_TYPE(q.dtype() == DType::Float32 || q.dtype() == DType::Float64, op,
-                ": expected float32 or float64 inputs, got ", q.describe());
+  const bool half = is_reduced_float(q.dtype());
+  RV_CHECK_TYPE(q.dtype() == DType::Float32 || q.dtype() == DType::Float64 ||
+                    (half && converts_16bit(q.device())),
+                op, ": expected float32 or float64 inputs",
+                converts_16bit(q.device()) ? " (or float16 / bfloat16)" : "", ", got ",
+                q.describe());
   RV_CHECK(k.dtype() == q.dtype() && v.dtype() == q.dtype(), op,
            ": query, key and value must have the same dtype, got ", q.describe(), ", ",
            k.describe(), ", ", v.describe());
@@ -38,7 +45,7 @@ Tensor scaled_dot_product_attention_fused(const Tensor& q, const Tensor& k, cons
   Tensor qc = contiguous(detach(q)), kc = contiguous(detach(k)), vc = contiguous(detach(v));
   Tensor mc = mask.defined() ? detach(mask) : Tensor();
   Tensor out = empty({B, L, Ev}, q.dtype(), q.device());
-  Tensor lse = empty({B, L}, q.dtype(), q.device());
+  Tensor lse = empty({B, L}, half ? DType::Float32 : q.dtype(), q.device());
   AttnSpec spec;
   spec.dtype = q.dtype();
   spec.b = B;

@@ -24,7 +24,7 @@ struct AttnSpec {
   const void* mask = nullptr;  // or null; element (b, i, j) at b*mb + i*ml + j*ms
   int64_t mb = 0, ml = 0, ms = 0;
   void* out = nullptr;  // forward: written; backward: read
-  void* lse = nullptr;  // [B, L] logsumexp per row
+  void* lse = nullptr;  // [B, L] logsumexp per row (float32 for float16 / bfloat16 inputs)
   const void* grad = nullptr;  // backward: d out, contiguous
   void* gq = nullptr;  // or null
   void* gk = nullptr;

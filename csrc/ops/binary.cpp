@@ -188,7 +188,9 @@ Tensor wrap_scalar(const Scalar& s, const Tensor& t) {
 // device: no promotion, broadcasting or dim coalescing to work out (a flat loop).
 static bool same_layout_fast(const Tensor& a, const Tensor& b) {
   DType d = a.dtype();
-  return d == b.dtype() && (d == DType::Float32 || d == DType::Float64 || d == DType::Int64) &&
+  return d == b.dtype() &&
+         (d == DType::Float32 || d == DType::Float64 || d == DType::Int64 ||
+          (is_reduced_float(d) && converts_16bit(a.device()))) &&
          a.is_contiguous() && b.is_contiguous() && a.device() == b.device() &&
          a.sizes() == b.sizes();
 }
@@ -224,16 +226,15 @@ Tensor binary_forward(BinaryOp op, const Tensor& a, const Tensor& b, const char*
   DType ct = compute_dtype(rt);
   check_integer_division(op, ct, b, name);
   Shape shape = a.sizes() == b.sizes() ? a.sizes() : broadcast_shapes(a.sizes(), b.sizes(), name);
-  Tensor ac = a.dtype() == ct ? a : to_dtype(detach(a), ct);
-  Tensor bc = b.dtype() == ct ? b : to_dtype(detach(b), ct);
   bool to_bool = binary_bool_output(op);
   Device dev = a.dim() == 0 && a.device().is_cpu() ? b.device() : a.device();
-  Tensor out = empty(shape, to_bool ? DType::Bool : ct, dev);
+  Tensor ac = kernel_operand(a, ct, dev), bc = kernel_operand(b, ct, dev);
+  Tensor out = empty(shape, to_bool ? DType::Bool : kernel_output_dtype(rt, ct, dev), dev);
   if (out.numel() > 0) {
     LoopSpec s = make_loop(out, {&ac, &bc});
     binary_kernel.get(dev, name)(op, s);
   }
-  if (!to_bool && ct != rt) out = to_dtype(out, rt);
+  if (out.dtype() != rt && !to_bool) out = to_dtype(out, rt);
   return out;
 }
 
@@ -255,8 +256,8 @@ Tensor& binary_forward_(BinaryOp op, Tensor& self, const Tensor& other, const ch
   DType ct = compute_dtype(promote_types(rt, self.dtype()));
   check_integer_division(op, ct, other, name);
   if (self.numel() == 0) return self;
-  if (ct == self.dtype() && !binary_bool_output(op)) {
-    Tensor oc = other.dtype() == ct ? other : to_dtype(detach(other), ct);
+  if (kernel_takes(self.dtype(), ct, self.device()) && !binary_bool_output(op)) {
+    Tensor oc = kernel_operand(other, ct, self.device());
     if (overlaps_differently(self, oc)) oc = contiguous_clone(oc);
     LoopSpec s = make_loop(self, {&self, &oc});
     binary_kernel.get(self.device(), name)(op, s);

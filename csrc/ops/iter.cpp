@@ -1,6 +1,8 @@
 // LoopSpec construction and promotion helpers (see iter.h).
 #include "ops/iter.h"
 
+#include "ops/copy.h"
+
 namespace ranvier {
 
 LoopSpec make_loop(const Tensor& out, std::initializer_list<const Tensor*> inputs) {
@@ -107,6 +109,25 @@ void check_same_device(const char* op, std::initializer_list<const Tensor*> tens
                               "least two devices, ",
                           first->device().str(), " and ", t->device().str(), "!"));
   }
+}
+
+namespace {
+bool g_converts_16bit[kNumDeviceTypes] = {};
+}  // namespace
+
+bool converts_16bit(Device d) { return g_converts_16bit[int(d.type)]; }
+void set_converts_16bit(DeviceType t, bool on) { g_converts_16bit[int(t)] = on; }
+
+bool kernel_takes(DType t, DType ct, Device dev) {
+  return t == ct || (ct == DType::Float32 && is_reduced_float(t) && converts_16bit(dev));
+}
+
+Tensor kernel_operand(const Tensor& t, DType ct, Device dev) {
+  return kernel_takes(t.dtype(), ct, dev) ? t : to_dtype(detach(t), ct);
+}
+
+DType kernel_output_dtype(DType rt, DType ct, Device dev) {
+  return ct == DType::Float32 && is_reduced_float(rt) && converts_16bit(dev) ? rt : ct;
 }
 
 bool overlaps_differently(const Tensor& written, const Tensor& input) {

@@ -20,6 +20,23 @@ bool can_cast(DType from, DType to);
 // All tensors on one device; RuntimeError naming op and both devices otherwise.
 void check_same_device(const char* op, std::initializer_list<const Tensor*> tensors);
 
+// Note [16-bit operands]: the elementwise kernels of some device types (CUDA: binary, unary,
+// ternary, gelu) read float16 / bfloat16 operands and write float16 / bfloat16 outputs
+// themselves, computing in float32 registers. For them the op layer passes such tensors as they
+// are and allocates the output in its own dtype; for the others (CPU) it converts 16-bit
+// operands to float32 tensors first and the float32 result back after.
+bool converts_16bit(Device d);
+void set_converts_16bit(DeviceType t, bool on);
+// Whether the kernel on dev takes an operand of dtype t as it is when the op computes in ct:
+// when t is ct, or when ct is float32 and t is float16 / bfloat16 on a device that converts.
+bool kernel_takes(DType t, DType ct, Device dev);
+// t as the kernel on dev sees it when the op computes in ct: t itself if the kernel takes its
+// dtype, else a copy in ct.
+Tensor kernel_operand(const Tensor& t, DType ct, Device dev);
+// The dtype the kernel on dev writes for an op of result dtype rt computing in ct: rt where the
+// device converts 16-bit outputs itself, else ct.
+DType kernel_output_dtype(DType rt, DType ct, Device dev);
+
 // Partial memory overlap between a written tensor and an input (same storage, different
 // geometry): the input must be copied first.
 bool overlaps_differently(const Tensor& written, const Tensor& input);

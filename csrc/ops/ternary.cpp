@@ -45,15 +45,15 @@ Tensor ternary_forward(TernaryOp op, const Tensor& x, const Tensor& y, const Ten
   Shape shape = broadcast3(x, y, z, name);
   bool is_where = op == TernaryOp::Where;
   DType ct = is_where ? rt : compute_dtype(rt);
-  Tensor xc = as_dtype(x, is_where ? DType::Bool : ct);
-  Tensor yc = as_dtype(y, ct), zc = as_dtype(z, ct);
   Device dev = out_device(x, y, z);
-  Tensor out = empty(shape, ct, dev);
+  Tensor xc = is_where ? as_dtype(x, DType::Bool) : kernel_operand(x, ct, dev);
+  Tensor yc = kernel_operand(y, ct, dev), zc = kernel_operand(z, ct, dev);
+  Tensor out = empty(shape, is_where ? ct : kernel_output_dtype(rt, ct, dev), dev);
   if (out.numel() > 0) {
     LoopSpec s = make_loop(out, {&xc, &yc, &zc});
     ternary_kernel.get(dev, name)(op, s, alpha);
   }
-  if (ct != rt) out = to_dtype(out, rt);
+  if (out.dtype() != rt) out = to_dtype(out, rt);
   return out;
 }
 
@@ -71,8 +71,8 @@ Tensor& ternary_forward_(TernaryOp op, Tensor& self, const Tensor& y, const Tens
   check_inplace_result(self, rt, broadcast3(self, y, z, name), name);
   if (self.numel() > 0) {
     DType ct = compute_dtype(promote_types(rt, self.dtype()));
-    if (ct == self.dtype()) {
-      Tensor yc = as_dtype(y, ct), zc = as_dtype(z, ct);
+    if (kernel_takes(self.dtype(), ct, self.device())) {
+      Tensor yc = kernel_operand(y, ct, self.device()), zc = kernel_operand(z, ct, self.device());
       if (overlaps_differently(self, yc)) yc = contiguous_clone(yc);
       if (overlaps_differently(self, zc)) zc = contiguous_clone(zc);
       LoopSpec s = make_loop(self, {&self, &yc, &zc});

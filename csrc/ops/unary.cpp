@@ -80,8 +80,10 @@ Tensor unary_forward(UnaryOp op, const Tensor& t, const char* name, const UnaryA
   check_unary_dtype(op, t.dtype(), name);
   DType ct = unary_compute_dtype(op, t.dtype());
   DType rt = unary_result_dtype(op, t.dtype());
-  Tensor in = t.dtype() == ct ? t : to_dtype(detach(t), ct);
-  Tensor out = empty(t.sizes(), unary_is_predicate(op) ? DType::Bool : ct, t.device());
+  Tensor in = kernel_operand(t, ct, t.device());
+  Tensor out = empty(t.sizes(),
+                     unary_is_predicate(op) ? DType::Bool : kernel_output_dtype(rt, ct, t.device()),
+                     t.device());
   if (out.numel() > 0) {
     LoopSpec s = make_loop(out, {&in});
     unary_kernel.get(t.device(), name)(op, s, args);
@@ -96,7 +98,8 @@ Tensor& unary_forward_(UnaryOp op, Tensor& t, const char* name, const UnaryArgs&
   RV_CHECK(can_cast(rt, t.dtype()), name, ": result type ", dtype_short_name(rt),
            " can't be cast to the desired output type ", dtype_short_name(t.dtype()));
   if (t.numel() > 0) {
-    if (unary_compute_dtype(op, t.dtype()) == t.dtype() && !unary_is_predicate(op)) {
+    if (kernel_takes(t.dtype(), unary_compute_dtype(op, t.dtype()), t.device()) &&
+        !unary_is_predicate(op)) {
       LoopSpec s = make_loop(t, {&t});
       unary_kernel.get(t.device(), name)(op, s, args);
     } else {

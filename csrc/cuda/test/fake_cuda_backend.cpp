@@ -26,8 +26,10 @@
 #include <map>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "core/dispatch.h"
+#include "core/half.h"
 #include "core/pinned.h"
 #include "core/storage.h"
 #include "cuda/caching_allocator.h"
@@ -39,6 +41,7 @@
 #include "ops/ctc.h"
 #include "ops/gelu_grad.h"
 #include "ops/indexing.h"
+#include "ops/iter.h"
 #include "ops/loss.h"
 #include "ops/matmul.h"
 #include "ops/norm.h"
@@ -219,6 +222,166 @@ void fake_gemm(const GemmSpec& s) {
   gemm_kernel.fn[int(DeviceType::CPU)](s);
 }
 
+// The real elementwise kernels read and write float16 / bfloat16 operands, computing in float32
+// (Note [16-bit operands] in ops/iter.h), where the CPU kernels take one dtype: the stand-in
+// gives the CPU kernel float32 copies of such operands (contiguous over the iteration shape)
+// and writes a 16-bit output back from a float32 one.
+class Float32Operands {
+ public:
+  explicit Float32Operands(const LoopSpec& s) : orig_(s), spec_(s) {
+    int64_t stride = 1;
+    for (int d = s.ndim - 1; d >= 0; --d) {
+      flat_[d] = stride;
+      stride *= s.sizes[d];
+    }
+    for (int k = 0; k < s.nops; ++k) {
+      if (!is_reduced_float(s.dtypes[k])) continue;
+      buf_[k].resize(size_t(s.numel));
+      if (k > 0)
+        for (int64_t i = 0; i < s.numel; ++i) buf_[k][size_t(i)] = read(k, offset(k, i));
+      spec_.data[k] = reinterpret_cast<char*>(buf_[k].data());
+      spec_.dtypes[k] = DType::Float32;
+      for (int d = 0; d < s.ndim; ++d) spec_.strides[k][d] = flat_[d];
+    }
+  }
+  const LoopSpec& spec() const { return spec_; }
+  // Writes a float32 result back into a 16-bit output.
+  void finish() {
+    if (buf_[0].empty()) return;
+    for (int64_t i = 0; i < orig_.numel; ++i) {
+      const float v = buf_[0][size_t(i)];
+      char* p = orig_.data[0] + 2 * offset(0, i);
+      if (orig_.dtypes[0] == DType::Float16) *reinterpret_cast<Half*>(p) = Half(v);
+      else *reinterpret_cast<BFloat16*>(p) = BFloat16(v);
+    }
+  }
+
+ private:
+  int64_t offset(int k, int64_t i) const {
+    int64_t off = 0;
+    for (int d = orig_.ndim - 1; d >= 0; --d) {
+      off += (i % orig_.sizes[d]) * orig_.strides[k][d];
+      i /= orig_.sizes[d];
+    }
+    return off;
+  }
+  float read(int k, int64_t off) const {
+    const char* p = orig_.data[k] + 2 * off;
+    return orig_.dtypes[k] == DType::Float16 ? float(*reinterpret_cast<const Half*>(p))
+                                             : float(*reinterpret_cast<const BFloat16*>(p));
+  }
+  LoopSpec orig_, spec_;
+  int64_t flat_[kMaxDims] = {};
+  std::vector<float> buf_[kMaxOperands];
+};
+
+template <typename Fn, typename Op, typename... A>
+void with_float32(Fn cpu, Op op, const LoopSpec& s, const A&... a) {
+  OpenDevice open;
+  bool reduced = false;
+  for (int k = 0; k < s.nops; ++k) reduced = reduced || is_reduced_float(s.dtypes[k]);
+  if (!reduced) return cpu(op, s, a...);
+  Float32Operands f(s);
+  cpu(op, f.spec(), a...);
+  f.finish();
+}
+void fake_binary(BinaryOp op, const LoopSpec& s) {
+  with_float32(binary_kernel.fn[int(DeviceType::CPU)], op, s);
+}
+void fake_unary(UnaryOp op, const LoopSpec& s, const UnaryArgs& a) {
+  with_float32(unary_kernel.fn[int(DeviceType::CPU)], op, s, a);
+}
+void fake_ternary(TernaryOp op, const LoopSpec& s, double alpha) {
+  if (op == TernaryOp::Where) {  // copies bits of any dtype, like the real kernel
+    OpenDevice open;
+    return ternary_kernel.fn[int(DeviceType::CPU)](op, s, alpha);
+  }
+  with_float32(ternary_kernel.fn[int(DeviceType::CPU)], op, s, alpha);
+}
+void fake_gelu(const GeluGradSpec& s) {
+  OpenDevice open;
+  if (!is_reduced_float(s.dtype)) return gelu_backward_kernel.fn[int(DeviceType::CPU)](s);
+  auto to_float = [&](const void* p) {
+    std::vector<float> v(size_t(s.n));
+    for (int64_t i = 0; p && i < s.n; ++i)
+      v[size_t(i)] = s.dtype == DType::Float16 ? float(static_cast<const Half*>(p)[i])
+                                               : float(static_cast<const BFloat16*>(p)[i]);
+    return v;
+  };
+  std::vector<float> g = to_float(s.grad), x = to_float(s.x), out(size_t(s.n));
+  GeluGradSpec f = s;
+  f.dtype = DType::Float32;
+  f.grad = g.data();
+  f.x = x.data();
+  f.out = out.data();
+  gelu_backward_kernel.fn[int(DeviceType::CPU)](f);
+  for (int64_t i = 0; i < s.n; ++i) {
+    if (s.dtype == DType::Float16) static_cast<Half*>(s.out)[i] = Half(out[size_t(i)]);
+    else static_cast<BFloat16*>(s.out)[i] = BFloat16(out[size_t(i)]);
+  }
+}
+
+// The real attention kernels take float16 / bfloat16 (flash attention, or float32 copies) with a
+// float32 lse; the stand-in runs the CPU kernel on float32 copies.
+std::vector<float> float_copy(const void* p, DType t, int64_t n) {
+  std::vector<float> v(size_t(p ? n : 0));
+  for (int64_t i = 0; p && i < n; ++i)
+    v[size_t(i)] = t == DType::Float16 ? float(static_cast<const Half*>(p)[i])
+                                       : float(static_cast<const BFloat16*>(p)[i]);
+  return v;
+}
+void write_back(void* p, DType t, const std::vector<float>& v) {
+  for (size_t i = 0; p && i < v.size(); ++i) {
+    if (t == DType::Float16) static_cast<Half*>(p)[i] = Half(v[i]);
+    else static_cast<BFloat16*>(p)[i] = BFloat16(v[i]);
+  }
+}
+void fake_sdpa(const AttnSpec& s, bool backward) {
+  OpenDevice open;
+  auto cpu = (backward ? sdpa_backward_kernel : sdpa_forward_kernel).fn[int(DeviceType::CPU)];
+  if (!is_reduced_float(s.dtype)) return cpu(s);
+  const DType h = s.dtype;
+  const int64_t nq = s.b * s.l * s.e, nk = s.b * s.s * s.e, nv = s.b * s.s * s.ev,
+                no = s.b * s.l * s.ev;
+  std::vector<float> q = float_copy(s.q, h, nq), k = float_copy(s.k, h, nk),
+                     v = float_copy(s.v, h, nv), o = float_copy(backward ? s.out : nullptr, h, no),
+                     g = float_copy(s.grad, h, no), m;
+  if (!backward) o.resize(size_t(no));
+  AttnSpec t = s;
+  t.dtype = DType::Float32;
+  t.q = q.data();
+  t.k = k.data();
+  t.v = v.data();
+  t.out = o.data();
+  t.grad = s.grad ? g.data() : nullptr;
+  if (s.mask) {
+    m.resize(size_t(s.b * s.l * s.s));
+    for (int64_t b = 0; b < s.b; ++b)
+      for (int64_t i = 0; i < s.l; ++i)
+        for (int64_t j = 0; j < s.s; ++j) {
+          const char* e = static_cast<const char*>(s.mask) + 2 * (b * s.mb + i * s.ml + j * s.ms);
+          m[size_t((b * s.l + i) * s.s + j)] = h == DType::Float16
+                                                   ? float(*reinterpret_cast<const Half*>(e))
+                                                   : float(*reinterpret_cast<const BFloat16*>(e));
+        }
+    t.mask = m.data();
+    t.mb = s.l * s.s;
+    t.ml = s.s;
+    t.ms = 1;
+  }
+  std::vector<float> gq(size_t(s.gq ? nq : 0)), gk(size_t(s.gk ? nk : 0)), gv(size_t(s.gv ? nv : 0));
+  t.gq = s.gq ? gq.data() : nullptr;
+  t.gk = s.gk ? gk.data() : nullptr;
+  t.gv = s.gv ? gv.data() : nullptr;
+  cpu(t);
+  if (!backward) return write_back(s.out, h, o);
+  write_back(s.gq, h, gq);
+  write_back(s.gk, h, gk);
+  write_back(s.gv, h, gv);
+}
+void fake_sdpa_forward(const AttnSpec& s) { fake_sdpa(s, false); }
+void fake_sdpa_backward(const AttnSpec& s) { fake_sdpa(s, true); }
+
 // Every kernel slot of the core (checked against the registry in ranvier_cuda_init()).
 #define RV_SLOTS(X)                                                                            \
   X(cast_kernel) X(fill_kernel) X(binary_kernel) X(unary_kernel) X(ternary_kernel)             \
@@ -257,6 +420,13 @@ int ranvier_cuda_init() {
     RV_SLOTS(RV_MIRROR)
 #undef RV_MIRROR
     gemm_kernel.set(DeviceType::CUDA, &fake_gemm);
+    binary_kernel.set(DeviceType::CUDA, &fake_binary);
+    unary_kernel.set(DeviceType::CUDA, &fake_unary);
+    ternary_kernel.set(DeviceType::CUDA, &fake_ternary);
+    gelu_backward_kernel.set(DeviceType::CUDA, &fake_gelu);
+    sdpa_forward_kernel.set(DeviceType::CUDA, &fake_sdpa_forward);
+    sdpa_backward_kernel.set(DeviceType::CUDA, &fake_sdpa_backward);
+    set_converts_16bit(DeviceType::CUDA, true);
     std::string missing;
     for (const KernelSlotInfo& s : kernel_slots())
       if (!s.has(s.slot, DeviceType::CUDA))

@@ -1,7 +1,8 @@
-// CUDA kernels of scaled dot-product attention (AttnSpec, ops/attention.h), float32 and
-// float64: a plain version from cuBLAS GEMMs and row kernels (a fused flash-style kernel that
-// keeps scores on chip is later work). Batch entries go in chunks whose [chunk, L, S] score
-// buffer stays under kScoreBudget elements.
+// CUDA kernels of scaled dot-product attention (AttnSpec, ops/attention.h). float32 and
+// float64: a plain version from cuBLAS GEMMs and row kernels, below. float16 / bfloat16: the
+// flash kernels (flash_attention.cu) where they apply, else the float32 version on float32
+// copies (via_float32). Batch entries go in chunks whose [chunk, L, S] score buffer stays
+// under kScoreBudget elements.
 // Forward, per chunk: P = scale * Q K^T (one batched GEMM); a row kernel (one block per row)
 // adds the mask, keeps keys j < key_end(i), computes max, sum of exp and lse = max + log(sum),
 // and overwrites the row with the probabilities (zeros for keys not allowed); out = P V (one
@@ -20,6 +21,8 @@
 #include "cuda/register.h"
 #include "kernels/cuda/attention.cuh"
 #include "kernels/cuda/blas.h"
+#include "kernels/cuda/flash_attention.cuh"
+#include "ops/copy.h"
 
 namespace ranvier::cuda {
 
@@ -221,12 +224,92 @@ void check_devices(const AttnSpec& s, bool backward) {
   if (backward) check_device_pointer(s.grad, op, "the output gradient");
 }
 
+// Converts n elements (or the [b, l, s] mask at strides mb, ml, ms) between dtypes through the
+// cast kernel slot.
+void convert(void* dst, DType dt, const void* src, DType st, int64_t n) {
+  LoopSpec l;
+  l.ndim = 1;
+  l.nops = 2;
+  l.numel = l.sizes[0] = n;
+  l.data[0] = static_cast<char*>(dst);
+  l.data[1] = static_cast<char*>(const_cast<void*>(src));
+  l.dtypes[0] = dt;
+  l.dtypes[1] = st;
+  l.strides[0][0] = l.strides[1][0] = 1;
+  if (n > 0) cast_kernel.get(Device(DeviceType::CUDA, current_device_index()), "sdpa")(l);
+}
+void convert_mask(float* dst, const AttnSpec& s) {
+  LoopSpec l;
+  l.ndim = 3;
+  l.nops = 2;
+  l.numel = s.b * s.l * s.s;
+  const int64_t sizes[3] = {s.b, s.l, s.s}, dst_st[3] = {s.l * s.s, s.s, 1},
+                src_st[3] = {s.mb, s.ml, s.ms};
+  for (int d = 0; d < 3; ++d) {
+    l.sizes[d] = sizes[d];
+    l.strides[0][d] = dst_st[d];
+    l.strides[1][d] = src_st[d];
+  }
+  l.data[0] = reinterpret_cast<char*>(dst);
+  l.data[1] = static_cast<char*>(const_cast<void*>(s.mask));
+  l.dtypes[0] = DType::Float32;
+  l.dtypes[1] = s.dtype;
+  if (l.numel > 0) cast_kernel.get(Device(DeviceType::CUDA, current_device_index()), "sdpa")(l);
+}
+
+// A float16 / bfloat16 call the flash kernels do not take (a mask, another head dim): the
+// float32 kernels on float32 copies, the results rounded back once. lse is float32 already.
+void via_float32(const AttnSpec& s, bool backward) {
+  const int64_t nq = s.b * s.l * s.e, nk = s.b * s.s * s.e, nv = s.b * s.s * s.ev,
+                no = s.b * s.l * s.ev, nm = s.mask ? s.b * s.l * s.s : 0;
+  const DType h = s.dtype, f = DType::Float32;
+  ScratchBuffer buf(size_t(2 * nq + 2 * nk + 2 * nv + 2 * no + nm) * sizeof(float));
+  float* q = buf.as<float>();
+  float *k = q + nq, *v = k + nk, *o = v + nv, *m = o + no, *g = m + nm;
+  float *gq = g + no, *gk = gq + nq, *gv = gk + nk;
+  AttnSpec t = s;
+  t.dtype = f;
+  convert(q, f, s.q, h, nq);
+  convert(k, f, s.k, h, nk);
+  convert(v, f, s.v, h, nv);
+  t.q = q;
+  t.k = k;
+  t.v = v;
+  t.out = o;
+  if (s.mask) {
+    convert_mask(m, s);
+    t.mask = m;
+    t.mb = s.l * s.s;
+    t.ml = s.s;
+    t.ms = 1;
+  }
+  if (!backward) {
+    forward_t<float>(t);
+    convert(s.out, h, o, f, no);
+    return;
+  }
+  convert(o, f, s.out, h, no);
+  convert(g, f, s.grad, h, no);
+  t.grad = g;
+  t.gq = s.gq ? gq : nullptr;
+  t.gk = s.gk ? gk : nullptr;
+  t.gv = s.gv ? gv : nullptr;
+  backward_t<float>(t);
+  if (s.gq) convert(s.gq, h, gq, f, nq);
+  if (s.gk) convert(s.gk, h, gk, f, nk);
+  if (s.gv) convert(s.gv, h, gv, f, nv);
+}
+
 void sdpa_forward_cuda(const AttnSpec& s) {
   check_devices(s, false);
+  if (is_reduced_float(s.dtype))
+    return flash_attention_applies(s) ? flash_attention_forward(s) : via_float32(s, false);
   dispatch_float(s.dtype, [&](auto z) { forward_t<decltype(z)>(s); });
 }
 void sdpa_backward_cuda(const AttnSpec& s) {
   check_devices(s, true);
+  if (is_reduced_float(s.dtype))
+    return flash_attention_applies(s) ? flash_attention_backward(s) : via_float32(s, true);
   dispatch_float(s.dtype, [&](auto z) { backward_t<decltype(z)>(s); });
 }
 

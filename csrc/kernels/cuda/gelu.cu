@@ -1,7 +1,8 @@
 // CUDA kernel of gelu's fused slot (ops/gelu_grad.h): forward out = gelu(x) and backward
-// out = g * gelu'(x) over n contiguous float32 / float64 elements, one thread per element
-// (grid-stride). The per-element math is in gelu.cuh.
+// out = g * gelu'(x) over n contiguous float32 / float64 / float16 / bfloat16 elements (16-bit
+// ones computed in float32 registers), kUnroll per thread. The per-element math is in gelu.cuh.
 #include "cuda/cuda_check.h"
+#include "cuda/dtypes.cuh"
 #include "cuda/loop.cuh"
 #include "cuda/register.h"
 #include "kernels/cuda/gelu.cuh"
@@ -11,29 +12,40 @@ namespace ranvier::cuda {
 
 namespace {
 
-template <typename T>
-__global__ void gelu_dev(bool tanh_form, bool forward, const T* g, const T* x, T* out,
+// Storage type S, compute type C (float for the 16-bit types, converted in registers).
+template <typename S, typename C>
+__global__ void gelu_dev(bool tanh_form, bool forward, const S* g, const S* x, S* out,
                          int64_t n) {
-  RV_GRID_STRIDE(i, n) {
-    out[i] = forward ? gelu_math::forward(tanh_form, x[i])
-                     : gelu_math::backward(tanh_form, g[i], x[i]);
-  }
+  C xv[kUnroll], gv[kUnroll];
+  unrolled_loop(
+      n,
+      [&](int j, int64_t i) {
+        xv[j] = convert<C>(x[i]);
+        if (!forward) gv[j] = convert<C>(g[i]);
+      },
+      [&](int j, int64_t i) {
+        out[i] = convert<S>(forward ? gelu_math::forward(tanh_form, xv[j])
+                                    : gelu_math::backward(tanh_form, gv[j], xv[j]));
+      });
 }
 
-template <typename T>
+template <typename S, typename C = S>
 void launch(const GeluGradSpec& s) {
-  gelu_dev<T><<<grid_for(s.n), kThreads>>>(s.tanh_form, s.forward,
-                                           static_cast<const T*>(s.grad),
-                                           static_cast<const T*>(s.x), static_cast<T*>(s.out),
-                                           s.n);
+  gelu_dev<S, C><<<grid_for(s.n, kUnroll), kThreads>>>(
+      s.tanh_form, s.forward, static_cast<const S*>(s.grad), static_cast<const S*>(s.x),
+      static_cast<S*>(s.out), s.n);
   RV_CUDA_CHECK(cudaGetLastError());
 }
 
 void gelu_grad_cuda(const GeluGradSpec& s) {
   if (s.n == 0) return;
-  if (s.dtype == DType::Float64) return launch<double>(s);
-  if (s.dtype == DType::Float32) return launch<float>(s);
-  throw_unsupported_dtype("gelu (CUDA)", s.dtype);
+  switch (s.dtype) {
+    case DType::Float64: return launch<double>(s);
+    case DType::Float32: return launch<float>(s);
+    case DType::BFloat16: return launch<DBf16, float>(s);
+    case DType::Float16: return launch<DHalf, float>(s);
+    default: throw_unsupported_dtype("gelu (CUDA)", s.dtype);
+  }
 }
 
 }  // namespace

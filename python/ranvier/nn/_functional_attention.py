@@ -108,8 +108,12 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     if dropout_p == 0.0 and (attn_mask is None or not attn_mask.requires_grad):
         if query.dtype in (ranvier.float32, ranvier.float64):
             return _fused(query, key, value, attn_mask, scale_factor, is_causal)
-        # float16 / bfloat16: the fused kernel on float32 copies (scores and softmax in
-        # float32, where the unfused path rounds the scores to 16 bits), the output rounded
+        if query.device.type != "cpu":
+            # the device kernels take 16-bit inputs (flash attention where it applies), with
+            # the scores and softmax in float32
+            return _fused(query, key, value, attn_mask, scale_factor, is_causal)
+        # float16 / bfloat16 on the CPU: the fused kernel on float32 copies (scores and softmax
+        # in float32, where the unfused path rounds the scores to 16 bits), the output rounded
         # back once
         f32 = ranvier.float32
         mask = attn_mask if attn_mask is None or _is_bool(attn_mask) else attn_mask.to(f32)
