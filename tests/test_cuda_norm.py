@@ -70,7 +70,8 @@ def test_batch_norm_eval(dtype):
 
 @pytest.mark.parametrize("dtype", [ranvier.float32, ranvier.float64], ids=str)
 @pytest.mark.parametrize("shape,norm", [((6, 10), (10,)), ((2, 3, 4, 5), (4, 5)), ((3, 3000), (3000,)),
-                                        ((5000, 4), (4,))])
+                                        ((5000, 4), (4,)), ((3000, 100), (100,)),
+                                        ((2, 300, 70), (70,))])
 @pytest.mark.parametrize("affine", [True, False])
 def test_layer_norm(dtype, shape, norm, affine):
     rng = np.random.default_rng(3)
@@ -83,3 +84,9 @@ def test_layer_norm(dtype, shape, norm, affine):
 def test_zero_size():
     y = F.layer_norm(ranvier.zeros(0, 4, device="cuda"), (4,))
     assert tuple(y.shape) == (0, 4) and y.device.type == "cuda"
+    w = ranvier.full((4,), 2.0, device="cuda", requires_grad=True)
+    b = ranvier.full((4,), 3.0, device="cuda", requires_grad=True)
+    x = ranvier.zeros(0, 4, device="cuda", requires_grad=True)
+    F.layer_norm(x, (4,), w, b).backward(ranvier.zeros(0, 4, device="cuda"))
+    np.testing.assert_array_equal(host(w.grad), np.zeros(4, np.float32))
+    np.testing.assert_array_equal(host(b.grad), np.zeros(4, np.float32))

@@ -117,6 +117,32 @@ def test_nan_and_ties():
     same(lambda x: x.argmin(), from_np(-big))
 
 
+@pytest.mark.parametrize("rows,cols", [(5000, 70), (300, 33), (40000, 3), (2049, 2304)])
+def test_column_reductions(rows, cols):
+    """Reducing the outer dim of a row-major matrix (a bias gradient's sum): the column walk
+    splits the rows over blocks and folds the chunks in order; against NumPy float64 sums and
+    the CPU's first-winner max/argmax (ties planted across chunk boundaries)."""
+    a = rand_np((rows, cols), np.float32, rng=np.random.default_rng(9))
+    a[[0, rows // 2, rows - 1], 1] = 9.0  # ties in column 1
+    t = from_np(a).cuda()
+    np.testing.assert_allclose(host(t.sum(0)), a.astype(np.float64).sum(0), rtol=1e-5, atol=1e-4)
+    same(lambda x: x.max(0), from_np(a))
+    same(lambda x: x.argmin(0), from_np(a))
+    i = from_np(np.random.default_rng(10).integers(-50, 50, size=(rows, cols)))
+    same(lambda x: x.sum(0), i)
+    same(lambda x: x.sum((0, 1), keepdim=True), i)
+    b = from_np(a.reshape(rows, 1, cols))
+    same(lambda x: x.sum(0), b.expand(rows, 2, cols))
+    np.testing.assert_array_equal(host(t.sum(0)), host(t.sum(0)))
+    for dt in (ranvier.bfloat16, ranvier.float16):  # 16-bit input read in place, float32 sums
+        h = from_np(a).to(dt)
+        exact = host(h.double()).sum(0)
+        got = t.to(dt).sum(0)
+        assert got.dtype == dt
+        step = 2.0 ** -7 if dt == ranvier.bfloat16 else 2.0 ** -10
+        np.testing.assert_allclose(host(got.double()), exact, rtol=step, atol=1e-3)
+
+
 def test_deterministic():
     t = make((3, 300001), ranvier.float32, seed=6).cuda()
     first = host(t.sum(1))

@@ -15,14 +15,14 @@ namespace ranvier::cuda {
 namespace {
 
 template <typename D, typename S>
-__global__ void cast_kernel_dev(LoopSpec s) {
+__global__ void cast_kernel_dev(LoopSpec s, Divisors dv) {
   S v[kUnroll];
   int64_t out_off[kUnroll];
   unrolled_loop(
       s.numel,
       [&](int j, int64_t i) {
-        int64_t off[kMaxOperands];
-        loop_offsets(s, i, off);
+        int64_t off[2];
+        loop_offsets(s, dv, i, off);
         out_off[j] = off[0];
         v[j] = reinterpret_cast<const S*>(s.data[1])[off[1]];
       },
@@ -31,10 +31,10 @@ __global__ void cast_kernel_dev(LoopSpec s) {
 
 // Writes the element pattern `bits` (1, 2, 4 or 8 bytes) everywhere in operand 0.
 template <typename U>
-__global__ void fill_kernel_dev(LoopSpec s, U bits) {
-  int64_t off[kMaxOperands];
+__global__ void fill_kernel_dev(LoopSpec s, Divisors dv, U bits) {
+  int64_t off[1];
   RV_GRID_STRIDE(i, s.numel) {
-    loop_offsets(s, i, off);
+    loop_offsets(s, dv, i, off);
     reinterpret_cast<U*>(s.data[0])[off[0]] = bits;
   }
 }
@@ -45,7 +45,7 @@ void cast_cuda(const LoopSpec& s) {
     using D = typename decltype(dt)::type;
     dispatch_dtype(s.dtypes[1], "copy_", [&](auto st) {
       using S = typename decltype(st)::type;
-      cast_kernel_dev<D, S><<<grid_for(s.numel, kUnroll), kThreads>>>(s);
+      cast_kernel_dev<D, S><<<grid_for(s.numel, kUnroll), kThreads>>>(s, divisors_for(s));
       RV_CUDA_CHECK(cudaGetLastError());
     });
   });
@@ -72,11 +72,12 @@ void fill_cuda(const LoopSpec& s, const Scalar& v) {
   if (s.numel == 0) return;
   uint64_t bits = element_bits(s.dtypes[0], v);
   unsigned g = grid_for(s.numel);
+  const Divisors dv = divisors_for(s);
   switch (element_size(s.dtypes[0])) {
-    case 1: fill_kernel_dev<uint8_t><<<g, kThreads>>>(s, uint8_t(bits)); break;
-    case 2: fill_kernel_dev<uint16_t><<<g, kThreads>>>(s, uint16_t(bits)); break;
-    case 4: fill_kernel_dev<uint32_t><<<g, kThreads>>>(s, uint32_t(bits)); break;
-    default: fill_kernel_dev<uint64_t><<<g, kThreads>>>(s, bits); break;
+    case 1: fill_kernel_dev<uint8_t><<<g, kThreads>>>(s, dv, uint8_t(bits)); break;
+    case 2: fill_kernel_dev<uint16_t><<<g, kThreads>>>(s, dv, uint16_t(bits)); break;
+    case 4: fill_kernel_dev<uint32_t><<<g, kThreads>>>(s, dv, uint32_t(bits)); break;
+    default: fill_kernel_dev<uint64_t><<<g, kThreads>>>(s, dv, bits); break;
   }
   RV_CUDA_CHECK(cudaGetLastError());
 }

@@ -106,17 +106,24 @@ __device__ __forceinline__ void store(const LoopSpec& s, int64_t off, R v) {
   reinterpret_cast<R*>(s.data[0])[off] = v;
 }
 
-// The elementwise loop of an N-input functor f: loads all operands of kUnroll elements, then
-// computes and stores them (loop.cuh).
+// Elements per thread: kUnroll for float32 (and 16-bit) math, the hot path; 1 for the other
+// compute types, whose many functors would otherwise multiply the code (and build time).
+template <typename T>
+constexpr int kPerThread = std::is_same_v<T, float> ? kUnroll : 1;
+
+// The elementwise loop of an N-input functor f: loads all operands of kPerThread elements,
+// then computes and stores them (loop.cuh).
 template <int N, typename T, typename F>
-__device__ __forceinline__ void run_elementwise(const LoopSpec& s, const HostOperands& h, F f) {
-  T v[kUnroll][N];
-  int64_t out_off[kUnroll];
-  unrolled_loop(
+__device__ __forceinline__ void run_elementwise(const LoopSpec& s, const Divisors& dv,
+                                                const HostOperands& h, F f) {
+  constexpr int U = kPerThread<T>;
+  T v[U][N];
+  int64_t out_off[U];
+  unrolled_loop<U>(
       s.numel,
       [&](int j, int64_t i) {
-        int64_t off[kMaxOperands];
-        loop_offsets(s, i, off);
+        int64_t off[N + 1];
+        loop_offsets(s, dv, i, off);
         out_off[j] = off[0];
 #pragma unroll
         for (int k = 0; k < N; ++k) v[j][k] = load<T>(s, h, k + 1, off[k + 1]);
@@ -129,26 +136,28 @@ __device__ __forceinline__ void run_elementwise(const LoopSpec& s, const HostOpe
 }
 
 template <typename T>
-__global__ void binary_dev(LoopSpec s, BinaryOp op, HostOperands h) {
-  with_binary_functor<T>(op, [&](auto f) { run_elementwise<2, T>(s, h, f); });
+__global__ void binary_dev(LoopSpec s, Divisors dv, BinaryOp op, HostOperands h) {
+  with_binary_functor<T>(op, [&](auto f) { run_elementwise<2, T>(s, dv, h, f); });
 }
 
 template <typename T>
-__global__ void unary_dev(LoopSpec s, UnaryOp op, UnaryArgs args, HostOperands h) {
-  with_unary_functor<T>(op, args, [&](auto f) { run_elementwise<1, T>(s, h, f); });
+__global__ void unary_dev(LoopSpec s, Divisors dv, UnaryOp op, UnaryArgs args,
+                          HostOperands h) {
+  with_unary_functor<T>(op, args, [&](auto f) { run_elementwise<1, T>(s, dv, h, f); });
 }
 
 template <typename T>
-__global__ void ternary_dev(LoopSpec s, TernaryOp op, double alpha, HostOperands h) {
-  with_ternary_functor<T>(op, alpha, [&](auto f) { run_elementwise<3, T>(s, h, f); });
+__global__ void ternary_dev(LoopSpec s, Divisors dv, TernaryOp op, double alpha,
+                            HostOperands h) {
+  with_ternary_functor<T>(op, alpha, [&](auto f) { run_elementwise<3, T>(s, dv, h, f); });
 }
 
 // where(c, x, y) on raw element bits U (the size of the dtype); the condition is read as a byte.
 template <typename U>
-__global__ void where_dev(LoopSpec s, HostOperands h) {
-  int64_t off[kMaxOperands];
+__global__ void where_dev(LoopSpec s, Divisors dv, HostOperands h) {
+  int64_t off[4];
   RV_GRID_STRIDE(i, s.numel) {
-    loop_offsets(s, i, off);
+    loop_offsets(s, dv, i, off);
     bool c = load<uint8_t>(s, h, 1, off[1]) != 0;
     reinterpret_cast<U*>(s.data[0])[off[0]] = c ? load<U>(s, h, 2, off[2]) : load<U>(s, h, 3, off[3]);
   }
@@ -233,7 +242,8 @@ void binary_cuda(BinaryOp op, const LoopSpec& s) {
   dispatch_compute(ct, "binary", int(op), [&](auto tag) {
     using T = typename decltype(tag)::type;
     if (!has_binary<T>(op)) no_functor("binary", int(op), ct);
-    binary_dev<T><<<grid_for(s.numel, kUnroll), kThreads>>>(s, op, host_operands(s));
+    binary_dev<T><<<grid_for(s.numel, kPerThread<T>), kThreads>>>(s, divisors_for(s), op,
+                                                                  host_operands(s));
     RV_CUDA_CHECK(cudaGetLastError());
   });
 }
@@ -244,7 +254,8 @@ void unary_cuda(UnaryOp op, const LoopSpec& s, const UnaryArgs& args) {
   dispatch_compute(ct, "unary", int(op), [&](auto tag) {
     using T = typename decltype(tag)::type;
     if (!has_unary<T>(op, args)) no_functor("unary", int(op), ct);
-    unary_dev<T><<<grid_for(s.numel, kUnroll), kThreads>>>(s, op, args, host_operands(s));
+    unary_dev<T><<<grid_for(s.numel, kPerThread<T>), kThreads>>>(s, divisors_for(s), op, args,
+                                                                host_operands(s));
     RV_CUDA_CHECK(cudaGetLastError());
   });
 }
@@ -254,11 +265,12 @@ void ternary_cuda(TernaryOp op, const LoopSpec& s, double alpha) {
   HostOperands h = host_operands(s);
   if (op == TernaryOp::Where) {
     check_inputs(s, 2, s.dtypes[0], "where");
+    const Divisors dv = divisors_for(s);
     switch (element_size(s.dtypes[0])) {
-      case 1: where_dev<uint8_t><<<grid_for(s.numel), kThreads>>>(s, h); break;
-      case 2: where_dev<uint16_t><<<grid_for(s.numel), kThreads>>>(s, h); break;
-      case 4: where_dev<uint32_t><<<grid_for(s.numel), kThreads>>>(s, h); break;
-      default: where_dev<uint64_t><<<grid_for(s.numel), kThreads>>>(s, h); break;
+      case 1: where_dev<uint8_t><<<grid_for(s.numel), kThreads>>>(s, dv, h); break;
+      case 2: where_dev<uint16_t><<<grid_for(s.numel), kThreads>>>(s, dv, h); break;
+      case 4: where_dev<uint32_t><<<grid_for(s.numel), kThreads>>>(s, dv, h); break;
+      default: where_dev<uint64_t><<<grid_for(s.numel), kThreads>>>(s, dv, h); break;
     }
     RV_CUDA_CHECK(cudaGetLastError());
     return;
@@ -267,7 +279,8 @@ void ternary_cuda(TernaryOp op, const LoopSpec& s, double alpha) {
   dispatch_compute(ct, "ternary", int(op), [&](auto tag) {
     using T = typename decltype(tag)::type;
     if (!has_ternary<T>(op)) no_functor("ternary", int(op), ct);
-    ternary_dev<T><<<grid_for(s.numel, kUnroll), kThreads>>>(s, op, alpha, h);
+    ternary_dev<T><<<grid_for(s.numel, kPerThread<T>), kThreads>>>(s, divisors_for(s), op,
+                                                                   alpha, h);
     RV_CUDA_CHECK(cudaGetLastError());
   });
 }

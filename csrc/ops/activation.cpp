@@ -54,9 +54,10 @@ KernelSlot<GeluGradKernel> gelu_backward_kernel{"gelu_backward"};
 Tensor gelu(const Tensor& t, GeluApproximate approximate) {
   bool tanh_form = approximate == GeluApproximate::Tanh;
   Tensor out;
-  if (t.is_contiguous() && t.device().is_cpu() &&
-      (t.dtype() == DType::Float32 || t.dtype() == DType::Float64)) {
-    // one vectorised pass (kernels/cpu/activation.cpp)
+  if (t.is_contiguous() &&
+      (t.dtype() == DType::Float32 || t.dtype() == DType::Float64 ||
+       (is_reduced_float(t.dtype()) && converts_16bit(t.device())))) {
+    // one pass of the fused slot (kernels/cpu/activation.cpp, vectorised; kernels/cuda/gelu.cu)
     out = empty(t.sizes(), t.dtype(), t.device());
     GeluGradSpec s;
     s.dtype = t.dtype();

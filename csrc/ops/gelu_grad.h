@@ -1,6 +1,6 @@
-// gelu's fused kernel slot (kernel in kernels/cpu/activation.cpp): forward out = gelu(x) for
-// contiguous float32/float64 CPU input, and backward out = grad * gelu'(x) (used unless a graph
-// of the gradient is wanted), over n contiguous elements; float16 / bfloat16 too on devices that
+// gelu's fused kernel slot (kernels/cpu/activation.cpp, kernels/cuda/gelu.cu): forward
+// out = gelu(x) and backward out = grad * gelu'(x) (used unless a graph of the gradient is
+// wanted), over n contiguous float32 / float64 elements; float16 / bfloat16 too on devices that
 // convert 16-bit operands (Note [16-bit operands] in ops/iter.h).
 #pragma once
 #include <cstdint>

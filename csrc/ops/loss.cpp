@@ -62,7 +62,7 @@ Tensor cross_entropy(const Tensor& input, const Tensor& target, const Tensor& we
   Tensor loss = empty(tshape, input.dtype(), input.device());
   Tensor wt = empty(tshape, input.dtype(), input.device());
   CrossEntropySpec s;
-  s.dtype = input.dtype();
+  s.dtype = s.logits_dtype = input.dtype();
   s.n = input.dim() == 1 ? 1 : input.sizes()[0];
   s.c = c;
   s.inner = 1;

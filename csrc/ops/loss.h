@@ -20,7 +20,10 @@ Tensor cross_entropy(const Tensor& input, const Tensor& target, const Tensor& we
 
 // Contiguous logits seen as [n, c, inner]; targets [n * inner]; weight [c] or null.
 struct CrossEntropySpec {
-  DType dtype;
+  DType dtype;  // of the loss, wt, weight and grad
+  // Of logits and grad_in: dtype; the CUDA kernels also take float16 / bfloat16 logits with
+  // dtype float32 (Note [16-bit operands] in ops/iter.h).
+  DType logits_dtype = DType::Float32;
   int64_t n = 1, c = 1, inner = 1;
   const void* logits = nullptr;
   const int64_t* target = nullptr;

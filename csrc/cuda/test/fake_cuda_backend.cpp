@@ -382,6 +382,23 @@ void fake_sdpa(const AttnSpec& s, bool backward) {
 void fake_sdpa_forward(const AttnSpec& s) { fake_sdpa(s, false); }
 void fake_sdpa_backward(const AttnSpec& s) { fake_sdpa(s, true); }
 
+// The real reduction kernel sums float16 / bfloat16 inputs in place; the stand-in gives the
+// CPU kernel a float32 copy of the input's span (same strides; strides are never negative).
+void fake_reduce(ReduceOp op, const ReduceSpec& s) {
+  OpenDevice open;
+  auto cpu = reduce_kernel.fn[int(DeviceType::CPU)];
+  if (!is_reduced_float(s.in_dtype)) return cpu(op, s);
+  const bool empty = s.outer_numel == 0 || s.inner_numel == 0;
+  int64_t span = 1;
+  for (int d = 0; d < s.nouter && !empty; ++d) span += (s.outer_sizes[d] - 1) * s.outer_strides[d];
+  for (int d = 0; d < s.ninner && !empty; ++d) span += (s.inner_sizes[d] - 1) * s.inner_strides[d];
+  std::vector<float> buf = float_copy(empty ? nullptr : s.in, s.in_dtype, span);
+  ReduceSpec f = s;
+  f.in = reinterpret_cast<const char*>(buf.data());
+  f.in_dtype = DType::Float32;
+  cpu(op, f);
+}
+
 // Every kernel slot of the core (checked against the registry in ranvier_cuda_init()).
 #define RV_SLOTS(X)                                                                            \
   X(cast_kernel) X(fill_kernel) X(binary_kernel) X(unary_kernel) X(ternary_kernel)             \
@@ -424,6 +441,7 @@ int ranvier_cuda_init() {
     unary_kernel.set(DeviceType::CUDA, &fake_unary);
     ternary_kernel.set(DeviceType::CUDA, &fake_ternary);
     gelu_backward_kernel.set(DeviceType::CUDA, &fake_gelu);
+    reduce_kernel.set(DeviceType::CUDA, &fake_reduce);
     sdpa_forward_kernel.set(DeviceType::CUDA, &fake_sdpa_forward);
     sdpa_backward_kernel.set(DeviceType::CUDA, &fake_sdpa_backward);
     set_converts_16bit(DeviceType::CUDA, true);

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstring>
 #include <random>
+#include <vector>
 
 #include "core/half.h"
 #include "cuda/dtypes.cuh"
@@ -68,6 +69,57 @@ static void test_offsets() {
   CHECK(off[0] == 0 && off[1] == 0);
 }
 
+// Note [Fast index division]: the magic-number quotient equals n / d for every n < 2^31, and
+// loop_offsets with the divisors equals the 64-bit walk.
+static void test_fast_division() {
+  std::mt19937_64 rng(7);
+  const uint32_t ds[] = {1, 2, 3, 5, 7, 64, 100, 768, 1000, 2304, 50257, 65537, 1u << 20,
+                         (1u << 20) + 1, 123456789, 1u << 30, (1u << 30) + 3, (1u << 31) - 1};
+  for (uint32_t d : ds) {
+    LoopSpec one;
+    one.ndim = 2;
+    one.numel = 1;
+    one.sizes[0] = 1;
+    one.sizes[1] = d;
+    const Divisors dv = divisors_for(one);
+    CHECK(dv.fast);
+    std::vector<uint32_t> ns = {0, 1, d - 1, d, d + 1, 2 * d - 1, (1u << 31) - 1, (1u << 31) - 2};
+    for (int r = 0; r < 2000; ++r) ns.push_back(uint32_t(rng() % (1u << 31)));
+    for (uint32_t n : ns) {
+      if (n >= (1u << 31)) continue;
+      CHECK(fast_div(n, dv.magic[1], dv.shift[1]) == n / d);
+    }
+  }
+  // Random shapes and strides: both walks give the same offsets.
+  for (int t = 0; t < 200; ++t) {
+    LoopSpec s;
+    s.ndim = 2 + int(rng() % 5);
+    s.nops = 3;
+    s.numel = 1;
+    for (int d = 0; d < s.ndim; ++d) {
+      s.sizes[d] = 1 + int64_t(rng() % 40);
+      s.numel *= s.sizes[d];
+      for (int k = 0; k < 3; ++k) s.strides[k][d] = int64_t(rng() % 9) - 4;
+    }
+    const Divisors dv = divisors_for(s);
+    CHECK(dv.fast);
+    for (int64_t i = 0; i < s.numel; i += 1 + int64_t(rng() % 7)) {
+      int64_t a[kMaxOperands], b[3], c[3];
+      loop_offsets(s, i, a);
+      loop_offsets(s, dv, i, b);
+      loop_offsets(s, Divisors{}, i, c);  // the 64-bit walk of the fixed-count form
+      for (int k = 0; k < 3; ++k) CHECK(a[k] == b[k] && a[k] == c[k]);
+    }
+  }
+  // At 2^31 elements and above the 64-bit walk stays.
+  LoopSpec big;
+  big.ndim = 2;
+  big.sizes[0] = 2;
+  big.sizes[1] = int64_t(1) << 30;
+  big.numel = int64_t(1) << 31;
+  CHECK(!divisors_for(big).fast);
+}
+
 static bool same_float(float a, float b) {
   return (std::isnan(a) && std::isnan(b)) || std::memcmp(&a, &b, 4) == 0;
 }
@@ -119,6 +171,7 @@ static void test_other_conversions() {
 
 int main() {
   test_offsets();
+  test_fast_division();
   test_reduced();
   test_other_conversions();
   if (failures) {

@@ -1,5 +1,6 @@
 // CUDA cross_entropy kernels (cross_entropy_forward_kernel / cross_entropy_backward_kernel,
-// ops/loss.h) for float32 and float64: class weights, ignore_index, label smoothing; the op
+// ops/loss.h) for float32 and float64, and float16 / bfloat16 logits with a float32 loss
+// (Note [16-bit operands] in ops/iter.h): class weights, ignore_index, label smoothing; the op
 // layer applies the reduction. One warp (or block, for 2048+ classes) per sample (rows.cuh);
 // the row math is in loss.cuh. A target outside [0, C) is recorded in a device word
 // (the first such target) and raised as IndexError after the kernel, like the CPU kernel.
@@ -14,15 +15,15 @@ namespace {
 // The smallest (row + 1) whose target is out of range in the last forward launch (~0: none).
 __device__ unsigned long long g_bad_row;
 
-template <typename T, bool kForward>
+template <typename T, typename Z, bool kForward>
 struct CrossEntropyRow {
   CrossEntropySpec s;
   template <typename Fold> __device__ void operator()(int64_t r, const Fold& fold) const {
     if constexpr (kForward) {
-      if (!loss_math::forward_row<T>(s, r, fold) && fold.lane == 0)
+      if (!loss_math::forward_row<T, Z>(s, r, fold) && fold.lane == 0)
         atomicMin(&g_bad_row, (unsigned long long)(r + 1));
     } else {
-      loss_math::backward_row<T>(s, r, fold);
+      loss_math::backward_row<T, Z>(s, r, fold);
     }
   }
 };
@@ -35,9 +36,16 @@ void run(const CrossEntropySpec& s) {
     const unsigned long long none = ~0ull;
     RV_CUDA_CHECK(cudaMemcpyToSymbol(g_bad_row, &none, sizeof none));
   }
-  if (s.dtype == DType::Float64) launch_rows(rows, s.c, CrossEntropyRow<double, kForward>{s});
-  else if (s.dtype == DType::Float32) launch_rows(rows, s.c, CrossEntropyRow<float, kForward>{s});
-  else throw_unsupported_dtype("cross_entropy (CUDA)", s.dtype);
+  const DType z = s.logits_dtype;
+  if (s.dtype == DType::Float64 && z == DType::Float64)
+    launch_rows(rows, s.c, CrossEntropyRow<double, double, kForward>{s});
+  else if (s.dtype == DType::Float32 && z == DType::Float32)
+    launch_rows(rows, s.c, CrossEntropyRow<float, float, kForward>{s});
+  else if (s.dtype == DType::Float32 && z == DType::BFloat16)
+    launch_rows(rows, s.c, CrossEntropyRow<float, DBf16, kForward>{s});
+  else if (s.dtype == DType::Float32 && z == DType::Float16)
+    launch_rows(rows, s.c, CrossEntropyRow<float, DHalf, kForward>{s});
+  else throw_unsupported_dtype("cross_entropy (CUDA)", z);
   if constexpr (kForward) {
     unsigned long long bad = 0;
     RV_CUDA_CHECK(cudaMemcpyFromSymbol(&bad, g_bad_row, sizeof bad));

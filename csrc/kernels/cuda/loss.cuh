@@ -6,10 +6,12 @@
 //   loss = -(1 - e) w_t lp_t - (e / C) sum_c w_c lp_c
 //   dloss/dz_j = p_j ((1 - e) w_t + e W / C) - (1 - e) w_t [j == t] - (e / C) w_j
 // Ignored samples give 0. forward_row returns false (and writes nothing) for a target outside
-// [0, C): the launcher reports it.
+// [0, C): the launcher reports it. T is the type of the loss, weights and gradients; Z that of
+// the logits and their gradient (T, or float16 / bfloat16 read into double with T = float).
 #pragma once
 #include <cmath>
 
+#include "cuda/dtypes.cuh"
 #include "kernels/cuda/reduce.cuh"
 #include "ops/loss.h"
 
@@ -22,18 +24,23 @@ struct FirstMaxOp {
   RV_HOST_DEVICE double operator()(double a, double b) const { return a < b ? b : a; }
 };
 
+template <typename Z>
+RV_HOST_DEVICE RV_INLINE double val(Z v) {
+  return convert<double>(v);
+}
+
 // mx (the shift) and lse = log(sum(exp(z - mx))) of one row.
-template <typename T, typename Fold>
-RV_HOST_DEVICE void row_stats(const T* z, int64_t c, int64_t inner, const Fold& fold,
+template <typename Z, typename Fold>
+RV_HOST_DEVICE void row_stats(const Z* z, int64_t c, int64_t inner, const Fold& fold,
                               double& mx, double& lse) {
-  double m = fold(c, -double(INFINITY), FirstMaxOp{}, [&](int64_t k) { return double(z[k * inner]); });
+  double m = fold(c, -double(INFINITY), FirstMaxOp{}, [&](int64_t k) { return val(z[k * inner]); });
   mx = (m == -double(INFINITY)) ? 0.0 : m;
   const double shift = mx;
-  const double s = fold(c, 0.0, SumOp{}, [&](int64_t k) { return std::exp(double(z[k * inner]) - shift); });
+  const double s = fold(c, 0.0, SumOp{}, [&](int64_t k) { return std::exp(val(z[k * inner]) - shift); });
   lse = std::log(s);
 }
 
-template <typename T, typename Fold>
+template <typename T, typename Z = T, typename Fold>
 RV_HOST_DEVICE bool forward_row(const CrossEntropySpec& s, int64_t r, const Fold& fold) {
   const int64_t c = s.c, inner = s.inner;
   const T* w = static_cast<const T*>(s.weight);
@@ -45,14 +52,14 @@ RV_HOST_DEVICE bool forward_row(const CrossEntropySpec& s, int64_t r, const Fold
     return true;
   }
   if (t < 0 || t >= c) return false;
-  const T* z = static_cast<const T*>(s.logits) + (r / inner) * c * inner + r % inner;
+  const Z* z = static_cast<const Z*>(s.logits) + (r / inner) * c * inner + r % inner;
   double mx, lse;
   row_stats(z, c, inner, fold, mx, lse);
   const double wtt = w ? double(w[t]) : 1.0;
-  double l = -(1.0 - s.smoothing) * wtt * (double(z[t * inner]) - mx - lse);
+  double l = -(1.0 - s.smoothing) * wtt * (val(z[t * inner]) - mx - lse);
   if (s.smoothing > 0) {
     const double acc = fold(c, 0.0, SumOp{}, [&](int64_t k) {
-      return (w ? double(w[k]) : 1.0) * (double(z[k * inner]) - mx - lse);
+      return (w ? double(w[k]) : 1.0) * (val(z[k * inner]) - mx - lse);
     });
     l -= s.smoothing / double(c) * acc;
   }
@@ -63,18 +70,18 @@ RV_HOST_DEVICE bool forward_row(const CrossEntropySpec& s, int64_t r, const Fold
   return true;
 }
 
-template <typename T, typename Fold>
+template <typename T, typename Z = T, typename Fold>
 RV_HOST_DEVICE void backward_row(const CrossEntropySpec& s, int64_t r, const Fold& fold) {
   const int64_t c = s.c, inner = s.inner;
   const T* w = static_cast<const T*>(s.weight);
   const int64_t base = (r / inner) * c * inner + r % inner;
-  T* gr = static_cast<T*>(s.grad_in) + base;
+  Z* gr = static_cast<Z*>(s.grad_in) + base;
   const int64_t t = s.target[r];
   if (t == s.ignore_index || t < 0 || t >= c) {
-    for (int64_t k = fold.lane; k < c; k += Fold::kLanes) gr[k * inner] = T(0);
+    for (int64_t k = fold.lane; k < c; k += Fold::kLanes) gr[k * inner] = convert<Z>(0.0);
     return;
   }
-  const T* z = static_cast<const T*>(s.logits) + base;
+  const Z* z = static_cast<const Z*>(s.logits) + base;
   double mx, lse;
   row_stats(z, c, inner, fold, mx, lse);
   const double wsum = w ? fold(c, 0.0, SumOp{}, [&](int64_t k) { return double(w[k]); }) : double(c);
@@ -83,10 +90,10 @@ RV_HOST_DEVICE void backward_row(const CrossEntropySpec& s, int64_t r, const Fol
   const double wtt = w ? double(w[t]) : 1.0;
   const double scale = (1.0 - e) * wtt + e * wsum / double(c);
   for (int64_t k = fold.lane; k < c; k += Fold::kLanes) {
-    const double p = std::exp(double(z[k * inner]) - mx - lse);
+    const double p = std::exp(val(z[k * inner]) - mx - lse);
     double v = p * scale - (e / double(c)) * (w ? double(w[k]) : 1.0);
     if (k == t) v -= (1.0 - e) * wtt;
-    gr[k * inner] = T(v * gs);
+    gr[k * inner] = convert<Z>(T(v * gs));
   }
 }
 

@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <type_traits>
 
+#include "cuda/dtypes.cuh"
 #include "kernels/common/macros.h"
 #include "kernels/common/reduce_spec.h"
 
@@ -174,12 +175,20 @@ RV_HOST_DEVICE RV_INLINE int64_t inner_offset(const ReduceSpec& s, int64_t i) {
 }
 
 // Thread t's partial result for the output at base: inner elements t, t + nthreads, ...
-template <typename T, typename Op>
+// S: the stored element type, T or a 16-bit float read as T = float (load_as below).
+template <typename T, typename S>
+RV_HOST_DEVICE RV_INLINE T load_as(const S& v) {
+  if constexpr (std::is_same_v<S, T>) return v;
+  else return reduced_to_float(v);
+}
+
+template <typename T, typename Op, typename S>
 RV_HOST_DEVICE RV_INLINE typename Op::acc_t reduce_strided(const ReduceSpec& s, const Op& op,
-                                                          const T* in, int64_t base, int64_t t,
+                                                          const S* in, int64_t base, int64_t t,
                                                           int64_t nthreads) {
   typename Op::acc_t a = op.init();
-  for (int64_t i = t; i < s.inner_numel; i += nthreads) op.step(a, in[base + inner_offset(s, i)], i);
+  for (int64_t i = t; i < s.inner_numel; i += nthreads)
+    op.step(a, load_as<T>(in[base + inner_offset(s, i)]), i);
   return a;
 }
 
