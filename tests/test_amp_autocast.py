@@ -462,6 +462,13 @@ def test_policies_on_custom_hooks():
         assert kw(x=bf) == (F32, None)
         assert kw(x=bf, dtype=H) == (BF, H)
         assert _hook("fp32", lambda x, d: x.dtype)(bf, H) == BF
+        # fp32_dtype: the tensors stay, dtype=float32 is passed (not for a float64 first
+        # tensor, not over an explicit dtype)
+        fd = _hook("fp32_dtype", lambda x, y=None, dtype=None: (x.dtype, y.dtype, dtype))
+        assert fd(bf, y=bf) == (BF, BF, F32)
+        assert fd(f32, bf) == (F32, BF, F32)
+        assert fd(f64, bf) == (F64, BF, None)
+        assert fd(bf, bf, dtype=H) == (BF, BF, H)
         with pytest.raises(RuntimeError, match="example is unsafe to autocast on cpu"):
             _hook("banned")(f32)
         assert _hook("banned")(1, 2) == []  # no tensor argument: nothing to decide
@@ -516,6 +523,8 @@ def test_cuda_lists():
     rows += [(n.strip("_").replace("r", "", 1) if n.startswith("__r") else n.strip("_"), g)
              for n, _, g in P.METHODS]
     for name, policy in rows:
+        if policy == "fp32_dtype":  # a float32 result asked through dtype=: the fp32 outcome
+            policy = "fp32"
         if policy is not None:
             got.setdefault(policy, set()).add(name)
     got["fp32"].discard("pow")  # __pow__ / __rpow__ map to pow

@@ -67,3 +67,63 @@ def test_target_out_of_range_raises():
             F.cross_entropy(x, t)
     # the device is still usable afterwards
     assert float(F.cross_entropy(x, ranvier.tensor([0, 1, 2]).cuda()).cpu()) == pytest.approx(np.log(4))
+
+
+def np_cross_entropy(z, t, w, smoothing, ignore=-100):
+    """Per-sample loss and d loss / d z of (N, C) logits in float64 NumPy."""
+    n, c = z.shape
+    w = np.ones(c) if w is None else w
+    lp = z - z.max(1, keepdims=True)
+    lp = lp - np.log(np.exp(lp).sum(1, keepdims=True))
+    loss, grad = np.zeros(n), np.zeros_like(z)
+    for i in range(n):
+        if t[i] == ignore:
+            continue
+        wt = w[t[i]]
+        loss[i] = -(1 - smoothing) * wt * lp[i, t[i]] - smoothing / c * (w * lp[i]).sum()
+        grad[i] = np.exp(lp[i]) * ((1 - smoothing) * wt + smoothing * w.sum() / c) - smoothing / c * w
+        grad[i, t[i]] -= (1 - smoothing) * wt
+    return loss, grad
+
+
+@pytest.mark.parametrize("dtype", [ranvier.bfloat16, ranvier.float16], ids=str)
+@pytest.mark.parametrize("smoothing", [0.0, 0.1])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_16_bit_logits_float32_loss(dtype, smoothing, weighted):
+    """dtype=float32 with 16-bit logits (what autocast asks for): the CUDA kernels read the
+    logits in place and compute in double; the loss is float32, the logits' gradient 16-bit;
+    against float64 NumPy on the rounded logits."""
+    rng = np.random.default_rng(4)
+    z = from_np(rand_np((7, 3000), np.float32, rng=rng, low=-6, high=6)).to(dtype)
+    t = rng.integers(0, 3000, size=7).astype(np.int64)
+    t[2] = -100
+    w = rng.uniform(0.5, 2, size=3000) if weighted else None
+    zc = z.cuda().requires_grad_(True)
+    wc = None if w is None else from_np(w.astype(np.float32)).cuda()
+    loss = F.cross_entropy(zc, from_np(t).cuda(), weight=wc, reduction="none",
+                           label_smoothing=smoothing, dtype=ranvier.float32)
+    g = rng.uniform(0.5, 1.5, size=7)
+    loss.backward(from_np(g.astype(np.float32)).cuda())
+    assert loss.dtype == ranvier.float32 and zc.grad.dtype == dtype
+    wf = None if w is None else host(from_np(w.astype(np.float32)).double())
+    ref_loss, ref_grad = np_cross_entropy(host(z.double()), t, wf, smoothing)
+    np.testing.assert_allclose(host(loss.double()), ref_loss, rtol=1e-6, atol=1e-6)
+    step = 2.0 ** -7 if dtype == ranvier.bfloat16 else 2.0 ** -10
+    np.testing.assert_allclose(host(zc.grad.double()), ref_grad * g[:, None], rtol=step,
+                               atol=1e-6)
+
+
+def test_16_bit_logits_under_autocast_and_without():
+    """Under CUDA autocast cross_entropy gets dtype=float32 (the logits stay 16-bit); without,
+    16-bit logits give a 16-bit loss, as on the CPU."""
+    rng = np.random.default_rng(5)
+    z = from_np(rand_np((5, 40), np.float32, rng=rng, low=-3, high=3)).to(ranvier.bfloat16)
+    t = from_np(rng.integers(0, 40, size=5).astype(np.int64))
+    with ranvier.autocast(device_type="cuda", dtype=ranvier.bfloat16):
+        got = F.cross_entropy(z.cuda(), t.cuda())
+    exp = F.cross_entropy(z.float(), t)
+    assert got.dtype == ranvier.float32
+    np.testing.assert_allclose(host(got), host(exp), rtol=1e-6)
+    plain = F.cross_entropy(z.cuda(), t.cuda())
+    assert plain.dtype == ranvier.bfloat16
+    assert host(plain.double()) == host(F.cross_entropy(z, t).double())

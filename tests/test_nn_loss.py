@@ -365,3 +365,22 @@ def test_more_cross_entropy_errors():
         F.cross_entropy(ranvier.tensor([[1, 2]]), ranvier.tensor([0]))
     with pytest.raises(RuntimeError, match="nll_loss: expected target of shape"):
         F.nll_loss(ranvier.zeros(2, 4, 3), ranvier.tensor([[0], [1]]))
+
+
+def test_cross_entropy_dtype_argument():
+    """dtype (an extension autocast uses) casts the input first, like PyTorch's dtype arguments,
+    and names the loss's dtype; a non-floating dtype is refused."""
+    F = ranvier.nn.functional
+    rng = np.random.default_rng(11)
+    z = ranvier.tensor(rng.uniform(-2, 2, size=(4, 6)).astype(np.float32))
+    t = ranvier.tensor(rng.integers(0, 6, size=4).astype(np.int64))
+    d = F.cross_entropy(z, t, dtype=ranvier.float64)
+    assert d.dtype == ranvier.float64
+    assert d.item() == F.cross_entropy(z.double(), t).item()
+    h = F.cross_entropy(z.bfloat16(), t, dtype=ranvier.float32)
+    assert h.dtype == ranvier.float32
+    assert h.item() == F.cross_entropy(z.bfloat16().float(), t).item()
+    p = F.cross_entropy(z, ranvier.softmax(z, 1), dtype=ranvier.float64)  # probability targets
+    assert p.dtype == ranvier.float64
+    with pytest.raises(TypeError, match="cross_entropy.*floating dtype"):
+        F.cross_entropy(z, t, dtype=ranvier.int64)

@@ -5,6 +5,7 @@
 #include "autograd/function.h"
 #include "ops/binary.h"
 #include "ops/copy.h"
+#include "ops/iter.h"
 #include "ops/reduce.h"
 #include "ops/shape.h"
 
@@ -25,7 +26,8 @@ Reduction parse_reduction(const std::string& s, const char* op) {
 }
 
 Tensor cross_entropy(const Tensor& input, const Tensor& target, const Tensor& weight,
-                     Reduction reduction, int64_t ignore_index, double label_smoothing) {
+                     Reduction reduction, int64_t ignore_index, double label_smoothing,
+                     std::optional<DType> dtype) {
   const char* op = "cross_entropy";
   RV_CHECK_TYPE(is_floating(input.dtype()), op, ": expected a floating point input, got ",
                 input.describe());
@@ -35,11 +37,23 @@ Tensor cross_entropy(const Tensor& input, const Tensor& target, const Tensor& we
                  ": label_smoothing must be between 0.0 and 1.0, got ", label_smoothing);
   RV_CHECK_VALUE(input.dim() >= 1, op, ": expected an input with at least 1 dim, got ",
                  input.describe());
-  if (is_reduced_float(input.dtype())) {
+  // 16-bit logits read in place where the kernels convert them (Note [16-bit operands]), the
+  // loss computed in float32.
+  const bool native16 = is_reduced_float(input.dtype()) && converts_16bit(input.device());
+  const DType out_dtype = dtype ? *dtype : input.dtype();
+  if (dtype) {
+    RV_CHECK_TYPE(is_floating(*dtype), op, ": expected a floating dtype, got ",
+                  dtype_short_name(*dtype));
+    if (*dtype != input.dtype() && !(native16 && *dtype == DType::Float32))
+      return cross_entropy(to_dtype(input, *dtype), target, weight, reduction, ignore_index,
+                           label_smoothing);
+  }
+  if (is_reduced_float(input.dtype()) && !native16) {
     Tensor w = weight.defined() ? to_dtype(weight, DType::Float32) : weight;
     return to_dtype(cross_entropy(to_dtype(input, DType::Float32), target, w, reduction,
                                   ignore_index, label_smoothing), input.dtype());
   }
+  const DType ct = native16 ? DType::Float32 : input.dtype();
   // Expected target shape: the input's without dim 1 (or 0-d for a [C] input).
   Shape tshape;
   const int64_t cdim = input.dim() == 1 ? 0 : 1;
@@ -55,14 +69,15 @@ Tensor cross_entropy(const Tensor& input, const Tensor& target, const Tensor& we
   if (weight.defined()) {
     RV_CHECK(weight.dim() == 1 && weight.numel() == c, op, ": expected a weight of ", c,
              " elements (one per class), got ", weight.describe());
-    w = contiguous(to_dtype(detach(weight), input.dtype()));
+    w = contiguous(to_dtype(detach(weight), ct));
   }
   Tensor z = contiguous(detach(input));
   Tensor tg = contiguous(target);
-  Tensor loss = empty(tshape, input.dtype(), input.device());
-  Tensor wt = empty(tshape, input.dtype(), input.device());
+  Tensor loss = empty(tshape, ct, input.device());
+  Tensor wt = empty(tshape, ct, input.device());
   CrossEntropySpec s;
-  s.dtype = s.logits_dtype = input.dtype();
+  s.dtype = ct;
+  s.logits_dtype = input.dtype();
   s.n = input.dim() == 1 ? 1 : input.sizes()[0];
   s.c = c;
   s.inner = 1;
@@ -113,7 +128,7 @@ Tensor cross_entropy(const Tensor& input, const Tensor& target, const Tensor& we
       return TensorList{gin};
     });
   }
-  return out;
+  return out.dtype() == out_dtype ? out : to_dtype(out, out_dtype);
 }
 
 }  // namespace ranvier

@@ -4,6 +4,7 @@
 // input [N, C, d1, ...] or [C]. The backward kernel writes (softmax - smoothed one-hot) scaled
 // by each sample's weight and output gradient; its double backward raises.
 #pragma once
+#include <optional>
 #include <string>
 
 #include "core/dispatch.h"
@@ -15,8 +16,12 @@ enum class Reduction : int8_t { None, Mean, Sum };
 // Parses 'none' / 'mean' / 'sum'; ValueError naming op otherwise.
 Reduction parse_reduction(const std::string& s, const char* op);
 
+// dtype: of the loss (default the input's; PyTorch's ops with a dtype argument cast the input
+// to it first, and so does this one, except that 16-bit logits with dtype float32 are read in
+// place where the device's kernels convert them).
 Tensor cross_entropy(const Tensor& input, const Tensor& target, const Tensor& weight,
-                     Reduction reduction, int64_t ignore_index, double label_smoothing);
+                     Reduction reduction, int64_t ignore_index, double label_smoothing,
+                     std::optional<DType> dtype = std::nullopt);
 
 // Contiguous logits seen as [n, c, inner]; targets [n * inner]; weight [c] or null.
 struct CrossEntropySpec {

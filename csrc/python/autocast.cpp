@@ -180,6 +180,23 @@ PyObject* hooked_call(Hook* self, PyObject* const* args, Py_ssize_t nargs, PyObj
   if (dev < 0 || !tls.enabled[dev]) return nullptr;
   Plan plan{self->policy[dev], DeviceType(dev), tls.dtype[dev]};
   if (plan.policy == Policy::None || called_from_ranvier()) return nullptr;
+  if (plan.policy == Policy::Fp32Dtype) {
+    // only when the first tensor argument is eligible (a float64 input keeps its dtype)
+    if (has_explicit_dtype(args, nargs, kwnames)) return nullptr;
+    const Tensor* first = nullptr;
+    for (Py_ssize_t i = 0; i < total && !first; ++i)
+      if (is_tensor_obj(args[i])) first = &py::cast<const Tensor&>(args[i]);
+    if (!first || !eligible(*first, plan.dev)) return nullptr;
+    const Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
+    py::tuple names(nkw + 1);
+    for (Py_ssize_t i = 0; i < nkw; ++i)
+      names[i] = py::reinterpret_borrow<py::object>(PyTuple_GET_ITEM(kwnames, i));
+    names[nkw] = py::str("dtype");
+    py::object f32 = py::cast(DType::Float32);
+    std::vector<PyObject*> all(args, args + total);
+    all.push_back(f32.ptr());
+    return PyObject_Vectorcall(self->fn, all.data(), size_t(nargs), names.ptr());
+  }
   if (plan.policy == Policy::Fp32) {
     if (has_explicit_dtype(args, nargs, kwnames)) return nullptr;
     plan.to = DType::Float32;
@@ -309,8 +326,10 @@ Policy policy_arg(const std::string& s) {
   if (s == "fp32") return Policy::Fp32;
   if (s == "promote") return Policy::Promote;
   if (s == "banned") return Policy::Banned;
-  throw_error(ErrorKind::Value, str_cat("_autocast_hook: unknown policy '", s,
-                                        "' (expected none, lower, fp32, promote or banned)"));
+  if (s == "fp32_dtype") return Policy::Fp32Dtype;
+  throw_error(ErrorKind::Value,
+              str_cat("_autocast_hook: unknown policy '", s,
+                      "' (expected none, lower, fp32, fp32_dtype, promote or banned)"));
 }
 
 py::object make_hook(py::object fn, const std::string& name, const std::string& cpu,
@@ -363,7 +382,8 @@ void bind(py::module_& m) {
   m.def("_autocast_hook", &make_hook, py::arg("fn"), py::arg("name"), py::arg("cpu"),
         py::arg("cuda"),
         "wraps fn so that calls made from user code inside an autocast region cast their "
-        "floating tensor arguments by the given policy (none, lower, fp32, promote, banned)");
+        "floating tensor arguments by the given policy (none, lower, fp32, fp32_dtype, promote, "
+        "banned)");
 }
 
 }  // namespace ranvier::python::autocast

@@ -23,6 +23,9 @@ enum class Policy : int8_t {
   Fp32 = 2,     // cast float16 / bfloat16 to float32
   Promote = 3,  // cast to the widest floating dtype among the arguments
   Banned = 4,   // raises: the op is unsafe under autocast on this device
+  Fp32Dtype = 5,  // called with dtype=float32 (unless it names a dtype or its first tensor
+                  // is float64), arguments untouched: the op computes in float32 from 16-bit
+                  // inputs itself (PyTorch's fp32_set_opt_dtype)
 };
 
 bool is_enabled(DeviceType d);

@@ -1,6 +1,7 @@
 // Bindings for the softmax family (ranvier.softmax / log_softmax / softmin and the Tensor
 // methods) and the fused cross_entropy (_C._cross_entropy, wrapped by nn.functional).
 #include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
 
 #include "ops/loss.h"
 #include "ops/softmax.h"
@@ -32,14 +33,15 @@ void bind_nn_loss(py::module_& m, py::class_<Tensor>& cls) {
 
   m.def("_cross_entropy",
         [](const Tensor& input, const Tensor& target, py::handle weight,
-           const std::string& reduction, int64_t ignore_index, double label_smoothing) {
+           const std::string& reduction, int64_t ignore_index, double label_smoothing,
+           std::optional<DType> dtype) {
           return cross_entropy(input, target, opt_tensor(weight),
                                parse_reduction(reduction, "cross_entropy"), ignore_index,
-                               label_smoothing);
+                               label_smoothing, dtype);
         },
         py::arg("input"), py::arg("target"), py::arg("weight") = py::none(),
         py::arg("reduction") = "mean", py::arg("ignore_index") = -100,
-        py::arg("label_smoothing") = 0.0);
+        py::arg("label_smoothing") = 0.0, py::arg("dtype") = py::none());
 }
 
 }  // namespace ranvier::python

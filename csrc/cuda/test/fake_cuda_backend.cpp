@@ -399,6 +399,25 @@ void fake_reduce(ReduceOp op, const ReduceSpec& s) {
   cpu(op, f);
 }
 
+// The real cross-entropy kernels read float16 / bfloat16 logits in place (float32 loss); the
+// stand-in gives the CPU kernel float32 copies of the logits and rounds its gradient back.
+void fake_ce(const CrossEntropySpec& s, bool backward) {
+  OpenDevice open;
+  auto cpu = (backward ? cross_entropy_backward_kernel : cross_entropy_forward_kernel)
+                 .fn[int(DeviceType::CPU)];
+  if (!is_reduced_float(s.logits_dtype)) return cpu(s);
+  const int64_t n = s.n * s.c * s.inner;
+  std::vector<float> z = float_copy(s.logits, s.logits_dtype, n), gin(size_t(backward ? n : 0));
+  CrossEntropySpec f = s;
+  f.logits_dtype = DType::Float32;
+  f.logits = z.data();
+  if (backward) f.grad_in = gin.data();
+  cpu(f);
+  if (backward) write_back(s.grad_in, s.logits_dtype, gin);
+}
+void fake_ce_forward(const CrossEntropySpec& s) { fake_ce(s, false); }
+void fake_ce_backward(const CrossEntropySpec& s) { fake_ce(s, true); }
+
 // Every kernel slot of the core (checked against the registry in ranvier_cuda_init()).
 #define RV_SLOTS(X)                                                                            \
   X(cast_kernel) X(fill_kernel) X(binary_kernel) X(unary_kernel) X(ternary_kernel)             \
@@ -442,6 +461,8 @@ int ranvier_cuda_init() {
     ternary_kernel.set(DeviceType::CUDA, &fake_ternary);
     gelu_backward_kernel.set(DeviceType::CUDA, &fake_gelu);
     reduce_kernel.set(DeviceType::CUDA, &fake_reduce);
+    cross_entropy_forward_kernel.set(DeviceType::CUDA, &fake_ce_forward);
+    cross_entropy_backward_kernel.set(DeviceType::CUDA, &fake_ce_backward);
     sdpa_forward_kernel.set(DeviceType::CUDA, &fake_sdpa_forward);
     sdpa_backward_kernel.set(DeviceType::CUDA, &fake_sdpa_backward);
     set_converts_16bit(DeviceType::CUDA, true);

@@ -4,6 +4,9 @@ csrc/python/autocast.h).
 Each row: the callable's name, its policy on 'cpu', its policy on 'cuda'. Policies:
   lower    floating inputs cast to the region's dtype (float64 inputs are left alone)
   fp32     float16 / bfloat16 inputs cast to float32 (not when the call names a dtype)
+  fp32_dtype  called with dtype=float32 (not when the call names a dtype), inputs untouched:
+           the op computes its float32 result from 16-bit inputs itself (cross_entropy, whose
+           CUDA kernel reads 16-bit logits in place)
   promote  floating inputs cast to the widest floating dtype among them
   banned   raises (binary_cross_entropy on cuda)
   None     untouched on that device
@@ -14,7 +17,7 @@ float32). A composite op that PyTorch does not list but whose PyTorch decomposit
 float32 through a listed op (cross_entropy, softmin, the upsample aliases on cuda) is listed
 here with that outcome, since ranvier does not re-cast the ops inside a composition.
 """
-L, F32, P, B = "lower", "fp32", "promote", "banned"
+L, F32, F32D, P, B = "lower", "fp32", "fp32_dtype", "promote", "banned"
 
 # ranvier.<name> (bound in C++; also set on ranvier._C)
 FUNCTIONS = [
@@ -59,7 +62,7 @@ FUNCTIONAL = [
     ("_functional_norm", "rms_norm", None, F32),
     ("_functional_loss", "softmax", None, F32), ("_functional_loss", "log_softmax", None, F32),
     ("_functional_loss", "softmin", None, F32),
-    ("_functional_loss", "cross_entropy", F32, F32), ("_functional_loss", "nll_loss", F32, F32),
+    ("_functional_loss", "cross_entropy", F32D, F32D), ("_functional_loss", "nll_loss", F32, F32),
     ("_functional_loss", "mse_loss", F32, F32), ("_functional_loss", "l1_loss", F32, F32),
     ("_functional_loss", "smooth_l1_loss", F32, F32), ("_functional_loss", "huber_loss", F32, F32),
     ("_functional_loss", "kl_div", F32, F32),

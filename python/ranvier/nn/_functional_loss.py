@@ -73,13 +73,17 @@ def softmin(input, dim=None, _stacklevel=3, dtype=None):
 
 # -- classification --------------------------------------------------------------------------
 def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,
-                  reduction="mean", label_smoothing=0.0):
+                  reduction="mean", label_smoothing=0.0, *, dtype=None):
     """Cross entropy between logits input (N, C, d1, ...) or (C,) and class-index targets
-    (fused kernel) or class probabilities of the input's shape."""
+    (fused kernel) or class probabilities of the input's shape. dtype (an extension: autocast
+    passes float32) is the loss's; float16 / bfloat16 logits on CUDA are then read in place
+    rather than copied to float32."""
     reduction = _reduction_from_legacy(size_average, reduce, reduction)
     if not target.is_floating_point():
         return _C._cross_entropy(input, target, weight, reduction, ignore_index,
-                                 float(label_smoothing))
+                                 float(label_smoothing), dtype)
+    if dtype is not None:
+        input = input.to(dtype)
     _check_reduction(reduction, "cross_entropy")
     if tuple(target.shape) != tuple(input.shape):
         raise RuntimeError("cross_entropy: expected class-probability target of the input's shape "
