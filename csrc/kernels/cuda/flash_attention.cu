@@ -3,9 +3,10 @@
 //
 // Layout: q [B, L, D], k and v [B, S, D], out [B, L, D], contiguous; lse [B, L] float32.
 // A block has 4 warps; each warp owns 16 rows (queries, or keys in the dK/dV kernel) and walks
-// tiles of 64 of the other side, staged in shared memory. An m16n8k16 accumulator tile (two
-// rows per thread: g = lane / 4 and g + 8, two adjacent columns 2 (lane % 4) + {0, 1}) has the
-// layout of the A operand of the next product once packed to 16 bits, so scores and
+// tiles of 64 of the other side, staged row-major in shared memory; ldmatrix loads the
+// fragments (.trans where a tile is the right operand as it is). An m16n8k16 accumulator tile
+// (two rows per thread: g = lane / 4 and g + 8, two adjacent columns 2 (lane % 4) + {0, 1})
+// has the layout of the A operand of the next product once packed to 16 bits, so scores and
 // probabilities stay in registers (the standard flash-attention arrangement).
 //
 // Forward (one block per 64 queries): online softmax in base 2 (scores times scale log2 e),
@@ -90,53 +91,71 @@ __device__ __forceinline__ void load_a_rows(const uint16_t* m, int64_t row0, int
   }
 }
 
-// Stages rows row0..row0+63 of a [n, D] global matrix into shared memory: `rows` as [64][D+pad]
-// and/or `cols` transposed as [D][64+pad] (either may be null); rows >= n are zero.
+// Stages rows row0..row0+63 of a [n, D] global matrix into a shared [64][D+pad] tile; rows
+// >= n are zero.
 template <int D>
 __device__ __forceinline__ void stage(const uint16_t* m, int64_t row0, int64_t n,
-                                      uint16_t (*rows)[D + kPad], uint16_t (*cols)[kTile + kPad]) {
+                                      uint16_t (*rows)[D + kPad]) {
   constexpr int kChunks = kTile * D / 8;  // 16-byte pieces
   for (int c = threadIdx.x; c < kChunks; c += kWarps * 32) {
     const int r = c / (D / 8), d0 = (c % (D / 8)) * 8;
     uint4 v = make_uint4(0, 0, 0, 0);
     if (row0 + r < n) v = *reinterpret_cast<const uint4*>(m + (row0 + r) * D + d0);
-    if (rows) *reinterpret_cast<uint4*>(&rows[r][d0]) = v;
-    if (cols) {
-      const uint16_t* e = reinterpret_cast<const uint16_t*>(&v);
-#pragma unroll
-      for (int i = 0; i < 8; ++i) cols[d0 + i][r] = e[i];
-    }
+    *reinterpret_cast<uint4*>(&rows[r][d0]) = v;
   }
 }
 
+// ldmatrix: four 8 x 8 16-bit matrices from shared memory, lane l giving the address of row
+// l % 8 of matrix l / 8; register m gets matrix m's element (l / 4, 2 (l % 4) + {0, 1}), or
+// with .trans the transposed matrix's.
+__device__ __forceinline__ void ldsm4(uint32_t r[4], const uint16_t* p) {
+  const uint32_t a = uint32_t(__cvta_generic_to_shared(p));
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"(a));
+}
+__device__ __forceinline__ void ldsm4_trans(uint32_t r[4], const uint16_t* p) {
+  const uint32_t a = uint32_t(__cvta_generic_to_shared(p));
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"(a));
+}
+
 // acc[t] (16 x 8 tiles over 64 columns) += A (16 x D) times B, where B's column j is row j of a
-// shared [64][D+pad] tile (B[k][j] = tile[j][k]).
+// shared [64][D+pad] tile (B[k][j] = tile[j][k]): one ldmatrix gives the B fragments of two
+// column tiles.
 template <typename T16, int D>
 __device__ __forceinline__ void mma_rows(float (*acc)[4], const uint32_t a[D / 16][4],
                                          const uint16_t (*tile)[D + kPad]) {
-  const int lane = threadIdx.x % 32, g = lane / 4, c = 2 * (lane % 4);
+  const int lane = threadIdx.x % 32, m = lane / 8, r = lane % 8;
 #pragma unroll
   for (int kk = 0; kk < D / 16; ++kk)
 #pragma unroll
-    for (int t = 0; t < kTile / 8; ++t)
-      mma<T16>(acc[t], a[kk], ld32(&tile[t * 8 + g][kk * 16 + c]),
-               ld32(&tile[t * 8 + g][kk * 16 + 8 + c]));
+    for (int t = 0; t < kTile / 8; t += 2) {
+      uint32_t b[4];
+      ldsm4(b, &tile[(t + m / 2) * 8 + r][kk * 16 + (m % 2) * 8]);
+      mma<T16>(acc[t], a[kk], b[0], b[1]);
+      mma<T16>(acc[t + 1], a[kk], b[2], b[3]);
+    }
 }
 
-// acc[t] (16 x 8 tiles over D columns) += P (16 x 64, accumulator tiles p) times B, where B is a
-// [64][D] matrix held transposed in a shared [D][64+pad] tile.
+// acc[t] (16 x 8 tiles over D columns) += P (16 x 64, accumulator tiles p) times B, B being the
+// shared [64][D+pad] tile itself (B[k][j] = tile[k][j], fragments through ldmatrix.trans).
 template <typename T16, int D>
 __device__ __forceinline__ void mma_cols(float (*acc)[4], const float (*p)[4],
-                                         const uint16_t (*tile_t)[kTile + kPad]) {
-  const int lane = threadIdx.x % 32, g = lane / 4, c = 2 * (lane % 4);
+                                         const uint16_t (*tile)[D + kPad]) {
+  const int lane = threadIdx.x % 32, m = lane / 8, r = lane % 8;
 #pragma unroll
   for (int kk = 0; kk < kTile / 16; ++kk) {
     uint32_t a[4];
     acc_to_a<T16>(p, kk, a);
 #pragma unroll
-    for (int t = 0; t < D / 8; ++t)
-      mma<T16>(acc[t], a, ld32(&tile_t[t * 8 + g][kk * 16 + c]),
-               ld32(&tile_t[t * 8 + g][kk * 16 + 8 + c]));
+    for (int t = 0; t < D / 8; t += 2) {
+      uint32_t b[4];
+      ldsm4_trans(b, &tile[kk * 16 + (m % 2) * 8 + r][(t + m / 2) * 8]);
+      mma<T16>(acc[t], a, b[0], b[1]);
+      mma<T16>(acc[t + 1], a, b[2], b[3]);
+    }
   }
 }
 
@@ -194,7 +213,7 @@ __device__ __forceinline__ bool visible(const FlashArgs& p, int64_t i, int64_t j
 template <typename T16, int D>
 __global__ void __launch_bounds__(kWarps * 32) flash_forward_dev(FlashArgs p) {
   __shared__ __align__(16) uint16_t ks[kTile][D + kPad];
-  __shared__ __align__(16) uint16_t vt[D][kTile + kPad];
+  __shared__ __align__(16) uint16_t vs[kTile][D + kPad];
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, c = 2 * (lane % 4);
   const int qt = int(gridDim.x) - 1 - int(blockIdx.x);  // the longest causal tiles first
   const int64_t b = blockIdx.y, row0 = int64_t(qt) * kTile + warp * 16;
@@ -210,8 +229,8 @@ __global__ void __launch_bounds__(kWarps * 32) flash_forward_dev(FlashArgs p) {
   for (int kt = 0; kt < tiles; ++kt) {
     const int64_t key0 = int64_t(kt) * kTile;
     __syncthreads();  // the previous tile is no longer read
-    stage<D>(k, key0, p.s, ks, nullptr);
-    stage<D>(v, key0, p.s, nullptr, vt);
+    stage<D>(k, key0, p.s, ks);
+    stage<D>(v, key0, p.s, vs);
     __syncthreads();
     float sc[kTile / 8][4];
     zero<kTile / 8>(sc);
@@ -255,7 +274,7 @@ __global__ void __launch_bounds__(kWarps * 32) flash_forward_dev(FlashArgs p) {
       o[t][2] *= alpha[1];
       o[t][3] *= alpha[1];
     }
-    mma_cols<T16, D>(o, sc, vt);
+    mma_cols<T16, D>(o, sc, vs);
   }
   float inv[2];
 #pragma unroll
@@ -290,9 +309,7 @@ __global__ void flash_dvec_dev(FlashArgs p, int64_t rows, float* dvec) {
 template <typename T16, int D>
 __global__ void __launch_bounds__(kWarps * 32) flash_dkdv_dev(FlashArgs p) {
   __shared__ __align__(16) uint16_t qs[kTile][D + kPad];
-  __shared__ __align__(16) uint16_t qt_s[D][kTile + kPad];
   __shared__ __align__(16) uint16_t ds[kTile][D + kPad];
-  __shared__ __align__(16) uint16_t dt_s[D][kTile + kPad];
   __shared__ float lse_s[kTile], dv_s[kTile];
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, c = 2 * (lane % 4);
   const int kt = int(blockIdx.x);
@@ -309,8 +326,8 @@ __global__ void __launch_bounds__(kWarps * 32) flash_dkdv_dev(FlashArgs p) {
   for (int qt = p.causal ? kt : 0; qt < qtiles; ++qt) {
     const int64_t q0 = int64_t(qt) * kTile;
     __syncthreads();
-    stage<D>(q, q0, p.l, qs, qt_s);
-    stage<D>(dout, q0, p.l, ds, dt_s);
+    stage<D>(q, q0, p.l, qs);
+    stage<D>(dout, q0, p.l, ds);
     for (int r = threadIdx.x; r < kTile; r += kWarps * 32) {
       const bool in = q0 + r < p.l;
       lse_s[r] = in ? p.lse[b * p.l + q0 + r] * kLog2e : INFINITY;
@@ -333,8 +350,8 @@ __global__ void __launch_bounds__(kWarps * 32) flash_dkdv_dev(FlashArgs p) {
         pt[t][e] = pe;
         dpt[t][e] = pe * (dpt[t][e] - dv_s[col]);
       }
-    mma_cols<T16, D>(dv, pt, dt_s);   // P^T dO
-    mma_cols<T16, D>(dk, dpt, qt_s);  // dS^T Q
+    mma_cols<T16, D>(dv, pt, ds);   // P^T dO
+    mma_cols<T16, D>(dk, dpt, qs);  // dS^T Q
   }
   if (p.gv) store_rows<T16, D>(p.gv + b * p.s * D, key0, p.s, dv, 1.f, 1.f);
   if (p.gk) store_rows<T16, D>(p.gk + b * p.s * D, key0, p.s, dk, p.scale, p.scale);
@@ -343,7 +360,6 @@ __global__ void __launch_bounds__(kWarps * 32) flash_dkdv_dev(FlashArgs p) {
 template <typename T16, int D>
 __global__ void __launch_bounds__(kWarps * 32) flash_dq_dev(FlashArgs p) {
   __shared__ __align__(16) uint16_t ks[kTile][D + kPad];
-  __shared__ __align__(16) uint16_t kt_s[D][kTile + kPad];
   __shared__ __align__(16) uint16_t vs[kTile][D + kPad];
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, c = 2 * (lane % 4);
   const int qt = int(gridDim.x) - 1 - int(blockIdx.x);
@@ -366,8 +382,8 @@ __global__ void __launch_bounds__(kWarps * 32) flash_dq_dev(FlashArgs p) {
   for (int kt = 0; kt < tiles; ++kt) {
     const int64_t key0 = int64_t(kt) * kTile;
     __syncthreads();
-    stage<D>(k, key0, p.s, ks, kt_s);
-    stage<D>(v, key0, p.s, vs, nullptr);
+    stage<D>(k, key0, p.s, ks);
+    stage<D>(v, key0, p.s, vs);
     __syncthreads();
     float sc[kTile / 8][4], dp[kTile / 8][4];
     zero<kTile / 8>(sc);
@@ -382,7 +398,7 @@ __global__ void __launch_bounds__(kWarps * 32) flash_dq_dev(FlashArgs p) {
         const float pe = visible(p, i, j) ? exp2f(sc[t][e] * p.scale_log2 - lse[e / 2]) : 0.f;
         dp[t][e] = pe * (dp[t][e] - dvec[e / 2]);
       }
-    mma_cols<T16, D>(dq, dp, kt_s);  // dS K
+    mma_cols<T16, D>(dq, dp, ks);  // dS K
   }
   if (p.gq) store_rows<T16, D>(p.gq + b * p.l * D, row0, p.l, dq, p.scale, p.scale);
 }
@@ -448,8 +464,14 @@ Launch pick(const AttnSpec& s) {
     default: return bf ? Pick<DBf16, 64>::fn : Pick<DHalf, 64>::fn;
   }
 }
-template <typename T16, int D> struct Forward { static constexpr Launch fn = &forward_launch<T16, D>; };
-template <typename T16, int D> struct Backward { static constexpr Launch fn = &backward_launch<T16, D>; };
+template <typename T16, int D>
+struct Forward {
+  static constexpr Launch fn = &forward_launch<T16, D>;
+};
+template <typename T16, int D>
+struct Backward {
+  static constexpr Launch fn = &backward_launch<T16, D>;
+};
 
 bool aligned16(const void* p) { return p == nullptr || reinterpret_cast<uintptr_t>(p) % 16 == 0; }
 
