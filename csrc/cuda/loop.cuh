@@ -33,9 +33,12 @@ __host__ __device__ inline void loop_offsets(const LoopSpec& s, int64_t i, int64
 // the memory bandwidth. Below 2^31 elements each dim size d divides with a multiply-high, an
 // add and a shift: with s = ceil(log2 d) and magic = floor(2^32 (2^s - d) / d) + 1,
 // n / d = (umulhi(n, magic) + n) >> s for every n < 2^31 (the sum stays below 2^32). The magic
-// numbers are worked out once per launch on the host.
+// numbers are worked out once per launch on the host. When, besides, every operand's offsets
+// stay below 2^31 (non-negative strides), they are summed in 32-bit arithmetic too (a 64-bit
+// multiply is several instructions).
 struct Divisors {
-  bool fast = false;  // numel < 2^31 and more than one dim
+  bool fast = false;   // numel < 2^31 and more than one dim
+  bool small = false;  // fast, and every offset fits in 31 bits
   uint32_t magic[kMaxDims] = {};
   uint32_t shift[kMaxDims] = {};
 };
@@ -44,6 +47,15 @@ inline Divisors divisors_for(const LoopSpec& s) {
   Divisors v;
   v.fast = s.ndim > 1 && s.numel < (int64_t(1) << 31);
   if (!v.fast) return v;
+  v.small = true;
+  for (int k = 0; k < s.nops; ++k) {
+    int64_t span = 0;
+    for (int d = 0; d < s.ndim; ++d) {
+      if (s.strides[k][d] < 0 || s.strides[k][d] >= (int64_t(1) << 31)) v.small = false;
+      else span += (s.sizes[d] - 1) * s.strides[k][d];
+    }
+    if (span >= (int64_t(1) << 31)) v.small = false;
+  }
   for (int d = 0; d < s.ndim; ++d) {
     const uint64_t n = uint64_t(s.sizes[d]);
     uint32_t sh = 0;
@@ -72,6 +84,19 @@ __host__ __device__ __forceinline__ void loop_offsets(const LoopSpec& s, const D
 #pragma unroll
   for (int k = 0; k < N; ++k) off[k] = s.ndim == 1 ? i * s.strides[k][0] : 0;
   if (s.ndim == 1) return;
+  if (dv.small) {
+    uint32_t r = uint32_t(i), o[N] = {};
+    for (int d = s.ndim - 1; d >= 0; --d) {
+      const uint32_t q = fast_div(r, dv.magic[d], dv.shift[d]);
+      const uint32_t idx = r - q * uint32_t(s.sizes[d]);
+      r = q;
+#pragma unroll
+      for (int k = 0; k < N; ++k) o[k] += idx * uint32_t(s.strides[k][d]);
+    }
+#pragma unroll
+    for (int k = 0; k < N; ++k) off[k] = int64_t(o[k]);
+    return;
+  }
   if (dv.fast) {
     uint32_t r = uint32_t(i);
     for (int d = s.ndim - 1; d >= 0; --d) {

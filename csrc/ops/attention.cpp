@@ -87,14 +87,19 @@ Tensor scaled_dot_product_attention_fused(const Tensor& q, const Tensor& k, cons
     AttnSpec s = spec;
     fill(s, sq, sk, sv, sm, so, sl);
     s.grad = g.data_ptr();
+    // The kernels write every element; without a key (S = 0) the gradients are zero.
+    const bool run = s.b * s.l * s.s > 0;
+    auto grad_like = [run](const Tensor& t) {
+      return run ? empty(t.sizes(), t.dtype(), t.device()) : zeros(t.sizes(), t.dtype(), t.device());
+    };
     Tensor gq, gk, gv;
-    if (ctx.needs(0)) gq = zeros(sq.sizes(), sq.dtype(), sq.device());
-    if (ctx.needs(1)) gk = zeros(sk.sizes(), sk.dtype(), sk.device());
-    if (ctx.needs(2)) gv = zeros(sv.sizes(), sv.dtype(), sv.device());
+    if (ctx.needs(0)) gq = grad_like(sq);
+    if (ctx.needs(1)) gk = grad_like(sk);
+    if (ctx.needs(2)) gv = grad_like(sv);
     s.gq = gq.defined() ? gq.data_ptr() : nullptr;
     s.gk = gk.defined() ? gk.data_ptr() : nullptr;
     s.gv = gv.defined() ? gv.data_ptr() : nullptr;
-    if (s.b * s.l * s.s > 0) sdpa_backward_kernel.get(sq.device(), op)(s);
+    if (run) sdpa_backward_kernel.get(sq.device(), op)(s);
     return TensorList{gq, gk, gv};
   });
   return out;

@@ -26,7 +26,7 @@ struct AttnSpec {
   void* out = nullptr;  // forward: written; backward: read
   void* lse = nullptr;  // [B, L] logsumexp per row (float32 for float16 / bfloat16 inputs)
   const void* grad = nullptr;  // backward: d out, contiguous
-  void* gq = nullptr;  // or null
+  void* gq = nullptr;  // or null; backward: every element written (the buffers come unset)
   void* gk = nullptr;
   void* gv = nullptr;
 };

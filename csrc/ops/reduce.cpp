@@ -213,8 +213,7 @@ Tensor prod(const Tensor& t, const std::vector<int64_t>& dims, bool keepdim, Opt
   std::vector<bool> red = reduced_dims(t, dims, "prod");
   DType od = dtype ? *dtype : sum_result_dtype(t.dtype());
   DType cd = compute_of(od);
-  // 16-bit inputs go to the kernel as they are where it reads them (Note [16-bit operands])
-  Tensor in = is_floating(t.dtype()) ? kernel_operand(t, cd, t.device()) : t;
+  Tensor in = is_floating(t.dtype()) ? compute_input(t, cd) : t;
   Tensor out = reduce_raw(ReduceOp::Prod, in, red, keepdim, cd, "prod");
   if (cd != od) out = to_dtype(out, od);
   if (autograd::needs_grad({t})) {

@@ -99,10 +99,11 @@ static void test_fast_division() {
     for (int d = 0; d < s.ndim; ++d) {
       s.sizes[d] = 1 + int64_t(rng() % 40);
       s.numel *= s.sizes[d];
-      for (int k = 0; k < 3; ++k) s.strides[k][d] = int64_t(rng() % 9) - 4;
+      for (int k = 0; k < 3; ++k) s.strides[k][d] = int64_t(rng() % 9) - (t % 2 ? 0 : 4);
     }
     const Divisors dv = divisors_for(s);
     CHECK(dv.fast);
+    if (t % 2) CHECK(dv.small);  // non-negative strides over a small span: 32-bit offsets
     for (int64_t i = 0; i < s.numel; i += 1 + int64_t(rng() % 7)) {
       int64_t a[kMaxOperands], b[3], c[3];
       loop_offsets(s, i, a);
@@ -118,6 +119,24 @@ static void test_fast_division() {
   big.sizes[1] = int64_t(1) << 30;
   big.numel = int64_t(1) << 31;
   CHECK(!divisors_for(big).fast);
+  // Fewer than 2^31 elements whose offsets reach past 2^31: 64-bit offsets after the division.
+  LoopSpec wide;
+  wide.ndim = 2;
+  wide.nops = 2;
+  wide.sizes[0] = 4;
+  wide.sizes[1] = 3;
+  wide.numel = 12;
+  wide.strides[0][0] = 3;
+  wide.strides[0][1] = 1;
+  wide.strides[1][0] = int64_t(1) << 30;
+  wide.strides[1][1] = 5;
+  const Divisors wd = divisors_for(wide);
+  CHECK(wd.fast && !wd.small);
+  for (int64_t i = 0; i < 12; ++i) {
+    int64_t b[2];
+    loop_offsets(wide, wd, i, b);
+    CHECK(b[0] == i && b[1] == (i / 3) * (int64_t(1) << 30) + (i % 3) * 5);
+  }
 }
 
 static bool same_float(float a, float b) {

@@ -137,6 +137,10 @@ void sdpa_backward(const AttnSpec& p) {
       const T* vb = static_cast<const T*>(p.v) + b * p.s * p.ev;
       T* gkb = gk ? gk + b * p.s * p.e : nullptr;
       T* gvb = gv ? gv + b * p.s * p.ev : nullptr;
+      // the gradients come unset (AttnSpec): zero what is accumulated or may be skipped
+      if (gkb) std::fill(gkb, gkb + p.s * p.e, T(0));
+      if (gvb) std::fill(gvb, gvb + p.s * p.ev, T(0));
+      if (gq) std::fill(gq + b * p.l * p.e, gq + (b + 1) * p.l * p.e, T(0));
       for (int64_t i0 = 0; i0 < p.l; i0 += kBlock) {
         const int64_t n = std::min(kBlock, p.l - i0);
         const int64_t se = p.causal ? std::min(p.s, i0 + n) : p.s;

@@ -86,8 +86,16 @@ __global__ void __launch_bounds__(kColX * kColY)
   acc_t a = op.init();
   if (o < s.outer_numel) {
     const int64_t base = outer_offset(s, o);
-    for (int64_t i = i0 + y; i < i1; i += kColY)
-      op.step(a, load_as<T>(in[base + inner_offset(s, i)]), i);
+    auto at = [&](int64_t i) { return load_as<T>(in[base + inner_offset(s, i)]); };
+    int64_t i = i0 + y;
+    for (; i + 3 * kColY < i1; i += 4 * kColY) {  // four loads in flight, folded in order
+      const T x0 = at(i), x1 = at(i + kColY), x2 = at(i + 2 * kColY), x3 = at(i + 3 * kColY);
+      op.step(a, x0, i);
+      op.step(a, x1, i + kColY);
+      op.step(a, x2, i + 2 * kColY);
+      op.step(a, x3, i + 3 * kColY);
+    }
+    for (; i < i1; i += kColY) op.step(a, at(i), i);
   }
   slots[y][x] = a;
   __syncthreads();

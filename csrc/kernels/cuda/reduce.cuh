@@ -216,7 +216,12 @@ template <typename Acc, typename Op, typename F>
 RV_HOST_DEVICE RV_INLINE Acc lane_fold(int64_t n, int lane, int nlanes, Acc init, const Op& op,
                                        const F& f) {
   Acc a = init;
-  for (int64_t k = lane; k < n; k += nlanes) a = op(a, f(k));
+  int64_t k = lane;
+  for (; k + 3 * nlanes < n; k += 4 * nlanes) {  // four values in flight, combined in order
+    const auto v0 = f(k), v1 = f(k + nlanes), v2 = f(k + 2 * nlanes), v3 = f(k + 3 * nlanes);
+    a = op(op(op(op(a, v0), v1), v2), v3);
+  }
+  for (; k < n; k += nlanes) a = op(a, f(k));
   return a;
 }
 
