@@ -35,7 +35,7 @@ struct NormRow {
 // values; a fixed tree over y), the chunk sums go to scratch in float64 and a second kernel
 // adds them in chunk order. Chunks come from the sizes only (deterministic).
 constexpr int kColX = 32, kColY = 8;
-constexpr int64_t kColBlocks = 512, kColMinChunk = 256;
+constexpr int64_t kColBlocks = 2048, kColMinChunk = 64;
 
 template <typename T>
 __global__ void __launch_bounds__(kColX * kColY)

@@ -128,7 +128,7 @@ bool is_column_reduction(const ReduceSpec& s) {
 
 // Inner chunks of the column walk: enough blocks to fill a large GPU (about kColBlocks), at
 // least kColMinChunk elements each; from the sizes only (Note [Deterministic CUDA reductions]).
-constexpr int64_t kColBlocks = 512, kColMinChunk = 256;
+constexpr int64_t kColBlocks = 2048, kColMinChunk = 64;
 int64_t column_chunks(const ReduceSpec& s) {
   const int64_t col_blocks = (s.outer_numel + kColX - 1) / kColX;
   const int64_t want = (kColBlocks + col_blocks - 1) / col_blocks;

@@ -215,11 +215,16 @@ void tree_combine_host(const Op& op, typename Op::acc_t* slots, int n) {
 template <typename Acc, typename Op, typename F>
 RV_HOST_DEVICE RV_INLINE Acc lane_fold(int64_t n, int lane, int nlanes, Acc init, const Op& op,
                                        const F& f) {
+  // kAhead values in flight (the loads of a long row overlap), combined in order
+  constexpr int kAhead = 8;
   Acc a = init;
   int64_t k = lane;
-  for (; k + 3 * nlanes < n; k += 4 * nlanes) {  // four values in flight, combined in order
-    const auto v0 = f(k), v1 = f(k + nlanes), v2 = f(k + 2 * nlanes), v3 = f(k + 3 * nlanes);
-    a = op(op(op(op(a, v0), v1), v2), v3);
+  for (; k + (kAhead - 1) * nlanes < n; k += kAhead * nlanes) {
+    decltype(f(k)) v[kAhead];
+#pragma unroll
+    for (int j = 0; j < kAhead; ++j) v[j] = f(k + j * nlanes);
+#pragma unroll
+    for (int j = 0; j < kAhead; ++j) a = op(a, v[j]);
   }
   for (; k < n; k += nlanes) a = op(a, f(k));
   return a;
