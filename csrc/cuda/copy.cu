@@ -14,11 +14,17 @@ namespace ranvier::cuda {
 
 namespace {
 
+// Elements per thread: 8 for 1- and 2-byte sources, so that a copy of 16-bit values keeps as
+// many bytes in flight as one of float32 values (the copy is bound by memory latency).
+template <typename S>
+constexpr int kCastUnroll = sizeof(S) <= 2 ? 2 * kUnroll : kUnroll;
+
 template <typename D, typename S>
 __global__ void cast_kernel_dev(LoopSpec s, Divisors dv) {
-  S v[kUnroll];
-  int64_t out_off[kUnroll];
-  unrolled_loop(
+  constexpr int U = kCastUnroll<S>;
+  S v[U];
+  int64_t out_off[U];
+  unrolled_loop<U>(
       s.numel,
       [&](int j, int64_t i) {
         int64_t off[2];
@@ -45,7 +51,7 @@ void cast_cuda(const LoopSpec& s) {
     using D = typename decltype(dt)::type;
     dispatch_dtype(s.dtypes[1], "copy_", [&](auto st) {
       using S = typename decltype(st)::type;
-      cast_kernel_dev<D, S><<<grid_for(s.numel, kUnroll), kThreads>>>(s, divisors_for(s));
+      cast_kernel_dev<D, S><<<grid_for(s.numel, kCastUnroll<S>), kThreads>>>(s, divisors_for(s));
       RV_CUDA_CHECK(cudaGetLastError());
     });
   });

@@ -1,6 +1,6 @@
 // CUDA kernel of gelu's fused slot (ops/gelu_grad.h): forward out = gelu(x) and backward
 // out = g * gelu'(x) over n contiguous float32 / float64 / float16 / bfloat16 elements (16-bit
-// ones computed in float32 registers), kUnroll per thread. The per-element math is in gelu.cuh.
+// ones computed in float32 registers), 4 or 8 per thread. The per-element math is in gelu.cuh.
 #include "cuda/cuda_check.h"
 #include "cuda/dtypes.cuh"
 #include "cuda/loop.cuh"
@@ -13,11 +13,16 @@ namespace ranvier::cuda {
 namespace {
 
 // Storage type S, compute type C (float for the 16-bit types, converted in registers).
+// Elements per thread: 8 for 16-bit storage (as many bytes in flight as 4 float32 values).
+template <typename S>
+constexpr int kGeluUnroll = sizeof(S) == 2 ? 2 * kUnroll : kUnroll;
+
 template <typename S, typename C>
 __global__ void gelu_dev(bool tanh_form, bool forward, const S* g, const S* x, S* out,
                          int64_t n) {
-  C xv[kUnroll], gv[kUnroll];
-  unrolled_loop(
+  constexpr int U = kGeluUnroll<S>;
+  C xv[U], gv[U];
+  unrolled_loop<U>(
       n,
       [&](int j, int64_t i) {
         xv[j] = convert<C>(x[i]);
@@ -31,7 +36,7 @@ __global__ void gelu_dev(bool tanh_form, bool forward, const S* g, const S* x, S
 
 template <typename S, typename C = S>
 void launch(const GeluGradSpec& s) {
-  gelu_dev<S, C><<<grid_for(s.n, kUnroll), kThreads>>>(
+  gelu_dev<S, C><<<grid_for(s.n, kGeluUnroll<S>), kThreads>>>(
       s.tanh_form, s.forward, static_cast<const S*>(s.grad), static_cast<const S*>(s.x),
       static_cast<S*>(s.out), s.n);
   RV_CUDA_CHECK(cudaGetLastError());
