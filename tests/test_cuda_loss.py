@@ -81,7 +81,8 @@ def np_cross_entropy(z, t, w, smoothing, ignore=-100):
             continue
         wt = w[t[i]]
         loss[i] = -(1 - smoothing) * wt * lp[i, t[i]] - smoothing / c * (w * lp[i]).sum()
-        grad[i] = np.exp(lp[i]) * ((1 - smoothing) * wt + smoothing * w.sum() / c) - smoothing / c * w
+        grad[i] = (np.exp(lp[i]) * ((1 - smoothing) * wt + smoothing * w.sum() / c)
+                   - smoothing / c * w)
         grad[i, t[i]] -= (1 - smoothing) * wt
     return loss, grad
 

@@ -90,7 +90,8 @@ Tensor scaled_dot_product_attention_fused(const Tensor& q, const Tensor& k, cons
     // The kernels write every element; without a key (S = 0) the gradients are zero.
     const bool run = s.b * s.l * s.s > 0;
     auto grad_like = [run](const Tensor& t) {
-      return run ? empty(t.sizes(), t.dtype(), t.device()) : zeros(t.sizes(), t.dtype(), t.device());
+      return run ? empty(t.sizes(), t.dtype(), t.device())
+                 : zeros(t.sizes(), t.dtype(), t.device());
     };
     Tensor gq, gk, gv;
     if (ctx.needs(0)) gq = grad_like(sq);

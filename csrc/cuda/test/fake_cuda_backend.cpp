@@ -369,7 +369,8 @@ void fake_sdpa(const AttnSpec& s, bool backward) {
     t.ml = s.s;
     t.ms = 1;
   }
-  std::vector<float> gq(size_t(s.gq ? nq : 0)), gk(size_t(s.gk ? nk : 0)), gv(size_t(s.gv ? nv : 0));
+  std::vector<float> gq(size_t(s.gq ? nq : 0)), gk(size_t(s.gk ? nk : 0)),
+      gv(size_t(s.gv ? nv : 0));
   t.gq = s.gq ? gq.data() : nullptr;
   t.gk = s.gk ? gk.data() : nullptr;
   t.gv = s.gv ? gv.data() : nullptr;

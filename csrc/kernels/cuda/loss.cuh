@@ -36,7 +36,8 @@ RV_HOST_DEVICE void row_stats(const Z* z, int64_t c, int64_t inner, const Fold& 
   double m = fold(c, -double(INFINITY), FirstMaxOp{}, [&](int64_t k) { return val(z[k * inner]); });
   mx = (m == -double(INFINITY)) ? 0.0 : m;
   const double shift = mx;
-  const double s = fold(c, 0.0, SumOp{}, [&](int64_t k) { return std::exp(val(z[k * inner]) - shift); });
+  const double s =
+      fold(c, 0.0, SumOp{}, [&](int64_t k) { return std::exp(val(z[k * inner]) - shift); });
   lse = std::log(s);
 }
 

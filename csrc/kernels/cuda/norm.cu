@@ -87,8 +87,9 @@ __global__ void ln_params_fold_dev(NormSpec p, int64_t chunks, const double* par
 template <typename T>
 void ln_params(const NormSpec& p) {
   const int64_t col_blocks = (p.c + kColX - 1) / kColX;
-  const int64_t chunks = std::max<int64_t>(
-      1, std::min((kColBlocks + col_blocks - 1) / col_blocks, (p.n + kColMinChunk - 1) / kColMinChunk));
+  const int64_t want = (kColBlocks + col_blocks - 1) / col_blocks;
+  const int64_t most = (p.n + kColMinChunk - 1) / kColMinChunk;
+  const int64_t chunks = std::max<int64_t>(1, std::min(want, most));
   const int64_t chunk = (p.n + chunks - 1) / chunks;
   ScratchBuffer partial(size_t(2 * chunks * p.c) * sizeof(double));
   ln_params_chunks_dev<T><<<dim3(unsigned(col_blocks), unsigned(chunks)), dim3(kColX, kColY)>>>(

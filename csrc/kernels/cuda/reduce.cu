@@ -1,8 +1,9 @@
 // CUDA reduction kernel (reduce_kernel slot, ops/reduce.h): sum, prod, max/min (values, and
 // the first winner's index for max/min/argmax/argmin), all, any and p-norms over any
 // ReduceSpec, for the compute dtypes float32, float64, int64, int32, uint8 and bool (and sums of
-// float16 / bfloat16 inputs into float32, read in place), with the CPU kernel's output dtypes (the input's, int64 for integer sums and products, bool or uint8
-// for all/any). mean/var/std/logsumexp are built by the op layer from these.
+// float16 / bfloat16 inputs into float32, read in place), with the CPU kernel's output dtypes
+// (the input's, int64 for integer sums and products, bool or uint8 for all/any).
+// mean/var/std/logsumexp are built by the op layer from these.
 //
 // Algorithm (Note [Deterministic CUDA reductions] in reduce.cuh): three walks, chosen from the
 // spec's sizes only.
