@@ -23,16 +23,12 @@ template <typename D, typename S>
 __global__ void cast_kernel_dev(LoopSpec s, Divisors dv) {
   constexpr int U = kCastUnroll<S>;
   S v[U];
-  int64_t out_off[U];
-  unrolled_loop<U>(
-      s.numel,
-      [&](int j, int64_t i) {
-        int64_t off[2];
-        loop_offsets(s, dv, i, off);
-        out_off[j] = off[0];
-        v[j] = reinterpret_cast<const S*>(s.data[1])[off[1]];
-      },
-      [&](int j, int64_t) { reinterpret_cast<D*>(s.data[0])[out_off[j]] = convert<D, S>(v[j]); });
+  strided_loop<2, U>(
+      s, dv,
+      [&](int j, const int64_t(&off)[2]) { v[j] = reinterpret_cast<const S*>(s.data[1])[off[1]]; },
+      [&](int j, const int64_t(&off)[2]) {
+        reinterpret_cast<D*>(s.data[0])[off[0]] = convert<D, S>(v[j]);
+      });
 }
 
 // Writes the element pattern `bits` (1, 2, 4 or 8 bytes) everywhere in operand 0.

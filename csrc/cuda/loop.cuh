@@ -125,6 +125,82 @@ inline unsigned grid_for(int64_t n, int per_thread = 1) {
   return unsigned(blocks);
 }
 
+// Offsets of the U linear indices base + j * step (j < U) for the first N operands, worked out
+// together: each dim's divisor, size and strides are read once for all U (they live in the
+// kernel's parameters, and reading them per element made a strided copy half as fast as a
+// plain one). Indices past numel get meaningless offsets that the caller must not use.
+template <int N, int U>
+__host__ __device__ __forceinline__ void offsets_of(const LoopSpec& s, const Divisors& dv,
+                                                    int64_t base, int64_t step,
+                                                    int64_t (&off)[U][N]) {
+  if (s.ndim == 1 || !dv.fast) {
+#pragma unroll
+    for (int j = 0; j < U; ++j) loop_offsets(s, dv, base + j * step, off[j]);
+    return;
+  }
+  uint32_t r[U];
+#pragma unroll
+  for (int j = 0; j < U; ++j) r[j] = uint32_t(base + j * step);
+  if (dv.small) {
+    uint32_t o[U][N] = {};
+    for (int d = s.ndim - 1; d >= 0; --d) {
+      const uint32_t mg = dv.magic[d], sh = dv.shift[d], sz = uint32_t(s.sizes[d]);
+      uint32_t st[N];
+#pragma unroll
+      for (int k = 0; k < N; ++k) st[k] = uint32_t(s.strides[k][d]);
+#pragma unroll
+      for (int j = 0; j < U; ++j) {
+        const uint32_t q = fast_div(r[j], mg, sh), idx = r[j] - q * sz;
+        r[j] = q;
+#pragma unroll
+        for (int k = 0; k < N; ++k) o[j][k] += idx * st[k];
+      }
+    }
+#pragma unroll
+    for (int j = 0; j < U; ++j)
+#pragma unroll
+      for (int k = 0; k < N; ++k) off[j][k] = int64_t(o[j][k]);
+    return;
+  }
+#pragma unroll
+  for (int j = 0; j < U; ++j)
+#pragma unroll
+    for (int k = 0; k < N; ++k) off[j][k] = 0;
+  for (int d = s.ndim - 1; d >= 0; --d) {
+    const uint32_t mg = dv.magic[d], sh = dv.shift[d], sz = uint32_t(s.sizes[d]);
+    int64_t st[N];
+#pragma unroll
+    for (int k = 0; k < N; ++k) st[k] = s.strides[k][d];
+#pragma unroll
+    for (int j = 0; j < U; ++j) {
+      const uint32_t q = fast_div(r[j], mg, sh), idx = r[j] - q * sz;
+      r[j] = q;
+#pragma unroll
+      for (int k = 0; k < N; ++k) off[j][k] += int64_t(idx) * st[k];
+    }
+  }
+}
+
+// The loop of the strided kernels: for the thread's U indices (a block-width apart, grid-stride
+// like unrolled_loop below) works out the offsets of N operands (offsets_of), then calls
+// load(j, off[j]) for each index below numel, then store(j, off[j]).
+template <int N, int U, typename Load, typename Store>
+__device__ __forceinline__ void strided_loop(const LoopSpec& s, const Divisors& dv, Load&& load,
+                                             Store&& store) {
+  const int64_t step = int64_t(gridDim.x) * blockDim.x * U;
+  for (int64_t base = int64_t(blockIdx.x) * blockDim.x * U + threadIdx.x; base < s.numel;
+       base += step) {
+    int64_t off[U][N];
+    offsets_of<N, U>(s, dv, base, blockDim.x, off);
+#pragma unroll
+    for (int j = 0; j < U; ++j)
+      if (base + int64_t(j) * blockDim.x < s.numel) load(j, off[j]);
+#pragma unroll
+    for (int j = 0; j < U; ++j)
+      if (base + int64_t(j) * blockDim.x < s.numel) store(j, off[j]);
+  }
+}
+
 // Elements per thread of the unrolled elementwise loops: each thread loads the operands of
 // kUnroll elements (a block-width apart, so every load stays coalesced) before computing and
 // storing any, so that kUnroll memory requests are in flight at once.

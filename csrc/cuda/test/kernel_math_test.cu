@@ -111,6 +111,23 @@ static void test_fast_division() {
       loop_offsets(s, Divisors{}, i, c);  // the 64-bit walk of the fixed-count form
       for (int k = 0; k < 3; ++k) CHECK(a[k] == b[k] && a[k] == c[k]);
     }
+    // offsets_of: 4 indices 5 apart at once, with the divisors (32- or 64-bit sums) and
+    // without them (the per-index walk)
+    for (int64_t base = 0; base < s.numel; base += 3) {
+      int64_t u[4][3], w[4][3];
+      offsets_of<3, 4>(s, dv, base, 5, u);
+      offsets_of<3, 4>(s, Divisors{}, base, 5, w);
+      Divisors big_sums = dv;
+      big_sums.small = false;
+      int64_t x[4][3];
+      offsets_of<3, 4>(s, big_sums, base, 5, x);
+      for (int j = 0; j < 4; ++j) {
+        if (base + 5 * j >= s.numel) continue;
+        int64_t a[kMaxOperands];
+        loop_offsets(s, base + 5 * j, a);
+        for (int k = 0; k < 3; ++k) CHECK(u[j][k] == a[k] && w[j][k] == a[k] && x[j][k] == a[k]);
+      }
+    }
   }
   // At 2^31 elements and above the 64-bit walk stays.
   LoopSpec big;
