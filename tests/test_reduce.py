@@ -378,3 +378,21 @@ def test_long_reductions_cross_block_boundaries():
     f[[100, 30000]] = [5.0, np.nan]  # NaN in a later block wins
     assert from_np(f).argmax().item() == 30000 and math.isnan(from_np(f).amax().item())
     assert_close(from_np(a[:, 0]).cumsum(0), np.cumsum(a[:, 0]), rtol=1e-9)
+
+
+@pytest.mark.parametrize("width", [8, 24, 40, 64, 72, 100, 136, 384])
+def test_float_column_sums_accumulate_in_double(width):
+    """Column sums of float32 (bias gradients: [rows, width] summed over rows) take a vectorised
+    walk of up to 64 columns; every width, full and partial groups of eight, contiguous rows and
+    rows further apart, across block boundaries. Each output is the float64 sum of the rows
+    rounded once, which a float32 accumulator would miss by far more than the tolerance."""
+    rng = np.random.default_rng(width)
+    a = (rng.standard_normal((20000, width + 5)) + 3.0).astype(np.float32)
+    exact = a.astype(np.float64).sum(0)
+    t = from_np(a)
+    assert_close(t.sum(0), exact.astype(np.float32), rtol=2e-7, atol=0)
+    assert_close(t[:, 2:2 + width].sum(0), exact[2:2 + width].astype(np.float32), rtol=2e-7, atol=0)
+    assert_close(t[::3].sum(0, keepdim=True), a[::3].astype(np.float64).sum(0, keepdims=True)
+                 .astype(np.float32), rtol=2e-7, atol=0)
+    sequential_f32 = np.add.accumulate(a[:, :width], axis=0, dtype=np.float32)[-1]
+    assert np.abs(sequential_f32 / exact[:width] - 1).max() > 1e-6  # the tolerance can tell
