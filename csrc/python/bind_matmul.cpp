@@ -3,6 +3,7 @@
 
 #include "core/matmul_precision.h"
 #include "kernels/cpu/blas.h"
+#include "kernels/cpu/gemm_panels.h"
 #include "ops/matmul.h"
 #include "python/convert.h"
 
@@ -48,6 +49,9 @@ void bind_matmul(py::module_& m, py::class_<Tensor>& cls) {
         [](int p) { set_float32_matmul_precision(MatmulPrecision(p)); });
   m.def("_blas_parallel_calls", &cpu::blas_parallel_calls,
         "how many multi-threaded OpenBLAS calls ran on ranvier's OpenMP pool");
+  m.def("_set_gemm_panels", &cpu::set_gemm_panels_enabled, py::arg("on"),
+        "whether float32 GEMMs may use the packed-panel path (Note [Panel GEMM]); returns the "
+        "previous setting");
   m.def("_linear", [](const Tensor& input, const Tensor& weight, py::handle bias) {
     return linear(input, weight, bias.is_none() ? Tensor() : py::cast<Tensor>(bias));
   }, py::arg("input"), py::arg("weight"), py::arg("bias") = py::none());

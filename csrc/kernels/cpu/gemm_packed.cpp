@@ -18,13 +18,17 @@ namespace {
 constexpr int64_t NR = kPackNr;
 #define RV_ALWAYS_INLINE_GEMM inline __attribute__((always_inline))
 
-// Writes an MR x NR tile held in acc (row i at acc + i * NR) to C: mr rows, nc columns.
+// Writes an MR x NR tile held in acc (row i at acc + i * NR) to C: mr rows, nc columns; with a
+// bias row, C = bias + acc (C's old contents unread).
 template <typename T>
-inline void store_tile(const T* acc, int64_t mr, int64_t nc, T* c, int64_t ldc, bool accumulate) {
+inline void store_tile(const T* acc, int64_t mr, int64_t nc, T* c, int64_t ldc, bool accumulate,
+                       const T* bias = nullptr) {
   for (int64_t i = 0; i < mr; ++i) {
     T* cr = c + i * ldc;
     const T* ar = acc + i * NR;
-    if (accumulate) {
+    if (bias) {
+      for (int64_t n = 0; n < nc; ++n) cr[n] = bias[n] + ar[n];
+    } else if (accumulate) {
       for (int64_t n = 0; n < nc; ++n) cr[n] = cr[n] + ar[n];
     } else {
       for (int64_t n = 0; n < nc; ++n) cr[n] = ar[n];
@@ -35,20 +39,24 @@ inline void store_tile(const T* acc, int64_t mr, int64_t nc, T* c, int64_t ldc, 
 // ---------------------------------------------------------------- AVX-512: 8 x 32 tiles
 #define RV_AVX512 __attribute__((target("avx512f,avx512dq,avx512vl,avx512bw,fma,avx2")))
 
+// kTransA: A is stored transposed (A[m, k] at a[k * lda + m]), so that the eight values
+// broadcast for one k are neighbours; otherwise A[m, k] is at a[m * lda + k].
+template <bool kTransA>
 RV_AVX512 void panel_avx512(int64_t M, int64_t K, const float* a, int64_t lda,
                             const float* p, int64_t ncols, float* c, int64_t ldc,
-                            bool accumulate) {
+                            bool accumulate, const float* bias) {
   constexpr int MR = 8;
+  const int64_t rs = kTransA ? 1 : lda, cs = kTransA ? lda : 1;
   for (int64_t m0 = 0; m0 < M; m0 += MR) {
     const int64_t mr = std::min<int64_t>(MR, M - m0);
-    const float* a0 = a + (m0 + std::min<int64_t>(0, mr - 1)) * lda;
-    const float* a1 = a + (m0 + std::min<int64_t>(1, mr - 1)) * lda;
-    const float* a2 = a + (m0 + std::min<int64_t>(2, mr - 1)) * lda;
-    const float* a3 = a + (m0 + std::min<int64_t>(3, mr - 1)) * lda;
-    const float* a4 = a + (m0 + std::min<int64_t>(4, mr - 1)) * lda;
-    const float* a5 = a + (m0 + std::min<int64_t>(5, mr - 1)) * lda;
-    const float* a6 = a + (m0 + std::min<int64_t>(6, mr - 1)) * lda;
-    const float* a7 = a + (m0 + std::min<int64_t>(7, mr - 1)) * lda;
+    const float* a0 = a + (m0 + std::min<int64_t>(0, mr - 1)) * rs;
+    const float* a1 = a + (m0 + std::min<int64_t>(1, mr - 1)) * rs;
+    const float* a2 = a + (m0 + std::min<int64_t>(2, mr - 1)) * rs;
+    const float* a3 = a + (m0 + std::min<int64_t>(3, mr - 1)) * rs;
+    const float* a4 = a + (m0 + std::min<int64_t>(4, mr - 1)) * rs;
+    const float* a5 = a + (m0 + std::min<int64_t>(5, mr - 1)) * rs;
+    const float* a6 = a + (m0 + std::min<int64_t>(6, mr - 1)) * rs;
+    const float* a7 = a + (m0 + std::min<int64_t>(7, mr - 1)) * rs;
     __m512 c00 = _mm512_setzero_ps(), c01 = _mm512_setzero_ps();
     __m512 c10 = _mm512_setzero_ps(), c11 = _mm512_setzero_ps();
     __m512 c20 = _mm512_setzero_ps(), c21 = _mm512_setzero_ps();
@@ -59,30 +67,31 @@ RV_AVX512 void panel_avx512(int64_t M, int64_t K, const float* a, int64_t lda,
     __m512 c70 = _mm512_setzero_ps(), c71 = _mm512_setzero_ps();
     const float* pk = p;
     for (int64_t k = 0; k < K; ++k, pk += NR) {
+      const int64_t ka = k * cs;
       const __m512 b0 = _mm512_loadu_ps(pk);
       const __m512 b1 = _mm512_loadu_ps(pk + 16);
-      __m512 v = _mm512_set1_ps(a0[k]);
+      __m512 v = _mm512_set1_ps(a0[ka]);
       c00 = _mm512_fmadd_ps(v, b0, c00);
       c01 = _mm512_fmadd_ps(v, b1, c01);
-      v = _mm512_set1_ps(a1[k]);
+      v = _mm512_set1_ps(a1[ka]);
       c10 = _mm512_fmadd_ps(v, b0, c10);
       c11 = _mm512_fmadd_ps(v, b1, c11);
-      v = _mm512_set1_ps(a2[k]);
+      v = _mm512_set1_ps(a2[ka]);
       c20 = _mm512_fmadd_ps(v, b0, c20);
       c21 = _mm512_fmadd_ps(v, b1, c21);
-      v = _mm512_set1_ps(a3[k]);
+      v = _mm512_set1_ps(a3[ka]);
       c30 = _mm512_fmadd_ps(v, b0, c30);
       c31 = _mm512_fmadd_ps(v, b1, c31);
-      v = _mm512_set1_ps(a4[k]);
+      v = _mm512_set1_ps(a4[ka]);
       c40 = _mm512_fmadd_ps(v, b0, c40);
       c41 = _mm512_fmadd_ps(v, b1, c41);
-      v = _mm512_set1_ps(a5[k]);
+      v = _mm512_set1_ps(a5[ka]);
       c50 = _mm512_fmadd_ps(v, b0, c50);
       c51 = _mm512_fmadd_ps(v, b1, c51);
-      v = _mm512_set1_ps(a6[k]);
+      v = _mm512_set1_ps(a6[ka]);
       c60 = _mm512_fmadd_ps(v, b0, c60);
       c61 = _mm512_fmadd_ps(v, b1, c61);
-      v = _mm512_set1_ps(a7[k]);
+      v = _mm512_set1_ps(a7[ka]);
       c70 = _mm512_fmadd_ps(v, b0, c70);
       c71 = _mm512_fmadd_ps(v, b1, c71);
     }
@@ -90,10 +99,15 @@ RV_AVX512 void panel_avx512(int64_t M, int64_t K, const float* a, int64_t lda,
     if (ncols == NR && mr == MR) {
       const __m512 acc[16] = {c00, c01, c10, c11, c20, c21, c30, c31,
                               c40, c41, c50, c51, c60, c61, c70, c71};
+      const __m512 bias_lo = bias ? _mm512_loadu_ps(bias) : _mm512_setzero_ps();
+      const __m512 bias_hi = bias ? _mm512_loadu_ps(bias + 16) : _mm512_setzero_ps();
       for (int i = 0; i < MR; ++i) {
         float* cr = cm + i * ldc;
         __m512 lo = acc[2 * i], hi = acc[2 * i + 1];
-        if (accumulate) {
+        if (bias) {
+          lo = _mm512_add_ps(bias_lo, lo);
+          hi = _mm512_add_ps(bias_hi, hi);
+        } else if (accumulate) {
           lo = _mm512_add_ps(_mm512_loadu_ps(cr), lo);
           hi = _mm512_add_ps(_mm512_loadu_ps(cr + 16), hi);
         }
@@ -105,7 +119,7 @@ RV_AVX512 void panel_avx512(int64_t M, int64_t K, const float* a, int64_t lda,
       const __m512 acc[16] = {c00, c01, c10, c11, c20, c21, c30, c31,
                               c40, c41, c50, c51, c60, c61, c70, c71};
       for (int i = 0; i < 16; ++i) _mm512_store_ps(tile + 16 * i, acc[i]);
-      store_tile(tile, mr, ncols, cm, ldc, accumulate);
+      store_tile(tile, mr, ncols, cm, ldc, accumulate, bias);
     }
   }
 }
@@ -114,7 +128,8 @@ RV_AVX512 void panel_avx512(int64_t M, int64_t K, const float* a, int64_t lda,
 #define RV_AVX2 __attribute__((target("avx2,fma")))
 
 RV_AVX2 void panel_avx2(int64_t M, int64_t K, const float* a, int64_t lda, const float* p,
-                        int64_t ncols, float* c, int64_t ldc, bool accumulate) {
+                        int64_t ncols, float* c, int64_t ldc, bool accumulate,
+                        const float* bias) {
   constexpr int MR = 6;
   for (int64_t h = 0; h < 2 && h * 16 < ncols; ++h) {
     const int64_t nc = std::min<int64_t>(16, ncols - h * 16);
@@ -157,7 +172,8 @@ RV_AVX2 void panel_avx2(int64_t M, int64_t K, const float* a, int64_t lda, const
         _mm256_store_ps(tile + i * NR, acc[2 * i]);
         _mm256_store_ps(tile + i * NR + 8, acc[2 * i + 1]);
       }
-      store_tile(tile, mr, nc, c + m0 * ldc + h * 16, ldc, accumulate);
+      store_tile(tile, mr, nc, c + m0 * ldc + h * 16, ldc, accumulate,
+                 bias ? bias + h * 16 : nullptr);
     }
   }
 }
@@ -168,7 +184,7 @@ RV_AVX2 void panel_avx2(int64_t M, int64_t K, const float* a, int64_t lda, const
 template <typename T>
 RV_ALWAYS_INLINE_GEMM void panel_portable(int64_t M, int64_t K, const T* a, int64_t lda,
                                           const T* p, int64_t ncols, T* c, int64_t ldc,
-                                          bool accumulate) {
+                                          bool accumulate, const T* bias = nullptr) {
   constexpr int MR = 4;
   for (int64_t m0 = 0; m0 < M; m0 += MR) {
     const int64_t mr = std::min<int64_t>(MR, M - m0);
@@ -183,7 +199,7 @@ RV_ALWAYS_INLINE_GEMM void panel_portable(int64_t M, int64_t K, const T* a, int6
         for (int64_t n = 0; n < NR; ++n) accr[n] += v * pk[n];
       }
     }
-    store_tile(acc, mr, ncols, c + m0 * ldc, ldc, accumulate);
+    store_tile(acc, mr, ncols, c + m0 * ldc, ldc, accumulate, bias);
   }
 }
 
@@ -224,18 +240,24 @@ template void pack_panel<float>(int64_t, int64_t, const float*, int64_t, int64_t
 template void pack_panel<double>(int64_t, int64_t, const double*, int64_t, int64_t, double*);
 
 void gemm_panel(int64_t M, int64_t K, const float* a, int64_t lda, const float* panel,
-                int64_t ncols, float* c, int64_t ldc, bool accumulate) {
+                int64_t ncols, float* c, int64_t ldc, bool accumulate, const float* bias) {
   if (M <= 0 || ncols <= 0) return;
   switch (gemm_packed_isa()) {
     case 2:
-      panel_avx512(M, K, a, lda, panel, ncols, c, ldc, accumulate);
+      panel_avx512<false>(M, K, a, lda, panel, ncols, c, ldc, accumulate, bias);
       break;
     case 1:
-      panel_avx2(M, K, a, lda, panel, ncols, c, ldc, accumulate);
+      panel_avx2(M, K, a, lda, panel, ncols, c, ldc, accumulate, bias);
       break;
     default:
-      panel_portable<float>(M, K, a, lda, panel, ncols, c, ldc, accumulate);
+      panel_portable<float>(M, K, a, lda, panel, ncols, c, ldc, accumulate, bias);
   }
+}
+
+void gemm_panel_at(int64_t M, int64_t K, const float* a, int64_t lda, const float* panel,
+                   int64_t ncols, float* c, int64_t ldc, bool accumulate, const float* bias) {
+  if (M <= 0 || ncols <= 0) return;
+  panel_avx512<true>(M, K, a, lda, panel, ncols, c, ldc, accumulate, bias);
 }
 
 // Double: the portable loop, compiled for AVX-512 / AVX2 / baseline (picked at load time).

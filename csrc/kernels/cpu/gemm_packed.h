@@ -20,9 +20,16 @@ template <typename T>
 void pack_panel(int64_t K, int64_t N, const T* b, int64_t rs, int64_t cs, T* out);
 
 // C[m, n] = sum_k A[m, k] * panel[k, n] for m < M, n < ncols (<= kPackNr); with accumulate,
-// C[m, n] += that sum (the sum is formed first). A is row-major with row stride lda.
+// C[m, n] += that sum (the sum is formed first); with a bias row (float only), C[m, n] =
+// bias[n] + that sum. A is row-major with row stride lda.
 void gemm_panel(int64_t M, int64_t K, const float* a, int64_t lda, const float* panel,
-                int64_t ncols, float* c, int64_t ldc, bool accumulate);
+                int64_t ncols, float* c, int64_t ldc, bool accumulate,
+                const float* bias = nullptr);
+// The same with A stored transposed (A[m, k] at a[k * lda + m]); AVX-512 CPUs only
+// (gemm_packed_isa() == 2).
+void gemm_panel_at(int64_t M, int64_t K, const float* a, int64_t lda, const float* panel,
+                   int64_t ncols, float* c, int64_t ldc, bool accumulate,
+                   const float* bias = nullptr);
 void gemm_panel(int64_t M, int64_t K, const double* a, int64_t lda, const double* panel,
                 int64_t ncols, double* c, int64_t ldc, bool accumulate);
 

@@ -10,6 +10,7 @@
 
 #include "core/parallel.h"
 #include "kernels/cpu/blas.h"
+#include "kernels/cpu/gemm_panels.h"
 #include "kernels/cpu/gemv.h"
 #include "ops/matmul.h"
 
@@ -112,6 +113,9 @@ void run_blas(const GemmSpec& s) {
       return gemv_rows_f32(s.m, s.n, s.k, float(s.alpha), a, s.a_rs, b, s.b_cs, float(s.beta),
                            reinterpret_cast<const float*>(s.c_row), s.c_row_stride, c, s.n);
     }
+  }
+  if constexpr (std::is_same_v<T, float>) {
+    if (gemm_panels_f32(s)) return;  // Note [Panel GEMM]
   }
   if (s.c_row != nullptr) fill_rows(s, c);
   const int64_t work = s.m * s.n * std::max<int64_t>(s.k, 1);

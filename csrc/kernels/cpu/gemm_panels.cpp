@@ -1,0 +1,164 @@
+// The float32 GEMM driver on packed panels (gemm_panels.h).
+//
+// Note [Panel GEMM]: C[m, n] = (bias[n] or C's old value or 0) + A[m, :] . B[:, n]. B is packed
+// into panels of kPackNr columns (K rows of 32 contiguous floats, gemm_packed.h), A is read in
+// place, eight rows at a time, by the 8 x 32 AVX-512 micro-kernel. OpenBLAS packs both operands on
+// every call, which is most of its overhead on this project's GEMMs (K 96-1024, a few hundred to
+// a few thousand rows); this path packs only B and reaches ~95% of a Zen 4 core's FMA peak on
+// them (benchmarks/kernels/gemm_panels.py has the shapes and the comparison).
+//
+// The work is split into (panel, row range) items, as many row ranges per panel as it takes for
+// the items to divide evenly among the threads; each thread packs the panels of its own items.
+// K is cut into fixed blocks of at most kKBlock (a panel block then stays in L1): each element is
+// the sum of its K blocks in order, each block one FMA chain in k order, whatever the thread
+// count or the item an element falls in, so results do not depend on the number of threads.
+#include "kernels/cpu/gemm_panels.h"
+
+#include <immintrin.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstring>
+#include <numeric>
+#include <vector>
+
+#include "core/parallel.h"
+#include "kernels/cpu/gemm_packed.h"
+
+namespace ranvier::cpu {
+
+namespace {
+
+constexpr int64_t NR = kPackNr;
+constexpr int64_t kKBlock = 256;   // k values per block of a panel (32 KB)
+constexpr int64_t kRowBlock = 64;  // rows of C finished over all K blocks before moving on
+
+std::atomic<bool>& enabled() {
+  static std::atomic<bool> on{true};
+  return on;
+}
+
+// 16 x 16 transpose: rows[i] holds src row i (16 floats); out row j (at out + j * ld) gets
+// column j.
+__attribute__((target("avx512f"))) inline void transpose16(const float* src, int64_t lds,
+                                                           float* out, int64_t ld) {
+  __m512 r[16], t[16];
+  for (int i = 0; i < 16; ++i) r[i] = _mm512_loadu_ps(src + i * lds);
+  for (int i = 0; i < 16; i += 2) {  // pairs of rows: 2 x 2 blocks of single floats
+    t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+    t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+  }
+  for (int i = 0; i < 16; i += 4) {  // 4 x 4 blocks
+    const __m512d a = _mm512_castps_pd(t[i]), b = _mm512_castps_pd(t[i + 1]);
+    const __m512d c = _mm512_castps_pd(t[i + 2]), d = _mm512_castps_pd(t[i + 3]);
+    r[i] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, c));
+    r[i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, c));
+    r[i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(b, d));
+    r[i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(b, d));
+  }
+  // r[4q + s] now holds, in each 128-bit lane l, column 4l + s' of rows 4q..4q+3 (s' = the
+  // order unpack left: 0, 1, 2, 3 for s = 0, 1, 2, 3). Gather the lanes across the four groups.
+  for (int s = 0; s < 4; ++s) {
+    const __m512 g0 = r[s], g1 = r[4 + s], g2 = r[8 + s], g3 = r[12 + s];
+    const __m512 lo01 = _mm512_shuffle_f32x4(g0, g1, 0x44);  // lanes 0,1 of g0, then of g1
+    const __m512 hi01 = _mm512_shuffle_f32x4(g0, g1, 0xEE);  // lanes 2,3 of g0, then of g1
+    const __m512 lo23 = _mm512_shuffle_f32x4(g2, g3, 0x44);
+    const __m512 hi23 = _mm512_shuffle_f32x4(g2, g3, 0xEE);
+    t[s] = _mm512_shuffle_f32x4(lo01, lo23, 0x88);       // lane 0 of each group: column s
+    t[4 + s] = _mm512_shuffle_f32x4(lo01, lo23, 0xDD);   // lane 1: column 4 + s
+    t[8 + s] = _mm512_shuffle_f32x4(hi01, hi23, 0x88);   // lane 2: column 8 + s
+    t[12 + s] = _mm512_shuffle_f32x4(hi01, hi23, 0xDD);  // lane 3: column 12 + s
+  }
+  for (int j = 0; j < 16; ++j) _mm512_storeu_ps(out + j * ld, t[j]);
+}
+
+// Packs columns [n0, n0 + nc) of B (element (k, n) at b[k * rs + n * cs]) into a panel. A
+// transposed weight (rs == 1) is read along its rows and turned by 16 x 16 register transposes.
+void pack_columns(int64_t K, int64_t n0, int64_t nc, const float* b, int64_t rs, int64_t cs,
+                  float* panel) {
+  if (cs == 1) {
+    for (int64_t k = 0; k < K; ++k) {
+      float* o = panel + k * NR;
+      std::memcpy(o, b + k * rs + n0, size_t(nc) * sizeof(float));
+      std::fill(o + nc, o + NR, 0.0f);
+    }
+    return;
+  }
+  if (rs == 1) {
+    if (nc < NR)
+      for (int64_t k = 0; k < K; ++k) std::fill(panel + k * NR + nc, panel + (k + 1) * NR, 0.0f);
+    const int64_t k16 = K / 16 * 16, n16 = nc / 16 * 16;
+    for (int64_t nb = 0; nb < n16; nb += 16)
+      for (int64_t k0 = 0; k0 < k16; k0 += 16)
+        transpose16(b + (n0 + nb) * cs + k0, cs, panel + k0 * NR + nb, NR);
+    for (int64_t n = 0; n < nc; ++n) {  // what the 16 x 16 blocks left
+      const float* src = b + (n0 + n) * cs;
+      for (int64_t k = n < n16 ? k16 : 0; k < K; ++k) panel[k * NR + n] = src[k];
+    }
+    return;
+  }
+  pack_panel<float>(K, nc, b + n0 * cs, rs, cs, panel);
+}
+
+void gemm_panel_rows(int64_t M, int64_t K, const float* a, int64_t lda, const float* panel,
+                     int64_t ncols, float* c, int64_t ldc, bool accumulate, const float* bias) {
+  gemm_panel(M, K, a, lda, panel, ncols, c, ldc, accumulate, bias);
+}
+
+}  // namespace
+
+bool set_gemm_panels_enabled(bool on) { return enabled().exchange(on); }
+
+bool gemm_panels_f32(const GemmSpec& s) {
+  if (!enabled().load(std::memory_order_relaxed) || gemm_packed_isa() != 2) return false;
+  if (s.dtype != DType::Float32 || s.batch_numel != 1 || s.alpha != 1.0) return false;
+  if (s.beta != 0.0 && s.beta != 1.0) return false;
+  if (s.c_row != nullptr && s.c_row_stride != 1) return false;
+  if (s.m < 16 || s.n < 16 || s.k < 16) return false;
+  // A's rows or its columns must be contiguous
+  const bool trans_a = s.a_cs != 1 && s.a_rs == 1;
+  if (s.a_cs != 1 && !trans_a) return false;
+  const float* a = reinterpret_cast<const float*>(s.a);
+  const float* b = reinterpret_cast<const float*>(s.b);
+  const float* bias = reinterpret_cast<const float*>(s.c_row);
+  float* c = reinterpret_cast<float*>(s.c);
+  const int64_t M = s.m, N = s.n, K = s.k, lda = trans_a ? s.a_cs : s.a_rs, ldc = s.n;
+  const bool accumulate = s.beta == 1.0 && bias == nullptr;
+
+  const int64_t npanels = (N + NR - 1) / NR;
+  const int64_t threads = std::max<int64_t>(1, get_num_threads());
+  int64_t ranges = threads / std::gcd(npanels, threads);
+  ranges = std::min<int64_t>(ranges, (M + 7) / 8);
+  const int64_t rows_per = (((M + ranges - 1) / ranges) + 7) / 8 * 8;
+  const int64_t items = npanels * ranges;
+  const int64_t nkb = (K + kKBlock - 1) / kKBlock;
+  const int64_t kc = (K + nkb - 1) / nkb;
+
+  parallel_for(0, items, 1, [&](int64_t i0, int64_t i1) {
+    std::vector<float> panel(size_t(K * NR));
+    int64_t packed = -1;
+    for (int64_t it = i0; it < i1; ++it) {
+      const int64_t p = it / ranges, r = it % ranges;
+      const int64_t n0 = p * NR, nc = std::min(NR, N - n0);
+      if (p != packed) {
+        pack_columns(K, n0, nc, b, s.b_rs, s.b_cs, panel.data());
+        packed = p;
+      }
+      const int64_t r0 = r * rows_per, r1 = std::min(M, r0 + rows_per);
+      for (int64_t m0 = r0; m0 < r1; m0 += kRowBlock) {
+        const int64_t mr = std::min(kRowBlock, r1 - m0);
+        for (int64_t k0 = 0; k0 < K; k0 += kc) {
+          const int64_t kk = std::min(kc, K - k0);
+          const bool first = k0 == 0;
+          const float* ab = trans_a ? a + k0 * lda + m0 : a + m0 * lda + k0;
+          (trans_a ? gemm_panel_at : gemm_panel_rows)(
+              mr, kk, ab, lda, panel.data() + k0 * NR, nc, c + m0 * ldc + n0, ldc,
+              first ? accumulate : true, first && bias ? bias + n0 : nullptr);
+        }
+      }
+    }
+  });
+  return true;
+}
+
+}  // namespace ranvier::cpu
