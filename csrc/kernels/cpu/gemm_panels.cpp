@@ -18,7 +18,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <cstring>
 #include <numeric>
 #include <vector>
 
@@ -32,6 +31,7 @@ namespace {
 constexpr int64_t NR = kPackNr;
 constexpr int64_t kKBlock = 256;   // k values per block of a panel (32 KB)
 constexpr int64_t kRowBlock = 64;  // rows of C finished over all K blocks before moving on
+constexpr int64_t kKeptPanel = int64_t(1) << 18;  // floats (1 MB) of panel buffer kept per thread
 
 std::atomic<bool>& enabled() {
   static std::atomic<bool> on{true};
@@ -72,16 +72,25 @@ __attribute__((target("avx512f"))) inline void transpose16(const float* src, int
   for (int j = 0; j < 16; ++j) _mm512_storeu_ps(out + j * ld, t[j]);
 }
 
+// Rows of nc (<= 32) contiguous floats, rs apart, into panel rows of 32 (zero past nc): two
+// masked 16-float moves a row (a memcpy call per 128 bytes cost more than the copy).
+__attribute__((target("avx512f"))) void copy_rows(int64_t K, int64_t nc, const float* src,
+                                                  int64_t rs, float* panel) {
+  const __mmask16 m0 = __mmask16(nc >= 16 ? 0xFFFF : (1u << nc) - 1);
+  const __mmask16 m1 = __mmask16(nc >= 32 ? 0xFFFF : nc <= 16 ? 0 : (1u << (nc - 16)) - 1);
+  for (int64_t k = 0; k < K; ++k) {
+    const float* r = src + k * rs;
+    _mm512_storeu_ps(panel + k * NR, _mm512_maskz_loadu_ps(m0, r));
+    _mm512_storeu_ps(panel + k * NR + 16, _mm512_maskz_loadu_ps(m1, r + 16));
+  }
+}
+
 // Packs columns [n0, n0 + nc) of B (element (k, n) at b[k * rs + n * cs]) into a panel. A
 // transposed weight (rs == 1) is read along its rows and turned by 16 x 16 register transposes.
 void pack_columns(int64_t K, int64_t n0, int64_t nc, const float* b, int64_t rs, int64_t cs,
                   float* panel) {
   if (cs == 1) {
-    for (int64_t k = 0; k < K; ++k) {
-      float* o = panel + k * NR;
-      std::memcpy(o, b + k * rs + n0, size_t(nc) * sizeof(float));
-      std::fill(o + nc, o + NR, 0.0f);
-    }
+    copy_rows(K, nc, b + n0, rs, panel);
     return;
   }
   if (rs == 1) {
@@ -135,7 +144,12 @@ bool gemm_panels_f32(const GemmSpec& s) {
   const int64_t kc = (K + nkb - 1) / nkb;
 
   parallel_for(0, items, 1, [&](int64_t i0, int64_t i1) {
-    std::vector<float> panel(size_t(K * NR));
+    // Each thread keeps its panel buffer up to kKeptPanel floats (a fresh one per call cost
+    // page faults); a longer K gets a buffer of its own.
+    thread_local std::vector<float> kept;
+    std::vector<float> own;
+    std::vector<float>& panel = K * NR <= kKeptPanel ? kept : own;
+    if (panel.size() < size_t(K * NR)) panel.resize(size_t(K * NR));
     int64_t packed = -1;
     for (int64_t it = i0; it < i1; ++it) {
       const int64_t p = it / ranges, r = it % ranges;
