@@ -44,7 +44,7 @@ inline void store_tile(const T* acc, int64_t mr, int64_t nc, T* c, int64_t ldc, 
 template <bool kTransA>
 RV_AVX512 void panel_avx512(int64_t M, int64_t K, const float* a, int64_t lda,
                             const float* p, int64_t ncols, float* c, int64_t ldc,
-                            bool accumulate, const float* bias) {
+                            bool accumulate, const float* bias, int64_t ldp) {
   constexpr int MR = 8;
   const int64_t rs = kTransA ? 1 : lda, cs = kTransA ? lda : 1;
   for (int64_t m0 = 0; m0 < M; m0 += MR) {
@@ -66,7 +66,7 @@ RV_AVX512 void panel_avx512(int64_t M, int64_t K, const float* a, int64_t lda,
     __m512 c60 = _mm512_setzero_ps(), c61 = _mm512_setzero_ps();
     __m512 c70 = _mm512_setzero_ps(), c71 = _mm512_setzero_ps();
     const float* pk = p;
-    for (int64_t k = 0; k < K; ++k, pk += NR) {
+    for (int64_t k = 0; k < K; ++k, pk += ldp) {
       const int64_t ka = k * cs;
       const __m512 b0 = _mm512_loadu_ps(pk);
       const __m512 b1 = _mm512_loadu_ps(pk + 16);
@@ -244,7 +244,7 @@ void gemm_panel(int64_t M, int64_t K, const float* a, int64_t lda, const float* 
   if (M <= 0 || ncols <= 0) return;
   switch (gemm_packed_isa()) {
     case 2:
-      panel_avx512<false>(M, K, a, lda, panel, ncols, c, ldc, accumulate, bias);
+      panel_avx512<false>(M, K, a, lda, panel, ncols, c, ldc, accumulate, bias, NR);
       break;
     case 1:
       panel_avx2(M, K, a, lda, panel, ncols, c, ldc, accumulate, bias);
@@ -254,10 +254,14 @@ void gemm_panel(int64_t M, int64_t K, const float* a, int64_t lda, const float* 
   }
 }
 
-void gemm_panel_at(int64_t M, int64_t K, const float* a, int64_t lda, const float* panel,
-                   int64_t ncols, float* c, int64_t ldc, bool accumulate, const float* bias) {
+void gemm_panel_avx512(bool trans_a, int64_t M, int64_t K, const float* a, int64_t lda,
+                       const float* panel, int64_t ldp, int64_t ncols, float* c, int64_t ldc,
+                       bool accumulate, const float* bias) {
   if (M <= 0 || ncols <= 0) return;
-  panel_avx512<true>(M, K, a, lda, panel, ncols, c, ldc, accumulate, bias);
+  if (trans_a)
+    panel_avx512<true>(M, K, a, lda, panel, ncols, c, ldc, accumulate, bias, ldp);
+  else
+    panel_avx512<false>(M, K, a, lda, panel, ncols, c, ldc, accumulate, bias, ldp);
 }
 
 // Double: the portable loop, compiled for AVX-512 / AVX2 / baseline (picked at load time).

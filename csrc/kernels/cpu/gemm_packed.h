@@ -25,11 +25,13 @@ void pack_panel(int64_t K, int64_t N, const T* b, int64_t rs, int64_t cs, T* out
 void gemm_panel(int64_t M, int64_t K, const float* a, int64_t lda, const float* panel,
                 int64_t ncols, float* c, int64_t ldc, bool accumulate,
                 const float* bias = nullptr);
-// The same with A stored transposed (A[m, k] at a[k * lda + m]); AVX-512 CPUs only
-// (gemm_packed_isa() == 2).
-void gemm_panel_at(int64_t M, int64_t K, const float* a, int64_t lda, const float* panel,
-                   int64_t ncols, float* c, int64_t ldc, bool accumulate,
-                   const float* bias = nullptr);
+// The AVX-512 kernel alone (gemm_packed_isa() == 2 only), more general: A may be stored
+// transposed (trans_a: A[m, k] at a[k * lda + m]), and the panel's rows are ldp apart, so that
+// a row-major B whose columns [n0, n0 + 32) are all there is read in place (panel = b + n0,
+// ldp = B's row stride).
+void gemm_panel_avx512(bool trans_a, int64_t M, int64_t K, const float* a, int64_t lda,
+                       const float* panel, int64_t ldp, int64_t ncols, float* c, int64_t ldc,
+                       bool accumulate, const float* bias);
 void gemm_panel(int64_t M, int64_t K, const double* a, int64_t lda, const double* panel,
                 int64_t ncols, double* c, int64_t ldc, bool accumulate);
 

@@ -109,11 +109,6 @@ void pack_columns(int64_t K, int64_t n0, int64_t nc, const float* b, int64_t rs,
   pack_panel<float>(K, nc, b + n0 * cs, rs, cs, panel);
 }
 
-void gemm_panel_rows(int64_t M, int64_t K, const float* a, int64_t lda, const float* panel,
-                     int64_t ncols, float* c, int64_t ldc, bool accumulate, const float* bias) {
-  gemm_panel(M, K, a, lda, panel, ncols, c, ldc, accumulate, bias);
-}
-
 }  // namespace
 
 bool set_gemm_panels_enabled(bool on) { return enabled().exchange(on); }
@@ -154,10 +149,14 @@ bool gemm_panels_f32(const GemmSpec& s) {
     for (int64_t it = i0; it < i1; ++it) {
       const int64_t p = it / ranges, r = it % ranges;
       const int64_t n0 = p * NR, nc = std::min(NR, N - n0);
-      if (p != packed) {
+      // A row-major B with all 32 columns there is read in place.
+      const bool in_place = s.b_cs == 1 && nc == NR;
+      if (!in_place && p != packed) {
         pack_columns(K, n0, nc, b, s.b_rs, s.b_cs, panel.data());
         packed = p;
       }
+      const float* pb = in_place ? b + n0 : panel.data();
+      const int64_t ldp = in_place ? s.b_rs : NR;
       const int64_t r0 = r * rows_per, r1 = std::min(M, r0 + rows_per);
       for (int64_t m0 = r0; m0 < r1; m0 += kRowBlock) {
         const int64_t mr = std::min(kRowBlock, r1 - m0);
@@ -165,9 +164,9 @@ bool gemm_panels_f32(const GemmSpec& s) {
           const int64_t kk = std::min(kc, K - k0);
           const bool first = k0 == 0;
           const float* ab = trans_a ? a + k0 * lda + m0 : a + m0 * lda + k0;
-          (trans_a ? gemm_panel_at : gemm_panel_rows)(
-              mr, kk, ab, lda, panel.data() + k0 * NR, nc, c + m0 * ldc + n0, ldc,
-              first ? accumulate : true, first && bias ? bias + n0 : nullptr);
+          gemm_panel_avx512(trans_a, mr, kk, ab, lda, pb + k0 * ldp, ldp, nc,
+                            c + m0 * ldc + n0, ldc, first ? accumulate : true,
+                            first && bias ? bias + n0 : nullptr);
         }
       }
     }
