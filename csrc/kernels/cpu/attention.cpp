@@ -11,12 +11,14 @@
 #pragma GCC optimize("no-trapping-math")  // see kernels/cpu/fast_math.h
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <vector>
 
 #include "core/parallel.h"
 #include "kernels/cpu/blas.h"
 #include "kernels/cpu/fast_math.h"
+#include "kernels/cpu/gemm_panels.h"
 #include "ops/attention.h"
 
 namespace ranvier::cpu {
@@ -25,7 +27,8 @@ namespace {
 
 constexpr int64_t kBlock = 64;
 
-// row[j] = exp(row[j] - m) for j < n; returns their sum (float: fast_math.h, vectorised).
+// row[j] = exp(row[j] - m) for j < n; returns their sum (float: fast_math.h, vectorised; the
+// sum in 16 lanes, j % 16, combined in a fixed order: the order depends only on n).
 inline double exp_shift(double* row, int64_t n, double m) {
   double l = 0;
   for (int64_t j = 0; j < n; ++j) {
@@ -34,11 +37,46 @@ inline double exp_shift(double* row, int64_t n, double m) {
   }
   return l;
 }
+typedef float Floats16 __attribute__((vector_size(64)));
 RV_MULTIVERSION float exp_shift(float* row, int64_t n, float m) {
   for (int64_t j = 0; j < n; ++j) row[j] = exp_f(row[j] - m);  // vectorises
+  Floats16 lanes = {};
+  int64_t j = 0;
+  for (; j + 16 <= n; j += 16) {
+    Floats16 x;
+    std::memcpy(&x, row + j, sizeof(x));
+    lanes += x;
+  }
   float l = 0;
-  for (int64_t j = 0; j < n; ++j) l += row[j];  // in order
+  for (int i = 0; i < 16; ++i) l += lanes[i];
+  for (; j < n; ++j) l += row[j];
   return l;
+}
+// The same without the sum (the backward knows it already).
+inline void exp_only(double* row, int64_t n, double m) {
+  for (int64_t j = 0; j < n; ++j) row[j] = std::exp(row[j] - m);
+}
+RV_MULTIVERSION void exp_only(float* row, int64_t n, float m) {
+  for (int64_t j = 0; j < n; ++j) row[j] = exp_f(row[j] - m);
+}
+
+// C = scale * op(A) @ op(B) (+ C when beta is 1). Inside the head loop's parallel region (or
+// on one thread) float products run on the panel kernel (Note [Panel GEMM]), which is faster
+// than OpenBLAS's small-matrix kernels at these sizes, the scale applied to the result after;
+// otherwise OpenBLAS (multi-threaded when the loop has a single item).
+template <typename T>
+void mm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, double scale, const T* a, int64_t lda,
+        const T* b, int64_t ldb, double beta, T* c, int64_t ldc) {
+  if constexpr (std::is_same_v<T, float>) {
+    if ((beta == 0.0 || scale == 1.0) && (in_parallel_region() || get_num_threads() == 1) &&
+        gemm_panels_serial_f32(ta, tb, m, n, k, a, lda, b, ldb, beta == 1.0, c, ldc)) {
+      if (scale != 1.0)
+        for (int64_t i = 0; i < m; ++i)
+          for (int64_t j = 0; j < n; ++j) c[i * ldc + j] *= float(scale);
+      return;
+    }
+  }
+  blas_gemm(std::is_same_v<T, double>, ta, tb, m, n, k, scale, a, lda, b, ldb, beta, c, ldc);
 }
 
 template <typename T>
@@ -65,8 +103,7 @@ template <typename T>
 void scores(const AttnSpec& p, int64_t b, int64_t i0, int64_t n, int64_t se, T* sc) {
   const T* q = static_cast<const T*>(p.q) + (b * p.l + i0) * p.e;
   const T* k = static_cast<const T*>(p.k) + b * p.s * p.e;
-  blas_gemm(p.dtype == DType::Float64, false, true, n, se, p.e, p.scale, q, p.e, k, p.e, 0.0,
-            sc, se);
+  mm<T>(false, true, n, se, p.e, p.scale, q, p.e, k, p.e, 0.0, sc, se);
   const T* mask = static_cast<const T*>(p.mask);
   if (!mask) return;
   const T* mb = mask + b * p.mb;
@@ -113,8 +150,7 @@ void sdpa_forward(const AttnSpec& p) {
       if (p.ev > 0) {
         if (se > 0) {
           const T* v = static_cast<const T*>(p.v) + b * p.s * p.ev;
-          blas_gemm(p.dtype == DType::Float64, false, false, n, p.ev, se, 1.0, sc.data(), se, v,
-                    p.ev, 0.0, out, p.ev);
+          mm<T>(false, false, n, p.ev, se, 1.0, sc.data(), se, v, p.ev, 0.0, out, p.ev);
         }
         for (int64_t r = 0; r < n; ++r)
           if (empty_row[size_t(r)]) std::fill(out + r * p.ev, out + (r + 1) * p.ev, nan);
@@ -125,7 +161,6 @@ void sdpa_forward(const AttnSpec& p) {
 
 template <typename T>
 void sdpa_backward(const AttnSpec& p) {
-  const bool dbl = p.dtype == DType::Float64;
   const T ninf = -std::numeric_limits<T>::infinity();
   T* gq = static_cast<T*>(p.gq);
   T* gk = static_cast<T*>(p.gk);
@@ -156,14 +191,14 @@ void sdpa_backward(const AttnSpec& p) {
         for (int64_t r = 0; r < n; ++r) {
           T* row = sc.data() + r * se;
           const int64_t jend = lse[r] == ninf ? 0 : key_end<T>(p, i0 + r);
-          exp_shift(row, jend, lse[r]);
+          exp_only(row, jend, lse[r]);
           std::fill(row + jend, row + se, T(0));
         }
         if (gvb && p.ev > 0)
-          blas_gemm(dbl, true, false, se, p.ev, n, 1.0, sc.data(), se, g, p.ev, 1.0, gvb, p.ev);
+          mm<T>(true, false, se, p.ev, n, 1.0, sc.data(), se, g, p.ev, 1.0, gvb, p.ev);
         if (!gq && !gkb) continue;
         if (p.ev > 0)
-          blas_gemm(dbl, false, true, n, se, p.ev, 1.0, g, p.ev, vb, p.ev, 0.0, dp.data(), se);
+          mm<T>(false, true, n, se, p.ev, 1.0, g, p.ev, vb, p.ev, 0.0, dp.data(), se);
         else
           std::fill(dp.begin(), dp.end(), T(0));
         for (int64_t r = 0; r < n; ++r) {
@@ -177,10 +212,9 @@ void sdpa_backward(const AttnSpec& p) {
         }
         if (p.e == 0) continue;
         if (gq)
-          blas_gemm(dbl, false, false, n, p.e, se, 1.0, dp.data(), se, kb, p.e, 0.0,
-                    gq + r0 * p.e, p.e);
+          mm<T>(false, false, n, p.e, se, 1.0, dp.data(), se, kb, p.e, 0.0, gq + r0 * p.e, p.e);
         if (gkb)
-          blas_gemm(dbl, true, false, se, p.e, n, 1.0, dp.data(), se, qb, p.e, 1.0, gkb, p.e);
+          mm<T>(true, false, se, p.e, n, 1.0, dp.data(), se, qb, p.e, 1.0, gkb, p.e);
       }
     }
   });

@@ -110,12 +110,71 @@ void pack_columns(int64_t K, int64_t n0, int64_t nc, const float* b, int64_t rs,
   pack_panel<float>(K, nc, b + n0 * cs, rs, cs, panel);
 }
 
+// One product for the panel path: C (ldc) = [bias +] [C +] A @ B, A row-major or transposed
+// (trans_a; lda is then the stride between A's columns), B at b[k * b_rs + n * b_cs].
+struct Problem {
+  int64_t M = 0, N = 0, K = 0;
+  const float* a = nullptr;
+  int64_t lda = 0;
+  bool trans_a = false;
+  const float* b = nullptr;
+  int64_t b_rs = 0, b_cs = 0;
+  float* c = nullptr;
+  int64_t ldc = 0;
+  bool accumulate = false;
+  const float* bias = nullptr;
+  int64_t ranges = 1;    // row ranges per panel
+  int64_t rows_per = 0;  // rows in each
+};
+
+// Work items [i0, i1) of pr (item = panel * ranges + row range).
+void run_items(const Problem& pr, int64_t i0, int64_t i1) {
+  const int64_t K = pr.K;
+  const int64_t nkb = (K + kKBlock - 1) / kKBlock;
+  const int64_t kc = (K + nkb - 1) / nkb;
+  // Each thread keeps its panel buffer up to kKeptPanel floats (a fresh one per call cost page
+  // faults); a longer K gets a buffer of its own.
+  thread_local std::vector<float> kept;
+  std::vector<float> own;
+  std::vector<float>& panel = K * NR <= kKeptPanel ? kept : own;
+  if (panel.size() < size_t(K * NR)) panel.resize(size_t(K * NR));
+  int64_t packed = -1;
+  for (int64_t it = i0; it < i1; ++it) {
+    const int64_t p = it / pr.ranges, r = it % pr.ranges;
+    const int64_t n0 = p * NR, nc = std::min(NR, pr.N - n0);
+    // A row-major B with all 32 columns there is read in place.
+    const bool in_place = pr.b_cs == 1 && nc == NR;
+    if (!in_place && p != packed) {
+      pack_columns(K, n0, nc, pr.b, pr.b_rs, pr.b_cs, panel.data());
+      packed = p;
+    }
+    const float* pb = in_place ? pr.b + n0 : panel.data();
+    const int64_t ldp = in_place ? pr.b_rs : NR;
+    const int64_t r0 = r * pr.rows_per, r1 = std::min(pr.M, r0 + pr.rows_per);
+    for (int64_t m0 = r0; m0 < r1; m0 += kRowBlock) {
+      const int64_t mr = std::min(kRowBlock, r1 - m0);
+      for (int64_t k0 = 0; k0 < K; k0 += kc) {
+        const int64_t kk = std::min(kc, K - k0);
+        const bool first = k0 == 0;
+        const float* ab = pr.trans_a ? pr.a + k0 * pr.lda + m0 : pr.a + m0 * pr.lda + k0;
+        gemm_panel_avx512(pr.trans_a, mr, kk, ab, pr.lda, pb + k0 * ldp, ldp, nc,
+                          pr.c + m0 * pr.ldc + n0, pr.ldc, first ? pr.accumulate : true,
+                          first && pr.bias ? pr.bias + n0 : nullptr);
+      }
+    }
+  }
+}
+
+bool usable() {
+  return enabled().load(std::memory_order_relaxed) && gemm_packed_isa() == 2;
+}
+
 }  // namespace
 
 bool set_gemm_panels_enabled(bool on) { return enabled().exchange(on); }
 
 bool gemm_panels_f32(const GemmSpec& s) {
-  if (!enabled().load(std::memory_order_relaxed) || gemm_packed_isa() != 2) return false;
+  if (!usable()) return false;
   if (s.dtype != DType::Float32 || s.batch_numel != 1 || s.alpha != 1.0) return false;
   if (s.beta != 0.0 && s.beta != 1.0) return false;
   if (s.c_row != nullptr && s.c_row_stride != 1) return false;
@@ -126,55 +185,48 @@ bool gemm_panels_f32(const GemmSpec& s) {
   // A's rows or its columns must be contiguous
   const bool trans_a = s.a_cs != 1 && s.a_rs == 1;
   if (s.a_cs != 1 && !trans_a) return false;
-  const float* a = reinterpret_cast<const float*>(s.a);
-  const float* b = reinterpret_cast<const float*>(s.b);
-  const float* bias = reinterpret_cast<const float*>(s.c_row);
-  float* c = reinterpret_cast<float*>(s.c);
-  const int64_t M = s.m, N = s.n, K = s.k, lda = trans_a ? s.a_cs : s.a_rs, ldc = s.n;
-  const bool accumulate = s.beta == 1.0 && bias == nullptr;
-
-  const int64_t npanels = (N + NR - 1) / NR;
+  Problem pr;
+  pr.M = s.m;
+  pr.N = s.n;
+  pr.K = s.k;
+  pr.a = reinterpret_cast<const float*>(s.a);
+  pr.lda = trans_a ? s.a_cs : s.a_rs;
+  pr.trans_a = trans_a;
+  pr.b = reinterpret_cast<const float*>(s.b);
+  pr.b_rs = s.b_rs;
+  pr.b_cs = s.b_cs;
+  pr.c = reinterpret_cast<float*>(s.c);
+  pr.ldc = s.n;
+  pr.bias = reinterpret_cast<const float*>(s.c_row);
+  pr.accumulate = s.beta == 1.0 && pr.bias == nullptr;
+  const int64_t npanels = (pr.N + NR - 1) / NR;
   const int64_t threads = std::max<int64_t>(1, get_num_threads());
-  int64_t ranges = threads / std::gcd(npanels, threads);
-  ranges = std::min<int64_t>(ranges, (M + 7) / 8);
-  const int64_t rows_per = (((M + ranges - 1) / ranges) + 7) / 8 * 8;
-  const int64_t items = npanels * ranges;
-  const int64_t nkb = (K + kKBlock - 1) / kKBlock;
-  const int64_t kc = (K + nkb - 1) / nkb;
+  pr.ranges = std::min<int64_t>(threads / std::gcd(npanels, threads), (pr.M + 7) / 8);
+  pr.rows_per = (((pr.M + pr.ranges - 1) / pr.ranges) + 7) / 8 * 8;
+  parallel_for(0, npanels * pr.ranges, 1,
+               [&](int64_t i0, int64_t i1) { run_items(pr, i0, i1); });
+  return true;
+}
 
-  parallel_for(0, items, 1, [&](int64_t i0, int64_t i1) {
-    // Each thread keeps its panel buffer up to kKeptPanel floats (a fresh one per call cost
-    // page faults); a longer K gets a buffer of its own.
-    thread_local std::vector<float> kept;
-    std::vector<float> own;
-    std::vector<float>& panel = K * NR <= kKeptPanel ? kept : own;
-    if (panel.size() < size_t(K * NR)) panel.resize(size_t(K * NR));
-    int64_t packed = -1;
-    for (int64_t it = i0; it < i1; ++it) {
-      const int64_t p = it / ranges, r = it % ranges;
-      const int64_t n0 = p * NR, nc = std::min(NR, N - n0);
-      // A row-major B with all 32 columns there is read in place.
-      const bool in_place = s.b_cs == 1 && nc == NR;
-      if (!in_place && p != packed) {
-        pack_columns(K, n0, nc, b, s.b_rs, s.b_cs, panel.data());
-        packed = p;
-      }
-      const float* pb = in_place ? b + n0 : panel.data();
-      const int64_t ldp = in_place ? s.b_rs : NR;
-      const int64_t r0 = r * rows_per, r1 = std::min(M, r0 + rows_per);
-      for (int64_t m0 = r0; m0 < r1; m0 += kRowBlock) {
-        const int64_t mr = std::min(kRowBlock, r1 - m0);
-        for (int64_t k0 = 0; k0 < K; k0 += kc) {
-          const int64_t kk = std::min(kc, K - k0);
-          const bool first = k0 == 0;
-          const float* ab = trans_a ? a + k0 * lda + m0 : a + m0 * lda + k0;
-          gemm_panel_avx512(trans_a, mr, kk, ab, lda, pb + k0 * ldp, ldp, nc,
-                            c + m0 * ldc + n0, ldc, first ? accumulate : true,
-                            first && bias ? bias + n0 : nullptr);
-        }
-      }
-    }
-  });
+bool gemm_panels_serial_f32(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const float* a,
+                            int64_t lda, const float* b, int64_t ldb, bool accumulate, float* c,
+                            int64_t ldc) {
+  if (!usable() || m < 8 || n < 8 || k < 8) return false;
+  Problem pr;
+  pr.M = m;
+  pr.N = n;
+  pr.K = k;
+  pr.a = a;
+  pr.lda = lda;
+  pr.trans_a = ta;
+  pr.b = b;
+  pr.b_rs = tb ? 1 : ldb;
+  pr.b_cs = tb ? ldb : 1;
+  pr.c = c;
+  pr.ldc = ldc;
+  pr.accumulate = accumulate;
+  pr.rows_per = m;
+  run_items(pr, 0, (n + NR - 1) / NR);
   return true;
 }
 

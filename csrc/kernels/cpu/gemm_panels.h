@@ -11,6 +11,14 @@ namespace ranvier::cpu {
 // OpenBLAS should run it instead.
 bool gemm_panels_f32(const GemmSpec& s);
 
+// C = op(A) @ op(B) (accumulate: C += that), all row-major with leading dimensions as in BLAS,
+// on the calling thread alone (for kernels that run many small products inside their own
+// parallel loops). Returns false, touching nothing, where the panel path is not available (no
+// AVX-512, switched off) or the product is tiny; the caller then uses blas_gemm.
+bool gemm_panels_serial_f32(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const float* a,
+                            int64_t lda, const float* b, int64_t ldb, bool accumulate, float* c,
+                            int64_t ldc);
+
 // Whether the panel path is used at all (on by default where the CPU has AVX-512); tests and
 // benchmarks switch it off to compare with OpenBLAS. Returns the previous setting.
 bool set_gemm_panels_enabled(bool on);
