@@ -51,8 +51,15 @@ RV_ALWAYS_INLINE void gelu_grad_range(bool tanh_form, bool forward, const T* __r
   } else if (!tanh_form) {
     for (int64_t i = b; i < e; ++i) {
       const T v = x[i];
-      const T cdf = T(0.5) * (T(1) + erf_t(v * T(kSqrtHalf)));
-      const T pdf = exp_t(T(-0.5) * v * v) * T(kInvSqrt2Pi);
+      T cdf, pdf;
+      if constexpr (std::is_same_v<T, float>) {  // erf's own exp(-(v / sqrt 2)^2) is phi's
+        float gauss;
+        cdf = 0.5f * (1.0f + erf_f(v * float(kSqrtHalf), gauss));
+        pdf = gauss * float(kInvSqrt2Pi);
+      } else {
+        cdf = T(0.5) * (T(1) + erf_t(v * T(kSqrtHalf)));
+        pdf = exp_t(T(-0.5) * v * v) * T(kInvSqrt2Pi);
+      }
       out[i] = g[i] * (cdf + v * pdf);
     }
   } else {

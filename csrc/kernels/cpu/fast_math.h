@@ -39,8 +39,9 @@ RV_ALWAYS_INLINE float sigmoid_f(float x) { return 1.0f / (1.0f + exp_f(-x)); }
 
 RV_ALWAYS_INLINE float tanh_f(float x) { return 1.0f - 2.0f / (exp_f(2.0f * x) + 1.0f); }
 
-// erf(x) = sign(x) (1 - poly(t) exp(-x^2)), t = 1 / (1 + p |x|) (a five-term fit in t).
-RV_ALWAYS_INLINE float erf_f(float x) {
+// erf(x) = sign(x) (1 - poly(t) exp(-x^2)), t = 1 / (1 + p |x|) (a five-term fit in t); the
+// second form also hands back the exp(-x^2) it computed (gelu's backward needs it too).
+RV_ALWAYS_INLINE float erf_f(float x, float& gauss) {
   const float ax = std::fabs(x);
   const float t = 1.0f / (1.0f + 0.3275911f * ax);
   float p = 1.061405429f;
@@ -48,8 +49,13 @@ RV_ALWAYS_INLINE float erf_f(float x) {
   p = p * t + 1.421413741f;
   p = p * t - 0.284496736f;
   p = p * t + 0.254829592f;
-  const float y = 1.0f - p * t * exp_f(-ax * ax);
+  gauss = exp_f(-ax * ax);
+  const float y = 1.0f - p * t * gauss;
   return std::copysign(y, x);
+}
+RV_ALWAYS_INLINE float erf_f(float x) {
+  float gauss;
+  return erf_f(x, gauss);
 }
 
 }  // namespace ranvier::cpu
