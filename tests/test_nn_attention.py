@@ -320,3 +320,77 @@ def test_mha_vs_torch():
     ro, rw = rm(*(from_np(x),) * 3, key_padding_mask=from_np(kpm))
     assert_close(ro, to.detach().numpy(), rtol=1e-4, atol=1e-5)
     assert_close(rw, tw.detach().numpy(), rtol=1e-4, atol=1e-5)
+
+
+def _heads(x, B, T, H, D):
+    """[B, T, H * D] -> [B, H, T, D] (a view, as a GPT block makes its heads)."""
+    return x.view(B, T, H, D).transpose(1, 2)
+
+
+def test_sdpa_on_head_views_of_a_fused_projection():
+    """q, k, v as head views of one [B, T, 3C] tensor (strided rows, interleaved heads), as a
+    GPT block makes them: values and all gradients against NumPy, and on the CPU the output
+    and gradients come back in the views' memory order, so the transposes back to [B, T, C]
+    are free."""
+    rng = np.random.default_rng(21)
+    B, T, H, D = 3, 70, 4, 8
+    C = H * D
+    x = rand_np((B, T, 3 * C), rng=rng)
+    gout = rand_np((B, H, T, D), rng=rng)
+    qkv = from_np(x, requires_grad=True)
+    q, k, v = (_heads(t, B, T, H, D) for t in qkv.split(C, dim=2))
+    out = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+    xq, xk, xv = (x[..., i * C:(i + 1) * C].reshape(B, T, H, D).transpose(0, 2, 1, 3)
+                  for i in range(3))
+    assert_close(out, np_sdpa(xq, xk, xv, causal=True).astype(np.float32), rtol=1e-4,
+                 atol=1e-5)
+    assert out.transpose(1, 2).is_contiguous()
+    out.backward(from_np(gout))
+    # the reference gradients, by the chain rule in float64
+    s = np.matmul(xq, np.swapaxes(xk, -1, -2)) / math.sqrt(D)
+    s = np.where(np.tril(np.ones((T, T), dtype=bool)), s, -np.inf)
+    p = np_softmax(s)
+    g = gout.astype(np.float64)
+    dv = np.matmul(np.swapaxes(p, -1, -2), g)
+    dp = np.matmul(g, np.swapaxes(xv, -1, -2))
+    ds = p * (dp - (dp * p).sum(-1, keepdims=True)) / math.sqrt(D)
+    dq, dk = np.matmul(ds, xk), np.matmul(np.swapaxes(ds, -1, -2), xq)
+    ref = np.concatenate([t.transpose(0, 2, 1, 3).reshape(B, T, C) for t in (dq, dk, dv)], -1)
+    assert_close(qkv.grad, ref.astype(np.float32), rtol=1e-4, atol=1e-5)
+
+
+def test_sdpa_gradcheck_head_views_broadcast_and_many_batch_dims():
+    rng = np.random.default_rng(22)
+    B, T, H, D = 2, 5, 2, 3
+    x = rand_np((B, T, 3 * H * D), dtype=np.float64, rng=rng)
+
+    def heads_attention(t):
+        q, k, v = (_heads(u, B, T, H, D) for u in t.split(H * D, dim=2))
+        return F.scaled_dot_product_attention(q, k, v, is_causal=True)
+    assert gradcheck(heads_attention, x)
+    # keys and values broadcast over the batch (stride 0 dims), a mask over two batch dims
+    q = rand_np((2, 3, 4, 3), dtype=np.float64, rng=rng)
+    k = rand_np((1, 3, 6, 3), dtype=np.float64, rng=rng)
+    v = rand_np((3, 6, 2), dtype=np.float64, rng=rng)
+    m = from_np(rand_np((2, 1, 4, 6), dtype=np.float64, rng=rng))
+    assert gradcheck(lambda a, b, c: F.scaled_dot_product_attention(a, b, c, attn_mask=m),
+                     q, k, v)
+    out = F.scaled_dot_product_attention(from_np(q), from_np(k), from_np(v), attn_mask=m)
+    assert_close(out, np_sdpa(q, k, v, m.numpy()), rtol=1e-10, atol=1e-12)
+    # more batch dims than the strided form holds (4): the inputs are flattened first
+    q5 = rand_np((2, 1, 2, 1, 2, 3, 2), dtype=np.float64, rng=rng)
+    k5 = rand_np((2, 1, 2, 1, 2, 4, 2), dtype=np.float64, rng=rng)
+    assert gradcheck(lambda a, b: F.scaled_dot_product_attention(a, b, b), q5, k5)
+    out = F.scaled_dot_product_attention(from_np(q5), from_np(k5), from_np(k5))
+    assert_close(out, np_sdpa(q5, k5, k5), rtol=1e-10, atol=1e-12)
+
+
+def test_sdpa_inputs_whose_last_dim_is_strided():
+    rng = np.random.default_rng(23)
+    q = rand_np((2, 4, 5), rng=rng)
+    k = rand_np((2, 6, 5), rng=rng)
+    v = rand_np((2, 6, 3), rng=rng)
+    tq = from_np(np.ascontiguousarray(np.swapaxes(q, -1, -2))).transpose(-1, -2)
+    tk = from_np(np.repeat(k, 2, axis=-1))[..., ::2]
+    out = F.scaled_dot_product_attention(tq, tk, from_np(v))
+    assert_close(out, np_sdpa(q, k, v).astype(np.float32), rtol=1e-4, atol=1e-5)

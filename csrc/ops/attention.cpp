@@ -4,10 +4,14 @@
 // their logsumexp is kept in float32.
 #include "ops/attention.h"
 
+#include <algorithm>
+#include <vector>
+
 #include "autograd/function.h"
 #include "ops/copy.h"
 #include "ops/factory.h"
 #include "ops/iter.h"
+#include "ops/shape.h"
 
 namespace ranvier {
 
@@ -17,12 +21,52 @@ using autograd::TensorList;
 KernelSlot<AttnKernel> sdpa_forward_kernel{"sdpa_forward"};
 KernelSlot<AttnKernel> sdpa_backward_kernel{"sdpa_backward"};
 
+namespace {
+
+// A dense tensor of `sizes` whose dims lie in memory in the order of like's strides (largest
+// first, the last dim innermost): results and gradients of views of a larger tensor (the heads
+// of a fused qkv projection, [B, T, H, D] seen as [B, H, T, D]) then transpose back to it
+// without copies.
+Tensor empty_in_order_of(const Tensor& like, const Shape& sizes, DType dt) {
+  const int64_t n = int64_t(sizes.size());
+  std::vector<int64_t> order(size_t(n - 1));
+  for (int64_t i = 0; i < n - 1; ++i) order[size_t(i)] = i;
+  std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) {
+    return like.strides()[size_t(a)] > like.strides()[size_t(b)];
+  });
+  order.push_back(n - 1);
+  Shape strides(size_t(n), 1);
+  int64_t step = 1;
+  for (int64_t i = n - 1; i >= 0; --i) {
+    strides[size_t(order[size_t(i)])] = step;
+    step *= std::max<int64_t>(sizes[size_t(order[size_t(i)])], 1);
+  }
+  return empty_strided(sizes, strides, dt, like.device());
+}
+
+// t itself when its last dim is contiguous (the strided form reads rows through their stride),
+// else a contiguous copy.
+Tensor rows_readable(const Tensor& t) {
+  return t.sizes().back() <= 1 || t.strides().back() == 1 ? t : contiguous(t);
+}
+
+void set_strides(AttnStrides& st, const Tensor& t, int nb) {
+  for (int d = 0; d < nb; ++d) st.bs[d] = t.strides()[size_t(d)];
+  st.rs = t.strides()[size_t(nb)];
+}
+
+}  // namespace
+
+// q: [*batch, L, E], k: [*batch, S, E], v: [*batch, S, Ev], mask [*batch, L, S] or undefined.
+// On the CPU the kernels read and write every operand through its strides (AttnSpec's strided
+// form), so head views of a fused projection cost no copies; elsewhere they get contiguous
+// [B, L, E] blocks (B the product of the batch dims).
 Tensor scaled_dot_product_attention_fused(const Tensor& q, const Tensor& k, const Tensor& v,
                                           const Tensor& mask, double scale, bool causal) {
   const char* op = "scaled_dot_product_attention";
-  RV_CHECK(q.dim() == 3 && k.dim() == 3 && v.dim() == 3, op,
-           ": expected 3-D query, key and value, got ", q.describe(), ", ", k.describe(), ", ",
-           v.describe());
+  RV_CHECK(q.dim() >= 3 && k.dim() == q.dim() && v.dim() == q.dim(), op,
+           ": expected query, key and value with the same number of dims, at least 3, got ",
+           q.describe(), ", ", k.describe(), ", ", v.describe());
   const bool half = is_reduced_float(q.dtype());
   RV_CHECK_TYPE(q.dtype() == DType::Float32 || q.dtype() == DType::Float64 ||
                     (half && converts_16bit(q.device())),
@@ -32,19 +76,37 @@ Tensor scaled_dot_product_attention_fused(const Tensor& q, const Tensor& k, cons
   RV_CHECK(k.dtype() == q.dtype() && v.dtype() == q.dtype(), op,
            ": query, key and value must have the same dtype, got ", q.describe(), ", ",
            k.describe(), ", ", v.describe());
-  const int64_t B = q.sizes()[0], L = q.sizes()[1], E = q.sizes()[2];
-  const int64_t S = k.sizes()[1], Ev = v.sizes()[2];
-  RV_CHECK(k.sizes()[0] == B && v.sizes()[0] == B && k.sizes()[2] == E && v.sizes()[1] == S,
-           op, ": shapes do not match: query ", q.describe(), ", key ", k.describe(),
-           ", value ", v.describe());
+  const int nb = int(q.dim()) - 2;
+  const Shape batch(q.sizes().begin(), q.sizes().begin() + nb);
+  const int64_t L = q.sizes()[size_t(nb)], E = q.sizes()[size_t(nb + 1)];
+  const int64_t S = k.sizes()[size_t(nb)], Ev = v.sizes()[size_t(nb + 1)];
+  auto with_batch = [&](int64_t r, int64_t c) {
+    Shape sh = batch;
+    sh.push_back(r);
+    sh.push_back(c);
+    return sh;
+  };
+  RV_CHECK(k.sizes() == with_batch(S, E) && v.sizes() == with_batch(S, Ev), op,
+           ": shapes do not match: query ", q.describe(), ", key ", k.describe(), ", value ",
+           v.describe());
   if (mask.defined()) {
-    RV_CHECK(mask.dtype() == q.dtype() && mask.sizes() == Shape({B, L, S}), op,
-             ": expected a mask of shape ", shape_str(Shape({B, L, S})), " and dtype of the "
+    RV_CHECK(mask.dtype() == q.dtype() && mask.sizes() == with_batch(L, S), op,
+             ": expected a mask of shape ", shape_str(with_batch(L, S)), " and dtype of the "
              "query, got ", mask.describe());
   }
-  Tensor qc = contiguous(detach(q)), kc = contiguous(detach(k)), vc = contiguous(detach(v));
-  Tensor mc = mask.defined() ? detach(mask) : Tensor();
-  Tensor out = empty({B, L, Ev}, q.dtype(), q.device());
+  int64_t B = 1;
+  for (int64_t d : batch) B *= d;
+  const Shape out_shape = with_batch(L, Ev);
+  // The strided form on the CPU (up to kMaxAttnBatch batch dims); contiguous blocks elsewhere.
+  const bool strided = q.device().is_cpu() && nb <= kMaxAttnBatch;
+  auto prepare = [&](const Tensor& t, int64_t r, int64_t c) {
+    return strided ? rows_readable(detach(t)) : contiguous(reshape(detach(t), {B, r, c}));
+  };
+  Tensor qc = prepare(q, L, E), kc = prepare(k, S, E), vc = prepare(v, S, Ev);
+  Tensor mc;
+  if (mask.defined()) mc = strided ? detach(mask) : reshape(detach(mask), {B, L, S});
+  Tensor out = strided ? empty_in_order_of(qc, out_shape, q.dtype())
+                       : empty(out_shape, q.dtype(), q.device());  // = contiguous [B, L, Ev]
   Tensor lse = empty({B, L}, half ? DType::Float32 : q.dtype(), q.device());
   AttnSpec spec;
   spec.dtype = q.dtype();
@@ -55,19 +117,31 @@ Tensor scaled_dot_product_attention_fused(const Tensor& q, const Tensor& k, cons
   spec.ev = Ev;
   spec.scale = scale;
   spec.causal = causal;
+  const int mnb = strided ? nb : 1;  // the mask's batch dims
   if (mc.defined()) {
-    spec.mb = mc.strides()[0];
-    spec.ml = mc.strides()[1];
-    spec.ms = mc.strides()[2];
+    spec.mb = strided ? 0 : mc.strides()[0];
+    spec.ml = mc.strides()[size_t(mnb)];
+    spec.ms = mc.strides()[size_t(mnb + 1)];
   }
-  auto fill = [](AttnSpec& s, const Tensor& qq, const Tensor& kk, const Tensor& vv,
-                 const Tensor& mm, const Tensor& oo, const Tensor& ll) {
+  if (strided) {
+    spec.nbatch = nb;
+    for (int d = 0; d < nb; ++d) spec.batch_sizes[d] = batch[size_t(d)];
+    if (mc.defined()) set_strides(spec.smask, mc, nb);
+  }
+  auto fill = [strided, nb](AttnSpec& s, const Tensor& qq, const Tensor& kk, const Tensor& vv,
+                            const Tensor& mm, const Tensor& oo, const Tensor& ll) {
     s.q = qq.data_ptr();
     s.k = kk.data_ptr();
     s.v = vv.data_ptr();
     s.mask = mm.defined() ? mm.data_ptr() : nullptr;
     s.out = oo.data_ptr();
     s.lse = ll.data_ptr();
+    if (strided) {
+      set_strides(s.sq, qq, nb);
+      set_strides(s.sk, kk, nb);
+      set_strides(s.sv, vv, nb);
+      set_strides(s.sout, oo, nb);
+    }
   };
   fill(spec, qc, kc, vc, mc, out, lse);
   if (out.numel() > 0) sdpa_forward_kernel.get(q.device(), op)(spec);
@@ -76,6 +150,7 @@ Tensor scaled_dot_product_attention_fused(const Tensor& q, const Tensor& k, cons
   std::vector<Tensor> saved{qc, kc, vc, outd, lse};
   if (mc.defined()) saved.push_back(mc);
   const bool has_mask = mc.defined();
+  const Shape q_shape = q.sizes(), k_shape = k.sizes(), v_shape = v.sizes();
   autograd::record("ScaledDotProductAttentionBackward0", {q, k, v}, {&out}, saved, {},
                    [=](BackwardContext& ctx) {
     RV_CHECK_NOT_IMPLEMENTED(!autograd::GradMode::is_enabled(), op,
@@ -83,23 +158,31 @@ Tensor scaled_dot_product_attention_fused(const Tensor& q, const Tensor& k, cons
     Tensor sq = ctx.saved(0), sk = ctx.saved(1), sv = ctx.saved(2), so = ctx.saved(3),
            sl = ctx.saved(4);
     Tensor sm = has_mask ? ctx.saved(5) : Tensor();
-    Tensor g = contiguous(to_dtype(ctx.grad(), sq.dtype()));
+    Tensor g = to_dtype(ctx.grad(), sq.dtype());
+    g = strided ? rows_readable(g) : contiguous(reshape(g, {B, L, Ev}));
     AttnSpec s = spec;
     fill(s, sq, sk, sv, sm, so, sl);
     s.grad = g.data_ptr();
+    if (strided) set_strides(s.sgrad, g, nb);
     // The kernels write every element; without a key (S = 0) the gradients are zero.
     const bool run = s.b * s.l * s.s > 0;
-    auto grad_like = [run](const Tensor& t) {
-      return run ? empty(t.sizes(), t.dtype(), t.device())
-                 : zeros(t.sizes(), t.dtype(), t.device());
+    // (in the input's shape; without the strided form its memory is the contiguous block)
+    auto grad_like = [run, strided](const Tensor& t, const Shape& shape) {
+      if (!run) return zeros(shape, t.dtype(), t.device());
+      return strided ? empty_in_order_of(t, shape, t.dtype()) : empty(shape, t.dtype(), t.device());
     };
     Tensor gq, gk, gv;
-    if (ctx.needs(0)) gq = grad_like(sq);
-    if (ctx.needs(1)) gk = grad_like(sk);
-    if (ctx.needs(2)) gv = grad_like(sv);
+    if (ctx.needs(0)) gq = grad_like(sq, q_shape);
+    if (ctx.needs(1)) gk = grad_like(sk, k_shape);
+    if (ctx.needs(2)) gv = grad_like(sv, v_shape);
     s.gq = gq.defined() ? gq.data_ptr() : nullptr;
     s.gk = gk.defined() ? gk.data_ptr() : nullptr;
     s.gv = gv.defined() ? gv.data_ptr() : nullptr;
+    if (strided) {
+      if (gq.defined()) set_strides(s.sgq, gq, nb);
+      if (gk.defined()) set_strides(s.sgk, gk, nb);
+      if (gv.defined()) set_strides(s.sgv, gv, nb);
+    }
     if (run) sdpa_backward_kernel.get(sq.device(), op)(s);
     return TensorList{gq, gk, gv};
   });

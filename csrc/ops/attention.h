@@ -13,6 +13,14 @@ namespace ranvier {
 Tensor scaled_dot_product_attention_fused(const Tensor& q, const Tensor& k, const Tensor& v,
                                           const Tensor& mask, double scale, bool causal);
 
+// Strides of one operand of AttnSpec's strided form: batch entry (i_0, ..., i_{n-1}) starts at
+// sum_d i_d * bs[d] elements, its rows are rs apart, its columns adjacent.
+constexpr int kMaxAttnBatch = 4;
+struct AttnStrides {
+  int64_t bs[kMaxAttnBatch] = {};
+  int64_t rs = 0;
+};
+
 struct AttnSpec {
   DType dtype;
   int64_t b = 0, l = 0, s = 0, e = 0, ev = 0;
@@ -29,6 +37,13 @@ struct AttnSpec {
   void* gq = nullptr;  // or null; backward: every element written (the buffers come unset)
   void* gk = nullptr;
   void* gv = nullptr;
+  // The strided form (CPU only; elsewhere nbatch is 0 and every operand is contiguous as above).
+  // With nbatch > 0 the b entries are the batch_sizes[0..nbatch) grid in row-major order and each
+  // operand is read or written through its strides (lse stays contiguous [b, l]); the mask's
+  // entry starts at its batch strides, its (i, j) at i * ml + j * ms from there (mb unused).
+  int nbatch = 0;
+  int64_t batch_sizes[kMaxAttnBatch] = {};
+  AttnStrides sq, sk, sv, smask, sout, sgrad, sgq, sgk, sgv;
 };
 using AttnKernel = void (*)(const AttnSpec& s);
 extern KernelSlot<AttnKernel> sdpa_forward_kernel;

@@ -79,6 +79,21 @@ void mm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, double scale, const T
   blas_gemm(std::is_same_v<T, double>, ta, tb, m, n, k, scale, a, lda, b, ldb, beta, c, ldc);
 }
 
+// Where batch entry b of an operand starts (in elements), and its row stride: AttnSpec's
+// strided form, or contiguous [b, rows, cols] blocks.
+int64_t entry(const AttnSpec& p, const AttnStrides& st, int64_t b, int64_t block) {
+  if (p.nbatch == 0) return b * block;
+  int64_t off = 0;
+  for (int d = p.nbatch - 1; d >= 0; --d) {
+    off += (b % p.batch_sizes[d]) * st.bs[d];
+    b /= p.batch_sizes[d];
+  }
+  return off;
+}
+int64_t row_stride(const AttnSpec& p, const AttnStrides& st, int64_t cols) {
+  return p.nbatch == 0 ? cols : st.rs;
+}
+
 template <typename T>
 int64_t key_end(const AttnSpec& p, int64_t i) {
   return p.causal ? std::min(p.s, i + 1) : p.s;
@@ -101,12 +116,13 @@ void for_items(int64_t n, const F& f) {
 // lse_out and normalises; returns nothing.
 template <typename T>
 void scores(const AttnSpec& p, int64_t b, int64_t i0, int64_t n, int64_t se, T* sc) {
-  const T* q = static_cast<const T*>(p.q) + (b * p.l + i0) * p.e;
-  const T* k = static_cast<const T*>(p.k) + b * p.s * p.e;
-  mm<T>(false, true, n, se, p.e, p.scale, q, p.e, k, p.e, 0.0, sc, se);
+  const int64_t qs = row_stride(p, p.sq, p.e), ks = row_stride(p, p.sk, p.e);
+  const T* q = static_cast<const T*>(p.q) + entry(p, p.sq, b, p.l * p.e) + i0 * qs;
+  const T* k = static_cast<const T*>(p.k) + entry(p, p.sk, b, p.s * p.e);
+  mm<T>(false, true, n, se, p.e, p.scale, q, qs, k, ks, 0.0, sc, se);
   const T* mask = static_cast<const T*>(p.mask);
   if (!mask) return;
-  const T* mb = mask + b * p.mb;
+  const T* mb = mask + (p.nbatch == 0 ? b * p.mb : entry(p, p.smask, b, 0));
   for (int64_t r = 0; r < n; ++r) {
     const int64_t i = i0 + r;
     T* row = sc + r * se;
@@ -125,7 +141,8 @@ void sdpa_forward(const AttnSpec& p) {
       const int64_t b = it / nblk, i0 = (it % nblk) * kBlock;
       const int64_t n = std::min(kBlock, p.l - i0);
       const int64_t se = p.causal ? std::min(p.s, i0 + n) : p.s;
-      T* out = static_cast<T*>(p.out) + (b * p.l + i0) * p.ev;
+      const int64_t os = row_stride(p, p.sout, p.ev);
+      T* out = static_cast<T*>(p.out) + entry(p, p.sout, b, p.l * p.ev) + i0 * os;
       T* lse = static_cast<T*>(p.lse) + b * p.l + i0;
       sc.resize(size_t(n * std::max<int64_t>(se, 1)));
       if (se > 0) scores<T>(p, b, i0, n, se, sc.data());
@@ -149,11 +166,12 @@ void sdpa_forward(const AttnSpec& p) {
       }
       if (p.ev > 0) {
         if (se > 0) {
-          const T* v = static_cast<const T*>(p.v) + b * p.s * p.ev;
-          mm<T>(false, false, n, p.ev, se, 1.0, sc.data(), se, v, p.ev, 0.0, out, p.ev);
+          const T* v = static_cast<const T*>(p.v) + entry(p, p.sv, b, p.s * p.ev);
+          mm<T>(false, false, n, p.ev, se, 1.0, sc.data(), se, v, row_stride(p, p.sv, p.ev), 0.0,
+                out, os);
         }
         for (int64_t r = 0; r < n; ++r)
-          if (empty_row[size_t(r)]) std::fill(out + r * p.ev, out + (r + 1) * p.ev, nan);
+          if (empty_row[size_t(r)]) std::fill(out + r * os, out + r * os + p.ev, nan);
       }
     }
   });
@@ -165,26 +183,36 @@ void sdpa_backward(const AttnSpec& p) {
   T* gq = static_cast<T*>(p.gq);
   T* gk = static_cast<T*>(p.gk);
   T* gv = static_cast<T*>(p.gv);
+  const int64_t qs = row_stride(p, p.sq, p.e), ks = row_stride(p, p.sk, p.e),
+                vs = row_stride(p, p.sv, p.ev), os = row_stride(p, p.sout, p.ev),
+                gs = row_stride(p, p.sgrad, p.ev), gqs = row_stride(p, p.sgq, p.e),
+                gks = row_stride(p, p.sgk, p.e), gvs = row_stride(p, p.sgv, p.ev);
+  // the gradients come unset (AttnSpec): zero what is accumulated or may be skipped
+  auto zero_rows = [](T* m, int64_t rows, int64_t cols, int64_t rs) {
+    for (int64_t r = 0; r < rows; ++r) std::fill(m + r * rs, m + r * rs + cols, T(0));
+  };
   for_items(p.b, [&](int64_t b0, int64_t b1) {
-    std::vector<T> sc, dp, gqb;
+    std::vector<T> sc, dp;
     for (int64_t b = b0; b < b1; ++b) {
-      const T* kb = static_cast<const T*>(p.k) + b * p.s * p.e;
-      const T* vb = static_cast<const T*>(p.v) + b * p.s * p.ev;
-      T* gkb = gk ? gk + b * p.s * p.e : nullptr;
-      T* gvb = gv ? gv + b * p.s * p.ev : nullptr;
-      // the gradients come unset (AttnSpec): zero what is accumulated or may be skipped
-      if (gkb) std::fill(gkb, gkb + p.s * p.e, T(0));
-      if (gvb) std::fill(gvb, gvb + p.s * p.ev, T(0));
-      if (gq) std::fill(gq + b * p.l * p.e, gq + (b + 1) * p.l * p.e, T(0));
+      const T* kb = static_cast<const T*>(p.k) + entry(p, p.sk, b, p.s * p.e);
+      const T* vb = static_cast<const T*>(p.v) + entry(p, p.sv, b, p.s * p.ev);
+      T* gkb = gk ? gk + entry(p, p.sgk, b, p.s * p.e) : nullptr;
+      T* gvb = gv ? gv + entry(p, p.sgv, b, p.s * p.ev) : nullptr;
+      T* gqb0 = gq ? gq + entry(p, p.sgq, b, p.l * p.e) : nullptr;
+      if (gkb) zero_rows(gkb, p.s, p.e, gks);
+      if (gvb) zero_rows(gvb, p.s, p.ev, gvs);
+      if (gqb0) zero_rows(gqb0, p.l, p.e, gqs);
+      const T* q0 = static_cast<const T*>(p.q) + entry(p, p.sq, b, p.l * p.e);
+      const T* g0 = static_cast<const T*>(p.grad) + entry(p, p.sgrad, b, p.l * p.ev);
+      const T* out0 = static_cast<const T*>(p.out) + entry(p, p.sout, b, p.l * p.ev);
       for (int64_t i0 = 0; i0 < p.l; i0 += kBlock) {
         const int64_t n = std::min(kBlock, p.l - i0);
         const int64_t se = p.causal ? std::min(p.s, i0 + n) : p.s;
         if (se == 0) continue;
-        const int64_t r0 = b * p.l + i0;
-        const T* qb = static_cast<const T*>(p.q) + r0 * p.e;
-        const T* g = static_cast<const T*>(p.grad) + r0 * p.ev;
-        const T* out = static_cast<const T*>(p.out) + r0 * p.ev;
-        const T* lse = static_cast<const T*>(p.lse) + r0;
+        const T* qb = q0 + i0 * qs;
+        const T* g = g0 + i0 * gs;
+        const T* out = out0 + i0 * os;
+        const T* lse = static_cast<const T*>(p.lse) + b * p.l + i0;
         sc.resize(size_t(n * se));
         dp.resize(size_t(n * se));
         scores<T>(p, b, i0, n, se, sc.data());
@@ -195,16 +223,16 @@ void sdpa_backward(const AttnSpec& p) {
           std::fill(row + jend, row + se, T(0));
         }
         if (gvb && p.ev > 0)
-          mm<T>(true, false, se, p.ev, n, 1.0, sc.data(), se, g, p.ev, 1.0, gvb, p.ev);
+          mm<T>(true, false, se, p.ev, n, 1.0, sc.data(), se, g, gs, 1.0, gvb, gvs);
         if (!gq && !gkb) continue;
         if (p.ev > 0)
-          mm<T>(false, true, n, se, p.ev, 1.0, g, p.ev, vb, p.ev, 0.0, dp.data(), se);
+          mm<T>(false, true, n, se, p.ev, 1.0, g, gs, vb, vs, 0.0, dp.data(), se);
         else
           std::fill(dp.begin(), dp.end(), T(0));
         for (int64_t r = 0; r < n; ++r) {
           T d = 0;
           if (lse[r] != ninf)
-            for (int64_t c = 0; c < p.ev; ++c) d += g[r * p.ev + c] * out[r * p.ev + c];
+            for (int64_t c = 0; c < p.ev; ++c) d += g[r * gs + c] * out[r * os + c];
           const T* pr = sc.data() + r * se;
           T* dr = dp.data() + r * se;
           const T sc_ = T(p.scale);
@@ -212,9 +240,9 @@ void sdpa_backward(const AttnSpec& p) {
         }
         if (p.e == 0) continue;
         if (gq)
-          mm<T>(false, false, n, p.e, se, 1.0, dp.data(), se, kb, p.e, 0.0, gq + r0 * p.e, p.e);
+          mm<T>(false, false, n, p.e, se, 1.0, dp.data(), se, kb, ks, 0.0, gqb0 + i0 * gqs, gqs);
         if (gkb)
-          mm<T>(true, false, se, p.e, n, 1.0, dp.data(), se, qb, p.e, 1.0, gkb, p.e);
+          mm<T>(true, false, se, p.e, n, 1.0, dp.data(), se, qb, qs, 1.0, gkb, gks);
       }
     }
   });

@@ -51,26 +51,23 @@ def _scores_shape(query, key, value):
 
 
 def _fused(query, key, value, attn_mask, scale, is_causal):
-    """The fused C++ kernel on [B, L, E] views; leading dims (with the mask's) broadcast."""
+    """The fused C++ kernel; leading dims (with the mask's) broadcast. The inputs go as expanded
+    views (at least one batch dim): the CPU kernels read them through their strides."""
     L, S, Ev = query.shape[-2], key.shape[-2], value.shape[-1]
     mshape = () if attn_mask is None else tuple(attn_mask.shape[:-2])
     batch = _batch_shape(query.shape[:-2], key.shape[:-2], value.shape[:-2], mshape)
-    B = 1
-    for d in batch:
-        B *= d
-
-    def flat(t, last2):
-        return t.expand(batch + last2).reshape((B,) + last2)
-    q = flat(query, tuple(query.shape[-2:]))
-    k = flat(key, tuple(key.shape[-2:]))
-    v = flat(value, tuple(value.shape[-2:]))
+    unbatched = batch == ()
+    batch = batch or (1,)
+    q = query.expand(batch + tuple(query.shape[-2:]))
+    k = key.expand(batch + tuple(key.shape[-2:]))
+    v = value.expand(batch + tuple(value.shape[-2:]))
     m = None
     if attn_mask is not None:
         m = (_bool_to_additive(attn_mask, query.dtype) if _is_bool(attn_mask)
              else attn_mask)
-        m = m.expand(batch + (L, S)).reshape(B, L, S)
+        m = m.expand(batch + (L, S))
     out = _C._scaled_dot_product_attention(q, k, v, m, float(scale), bool(is_causal))
-    return out.reshape(batch + (L, Ev))
+    return out.reshape(L, Ev) if unbatched else out
 
 
 def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0,
