@@ -26,9 +26,11 @@ namespace {
 // A dense tensor of `sizes` whose dims lie in memory in the order of like's strides (largest
 // first, the last dim innermost): results and gradients of views of a larger tensor (the heads
 // of a fused qkv projection, [B, T, H, D] seen as [B, H, T, D]) then transpose back to it
-// without copies.
+// without copies. A broadcast `like` (a stride 0) gets a contiguous tensor.
 Tensor empty_in_order_of(const Tensor& like, const Shape& sizes, DType dt) {
   const int64_t n = int64_t(sizes.size());
+  for (int64_t st : like.strides())
+    if (st == 0) return empty(sizes, dt, like.device());
   std::vector<int64_t> order(size_t(n - 1));
   for (int64_t i = 0; i < n - 1; ++i) order[size_t(i)] = i;
   std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) {

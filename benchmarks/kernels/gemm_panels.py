@@ -1,0 +1,79 @@
+"""Timings of the float32 GEMMs of the training workloads: ranvier's panel GEMM
+(kernels/cpu/gemm_panels.cpp, Note [Panel GEMM]), the same products through OpenBLAS
+(_C._set_gemm_panels(False)) and PyTorch (MKL), in one process, medians of repeats, GFLOP/s.
+Each Linear layer gives three products: the forward x @ W^T + b (F.linear), the input
+gradient dY @ W and the weight gradient dY^T @ X (A a transposed view).
+
+Usage: python benchmarks/kernels/gemm_panels.py [--threads 2] [--reps 30] [--workload gpt]
+
+Variants measured on the 2-core Zen 4 machine (AVX-512), 2 threads, GFLOP/s (OpenBLAS ->
+panels; PyTorch in the same runs 150-200):
+  gpt shapes (1024 rows; Linear 128->384, 128->128, 128->512, 512->128, 128->96):
+    forward 172-189 -> 200-213, dX 178-200 -> 185-219, dW 93-184 -> 182-204 (OpenBLAS ran
+    the dW of 96 and 128 outputs on one thread: 93 -> 187)
+  mlp shapes (128 rows; Linear 784->512, 512->256): forward 158-192 -> 181-213, dX 173-195 ->
+    204-211
+  square products: 256 185-192 -> 221-224, 512 201-206 -> 210-224, 1024 202-205 -> 182-213,
+    2048 201-213 -> 195-213 (not taken: past 8 MB of A the path leaves it to OpenBLAS)
+  Dropped on the way: packing a transposed weight with a scalar loop (the mlp forward, 128 rows
+    against 784 x 512: 0.99x of OpenBLAS; 16 x 16 register transposes: 1.13x); memcpy per
+    panel row for a row-major B (the gpt step's 2.5% in memmove; two masked 16-float moves,
+    then no copy at all when the panel's 32 columns are there).
+"""
+import argparse
+import os
+import sys
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _timing import call_seconds, libraries  # noqa: E402
+
+LAYERS = {"gpt": (1024, [(128, 384), (128, 128), (128, 512), (512, 128), (128, 96)]),
+          "mlp": (128, [(784, 512), (512, 256), (256, 10)])}
+
+
+def products(lib, rows, fan_in, fan_out, rng):
+    """The three products of one Linear layer as zero-argument callables."""
+    x = lib.tensor(rng.standard_normal((rows, fan_in)).astype(np.float32))
+    w = lib.tensor(rng.standard_normal((fan_out, fan_in)).astype(np.float32))
+    b = lib.tensor(rng.standard_normal(fan_out).astype(np.float32))
+    dy = lib.tensor(rng.standard_normal((rows, fan_out)).astype(np.float32))
+    F = lib.nn.functional
+    return {"forward": lambda: F.linear(x, w, b), "dX": lambda: dy @ w,
+            "dW": lambda: dy.t() @ x}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--reps", type=int, default=30)
+    ap.add_argument("--workload", choices=sorted(LAYERS), default="gpt")
+    args = ap.parse_args()
+    libs = libraries(args.threads)
+    from ranvier import _C
+    rows, layers = LAYERS[args.workload]
+    print("%-18s %9s %9s %9s   GFLOP/s, medians of %d" % ("product", "OpenBLAS", "panels",
+                                                         "PyTorch", args.reps))
+    for fan_in, fan_out in layers:
+        made = {name: products(lib, rows, fan_in, fan_out, np.random.default_rng(0))
+                for name, lib in libs.items()}
+        flops = 2.0 * rows * fan_in * fan_out
+        for kind in ("forward", "dX", "dW"):
+            rates = {}
+            for label, on in (("OpenBLAS", False), ("panels", True)):
+                _C._set_gemm_panels(on)
+                ts = sorted(call_seconds(made["ranvier"][kind], args.reps))
+                rates[label] = flops / ts[len(ts) // 2] / 1e9
+            _C._set_gemm_panels(True)
+            if "torch" in made:
+                ts = sorted(call_seconds(made["torch"][kind], args.reps))
+                rates["PyTorch"] = flops / ts[len(ts) // 2] / 1e9
+            print("%-18s %9.1f %9.1f %9s" % ("%s %dx%d" % (kind, fan_in, fan_out),
+                                             rates["OpenBLAS"], rates["panels"],
+                                             "%.1f" % rates["PyTorch"] if "PyTorch" in rates
+                                             else "-"))
+
+
+if __name__ == "__main__":
+    main()
