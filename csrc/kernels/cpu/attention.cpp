@@ -69,7 +69,7 @@ void mm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, double scale, const T
         const T* b, int64_t ldb, double beta, T* c, int64_t ldc) {
   if constexpr (std::is_same_v<T, float>) {
     if ((beta == 0.0 || scale == 1.0) && (in_parallel_region() || get_num_threads() == 1) &&
-        gemm_panels_serial_f32(ta, tb, m, n, k, a, lda, b, ldb, beta == 1.0, c, ldc)) {
+        gemm_panels_blas_f32(ta, tb, m, n, k, a, lda, b, ldb, beta == 1.0, c, ldc, false)) {
       if (scale != 1.0)
         for (int64_t i = 0; i < m; ++i)
           for (int64_t j = 0; j < n; ++j) c[i * ldc + j] *= float(scale);

@@ -5,6 +5,9 @@
 #include <cstdint>
 #include <type_traits>
 
+#include "core/parallel.h"
+#include "kernels/cpu/gemm_panels.h"
+
 namespace ranvier::cpu {
 
 // Row-major GEMM through OpenBLAS: C = alpha * op(A) @ op(B) + beta * C (float or double).
@@ -13,7 +16,8 @@ void blas_gemm(bool is_double, bool trans_a, bool trans_b, int64_t m, int64_t n,
                void* c, int64_t ldc);
 
 // C = op(A) @ op(B) + beta * C for T = float or double, row-major, also for empty shapes (k == 0
-// with beta 0 zeroes C, any other beta leaves C as it is: callers pass beta 0 or 1).
+// with beta 0 zeroes C, any other beta leaves C as it is: callers pass beta 0 or 1). float goes
+// to the panel GEMM where it applies (on all threads, or on this one inside a parallel region).
 template <typename T>
 void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const T* a, int64_t lda, const T* b,
           int64_t ldb, double beta, T* c, int64_t ldc) {
@@ -22,6 +26,12 @@ void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const T* a, int64_t
     if (beta == 0.0)
       for (int64_t i = 0; i < m; ++i) std::fill(c + i * ldc, c + i * ldc + n, T(0));
     return;
+  }
+  if constexpr (std::is_same_v<T, float>) {  // Note [Panel GEMM]
+    if ((beta == 0.0 || beta == 1.0) &&
+        gemm_panels_blas_f32(ta, tb, m, n, k, a, lda, b, ldb, beta == 1.0, c, ldc,
+                             !in_parallel_region()))
+      return;
   }
   blas_gemm(std::is_same_v<T, double>, ta, tb, m, n, k, 1.0, a, lda, b, ldb, beta, c, ldc);
 }

@@ -23,6 +23,7 @@
 
 #include "core/parallel.h"
 #include "kernels/cpu/gemm_packed.h"
+#include "ops/matmul.h"
 
 namespace ranvier::cpu {
 
@@ -169,6 +170,18 @@ bool usable() {
   return enabled().load(std::memory_order_relaxed) && gemm_packed_isa() == 2;
 }
 
+// Runs pr on all threads (threaded) or on the calling one.
+void run(Problem& pr, bool threaded) {
+  const int64_t npanels = (pr.N + NR - 1) / NR;
+  const int64_t threads = threaded ? std::max<int64_t>(1, get_num_threads()) : 1;
+  pr.ranges = std::min<int64_t>(threads / std::gcd(npanels, threads), (pr.M + 7) / 8);
+  pr.rows_per = (((pr.M + pr.ranges - 1) / pr.ranges) + 7) / 8 * 8;
+  if (threaded && threads > 1)
+    parallel_for(0, npanels * pr.ranges, 1, [&](int64_t i0, int64_t i1) { run_items(pr, i0, i1); });
+  else
+    run_items(pr, 0, npanels * pr.ranges);
+}
+
 }  // namespace
 
 bool set_gemm_panels_enabled(bool on) { return enabled().exchange(on); }
@@ -199,19 +212,14 @@ bool gemm_panels_f32(const GemmSpec& s) {
   pr.ldc = s.n;
   pr.bias = reinterpret_cast<const float*>(s.c_row);
   pr.accumulate = s.beta == 1.0 && pr.bias == nullptr;
-  const int64_t npanels = (pr.N + NR - 1) / NR;
-  const int64_t threads = std::max<int64_t>(1, get_num_threads());
-  pr.ranges = std::min<int64_t>(threads / std::gcd(npanels, threads), (pr.M + 7) / 8);
-  pr.rows_per = (((pr.M + pr.ranges - 1) / pr.ranges) + 7) / 8 * 8;
-  parallel_for(0, npanels * pr.ranges, 1,
-               [&](int64_t i0, int64_t i1) { run_items(pr, i0, i1); });
+  run(pr, true);
   return true;
 }
 
-bool gemm_panels_serial_f32(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const float* a,
-                            int64_t lda, const float* b, int64_t ldb, bool accumulate, float* c,
-                            int64_t ldc) {
-  if (!usable() || m < 8 || n < 8 || k < 8) return false;
+bool gemm_panels_blas_f32(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const float* a,
+                          int64_t lda, const float* b, int64_t ldb, bool accumulate, float* c,
+                          int64_t ldc, bool threaded) {
+  if (!usable() || m < 8 || n < 8 || k < 8 || m * k > kMaxA) return false;
   Problem pr;
   pr.M = m;
   pr.N = n;
@@ -225,8 +233,7 @@ bool gemm_panels_serial_f32(bool ta, bool tb, int64_t m, int64_t n, int64_t k, c
   pr.c = c;
   pr.ldc = ldc;
   pr.accumulate = accumulate;
-  pr.rows_per = m;
-  run_items(pr, 0, (n + NR - 1) / NR);
+  run(pr, threaded);
   return true;
 }
 

@@ -2,7 +2,11 @@
 // beats OpenBLAS on AVX-512 machines: row-major A read in place (no packing), B packed into
 // panels of kPackNr columns per call, bias rows added in the tile store. See gemm_panels.cpp.
 #pragma once
-#include "ops/matmul.h"
+#include <cstdint>
+
+namespace ranvier {
+struct GemmSpec;
+}
 
 namespace ranvier::cpu {
 
@@ -12,12 +16,13 @@ namespace ranvier::cpu {
 bool gemm_panels_f32(const GemmSpec& s);
 
 // C = op(A) @ op(B) (accumulate: C += that), all row-major with leading dimensions as in BLAS,
-// on the calling thread alone (for kernels that run many small products inside their own
-// parallel loops). Returns false, touching nothing, where the panel path is not available (no
-// AVX-512, switched off) or the product is tiny; the caller then uses blas_gemm.
-bool gemm_panels_serial_f32(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const float* a,
-                            int64_t lda, const float* b, int64_t ldb, bool accumulate, float* c,
-                            int64_t ldc);
+// on all threads (threaded) or on the calling thread alone (kernels that run many small
+// products inside their own parallel loops). Returns false, touching nothing, where the panel
+// path is not available (no AVX-512, switched off) or does not apply (a product under 8 in any
+// dim, or A over 8 MB); the caller then uses OpenBLAS.
+bool gemm_panels_blas_f32(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const float* a,
+                          int64_t lda, const float* b, int64_t ldb, bool accumulate, float* c,
+                          int64_t ldc, bool threaded);
 
 // Whether the panel path is used at all (on by default where the CPU has AVX-512); tests and
 // benchmarks switch it off to compare with OpenBLAS. Returns the previous setting.
