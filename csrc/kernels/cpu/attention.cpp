@@ -27,37 +27,107 @@ namespace {
 
 constexpr int64_t kBlock = 64;
 
-// row[j] = exp(row[j] - m) for j < n; returns their sum (float: fast_math.h, vectorised; the
-// sum in 16 lanes, j % 16, combined in a fixed order: the order depends only on n).
-inline double exp_shift(double* row, int64_t n, double m) {
-  double l = 0;
-  for (int64_t j = 0; j < n; ++j) {
+// The softmax of one row of scores, in place. Keys [0, jend) are allowed; the row has room for
+// cap values (jend <= cap), all of which are written. Forward (softmax_row): the probabilities,
+// zeros past jend; returns the row's logsumexp, or -inf when no key is allowed (the row then all
+// zeros). Backward (probs_row): exp(s - lse) from the saved logsumexp, zeros past jend.
+// Float rows are padded to whole 16-float vectors inside the row's room (past jend: -inf before
+// the max, 0 after the exp) so that no part of them runs one element at a time; the max and the
+// sum run in 16 lanes (j % 16) combined in a fixed order, so a result depends only on the row.
+template <typename T>
+T softmax_row(T* row, int64_t jend, int64_t cap) {
+  const T ninf = -std::numeric_limits<T>::infinity();
+  T m = ninf;
+  for (int64_t j = 0; j < jend; ++j) m = std::max(m, row[j]);
+  if (m == ninf) {
+    std::fill(row, row + cap, T(0));
+    return ninf;
+  }
+  T l = 0;
+  for (int64_t j = 0; j < jend; ++j) {
     row[j] = std::exp(row[j] - m);
     l += row[j];
   }
-  return l;
+  const T inv = T(1) / l;
+  for (int64_t j = 0; j < jend; ++j) row[j] *= inv;
+  std::fill(row + jend, row + cap, T(0));
+  return m + std::log(l);
 }
+template <typename T>
+void probs_row(T* row, int64_t jend, int64_t cap, T lse) {
+  for (int64_t j = 0; j < jend; ++j) row[j] = std::exp(row[j] - lse);
+  std::fill(row + jend, row + cap, T(0));
+}
+
 typedef float Floats16 __attribute__((vector_size(64)));
-RV_MULTIVERSION float exp_shift(float* row, int64_t n, float m) {
-  for (int64_t j = 0; j < n; ++j) row[j] = exp_f(row[j] - m);  // vectorises
-  Floats16 lanes = {};
+RV_ALWAYS_INLINE int64_t padded(int64_t jend, int64_t cap) {
+  return std::min(cap, (jend + 15) / 16 * 16);
+}
+// Combines 16 lanes pairwise (lane i with lane i + 8, then i + 4, ...): four dependent steps,
+// not fifteen.
+template <typename F>
+RV_ALWAYS_INLINE float fold_lanes(const Floats16& v, const F& f) {
+  float t[16];
+  std::memcpy(t, &v, sizeof(t));
+  for (int w = 8; w > 0; w /= 2)
+    for (int i = 0; i < w; ++i) t[i] = f(t[i], t[i + w]);
+  return t[0];
+}
+RV_ALWAYS_INLINE float lanes_max(const float* x, int64_t n) {
+  const float ninf = -std::numeric_limits<float>::infinity();
+  Floats16 m = {ninf, ninf, ninf, ninf, ninf, ninf, ninf, ninf,
+                ninf, ninf, ninf, ninf, ninf, ninf, ninf, ninf};
   int64_t j = 0;
   for (; j + 16 <= n; j += 16) {
-    Floats16 x;
-    std::memcpy(&x, row + j, sizeof(x));
-    lanes += x;
+    Floats16 v;
+    std::memcpy(&v, x + j, sizeof(v));
+    m = v > m ? v : m;
   }
-  float l = 0;
-  for (int i = 0; i < 16; ++i) l += lanes[i];
-  for (; j < n; ++j) l += row[j];
-  return l;
+  float r = fold_lanes(m, [](float a, float b) { return b > a ? b : a; });
+  for (; j < n; ++j) r = x[j] > r ? x[j] : r;
+  return r;
 }
-// The same without the sum (the backward knows it already).
-inline void exp_only(double* row, int64_t n, double m) {
-  for (int64_t j = 0; j < n; ++j) row[j] = std::exp(row[j] - m);
+RV_ALWAYS_INLINE float lanes_sum(const float* x, int64_t n) {
+  Floats16 acc = {};
+  int64_t j = 0;
+  for (; j + 16 <= n; j += 16) {
+    Floats16 v;
+    std::memcpy(&v, x + j, sizeof(v));
+    acc += v;
+  }
+  float r = fold_lanes(acc, [](float a, float b) { return a + b; });
+  for (; j < n; ++j) r += x[j];
+  return r;
 }
-RV_MULTIVERSION void exp_only(float* row, int64_t n, float m) {
-  for (int64_t j = 0; j < n; ++j) row[j] = exp_f(row[j] - m);
+RV_MULTIVERSION float softmax_row_f(float* row, int64_t jend, int64_t cap) {
+  const float ninf = -std::numeric_limits<float>::infinity();
+  const int64_t w = padded(jend, cap);
+  for (int64_t j = jend; j < w; ++j) row[j] = ninf;
+  const float m = lanes_max(row, w);
+  if (m == ninf) {
+    std::fill(row, row + cap, 0.0f);
+    return ninf;
+  }
+  for (int64_t j = 0; j < w; ++j) row[j] = exp_f(row[j] - m);  // vectorises
+  for (int64_t j = jend; j < w; ++j) row[j] = 0.0f;
+  const float l = lanes_sum(row, w);
+  const float inv = 1.0f / l;
+  for (int64_t j = 0; j < w; ++j) row[j] *= inv;
+  std::fill(row + w, row + cap, 0.0f);
+  return m + std::log(l);
+}
+RV_MULTIVERSION void probs_row_f(float* row, int64_t jend, int64_t cap, float lse) {
+  const int64_t w = padded(jend, cap);
+  for (int64_t j = 0; j < w; ++j) row[j] = exp_f(row[j] - lse);
+  std::fill(row + jend, row + cap, 0.0f);
+}
+template <>
+float softmax_row<float>(float* row, int64_t jend, int64_t cap) {
+  return softmax_row_f(row, jend, cap);
+}
+template <>
+void probs_row<float>(float* row, int64_t jend, int64_t cap, float lse) {
+  probs_row_f(row, jend, cap, lse);
 }
 
 // C = scale * op(A) @ op(B) (+ C when beta is 1). Inside the head loop's parallel region (or
@@ -146,32 +216,16 @@ void sdpa_forward(const AttnSpec& p) {
       T* lse = static_cast<T*>(p.lse) + b * p.l + i0;
       sc.resize(size_t(n * std::max<int64_t>(se, 1)));
       if (se > 0) scores<T>(p, b, i0, n, se, sc.data());
-      std::vector<bool> empty_row(size_t(n), false);
-      for (int64_t r = 0; r < n; ++r) {
-        T* row = sc.data() + r * se;
-        const int64_t jend = key_end<T>(p, i0 + r);
-        T m = ninf;
-        for (int64_t j = 0; j < jend; ++j) m = std::max(m, row[j]);
-        if (m == ninf) {
-          std::fill(row, row + se, T(0));
-          empty_row[size_t(r)] = true;
-          lse[r] = ninf;
-          continue;
-        }
-        const T l = exp_shift(row, jend, m);
-        std::fill(row + jend, row + se, T(0));
-        const T inv = T(1) / l;
-        for (int64_t j = 0; j < jend; ++j) row[j] *= inv;
-        lse[r] = m + std::log(l);
-      }
+      for (int64_t r = 0; r < n; ++r)
+        lse[r] = softmax_row<T>(sc.data() + r * se, key_end<T>(p, i0 + r), se);
       if (p.ev > 0) {
         if (se > 0) {
           const T* v = static_cast<const T*>(p.v) + entry(p, p.sv, b, p.s * p.ev);
           mm<T>(false, false, n, p.ev, se, 1.0, sc.data(), se, v, row_stride(p, p.sv, p.ev), 0.0,
                 out, os);
         }
-        for (int64_t r = 0; r < n; ++r)
-          if (empty_row[size_t(r)]) std::fill(out + r * os, out + r * os + p.ev, nan);
+        for (int64_t r = 0; r < n; ++r)  // a row without keys
+          if (lse[r] == ninf) std::fill(out + r * os, out + r * os + p.ev, nan);
       }
     }
   });
@@ -216,12 +270,9 @@ void sdpa_backward(const AttnSpec& p) {
         sc.resize(size_t(n * se));
         dp.resize(size_t(n * se));
         scores<T>(p, b, i0, n, se, sc.data());
-        for (int64_t r = 0; r < n; ++r) {
-          T* row = sc.data() + r * se;
-          const int64_t jend = lse[r] == ninf ? 0 : key_end<T>(p, i0 + r);
-          exp_only(row, jend, lse[r]);
-          std::fill(row + jend, row + se, T(0));
-        }
+        for (int64_t r = 0; r < n; ++r)
+          probs_row<T>(sc.data() + r * se, lse[r] == ninf ? 0 : key_end<T>(p, i0 + r), se,
+                       lse[r]);
         if (gvb && p.ev > 0)
           mm<T>(true, false, se, p.ev, n, 1.0, sc.data(), se, g, gs, 1.0, gvb, gvs);
         if (!gq && !gkb) continue;
