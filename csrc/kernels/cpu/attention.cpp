@@ -181,22 +181,52 @@ void for_items(int64_t n, const F& f) {
   }
 }
 
-// P (n x se) for query rows i0..i0+n of head b: raw scores in, on return the probabilities
-// exp(s - lse) (zero where a key is not allowed). With lse null (forward) computes lse into
-// lse_out and normalises; returns nothing.
+// A causal block of n query rows from i0 whose rows see keys [0, se) is computed in two parts:
+// rows [0, h) see only keys [0, se0), rows [h, n) all se. The products skip what the first
+// part's rows cannot see (a quarter of a 64-row block starting at 0); those score entries are
+// never read, and the probabilities there are zero.
+struct Parts {
+  int64_t h, se0;
+};
+constexpr int64_t kHalf = kBlock / 2;
+Parts causal_parts(const AttnSpec& p, int64_t i0, int64_t n, int64_t se) {
+  if (!p.causal || n <= kHalf) return {n, se};
+  return {kHalf, std::min(se, i0 + kHalf)};
+}
+
+// C = scale * op(A) @ op(B) (+ C) through mm, skipping empty products (k == 0 with beta 0
+// zeroes C).
 template <typename T>
-void scores(const AttnSpec& p, int64_t b, int64_t i0, int64_t n, int64_t se, T* sc) {
+void mm_any(bool ta, bool tb, int64_t m, int64_t n, int64_t k, double scale, const T* a,
+            int64_t lda, const T* b, int64_t ldb, double beta, T* c, int64_t ldc) {
+  if (m <= 0 || n <= 0) return;
+  if (k <= 0) {
+    if (beta == 0.0)
+      for (int64_t i = 0; i < m; ++i) std::fill(c + i * ldc, c + i * ldc + n, T(0));
+    return;
+  }
+  mm<T>(ta, tb, m, n, k, scale, a, lda, b, ldb, beta, c, ldc);
+}
+
+// Raw scores (scale q.k plus the mask) of query rows i0..i0+n of head b into sc (row stride se),
+// row r over keys [0, r < parts.h ? parts.se0 : se).
+template <typename T>
+void scores(const AttnSpec& p, int64_t b, int64_t i0, int64_t n, int64_t se, Parts parts,
+            T* sc) {
   const int64_t qs = row_stride(p, p.sq, p.e), ks = row_stride(p, p.sk, p.e);
   const T* q = static_cast<const T*>(p.q) + entry(p, p.sq, b, p.l * p.e) + i0 * qs;
   const T* k = static_cast<const T*>(p.k) + entry(p, p.sk, b, p.s * p.e);
-  mm<T>(false, true, n, se, p.e, p.scale, q, qs, k, ks, 0.0, sc, se);
+  mm_any<T>(false, true, parts.h, parts.se0, p.e, p.scale, q, qs, k, ks, 0.0, sc, se);
+  mm_any<T>(false, true, n - parts.h, se, p.e, p.scale, q + parts.h * qs, qs, k, ks, 0.0,
+            sc + parts.h * se, se);
   const T* mask = static_cast<const T*>(p.mask);
   if (!mask) return;
   const T* mb = mask + (p.nbatch == 0 ? b * p.mb : entry(p, p.smask, b, 0));
   for (int64_t r = 0; r < n; ++r) {
     const int64_t i = i0 + r;
     T* row = sc + r * se;
-    for (int64_t j = 0; j < se; ++j) row[j] += mb[i * p.ml + j * p.ms];
+    const int64_t jn = r < parts.h ? parts.se0 : se;
+    for (int64_t j = 0; j < jn; ++j) row[j] += mb[i * p.ml + j * p.ms];
   }
 }
 
@@ -215,14 +245,18 @@ void sdpa_forward(const AttnSpec& p) {
       T* out = static_cast<T*>(p.out) + entry(p, p.sout, b, p.l * p.ev) + i0 * os;
       T* lse = static_cast<T*>(p.lse) + b * p.l + i0;
       sc.resize(size_t(n * std::max<int64_t>(se, 1)));
-      if (se > 0) scores<T>(p, b, i0, n, se, sc.data());
+      const Parts parts = causal_parts(p, i0, n, se);
+      if (se > 0) scores<T>(p, b, i0, n, se, parts, sc.data());
       for (int64_t r = 0; r < n; ++r)
         lse[r] = softmax_row<T>(sc.data() + r * se, key_end<T>(p, i0 + r), se);
       if (p.ev > 0) {
         if (se > 0) {
           const T* v = static_cast<const T*>(p.v) + entry(p, p.sv, b, p.s * p.ev);
-          mm<T>(false, false, n, p.ev, se, 1.0, sc.data(), se, v, row_stride(p, p.sv, p.ev), 0.0,
-                out, os);
+          const int64_t vs = row_stride(p, p.sv, p.ev);
+          mm_any<T>(false, false, parts.h, p.ev, parts.se0, 1.0, sc.data(), se, v, vs, 0.0, out,
+                    os);
+          mm_any<T>(false, false, n - parts.h, p.ev, se, 1.0, sc.data() + parts.h * se, se, v,
+                    vs, 0.0, out + parts.h * os, os);
         }
         for (int64_t r = 0; r < n; ++r)  // a row without keys
           if (lse[r] == ninf) std::fill(out + r * os, out + r * os + p.ev, nan);
@@ -269,31 +303,46 @@ void sdpa_backward(const AttnSpec& p) {
         const T* lse = static_cast<const T*>(p.lse) + b * p.l + i0;
         sc.resize(size_t(n * se));
         dp.resize(size_t(n * se));
-        scores<T>(p, b, i0, n, se, sc.data());
+        const Parts pt = causal_parts(p, i0, n, se);
+        const int64_t h = pt.h, se0 = pt.se0, rest = n - h;
+        T* P = sc.data();
+        T* dP = dp.data();
+        scores<T>(p, b, i0, n, se, pt, P);
         for (int64_t r = 0; r < n; ++r)
-          probs_row<T>(sc.data() + r * se, lse[r] == ninf ? 0 : key_end<T>(p, i0 + r), se,
-                       lse[r]);
-        if (gvb && p.ev > 0)
-          mm<T>(true, false, se, p.ev, n, 1.0, sc.data(), se, g, gs, 1.0, gvb, gvs);
+          probs_row<T>(P + r * se, lse[r] == ninf ? 0 : key_end<T>(p, i0 + r), se, lse[r]);
+        // gv += P^T g: keys [0, se0) from every row, keys [se0, se) from rows [h, n) only
+        if (gvb) {
+          mm_any<T>(true, false, se0, p.ev, n, 1.0, P, se, g, gs, 1.0, gvb, gvs);
+          mm_any<T>(true, false, se - se0, p.ev, rest, 1.0, P + h * se + se0, se, g + h * gs, gs,
+                    1.0, gvb + se0 * gvs, gvs);
+        }
         if (!gq && !gkb) continue;
-        if (p.ev > 0)
-          mm<T>(false, true, n, se, p.ev, 1.0, g, gs, vb, vs, 0.0, dp.data(), se);
-        else
-          std::fill(dp.begin(), dp.end(), T(0));
+        mm_any<T>(false, true, h, se0, p.ev, 1.0, g, gs, vb, vs, 0.0, dP, se);  // dP = g V^T
+        mm_any<T>(false, true, rest, se, p.ev, 1.0, g + h * gs, gs, vb, vs, 0.0, dP + h * se,
+                  se);
         for (int64_t r = 0; r < n; ++r) {
           T d = 0;
           if (lse[r] != ninf)
             for (int64_t c = 0; c < p.ev; ++c) d += g[r * gs + c] * out[r * os + c];
-          const T* pr = sc.data() + r * se;
-          T* dr = dp.data() + r * se;
+          const T* pr = P + r * se;
+          T* dr = dP + r * se;
           const T sc_ = T(p.scale);
-          for (int64_t j = 0; j < se; ++j) dr[j] = pr[j] * (dr[j] - d) * sc_;
+          const int64_t jn = r < h ? se0 : se;
+          for (int64_t j = 0; j < jn; ++j) dr[j] = pr[j] * (dr[j] - d) * sc_;
+          std::fill(dr + jn, dr + se, T(0));
         }
         if (p.e == 0) continue;
-        if (gq)
-          mm<T>(false, false, n, p.e, se, 1.0, dp.data(), se, kb, ks, 0.0, gqb0 + i0 * gqs, gqs);
-        if (gkb)
-          mm<T>(true, false, se, p.e, n, 1.0, dp.data(), se, qb, qs, 1.0, gkb, gks);
+        if (gq) {  // gq = dS K
+          T* gqb = gqb0 + i0 * gqs;
+          mm_any<T>(false, false, h, p.e, se0, 1.0, dP, se, kb, ks, 0.0, gqb, gqs);
+          mm_any<T>(false, false, rest, p.e, se, 1.0, dP + h * se, se, kb, ks, 0.0,
+                    gqb + h * gqs, gqs);
+        }
+        if (gkb) {  // gk += dS^T q, split by keys like gv
+          mm_any<T>(true, false, se0, p.e, n, 1.0, dP, se, qb, qs, 1.0, gkb, gks);
+          mm_any<T>(true, false, se - se0, p.e, rest, 1.0, dP + h * se + se0, se, qb + h * qs,
+                    qs, 1.0, gkb + se0 * gks, gks);
+        }
       }
     }
   });
