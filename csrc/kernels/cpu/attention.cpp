@@ -289,7 +289,8 @@ void sdpa_backward(const AttnSpec& p) {
       T* gqb0 = gq ? gq + entry(p, p.sgq, b, p.l * p.e) : nullptr;
       if (gkb) zero_rows(gkb, p.s, p.e, gks);
       if (gvb) zero_rows(gvb, p.s, p.ev, gvs);
-      if (gqb0) zero_rows(gqb0, p.l, p.e, gqs);
+      // (every row of gq is written by its block's product when there are keys)
+      if (gqb0 && p.s == 0) zero_rows(gqb0, p.l, p.e, gqs);
       const T* q0 = static_cast<const T*>(p.q) + entry(p, p.sq, b, p.l * p.e);
       const T* g0 = static_cast<const T*>(p.grad) + entry(p, p.sgrad, b, p.l * p.ev);
       const T* out0 = static_cast<const T*>(p.out) + entry(p, p.sout, b, p.l * p.ev);
