@@ -5,6 +5,8 @@
 // Note [Deterministic reductions]: reductions never split by thread count; they split by
 // fixed-size blocks (reduce_blocks) so that results are bitwise identical for any thread count.
 #pragma once
+#include <algorithm>
+#include <atomic>
 #include <cstdint>
 
 namespace ranvier {
@@ -28,6 +30,29 @@ void parallel_for(int64_t begin, int64_t end, int64_t grain, const F& f) {
       begin, end, grain,
       [](const void* ctx, int64_t b, int64_t e) { (*static_cast<const F*>(ctx))(b, e); },
       &f);
+}
+
+// Items of uneven or unpredictable cost: every thread runs work(next), where next() hands out
+// the indices [begin, end), each once and in increasing order across all threads, then -1; a
+// thread that runs slower (a busier core) simply takes fewer. Serial inside a parallel region
+// or on one thread. What an item computes must not depend on the thread that takes it.
+template <typename W>
+void parallel_items(int64_t begin, int64_t end, const W& work) {
+  if (begin >= end) return;
+  const int64_t threads = get_num_threads();
+  if (end - begin < 2 || threads < 2 || in_parallel_region()) {
+    int64_t i = begin;
+    work([&] { return i < end ? i++ : int64_t(-1); });
+    return;
+  }
+  std::atomic<int64_t> counter{begin};
+  auto next = [&] {
+    const int64_t i = counter.fetch_add(1, std::memory_order_relaxed);
+    return i < end ? i : int64_t(-1);
+  };
+  parallel_for(0, std::min(threads, end - begin), 1, [&](int64_t t0, int64_t t1) {
+    for (int64_t t = t0; t < t1; ++t) work(next);
+  });
 }
 
 }  // namespace ranvier

@@ -169,13 +169,16 @@ int64_t key_end(const AttnSpec& p, int64_t i) {
   return p.causal ? std::min(p.s, i + 1) : p.s;
 }
 
-// Runs f(begin, end) over [0, n) items: in parallel with single-threaded GEMMs when there are
-// enough items for the threads, else serially with multi-threaded GEMMs.
+// Runs f(i, i + 1) for the items i of [0, n): handed out one at a time to the threads, each
+// running its GEMMs single-threaded, when there are enough items for the threads; else
+// f(0, n) with multi-threaded GEMMs.
 template <typename F>
 void for_items(int64_t n, const F& f) {
   if (n >= 2 && get_num_threads() > 1 && !in_parallel_region()) {
     BlasSingleThreadGuard guard;
-    parallel_for(0, n, 1, f);
+    parallel_items(0, n, [&](const auto& next) {
+      for (int64_t i = next(); i >= 0; i = next()) f(i, i + 1);
+    });
   } else {
     f(0, n);
   }

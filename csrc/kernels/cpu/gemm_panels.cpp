@@ -8,7 +8,9 @@
 // them (benchmarks/kernels/gemm_panels.py has the shapes and the comparison).
 //
 // The work is split into (panel, row range) items, as many row ranges per panel as it takes for
-// the items to divide evenly among the threads; each thread packs the panels of its own items.
+// the items to divide evenly among the threads; the threads take items one at a time
+// (parallel_items: a thread slowed by a busy core takes fewer) and pack the panels of the items
+// they take.
 // K is cut into fixed blocks of at most kKBlock (a panel block then stays in L1): each element is
 // the sum of its K blocks in order, each block one FMA chain in k order, whatever the thread
 // count or the item an element falls in, so results do not depend on the number of threads.
@@ -128,8 +130,10 @@ struct Problem {
   int64_t rows_per = 0;  // rows in each
 };
 
-// Work items [i0, i1) of pr (item = panel * ranges + row range).
-void run_items(const Problem& pr, int64_t i0, int64_t i1) {
+// The work items of pr (item = panel * ranges + row range) that next() hands out, until it
+// returns -1.
+template <typename Next>
+void run_items(const Problem& pr, const Next& next) {
   const int64_t K = pr.K;
   const int64_t nkb = (K + kKBlock - 1) / kKBlock;
   const int64_t kc = (K + nkb - 1) / nkb;
@@ -140,7 +144,7 @@ void run_items(const Problem& pr, int64_t i0, int64_t i1) {
   std::vector<float>& panel = K * NR <= kKeptPanel ? kept : own;
   if (panel.size() < size_t(K * NR)) panel.resize(size_t(K * NR));
   int64_t packed = -1;
-  for (int64_t it = i0; it < i1; ++it) {
+  for (int64_t it = next(); it >= 0; it = next()) {
     const int64_t p = it / pr.ranges, r = it % pr.ranges;
     const int64_t n0 = p * NR, nc = std::min(NR, pr.N - n0);
     // A row-major B with all 32 columns there is read in place.
@@ -176,10 +180,13 @@ void run(Problem& pr, bool threaded) {
   const int64_t threads = threaded ? std::max<int64_t>(1, get_num_threads()) : 1;
   pr.ranges = std::min<int64_t>(threads / std::gcd(npanels, threads), (pr.M + 7) / 8);
   pr.rows_per = (((pr.M + pr.ranges - 1) / pr.ranges) + 7) / 8 * 8;
-  if (threaded && threads > 1)
-    parallel_for(0, npanels * pr.ranges, 1, [&](int64_t i0, int64_t i1) { run_items(pr, i0, i1); });
-  else
-    run_items(pr, 0, npanels * pr.ranges);
+  const int64_t items = npanels * pr.ranges;
+  if (threaded) {
+    parallel_items(0, items, [&](const auto& next) { run_items(pr, next); });
+  } else {
+    int64_t i = 0;
+    run_items(pr, [&] { return i < items ? i++ : int64_t(-1); });
+  }
 }
 
 }  // namespace
