@@ -13,8 +13,9 @@ panels; PyTorch in the same runs 150-200):
     the dW of 96 and 128 outputs on one thread: 93 -> 187)
   mlp shapes (128 rows; Linear 784->512, 512->256): forward 158-192 -> 181-213, dX 173-195 ->
     204-211
-  square products: 256 185-192 -> 221-224, 512 201-206 -> 210-224, 1024 202-205 -> 182-213,
-    2048 201-213 -> 195-213 (not taken: past 8 MB of A the path leaves it to OpenBLAS)
+  square products: 256 185-192 -> 221-224, 512 201-206 -> 210-224, 1024 200-204 -> 197-199
+    (items taken one at a time; 182-213 before), 2048 201-213 -> 150-213 (neither is taken:
+    past 2 MB of A the path leaves the product to OpenBLAS)
   Dropped on the way: packing a transposed weight with a scalar loop (the mlp forward, 128 rows
     against 784 x 512: 0.99x of OpenBLAS; 16 x 16 register transposes: 1.13x); memcpy per
     panel row for a row-major B (the gpt step's 2.5% in memmove; two masked 16-float moves,

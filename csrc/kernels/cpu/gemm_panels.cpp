@@ -34,7 +34,7 @@ namespace {
 constexpr int64_t NR = kPackNr;
 constexpr int64_t kKBlock = 256;   // k values per block of a panel (32 KB)
 constexpr int64_t kRowBlock = 64;  // rows of C finished over all K blocks before moving on
-constexpr int64_t kMaxA = int64_t(1) << 21;  // floats of A (8 MB) the path takes at most
+constexpr int64_t kMaxA = int64_t(1) << 19;  // floats of A (2 MB) the path takes at most
 constexpr int64_t kKeptPanel = int64_t(1) << 18;  // floats (1 MB) of panel buffer kept per thread
 
 std::atomic<bool>& enabled() {
@@ -200,7 +200,8 @@ bool gemm_panels_f32(const GemmSpec& s) {
   if (s.c_row != nullptr && s.c_row_stride != 1) return false;
   if (s.m < 16 || s.n < 16 || s.k < 16) return false;
   // Every panel pass reads all of A: past a few MB it comes from memory each time, and
-  // OpenBLAS's blocking of both operands wins (2048 x 2048: 150-200 against 200-210 GFLOP/s).
+  // OpenBLAS's blocking of both operands wins (1024 x 1024: 197-199 against 200-204 GFLOP/s;
+  // 2048 x 2048: 150-200 against 200-210).
   if (s.m * s.k > kMaxA) return false;
   // A's rows or its columns must be contiguous
   const bool trans_a = s.a_cs != 1 && s.a_rs == 1;

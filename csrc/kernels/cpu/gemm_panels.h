@@ -19,7 +19,7 @@ bool gemm_panels_f32(const GemmSpec& s);
 // on all threads (threaded) or on the calling thread alone (kernels that run many small
 // products inside their own parallel loops). Returns false, touching nothing, where the panel
 // path is not available (no AVX-512, switched off) or does not apply (a product under 8 in any
-// dim, or A over 8 MB); the caller then uses OpenBLAS.
+// dim, or A over 2 MB); the caller then uses OpenBLAS.
 bool gemm_panels_blas_f32(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const float* a,
                           int64_t lda, const float* b, int64_t ldb, bool accumulate, float* c,
                           int64_t ldc, bool threaded);
