@@ -8,7 +8,8 @@
 // them (benchmarks/kernels/gemm_panels.py has the shapes and the comparison).
 //
 // The work is split into (panel, row range) items, as many row ranges per panel as it takes for
-// the items to divide evenly among the threads; the threads take items one at a time
+// the items to divide evenly among the threads (more where B is read in place, see run()); the
+// threads take items one at a time
 // (parallel_items: a thread slowed by a busy core takes fewer) and pack the panels of the items
 // they take.
 // K is cut into fixed blocks of at most kKBlock (a panel block then stays in L1): each element is
@@ -178,7 +179,16 @@ bool usable() {
 void run(Problem& pr, bool threaded) {
   const int64_t npanels = (pr.N + NR - 1) / NR;
   const int64_t threads = threaded ? std::max<int64_t>(1, get_num_threads()) : 1;
-  pr.ranges = std::min<int64_t>(threads / std::gcd(npanels, threads), (pr.M + 7) / 8);
+  int64_t ranges = threads / std::gcd(npanels, threads);
+  // Where B is read in place (so a panel costs nothing to share), about 16 items a thread with
+  // at least 128 rows each: the last item then leaves the other threads waiting less (the gpt
+  // step 2-3% faster). A packed panel would be packed again by every thread that takes a piece
+  // of it, and rows under 128 lost more than they gained (the mlp step 4% slower at 64).
+  if (threads > 1 && pr.b_cs == 1) {
+    ranges = std::max(ranges, (16 * threads + npanels - 1) / npanels);
+    ranges = std::min(ranges, std::max<int64_t>(1, pr.M / 128));
+  }
+  pr.ranges = std::min<int64_t>(ranges, (pr.M + 7) / 8);
   pr.rows_per = (((pr.M + pr.ranges - 1) / pr.ranges) + 7) / 8 * 8;
   const int64_t items = npanels * pr.ranges;
   if (threaded) {
