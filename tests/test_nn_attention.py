@@ -188,6 +188,23 @@ def test_sdpa_errors():
         F.scaled_dot_product_attention(q, k, v, attn_mask=ranvier.zeros(3, 5), is_causal=True)
 
 
+def test_fused_op_errors_name_the_op_and_shapes():
+    """The C++ op under F.scaled_dot_product_attention takes [*batch, L, E] operands with the
+    same batch dims; anything else is a RuntimeError naming the op and showing the shapes."""
+    op = ranvier._C._scaled_dot_product_attention
+    q, k, v = ranvier.zeros(2, 3, 4), ranvier.zeros(2, 5, 4), ranvier.zeros(2, 5, 6)
+    with pytest.raises(RuntimeError, match=r"scaled_dot_product_attention.*at least 3.*\[3, 4\]"):
+        op(ranvier.zeros(3, 4), ranvier.zeros(5, 4), ranvier.zeros(5, 6), None, 1.0, False)
+    with pytest.raises(RuntimeError, match=r"scaled_dot_product_attention.*same number of dims"):
+        op(q, k.unsqueeze(0), v, None, 1.0, False)
+    with pytest.raises(RuntimeError, match=r"scaled_dot_product_attention: shapes do not match.*"
+                                           r"\[2, 3, 4\].*\[3, 5, 4\]"):
+        op(q, ranvier.zeros(3, 5, 4), ranvier.zeros(3, 5, 6), None, 1.0, False)
+    with pytest.raises(RuntimeError, match=r"scaled_dot_product_attention.*mask of shape "
+                                           r"\[2, 3, 5\]"):
+        op(q, k, v, ranvier.zeros(1, 3, 5), 1.0, False)
+
+
 # ---------------------------------------------------------------- multi-head attention
 
 def np_mha(q, k, v, w_in, b_in, w_out, b_out, nheads, attn_mask=None, kpm=None):
