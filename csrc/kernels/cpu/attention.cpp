@@ -121,6 +121,31 @@ RV_MULTIVERSION void probs_row_f(float* row, int64_t jend, int64_t cap, float ls
   for (int64_t j = 0; j < w; ++j) row[j] = exp_f(row[j] - lse);
   std::fill(row + jend, row + cap, 0.0f);
 }
+// sum_c a[c] * b[c] (the backward's D_i = dout_i . out_i): float in 16 lanes, folded pairwise.
+template <typename T>
+T row_dot(const T* a, const T* b, int64_t n) {
+  T d = 0;
+  for (int64_t c = 0; c < n; ++c) d += a[c] * b[c];
+  return d;
+}
+RV_MULTIVERSION float row_dot_f(const float* a, const float* b, int64_t n) {
+  Floats16 acc = {};
+  int64_t c = 0;
+  for (; c + 16 <= n; c += 16) {
+    Floats16 x, y;
+    std::memcpy(&x, a + c, sizeof(x));
+    std::memcpy(&y, b + c, sizeof(y));
+    acc += x * y;
+  }
+  float r = fold_lanes(acc, [](float u, float v) { return u + v; });
+  for (; c < n; ++c) r += a[c] * b[c];
+  return r;
+}
+template <>
+float row_dot<float>(const float* a, const float* b, int64_t n) {
+  return row_dot_f(a, b, n);
+}
+
 template <>
 float softmax_row<float>(float* row, int64_t jend, int64_t cap) {
   return softmax_row_f(row, jend, cap);
@@ -325,9 +350,7 @@ void sdpa_backward(const AttnSpec& p) {
         mm_any<T>(false, true, rest, se, p.ev, 1.0, g + h * gs, gs, vb, vs, 0.0, dP + h * se,
                   se);
         for (int64_t r = 0; r < n; ++r) {
-          T d = 0;
-          if (lse[r] != ninf)
-            for (int64_t c = 0; c < p.ev; ++c) d += g[r * gs + c] * out[r * os + c];
+          const T d = lse[r] != ninf ? row_dot<T>(g + r * gs, out + r * os, p.ev) : T(0);
           const T* pr = P + r * se;
           T* dr = dP + r * se;
           const T sc_ = T(p.scale);
