@@ -18,7 +18,6 @@
 #include "core/parallel.h"
 #include "kernels/cpu/blas.h"
 #include "kernels/cpu/fast_math.h"
-#include "kernels/cpu/gemm_panels.h"
 #include "ops/attention.h"
 
 namespace ranvier::cpu {
@@ -155,23 +154,17 @@ void probs_row<float>(float* row, int64_t jend, int64_t cap, float lse) {
   probs_row_f(row, jend, cap, lse);
 }
 
-// C = scale * op(A) @ op(B) (+ C when beta is 1). Inside the head loop's parallel region (or
-// on one thread) float products run on the panel kernel (Note [Panel GEMM]), which is faster
-// than OpenBLAS's small-matrix kernels at these sizes, the scale applied to the result after;
-// otherwise OpenBLAS (multi-threaded when the loop has a single item).
+// C = scale * op(A) @ op(B) (+ C when beta is 1; the scale is 1 then), through cpu::gemm:
+// empty products handled there, float on the panel kernel (serial inside the head loop's
+// parallel region), the scale applied to the result (one rounding, as BLAS's alpha).
 template <typename T>
 void mm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, double scale, const T* a, int64_t lda,
         const T* b, int64_t ldb, double beta, T* c, int64_t ldc) {
-  if constexpr (std::is_same_v<T, float>) {
-    if ((beta == 0.0 || scale == 1.0) && (in_parallel_region() || get_num_threads() == 1) &&
-        gemm_panels_blas_f32(ta, tb, m, n, k, a, lda, b, ldb, beta == 1.0, c, ldc, false)) {
-      if (scale != 1.0)
-        for (int64_t i = 0; i < m; ++i)
-          for (int64_t j = 0; j < n; ++j) c[i * ldc + j] *= float(scale);
-      return;
-    }
-  }
-  blas_gemm(std::is_same_v<T, double>, ta, tb, m, n, k, scale, a, lda, b, ldb, beta, c, ldc);
+  if (m <= 0 || n <= 0) return;
+  gemm<T>(ta, tb, m, n, k, a, lda, b, ldb, beta, c, ldc);
+  if (scale != 1.0)
+    for (int64_t i = 0; i < m; ++i)
+      for (int64_t j = 0; j < n; ++j) c[i * ldc + j] *= T(scale);
 }
 
 // Where batch entry b of an operand starts (in elements), and its row stride: AttnSpec's
@@ -222,20 +215,6 @@ Parts causal_parts(const AttnSpec& p, int64_t i0, int64_t n, int64_t se) {
   return {kHalf, std::min(se, i0 + kHalf)};
 }
 
-// C = scale * op(A) @ op(B) (+ C) through mm, skipping empty products (k == 0 with beta 0
-// zeroes C).
-template <typename T>
-void mm_any(bool ta, bool tb, int64_t m, int64_t n, int64_t k, double scale, const T* a,
-            int64_t lda, const T* b, int64_t ldb, double beta, T* c, int64_t ldc) {
-  if (m <= 0 || n <= 0) return;
-  if (k <= 0) {
-    if (beta == 0.0)
-      for (int64_t i = 0; i < m; ++i) std::fill(c + i * ldc, c + i * ldc + n, T(0));
-    return;
-  }
-  mm<T>(ta, tb, m, n, k, scale, a, lda, b, ldb, beta, c, ldc);
-}
-
 // Raw scores (scale q.k plus the mask) of query rows i0..i0+n of head b into sc (row stride se),
 // row r over keys [0, r < parts.h ? parts.se0 : se).
 template <typename T>
@@ -244,8 +223,8 @@ void scores(const AttnSpec& p, int64_t b, int64_t i0, int64_t n, int64_t se, Par
   const int64_t qs = row_stride(p, p.sq, p.e), ks = row_stride(p, p.sk, p.e);
   const T* q = static_cast<const T*>(p.q) + entry(p, p.sq, b, p.l * p.e) + i0 * qs;
   const T* k = static_cast<const T*>(p.k) + entry(p, p.sk, b, p.s * p.e);
-  mm_any<T>(false, true, parts.h, parts.se0, p.e, p.scale, q, qs, k, ks, 0.0, sc, se);
-  mm_any<T>(false, true, n - parts.h, se, p.e, p.scale, q + parts.h * qs, qs, k, ks, 0.0,
+  mm<T>(false, true, parts.h, parts.se0, p.e, p.scale, q, qs, k, ks, 0.0, sc, se);
+  mm<T>(false, true, n - parts.h, se, p.e, p.scale, q + parts.h * qs, qs, k, ks, 0.0,
             sc + parts.h * se, se);
   const T* mask = static_cast<const T*>(p.mask);
   if (!mask) return;
@@ -281,9 +260,9 @@ void sdpa_forward(const AttnSpec& p) {
         if (se > 0) {
           const T* v = static_cast<const T*>(p.v) + entry(p, p.sv, b, p.s * p.ev);
           const int64_t vs = row_stride(p, p.sv, p.ev);
-          mm_any<T>(false, false, parts.h, p.ev, parts.se0, 1.0, sc.data(), se, v, vs, 0.0, out,
+          mm<T>(false, false, parts.h, p.ev, parts.se0, 1.0, sc.data(), se, v, vs, 0.0, out,
                     os);
-          mm_any<T>(false, false, n - parts.h, p.ev, se, 1.0, sc.data() + parts.h * se, se, v,
+          mm<T>(false, false, n - parts.h, p.ev, se, 1.0, sc.data() + parts.h * se, se, v,
                     vs, 0.0, out + parts.h * os, os);
         }
         for (int64_t r = 0; r < n; ++r)  // a row without keys
@@ -341,13 +320,13 @@ void sdpa_backward(const AttnSpec& p) {
           probs_row<T>(P + r * se, lse[r] == ninf ? 0 : key_end<T>(p, i0 + r), se, lse[r]);
         // gv += P^T g: keys [0, se0) from every row, keys [se0, se) from rows [h, n) only
         if (gvb) {
-          mm_any<T>(true, false, se0, p.ev, n, 1.0, P, se, g, gs, 1.0, gvb, gvs);
-          mm_any<T>(true, false, se - se0, p.ev, rest, 1.0, P + h * se + se0, se, g + h * gs, gs,
+          mm<T>(true, false, se0, p.ev, n, 1.0, P, se, g, gs, 1.0, gvb, gvs);
+          mm<T>(true, false, se - se0, p.ev, rest, 1.0, P + h * se + se0, se, g + h * gs, gs,
                     1.0, gvb + se0 * gvs, gvs);
         }
         if (!gq && !gkb) continue;
-        mm_any<T>(false, true, h, se0, p.ev, 1.0, g, gs, vb, vs, 0.0, dP, se);  // dP = g V^T
-        mm_any<T>(false, true, rest, se, p.ev, 1.0, g + h * gs, gs, vb, vs, 0.0, dP + h * se,
+        mm<T>(false, true, h, se0, p.ev, 1.0, g, gs, vb, vs, 0.0, dP, se);  // dP = g V^T
+        mm<T>(false, true, rest, se, p.ev, 1.0, g + h * gs, gs, vb, vs, 0.0, dP + h * se,
                   se);
         for (int64_t r = 0; r < n; ++r) {
           const T d = lse[r] != ninf ? row_dot<T>(g + r * gs, out + r * os, p.ev) : T(0);
@@ -361,13 +340,13 @@ void sdpa_backward(const AttnSpec& p) {
         if (p.e == 0) continue;
         if (gq) {  // gq = dS K
           T* gqb = gqb0 + i0 * gqs;
-          mm_any<T>(false, false, h, p.e, se0, 1.0, dP, se, kb, ks, 0.0, gqb, gqs);
-          mm_any<T>(false, false, rest, p.e, se, 1.0, dP + h * se, se, kb, ks, 0.0,
+          mm<T>(false, false, h, p.e, se0, 1.0, dP, se, kb, ks, 0.0, gqb, gqs);
+          mm<T>(false, false, rest, p.e, se, 1.0, dP + h * se, se, kb, ks, 0.0,
                     gqb + h * gqs, gqs);
         }
         if (gkb) {  // gk += dS^T q, split by keys like gv
-          mm_any<T>(true, false, se0, p.e, n, 1.0, dP, se, qb, qs, 1.0, gkb, gks);
-          mm_any<T>(true, false, se - se0, p.e, rest, 1.0, dP + h * se + se0, se, qb + h * qs,
+          mm<T>(true, false, se0, p.e, n, 1.0, dP, se, qb, qs, 1.0, gkb, gks);
+          mm<T>(true, false, se - se0, p.e, rest, 1.0, dP + h * se + se0, se, qb + h * qs,
                     qs, 1.0, gkb + se0 * gks, gks);
         }
       }
