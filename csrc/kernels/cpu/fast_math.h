@@ -2,8 +2,9 @@
 // written so that loops calling them vectorise. Note [Fast float math]: exp_f uses a
 // Cody-Waite reduction by ln 2 and a degree-6 polynomial (about 2 ulp over [-87, 88], inputs
 // clamped there); tanh_f = 1 - 2 / (exp(2x) + 1) (absolute error ~1e-7); erf_f is a rational
-// approximation with absolute error below 2e-7. Double callers use libm.
-// A file using these puts RV_FAST_MATH_FILE before its includes (no-trapping-math: lets GCC
+// approximation with absolute error below 2e-7. Double callers use libm. The user-facing
+// elementwise ops use vec_math.h instead, which keeps libm's results at the edges.
+// A file using these starts with `#pragma GCC optimize("no-trapping-math")` (lets GCC
 // turn the clamps and sign selects into vector blends) and marks its float loops
 // RV_MULTIVERSION (AVX-512, AVX2 and baseline copies picked at load time).
 #pragma once

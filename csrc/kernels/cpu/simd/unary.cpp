@@ -3,6 +3,7 @@
 #include "kernels/cpu/loops.h"
 #include "kernels/cpu/simd/elementwise_kernels.h"
 #include "kernels/cpu/simd/simd_level.h"
+#include "kernels/cpu/vec_math.h"
 
 namespace ranvier::cpu::RV_SIMD_NS {
 
@@ -19,6 +20,40 @@ void unary_rows(const LoopSpec& s, const F& f) {
     }
   });
 }
+// Float32 ops whose libm calls would keep the loop scalar get vec_math.h's branch-free forms;
+// false leaves the op to the shared functors of unary_ops.h.
+// (GCC would otherwise call the larger ones per element instead of vectorising the loop.)
+#define RV_ALWAYS_INLINE_LAMBDA __attribute__((always_inline))
+template <typename F>
+bool with_vec_float_functor(UnaryOp op, const UnaryArgs& args, const F& f) {
+  switch (op) {
+    case UnaryOp::Exp: f([](float x) RV_ALWAYS_INLINE_LAMBDA { return vm::exp(x); }); return true;
+    case UnaryOp::Expm1: f([](float x) RV_ALWAYS_INLINE_LAMBDA { return vm::expm1(x); }); return true;
+    case UnaryOp::Log: f([](float x) RV_ALWAYS_INLINE_LAMBDA { return vm::log(x); }); return true;
+    case UnaryOp::Log1p: f([](float x) RV_ALWAYS_INLINE_LAMBDA { return vm::log1p(x); }); return true;
+    case UnaryOp::Sqrt: f([](float x) RV_ALWAYS_INLINE_LAMBDA { return std::sqrt(x); }); return true;
+    case UnaryOp::Rsqrt: f([](float x) RV_ALWAYS_INLINE_LAMBDA { return 1.0f / std::sqrt(x); }); return true;
+    case UnaryOp::Tanh: f([](float x) RV_ALWAYS_INLINE_LAMBDA { return vm::tanh(x); }); return true;
+    case UnaryOp::Sigmoid: f([](float x) RV_ALWAYS_INLINE_LAMBDA { return vm::sigmoid(x); }); return true;
+    case UnaryOp::Silu: f([](float x) RV_ALWAYS_INLINE_LAMBDA { return x * vm::sigmoid(x); }); return true;
+    case UnaryOp::LogSigmoid:
+      f([](float x) RV_ALWAYS_INLINE_LAMBDA { return std::min(x, 0.0f) - vm::log1p(vm::exp(-std::fabs(x))); });
+      return true;
+    case UnaryOp::Softplus: {
+      const float beta = float(args.a), threshold = float(args.b);
+      f([beta, threshold](float x) RV_ALWAYS_INLINE_LAMBDA {
+        return x * beta > threshold ? x : vm::log1p(vm::exp(x * beta)) / beta;
+      });
+      return true;
+    }
+    case UnaryOp::Erf: f([](float x) RV_ALWAYS_INLINE_LAMBDA { return vm::erf(x); }); return true;
+    case UnaryOp::Gelu:
+      f([](float x) RV_ALWAYS_INLINE_LAMBDA { return 0.5f * x * (1.0f + vm::erf(x * 0.70710678118654752f)); });
+      return true;
+    default: return false;
+  }
+}
+#undef RV_ALWAYS_INLINE_LAMBDA
 }  // namespace
 
 void unary_kernel(UnaryOp op, const LoopSpec& s, const UnaryArgs& args) {
@@ -34,6 +69,12 @@ void unary_kernel(UnaryOp op, const LoopSpec& s, const UnaryArgs& args) {
 #else
   RV_DISPATCH_COMPUTE(s.dtypes[1], "unary op", [&] {
 #endif
+    if constexpr (std::is_same_v<scalar_t, float>) {
+      if (with_vec_float_functor(op, args, [&](auto f) { unary_rows<float, float>(s, f); })) {
+        done = true;
+        return;
+      }
+    }
     with_unary_functor<scalar_t>(op, args, [&](auto f) {
       using R = decltype(f(scalar_t()));
       unary_rows<scalar_t, R>(s, f);
