@@ -1,4 +1,5 @@
-// CPU softmax / log_softmax kernels over [outer, n, inner] (see ops/softmax.h). Forward: one
+// CPU softmax / log_softmax kernels over [outer, n, inner] (see ops/softmax.h); float32 runs on
+// the vectorised kernels of softmax_float.cpp, float64 here. Forward: one
 // pass for the max, one for the sum of exp(x - max) (accumulated in double), one writing the
 // output. Backward: softmax gy = y * (g - sum(g * y)), log_softmax gx = g - exp(y) * sum(g).
 // Every row is reduced serially in index order, so results do not depend on the thread count.
@@ -7,6 +8,7 @@
 #include <limits>
 
 #include "core/parallel.h"
+#include "kernels/cpu/softmax_float.h"
 #include "ops/softmax.h"
 
 namespace ranvier::cpu {
@@ -82,11 +84,11 @@ void backward(const SoftmaxSpec& s) {
 
 void softmax_forward_cpu(const SoftmaxSpec& s) {
   if (s.dtype == DType::Float64) forward<double>(s);
-  else forward<float>(s);
+  else softmax_forward_f32(s);
 }
 void softmax_backward_cpu(const SoftmaxSpec& s) {
   if (s.dtype == DType::Float64) backward<double>(s);
-  else backward<float>(s);
+  else softmax_backward_f32(s);
 }
 
 }  // namespace
