@@ -396,3 +396,26 @@ def test_float_column_sums_accumulate_in_double(width):
                  .astype(np.float32), rtol=2e-7, atol=0)
     sequential_f32 = np.add.accumulate(a[:, :width], axis=0, dtype=np.float32)[-1]
     assert np.abs(sequential_f32 / exact[:width] - 1).max() > 1e-6  # the tolerance can tell
+
+
+@pytest.mark.parametrize("length", [1, 31, 32, 33, 1000, 16384, 40001])
+def test_float_row_sums_accumulate_in_double(length):
+    """Sums of float32 along contiguous rows take a vectorised walk (32 double lanes, then the
+    tail), across block boundaries (16384): each output is the float64 sum rounded once, for any
+    thread count."""
+    rng = np.random.default_rng(length)
+    a = (rng.standard_normal((3, length)) + 3.0).astype(np.float32)
+    exact = a.astype(np.float64).sum(1)
+    t = from_np(a)
+    old = rv.get_num_threads()
+    try:
+        for n in (1, 2, 3):
+            rv.set_num_threads(n)
+            assert_close(t.sum(1), exact.astype(np.float32), rtol=2e-7, atol=0)
+            assert_close(t.mean(1), (exact / length).astype(np.float32), rtol=2e-7, atol=0)
+            assert_close(t[1].sum(), np.float32(exact[1]), rtol=2e-7, atol=0)
+    finally:
+        rv.set_num_threads(old)
+    if length >= 1000:
+        sequential_f32 = np.add.accumulate(a, axis=1, dtype=np.float32)[:, -1]
+        assert np.abs(sequential_f32 / exact - 1).max() > 2e-7  # the tolerance can tell
