@@ -1,6 +1,9 @@
-// CPU kernels for dtype-converting copies and fills (all dtypes, incl. float16/bfloat16).
+// CPU kernels for dtype-converting copies and fills (all dtypes, incl. float16/bfloat16), and
+// a tiled form for same-dtype transposing copies.
 #include "ops/copy.h"
 
+#include <algorithm>
+#include <cstdint>
 #include <cstring>
 #include <type_traits>
 
@@ -39,7 +42,72 @@ void cast_rows(const LoopSpec& s) {
   });
 }
 
+// A same-dtype copy whose output runs along the last dim while its input runs along another
+// (a transpose made contiguous): element by element, every read of a row touches a new cache
+// line, and with power-of-two strides those lines share one L1 set and evict each other.
+// Instead, square tiles of kTile x kTile elements over the two dims (d, the input's unit-stride
+// dim, and the last) go through a small buffer: the tile's input rows are read whole into it,
+// then its output rows are written whole from it, so no line has to stay cached in between.
+constexpr int64_t kTile = 32;
+
+template <typename E>  // an unsigned integer of the element's size: the bits are moved as is
+void tiled_transpose_copy(const LoopSpec& s, int d) {
+  const int nd = s.ndim, dl = nd - 1;
+  const int64_t ni = s.sizes[d], nj = s.sizes[dl];
+  const int64_t out_i = s.strides[0][d], in_j = s.strides[1][dl];
+  const int64_t tiles_i = (ni + kTile - 1) / kTile;
+  const int64_t outer = s.numel / (ni * nj);
+  const int64_t grain = std::max<int64_t>(1, kGrainSize / (kTile * nj));
+  parallel_for(0, outer * tiles_i, grain, [&](int64_t b, int64_t e) {
+    for (int64_t w = b; w < e; ++w) {
+      int64_t rem = w / tiles_i, off_out = 0, off_in = 0;
+      for (int k = nd - 1; k >= 0; --k) {
+        if (k == d || k == dl) continue;
+        const int64_t c = rem % s.sizes[k];
+        rem /= s.sizes[k];
+        off_out += c * s.strides[0][k];
+        off_in += c * s.strides[1][k];
+      }
+      E* out = reinterpret_cast<E*>(s.data[0]) + off_out;
+      const E* in = reinterpret_cast<const E*>(s.data[1]) + off_in;
+      const int64_t i0 = (w % tiles_i) * kTile, ti = std::min(ni - i0, kTile);
+      E buf[kTile * kTile];
+      for (int64_t j0 = 0; j0 < nj; j0 += kTile) {
+        const int64_t tj = std::min(nj - j0, kTile);
+        for (int64_t j = 0; j < tj; ++j) {
+          const E* src = in + (j0 + j) * in_j + i0;
+          for (int64_t i = 0; i < ti; ++i) buf[j * kTile + i] = src[i];
+        }
+        for (int64_t i = 0; i < ti; ++i) {
+          E* dst = out + (i0 + i) * out_i + j0;
+          for (int64_t j = 0; j < tj; ++j) dst[j] = buf[j * kTile + i];
+        }
+      }
+    }
+  });
+}
+
+// Takes the copy when it is a transpose of that kind; false leaves it to the row walk.
+bool try_tiled_transpose_copy(const LoopSpec& s) {
+  const int nd = s.ndim;
+  if (nd < 2 || s.dtypes[0] != s.dtypes[1] || s.strides[0][nd - 1] != 1 ||
+      s.strides[1][nd - 1] == 1 || s.sizes[nd - 1] < kTile / 2)
+    return false;
+  int d = -1;
+  for (int k = 0; k < nd - 1; ++k)
+    if (s.strides[1][k] == 1 && s.sizes[k] >= kTile / 2) d = k;
+  if (d < 0) return false;
+  switch (element_size(s.dtypes[0])) {
+    case 1: tiled_transpose_copy<uint8_t>(s, d); return true;
+    case 2: tiled_transpose_copy<uint16_t>(s, d); return true;
+    case 4: tiled_transpose_copy<uint32_t>(s, d); return true;
+    case 8: tiled_transpose_copy<uint64_t>(s, d); return true;
+    default: return false;
+  }
+}
+
 void cast_cpu(const LoopSpec& s) {
+  if (try_tiled_transpose_copy(s)) return;
   RV_DISPATCH_ALL(s.dtypes[0], "copy_", [&] {
     using To = scalar_t;
     RV_DISPATCH_ALL(s.dtypes[1], "copy_", [&] { cast_rows<To, scalar_t>(s); });

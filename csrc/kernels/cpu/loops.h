@@ -26,6 +26,8 @@ void for_each_row(const LoopSpec& s, const Row& row, int64_t grain = kGrainSize)
     });
     return;
   }
+  // Rows of the last dim; between rows the pointers step through the outer dims like an
+  // odometer (a carry subtracts a dim's extent), so a row costs no offset recomputation.
   parallel_for(0, s.numel, grain, [&](int64_t begin, int64_t end) {
     int64_t coord[kMaxDims];
     int64_t rem = begin;
@@ -33,22 +35,28 @@ void for_each_row(const LoopSpec& s, const Row& row, int64_t grain = kGrainSize)
       coord[d] = rem % s.sizes[d];
       rem /= s.sizes[d];
     }
+    char* rowp[kMaxOperands];  // the current row's first element (last coordinate 0)
+    for (int k = 0; k < no; ++k) {
+      int64_t off = 0;
+      for (int d = 0; d < nd - 1; ++d) off += coord[d] * s.strides[k][d];
+      rowp[k] = s.data[k] + off * esz[k];
+    }
+    const int64_t last = s.sizes[nd - 1];
+    int64_t c = coord[nd - 1];
     int64_t idx = begin;
     char* ptrs[kMaxOperands];
     while (idx < end) {
-      for (int k = 0; k < no; ++k) {
-        int64_t off = 0;
-        for (int d = 0; d < nd; ++d) off += coord[d] * s.strides[k][d];
-        ptrs[k] = s.data[k] + off * esz[k];
-      }
-      int64_t n = s.sizes[nd - 1] - coord[nd - 1];
-      if (n > end - idx) n = end - idx;
+      const int64_t n = last - c < end - idx ? last - c : end - idx;
+      for (int k = 0; k < no; ++k) ptrs[k] = rowp[k] + c * inner[k] * esz[k];
       row(ptrs, inner, n);
       idx += n;
-      coord[nd - 1] += n;
-      for (int d = nd - 1; d > 0 && coord[d] >= s.sizes[d]; --d) {
+      c = 0;
+      if (idx >= end) break;
+      for (int d = nd - 2; d >= 0; --d) {
+        for (int k = 0; k < no; ++k) rowp[k] += s.strides[k][d] * esz[k];
+        if (++coord[d] < s.sizes[d]) break;
         coord[d] = 0;
-        coord[d - 1]++;
+        for (int k = 0; k < no; ++k) rowp[k] -= s.sizes[d] * s.strides[k][d] * esz[k];
       }
     }
   });

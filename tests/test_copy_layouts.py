@@ -1,0 +1,79 @@
+"""Copies between layouts on the CPU: transposes made contiguous take a tiled kernel (32 x 32
+tiles through a buffer) for every element size; other strided copies and elementwise ops walk
+rows with pointers stepped dim by dim. Each is checked against NumPy, for several thread
+counts."""
+import numpy as np
+import pytest
+
+import ranvier as rv
+
+
+def _for_threads(fn):
+    old = rv.get_num_threads()
+    try:
+        for n in (1, 2, 3):
+            rv.set_num_threads(n)
+            fn()
+    finally:
+        rv.set_num_threads(old)
+
+
+DTYPES = [np.float32, np.float64, np.int64, np.int32, np.float16, np.uint8, np.bool_]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", [(16, 16), (33, 70), (64, 32), (100, 17), (1024, 48)])
+def test_transpose_made_contiguous(dtype, shape):
+    a = (np.random.default_rng(1).standard_normal(shape) * 50).astype(dtype)
+    t = rv.tensor(a)
+
+    def check():
+        np.testing.assert_array_equal(t.t().contiguous().numpy(), a.T)
+        np.testing.assert_array_equal(t.t().clone().numpy(), a.T)
+        out = rv.zeros(shape[1], shape[0], dtype=t.dtype)
+        out.copy_(t.t())
+        np.testing.assert_array_equal(out.numpy(), a.T)
+    _for_threads(check)
+
+
+@pytest.mark.parametrize("perm", [(0, 2, 1), (2, 1, 0), (1, 2, 0), (2, 0, 1)])
+def test_permutes_of_3d(perm):
+    a = np.random.default_rng(2).standard_normal((5, 40, 37)).astype(np.float32)
+    t = rv.tensor(a)
+    _for_threads(lambda: np.testing.assert_array_equal(
+        t.permute(*perm).contiguous().numpy(), a.transpose(perm)))
+
+
+def test_permutes_of_4d_and_sliced_sources():
+    a = np.random.default_rng(3).standard_normal((3, 20, 6, 50)).astype(np.float32)
+    t = rv.tensor(a)
+
+    def check():
+        for perm in [(0, 2, 1, 3), (0, 3, 2, 1), (3, 1, 2, 0), (0, 1, 3, 2)]:
+            np.testing.assert_array_equal(t.permute(*perm).contiguous().numpy(), a.transpose(perm))
+        # a transposed slice: the unit-stride dim of the source is not the whole row
+        np.testing.assert_array_equal(t[:, 2:19, 1, 3:47].transpose(1, 2).contiguous().numpy(),
+                                      a[:, 2:19, 1, 3:47].transpose(0, 2, 1))
+        # into a strided destination: not the tiled case, the row walk
+        out = rv.zeros(3, 50, 40)
+        out[:, :, ::2].copy_(t[:, :, 0, :].transpose(1, 2))
+        want = np.zeros((3, 50, 40), np.float32)
+        want[:, :, ::2] = a[:, :, 0, :].transpose(0, 2, 1)
+        np.testing.assert_array_equal(out.numpy(), want)
+    _for_threads(check)
+
+
+def test_dtype_converting_transpose_and_broadcast_rows():
+    rng = np.random.default_rng(4)
+    a = rng.standard_normal((45, 70)).astype(np.float32)
+    b = rng.standard_normal((7, 1, 70)).astype(np.float32)
+    t = rv.tensor(a)
+
+    def check():
+        np.testing.assert_array_equal(t.t().to(rv.float64).numpy(), a.T.astype(np.float64))
+        # elementwise ops over 3 dims with broadcasting and a transposed operand
+        got = (rv.tensor(b) + t.t()[:, :45].t()[None]).numpy()
+        np.testing.assert_array_equal(got, b + a[None])
+        got = (rv.tensor(a)[::2, 1::3] * rv.tensor(b)[:, :, 1::3]).numpy()
+        np.testing.assert_array_equal(got, a[::2, 1::3] * b[:, :, 1::3])
+    _for_threads(check)
