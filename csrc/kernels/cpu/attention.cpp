@@ -237,13 +237,21 @@ void scores(const AttnSpec& p, int64_t b, int64_t i0, int64_t n, int64_t se, Par
   }
 }
 
+// Scratch rows of the calling thread (slot 0 or 1), at least n elements, kept from call to call:
+// a vector per work item cost an allocation and a zero-fill of 16 KB each time.
+template <typename T>
+T* scratch(int slot, int64_t n) {
+  thread_local std::vector<T> bufs[2];
+  if (bufs[slot].size() < size_t(n)) bufs[slot].resize(size_t(n));
+  return bufs[slot].data();
+}
+
 template <typename T>
 void sdpa_forward(const AttnSpec& p) {
   const T nan = std::numeric_limits<T>::quiet_NaN();
   const T ninf = -std::numeric_limits<T>::infinity();
   const int64_t nblk = (p.l + kBlock - 1) / kBlock;
   for_items(p.b * nblk, [&](int64_t it0, int64_t it1) {
-    std::vector<T> sc;
     for (int64_t it = it0; it < it1; ++it) {
       const int64_t b = it / nblk, i0 = (it % nblk) * kBlock;
       const int64_t n = std::min(kBlock, p.l - i0);
@@ -251,18 +259,18 @@ void sdpa_forward(const AttnSpec& p) {
       const int64_t os = row_stride(p, p.sout, p.ev);
       T* out = static_cast<T*>(p.out) + entry(p, p.sout, b, p.l * p.ev) + i0 * os;
       T* lse = static_cast<T*>(p.lse) + b * p.l + i0;
-      sc.resize(size_t(n * std::max<int64_t>(se, 1)));
+      T* sc = scratch<T>(0, n * std::max<int64_t>(se, 1));
       const Parts parts = causal_parts(p, i0, n, se);
-      if (se > 0) scores<T>(p, b, i0, n, se, parts, sc.data());
+      if (se > 0) scores<T>(p, b, i0, n, se, parts, sc);
       for (int64_t r = 0; r < n; ++r)
-        lse[r] = softmax_row<T>(sc.data() + r * se, key_end<T>(p, i0 + r), se);
+        lse[r] = softmax_row<T>(sc + r * se, key_end<T>(p, i0 + r), se);
       if (p.ev > 0) {
         if (se > 0) {
           const T* v = static_cast<const T*>(p.v) + entry(p, p.sv, b, p.s * p.ev);
           const int64_t vs = row_stride(p, p.sv, p.ev);
-          mm<T>(false, false, parts.h, p.ev, parts.se0, 1.0, sc.data(), se, v, vs, 0.0, out,
+          mm<T>(false, false, parts.h, p.ev, parts.se0, 1.0, sc, se, v, vs, 0.0, out,
                     os);
-          mm<T>(false, false, n - parts.h, p.ev, se, 1.0, sc.data() + parts.h * se, se, v,
+          mm<T>(false, false, n - parts.h, p.ev, se, 1.0, sc + parts.h * se, se, v,
                     vs, 0.0, out + parts.h * os, os);
         }
         for (int64_t r = 0; r < n; ++r)  // a row without keys
@@ -287,7 +295,6 @@ void sdpa_backward(const AttnSpec& p) {
     for (int64_t r = 0; r < rows; ++r) std::fill(m + r * rs, m + r * rs + cols, T(0));
   };
   for_items(p.b, [&](int64_t b0, int64_t b1) {
-    std::vector<T> sc, dp;
     for (int64_t b = b0; b < b1; ++b) {
       const T* kb = static_cast<const T*>(p.k) + entry(p, p.sk, b, p.s * p.e);
       const T* vb = static_cast<const T*>(p.v) + entry(p, p.sv, b, p.s * p.ev);
@@ -309,12 +316,11 @@ void sdpa_backward(const AttnSpec& p) {
         const T* g = g0 + i0 * gs;
         const T* out = out0 + i0 * os;
         const T* lse = static_cast<const T*>(p.lse) + b * p.l + i0;
-        sc.resize(size_t(n * se));
-        dp.resize(size_t(n * se));
+
         const Parts pt = causal_parts(p, i0, n, se);
         const int64_t h = pt.h, se0 = pt.se0, rest = n - h;
-        T* P = sc.data();
-        T* dP = dp.data();
+        T* P = scratch<T>(0, n * se);
+        T* dP = scratch<T>(1, n * se);
         scores<T>(p, b, i0, n, se, pt, P);
         for (int64_t r = 0; r < n; ++r)
           probs_row<T>(P + r * se, lse[r] == ninf ? 0 : key_end<T>(p, i0 + r), se, lse[r]);
