@@ -18,6 +18,7 @@
 #include "core/parallel.h"
 #include "kernels/cpu/blas.h"
 #include "kernels/cpu/fast_math.h"
+#include "kernels/cpu/vec_math.h"
 #include "ops/attention.h"
 
 namespace ranvier::cpu {
@@ -98,7 +99,7 @@ RV_ALWAYS_INLINE float lanes_sum(const float* x, int64_t n) {
   for (; j < n; ++j) r += x[j];
   return r;
 }
-RV_MULTIVERSION float softmax_row_f(float* row, int64_t jend, int64_t cap) {
+RV_ALWAYS_INLINE float softmax_row_f(float* row, int64_t jend, int64_t cap) {
   const float ninf = -std::numeric_limits<float>::infinity();
   const int64_t w = padded(jend, cap);
   for (int64_t j = jend; j < w; ++j) row[j] = ninf;
@@ -113,12 +114,28 @@ RV_MULTIVERSION float softmax_row_f(float* row, int64_t jend, int64_t cap) {
   const float inv = 1.0f / l;
   for (int64_t j = 0; j < w; ++j) row[j] *= inv;
   std::fill(row + w, row + cap, 0.0f);
-  return m + std::log(l);
+  return m + vm::log(l);
 }
-RV_MULTIVERSION void probs_row_f(float* row, int64_t jend, int64_t cap, float lse) {
+RV_ALWAYS_INLINE void probs_row_f(float* row, int64_t jend, int64_t cap, float lse) {
   const int64_t w = padded(jend, cap);
   for (int64_t j = 0; j < w; ++j) row[j] = exp_f(row[j] - lse);
   std::fill(row + jend, row + cap, 0.0f);
+}
+// A block's n rows (row r is query i0 + r, keys [0, jend(r)) allowed) in one call: per row, a
+// call through the load-time dispatch and the function's set-up cost as much as a 64-key row.
+RV_ALWAYS_INLINE int64_t row_keys(int64_t i, bool causal, int64_t s) {
+  return causal ? std::min(s, i + 1) : s;
+}
+RV_MULTIVERSION void softmax_rows_f(float* sc, int64_t n, int64_t se, int64_t i0, bool causal,
+                                    int64_t s, float* lse) {
+  for (int64_t r = 0; r < n; ++r)
+    lse[r] = softmax_row_f(sc + r * se, row_keys(i0 + r, causal, s), se);
+}
+RV_MULTIVERSION void probs_rows_f(float* P, int64_t n, int64_t se, int64_t i0, bool causal,
+                                  int64_t s, const float* lse) {
+  const float ninf = -std::numeric_limits<float>::infinity();
+  for (int64_t r = 0; r < n; ++r)
+    probs_row_f(P + r * se, lse[r] == ninf ? 0 : row_keys(i0 + r, causal, s), se, lse[r]);
 }
 // sum_c a[c] * b[c] (the backward's D_i = dout_i . out_i): float in 16 lanes, folded pairwise.
 template <typename T>
@@ -145,13 +162,26 @@ float row_dot<float>(const float* a, const float* b, int64_t n) {
   return row_dot_f(a, b, n);
 }
 
-template <>
-float softmax_row<float>(float* row, int64_t jend, int64_t cap) {
-  return softmax_row_f(row, jend, cap);
+template <typename T>
+void softmax_rows(T* sc, int64_t n, int64_t se, int64_t i0, bool causal, int64_t s, T* lse) {
+  for (int64_t r = 0; r < n; ++r)
+    lse[r] = softmax_row<T>(sc + r * se, row_keys(i0 + r, causal, s), se);
+}
+template <typename T>
+void probs_rows(T* P, int64_t n, int64_t se, int64_t i0, bool causal, int64_t s, const T* lse) {
+  const T ninf = -std::numeric_limits<T>::infinity();
+  for (int64_t r = 0; r < n; ++r)
+    probs_row<T>(P + r * se, lse[r] == ninf ? 0 : row_keys(i0 + r, causal, s), se, lse[r]);
 }
 template <>
-void probs_row<float>(float* row, int64_t jend, int64_t cap, float lse) {
-  probs_row_f(row, jend, cap, lse);
+void softmax_rows<float>(float* sc, int64_t n, int64_t se, int64_t i0, bool causal, int64_t s,
+                         float* lse) {
+  softmax_rows_f(sc, n, se, i0, causal, s, lse);
+}
+template <>
+void probs_rows<float>(float* P, int64_t n, int64_t se, int64_t i0, bool causal, int64_t s,
+                       const float* lse) {
+  probs_rows_f(P, n, se, i0, causal, s, lse);
 }
 
 // C = scale * op(A) @ op(B) (+ C when beta is 1; the scale is 1 then), through cpu::gemm:
@@ -180,11 +210,6 @@ int64_t entry(const AttnSpec& p, const AttnStrides& st, int64_t b, int64_t block
 }
 int64_t row_stride(const AttnSpec& p, const AttnStrides& st, int64_t cols) {
   return p.nbatch == 0 ? cols : st.rs;
-}
-
-template <typename T>
-int64_t key_end(const AttnSpec& p, int64_t i) {
-  return p.causal ? std::min(p.s, i + 1) : p.s;
 }
 
 // Runs f(i, i + 1) for the items i of [0, n): handed out one at a time to the threads, each
@@ -262,8 +287,7 @@ void sdpa_forward(const AttnSpec& p) {
       T* sc = scratch<T>(0, n * std::max<int64_t>(se, 1));
       const Parts parts = causal_parts(p, i0, n, se);
       if (se > 0) scores<T>(p, b, i0, n, se, parts, sc);
-      for (int64_t r = 0; r < n; ++r)
-        lse[r] = softmax_row<T>(sc + r * se, key_end<T>(p, i0 + r), se);
+      softmax_rows<T>(sc, n, se, i0, p.causal, p.s, lse);
       if (p.ev > 0) {
         if (se > 0) {
           const T* v = static_cast<const T*>(p.v) + entry(p, p.sv, b, p.s * p.ev);
@@ -322,8 +346,7 @@ void sdpa_backward(const AttnSpec& p) {
         T* P = scratch<T>(0, n * se);
         T* dP = scratch<T>(1, n * se);
         scores<T>(p, b, i0, n, se, pt, P);
-        for (int64_t r = 0; r < n; ++r)
-          probs_row<T>(P + r * se, lse[r] == ninf ? 0 : key_end<T>(p, i0 + r), se, lse[r]);
+        probs_rows<T>(P, n, se, i0, p.causal, p.s, lse);
         // gv += P^T g: keys [0, se0) from every row, keys [se0, se) from rows [h, n) only
         if (gvb) {
           mm<T>(true, false, se0, p.ev, n, 1.0, P, se, g, gs, 1.0, gvb, gvs);
