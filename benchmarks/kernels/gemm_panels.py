@@ -16,6 +16,9 @@ panels; PyTorch in the same runs 150-200):
   square products: 256 185-192 -> 221-224, 512 201-206 -> 210-224, 1024 200-204 -> 197-199
     (items taken one at a time; 182-213 before), 2048 201-213 -> 150-213 (neither is taken:
     past 2 MB of A the path leaves the product to OpenBLAS)
+  Blocked for large A (tried, not kept): B packed once for all panels and every 64-256 rows
+    of A packed per K block into 8-row micro-panels run against each panel: one thread 1024^3
+    77-94 and 2048^3 69-83 against OpenBLAS's 91-101 in the same runs (K blocks 64-256)
   Dropped on the way: packing a transposed weight with a scalar loop (the mlp forward, 128 rows
     against 784 x 512: 0.99x of OpenBLAS; 16 x 16 register transposes: 1.13x); memcpy per
     panel row for a row-major B (the gpt step's 2.5% in memmove; two masked 16-float moves,
