@@ -77,3 +77,32 @@ def test_dtype_converting_transpose_and_broadcast_rows():
         got = (rv.tensor(a)[::2, 1::3] * rv.tensor(b)[:, :, 1::3]).numpy()
         np.testing.assert_array_equal(got, a[::2, 1::3] * b[:, :, 1::3])
     _for_threads(check)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_flip_as_one_copy_with_reversed_strides(dtype):
+    """flip on the CPU copies once out of a view whose flipped dims have negative strides."""
+    a = (np.random.default_rng(5).standard_normal((4, 6, 37)) * 40).astype(dtype)
+    t = rv.tensor(a)
+
+    def check():
+        for dims in [(0,), (1,), (2,), (0, 2), (2, 1, 0), (-1,)]:
+            np.testing.assert_array_equal(t.flip(dims).numpy(), np.flip(a, dims))
+            np.testing.assert_array_equal(t.transpose(0, 2).flip(dims).numpy(),
+                                          np.flip(a.transpose(2, 1, 0), dims))
+            np.testing.assert_array_equal(t[1:, ::2, 3:30].flip(dims).numpy(),
+                                          np.flip(a[1:, ::2, 3:30], dims))
+        one = rv.tensor(a[:, :1, :])  # a flipped dim of size 1
+        np.testing.assert_array_equal(one.flip(1).numpy(), a[:, :1, :])
+    _for_threads(check)
+
+
+def test_flip_gradient_and_result_independence():
+    a = np.random.default_rng(6).standard_normal((3, 50)).astype(np.float32)
+    t = rv.tensor(a, requires_grad=True)
+    y = t.flip(1)
+    g = np.random.default_rng(7).standard_normal((3, 50)).astype(np.float32)
+    y.backward(rv.tensor(g))
+    np.testing.assert_array_equal(t.grad.numpy(), np.flip(g, 1))
+    y.detach().zero_()  # the flipped copy does not share the input's memory
+    np.testing.assert_array_equal(t.detach().numpy(), a)

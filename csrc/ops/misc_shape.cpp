@@ -61,7 +61,19 @@ Tensor flip(const Tensor& t, const std::vector<int64_t>& dims) {
     if (t.dim() > 0) wrapped.push_back(w);
   }
   Tensor out;
-  {
+  if (t.device().is_cpu() && !wrapped.empty() && t.dim() > 0 && t.numel() > 0) {
+    // One copy out of a view whose flipped dims run backwards (negative strides, starting at
+    // their last element); an index_select per dim cost a gather pass each.
+    Shape st = t.strides();
+    int64_t off = t.storage_offset();
+    for (int64_t d : wrapped) {
+      if (t.sizes()[d] < 2) continue;
+      off += (t.sizes()[d] - 1) * st[d];
+      st[d] = -st[d];
+    }
+    Tensor rev(std::make_shared<TensorImpl>(t.impl()->storage(), t.sizes(), st, off, t.dtype()));
+    out = contiguous_clone(rev);
+  } else {
     autograd::NoGradGuard ng;
     out = detach(t);
     for (int64_t d : wrapped) {

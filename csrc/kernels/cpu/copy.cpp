@@ -36,6 +36,8 @@ void cast_rows(const LoopSpec& s) {
       } else {
         for (int64_t i = 0; i < n; ++i) o[i] = convert<To>(a[i]);
       }
+    } else if (st[0] == 1 && st[1] == -1) {  // a flipped row (flip): vectorises with a permute
+      for (int64_t i = 0; i < n; ++i) o[i] = convert<To>(a[-i]);
     } else {
       for (int64_t i = 0; i < n; ++i) o[i * st[0]] = convert<To>(a[i * st[1]]);
     }
