@@ -2,6 +2,7 @@
 // over precomputed offsets, masked_fill and nonzero. Index values arrive already checked and
 // wrapped by the op. Writes that may collide (scatter, index_put) run serially in index order,
 // so duplicates resolve the same way for any thread count.
+#include <algorithm>
 #include <cstring>
 #include <type_traits>
 
@@ -124,8 +125,8 @@ void index_gather_cpu(const IndexArgs& a) {
       scalar_t* o = out + i * r;
       if (r == 1 && a.post.ndim == 0) {
         o[0] = base[0];
-      } else if (inner_unit) {
-        for (int64_t j = 0; j < r; ++j) o[j] = base[j];
+      } else if (inner_unit) {  // (memcpy: this file is built for baseline x86-64 only)
+        std::memcpy(o, base, size_t(r) * sizeof(scalar_t));
       } else {
         int64_t j = 0;
         walk<1>(a.post.ndim, a.post.sizes, st, 0, r,
@@ -141,7 +142,30 @@ void index_put_cpu(const IndexArgs& a, bool accumulate) {
   RV_DISPATCH_ALL(a.pre.dtype, "index_put_", [&] {
     scalar_t* dst = reinterpret_cast<scalar_t*>(a.pre.data);
     const scalar_t* vals = reinterpret_cast<const scalar_t*>(a.flat);
-    // Serial: duplicate indices must resolve the same way for any thread count.
+    // The rows in index order: duplicate indices must resolve the same way for any thread
+    // count. Rows of contiguous elements (an embedding's gradient) are split by columns
+    // instead, each thread running every row over its own columns, in the same order.
+    if (a.post.ndim == 1 && a.post.strides[0] == 1) {
+      auto columns = [&](int64_t c0, int64_t c1) {
+        for_each_index_row(a, r, false, [&](int64_t base_off, int64_t i) {
+          scalar_t* base = dst + base_off;
+          const scalar_t* v = vals + i * r;
+          if (accumulate) {
+            for (int64_t j = c0; j < c1; ++j) accumulate_into(base[j], v[j]);
+          } else {
+            for (int64_t j = c0; j < c1; ++j) base[j] = v[j];
+          }
+        });
+      };
+      const int64_t rows = view_numel(a.pre) * a.n_index;
+      if (r >= 128 && rows * r >= kGrainSize)
+        parallel_for(0, (r + 63) / 64, 1, [&](int64_t b, int64_t e) {
+          columns(b * 64, std::min(r, e * 64));
+        });
+      else
+        columns(0, r);
+      return;
+    }
     for_each_index_row(a, r, false, [&](int64_t base_off, int64_t i) {
       scalar_t* base = dst + base_off;
       const scalar_t* v = vals + i * r;
