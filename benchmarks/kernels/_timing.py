@@ -30,3 +30,15 @@ def libraries(threads, with_torch=True):
     for lib in libs.values():
         lib.set_num_threads(threads)
     return libs
+
+
+def print_time_table(rows, threads, width=22):
+    """rows: {case: {"ranvier": us, "torch": us (when measured)}}, printed with the ratio
+    ranvier / torch (lower is better)."""
+    print(f"threads={threads} (median us per call)")
+    print(f"{'case':<{width}}{'ranvier':>10}{'torch':>10}{'ratio':>8}")
+    for case, r in rows.items():
+        t = r.get("torch")
+        ratio = f"{r['ranvier'] / t:.2f}x" if t else "-"
+        print(f"{case:<{width}}{r['ranvier']:>10.1f}{(t if t else float('nan')):>10.1f}{ratio:>8}")
+    print("ratio = ranvier time / torch time (lower is better)")

@@ -30,7 +30,7 @@ import sys
 
 import numpy as np
 
-from _timing import call_seconds, libraries
+from _timing import call_seconds, libraries, print_time_table
 
 
 def cases(lib):
@@ -72,13 +72,7 @@ def main(argv=None):
         for name in libs:
             ts = call_seconds(per_lib[name][case], args.reps, warmup=5)
             rows.setdefault(case, {})[name] = statistics.median(ts) * 1e6
-    print(f"threads={args.threads} (median us per call)")
-    print(f"{'case':<26}{'ranvier':>10}{'torch':>10}{'ratio':>8}")
-    for case, r in rows.items():
-        t = r.get("torch")
-        ratio = f"{r['ranvier'] / t:.2f}x" if t else "-"
-        print(f"{case:<26}{r['ranvier']:>10.1f}{(t if t else float('nan')):>10.1f}{ratio:>8}")
-    print("ratio = ranvier time / torch time (lower is better)")
+    print_time_table(rows, args.threads, width=26)
     return 0
 
 

@@ -38,7 +38,7 @@ import argparse
 import statistics
 import sys
 
-from _timing import call_seconds, libraries
+from _timing import call_seconds, libraries, print_time_table
 
 
 def median_us(fn, reps):
@@ -94,13 +94,7 @@ def main(argv=None):
             rows.setdefault(case, {})[name] = median_us(opt.step, args.reps)
         for case, fn in layer_norm_cases(lib).items():
             rows.setdefault(case, {})[name] = median_us(fn, args.reps)
-    print(f"threads={args.threads} (median us per call)")
-    print(f"{'case':<22}{'ranvier':>10}{'torch':>10}{'ratio':>8}")
-    for case, r in rows.items():
-        t = r.get("torch")
-        ratio = f"{r['ranvier'] / t:.2f}x" if t else "-"
-        print(f"{case:<22}{r['ranvier']:>10.1f}{(t if t else float('nan')):>10.1f}{ratio:>8}")
-    print("ratio = ranvier time / torch time (lower is better)")
+    print_time_table(rows, args.threads, width=22)
     return 0
 
 

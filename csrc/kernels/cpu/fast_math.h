@@ -19,9 +19,10 @@
 
 namespace ranvier::cpu {
 
-RV_ALWAYS_INLINE float exp_f(float x) {
-  x = std::min(std::max(x, -87.0f), 88.0f);
-  const float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;  // round(x / ln 2)
+// e^r for |r| <= ln 2 / 2 once x = n ln 2 + r is split off: n = round(x / ln 2) (the 1.5 * 2^23
+// trick), r with ln 2 in two parts, then a degree-6 polynomial.
+RV_ALWAYS_INLINE float exp_reduced(float x, float& n) {
+  n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
   const float r = (x - n * 0.693359375f) + n * 2.12194440e-4f;
   float p = 1.9875691500e-4f;
   p = p * r + 1.3981999507e-3f;
@@ -29,7 +30,13 @@ RV_ALWAYS_INLINE float exp_f(float x) {
   p = p * r + 4.1665795894e-2f;
   p = p * r + 1.6666665459e-1f;
   p = p * r + 5.0000001201e-1f;
-  const float e = (p * r * r + r) + 1.0f;
+  return (p * r * r + r) + 1.0f;
+}
+
+RV_ALWAYS_INLINE float exp_f(float x) {
+  x = std::min(std::max(x, -87.0f), 88.0f);
+  float n;
+  const float e = exp_reduced(x, n);
   const int32_t bits = (int32_t(n) + 127) << 23;
   float scale;
   std::memcpy(&scale, &bits, sizeof(scale));

@@ -30,20 +30,11 @@ RV_ALWAYS_INLINE int32_t to_bits(float f) {
 constexpr float kInf = std::numeric_limits<float>::infinity();
 constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
 
-// exp(x) = 2^n e^r, n = round(x / ln 2), |r| <= ln 2 / 2 (ln 2 in two parts), e^r
-// fast_math.h's polynomial. 2^n is applied as two factors so that results down to the
-// smallest subnormal come out right; above ln(FLT_MAX) the result is inf.
+// exp(x) = 2^n e^r (fast_math.h's exp_reduced). 2^n is applied as two factors so that
+// results down to the smallest subnormal come out right; above ln(FLT_MAX) the result is inf.
 RV_ALWAYS_INLINE float exp(float x) {
-  const float xc = std::min(std::max(x, -104.0f), 89.0f);
-  const float n = (xc * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
-  const float r = (xc - n * 0.693359375f) + n * 2.12194440e-4f;
-  float p = 1.9875691500e-4f;
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  const float e = (p * r * r + r) + 1.0f;
+  float n;
+  const float e = cpu::exp_reduced(std::min(std::max(x, -104.0f), 89.0f), n);
   const int32_t ni = int32_t(n);
   const int32_t n1 = ni >> 1, n2 = ni - n1;  // each within a normal float's exponent range
   float y = e * from_bits((n1 + 127) << 23) * from_bits((n2 + 127) << 23);
