@@ -144,7 +144,7 @@ T row_dot(const T* a, const T* b, int64_t n) {
   for (int64_t c = 0; c < n; ++c) d += a[c] * b[c];
   return d;
 }
-RV_MULTIVERSION float row_dot_f(const float* a, const float* b, int64_t n) {
+RV_ALWAYS_INLINE float row_dot_f(const float* a, const float* b, int64_t n) {
   Floats16 acc = {};
   int64_t c = 0;
   for (; c + 16 <= n; c += 16) {
@@ -160,6 +160,39 @@ RV_MULTIVERSION float row_dot_f(const float* a, const float* b, int64_t n) {
 template <>
 float row_dot<float>(const float* a, const float* b, int64_t n) {
   return row_dot_f(a, b, n);
+}
+
+// dS = P o (dP - D) * scale over a block's rows, D_r = dout_r . out_r (0 for a row with no
+// allowed key); rows [0, h) have keys [0, se0) only, the rest of their room is zeroed.
+template <typename T>
+RV_ALWAYS_INLINE void ds_rows_impl(const T* P, T* dP, int64_t n, int64_t se, int64_t h,
+                                   int64_t se0, const T* g, int64_t gs, const T* out,
+                                   int64_t os, int64_t ev, const T* lse, T scale) {
+  const T ninf = -std::numeric_limits<T>::infinity();
+  for (int64_t r = 0; r < n; ++r) {
+    const T d = lse[r] != ninf ? row_dot<T>(g + r * gs, out + r * os, ev) : T(0);
+    const T* pr = P + r * se;
+    T* dr = dP + r * se;
+    const int64_t jn = r < h ? se0 : se;
+    for (int64_t j = 0; j < jn; ++j) dr[j] = pr[j] * (dr[j] - d) * scale;
+    std::fill(dr + jn, dr + se, T(0));
+  }
+}
+template <typename T>
+void ds_rows(const T* P, T* dP, int64_t n, int64_t se, int64_t h, int64_t se0, const T* g,
+             int64_t gs, const T* out, int64_t os, int64_t ev, const T* lse, T scale) {
+  ds_rows_impl<T>(P, dP, n, se, h, se0, g, gs, out, os, ev, lse, scale);
+}
+RV_MULTIVERSION void ds_rows_f(const float* P, float* dP, int64_t n, int64_t se, int64_t h,
+                               int64_t se0, const float* g, int64_t gs, const float* out,
+                               int64_t os, int64_t ev, const float* lse, float scale) {
+  ds_rows_impl<float>(P, dP, n, se, h, se0, g, gs, out, os, ev, lse, scale);
+}
+template <>
+void ds_rows<float>(const float* P, float* dP, int64_t n, int64_t se, int64_t h, int64_t se0,
+                    const float* g, int64_t gs, const float* out, int64_t os, int64_t ev,
+                    const float* lse, float scale) {
+  ds_rows_f(P, dP, n, se, h, se0, g, gs, out, os, ev, lse, scale);
 }
 
 template <typename T>
@@ -357,15 +390,7 @@ void sdpa_backward(const AttnSpec& p) {
         mm<T>(false, true, h, se0, p.ev, 1.0, g, gs, vb, vs, 0.0, dP, se);  // dP = g V^T
         mm<T>(false, true, rest, se, p.ev, 1.0, g + h * gs, gs, vb, vs, 0.0, dP + h * se,
                   se);
-        for (int64_t r = 0; r < n; ++r) {
-          const T d = lse[r] != ninf ? row_dot<T>(g + r * gs, out + r * os, p.ev) : T(0);
-          const T* pr = P + r * se;
-          T* dr = dP + r * se;
-          const T sc_ = T(p.scale);
-          const int64_t jn = r < h ? se0 : se;
-          for (int64_t j = 0; j < jn; ++j) dr[j] = pr[j] * (dr[j] - d) * sc_;
-          std::fill(dr + jn, dr + se, T(0));
-        }
+        ds_rows<T>(P, dP, n, se, h, se0, g, gs, out, os, p.ev, lse, T(p.scale));
         if (p.e == 0) continue;
         if (gq) {  // gq = dS K
           T* gqb = gqb0 + i0 * gqs;
