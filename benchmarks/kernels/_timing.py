@@ -1,5 +1,6 @@
 """What the kernel timing scripts of this folder share: repeated calls after warm-up, and the
 libraries to compare (ranvier, and PyTorch when it is installed)."""
+import statistics
 import sys
 import time
 
@@ -42,3 +43,15 @@ def print_time_table(rows, threads, width=22):
         ratio = f"{r['ranvier'] / t:.2f}x" if t else "-"
         print(f"{case:<{width}}{r['ranvier']:>10.1f}{(t if t else float('nan')):>10.1f}{ratio:>8}")
     print("ratio = ranvier time / torch time (lower is better)")
+
+
+def median_us_alternating(per_lib, reps, warmup=3):
+    """per_lib: {library name: {case: fn}}. Each case is timed in every library before the next
+    case (so that a noisy phase of the machine hits both); returns {case: {name: median us}}."""
+    names = list(per_lib)
+    rows = {}
+    for case in per_lib[names[0]]:
+        for name in names:
+            ts = call_seconds(per_lib[name][case], reps, warmup=warmup)
+            rows.setdefault(case, {})[name] = statistics.median(ts) * 1e6
+    return rows

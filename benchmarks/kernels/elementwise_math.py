@@ -25,12 +25,11 @@ elements (512 x 1024 for softmax and sums), ms, PyTorch in the same runs:
     input row and output row is read or written whole
 """
 import argparse
-import statistics
 import sys
 
 import numpy as np
 
-from _timing import call_seconds, libraries, print_time_table
+from _timing import libraries, median_us_alternating, print_time_table
 
 
 def cases(lib):
@@ -66,12 +65,7 @@ def main(argv=None):
     args = ap.parse_args(argv)
     libs = libraries(args.threads)
     per_lib = {name: cases(lib) for name, lib in libs.items()}
-    rows = {}
-    # the libraries alternate case by case, so that a noisy phase of the machine hits both
-    for case in per_lib["ranvier"]:
-        for name in libs:
-            ts = call_seconds(per_lib[name][case], args.reps, warmup=5)
-            rows.setdefault(case, {})[name] = statistics.median(ts) * 1e6
+    rows = median_us_alternating(per_lib, args.reps, warmup=5)
     print_time_table(rows, args.threads, width=26)
     return 0
 
