@@ -197,3 +197,13 @@ def test_modules_match_torch():
         assert repr(r) == repr(t).replace("torch", "ranvier"), (repr(r), repr(t))
         expect = t(torch.from_numpy(x)).detach().numpy()
         assert_close(r(from_np(x)), expect, rtol=1e-5, atol=1e-6)
+
+
+def test_leaky_relu_one_pass_edges_and_integer_error():
+    x = np.array([np.nan, np.inf, -np.inf, -0.0, 0.0, -3.0, 2.0], np.float32)
+    y = to_np(F.leaky_relu(from_np(x), 0.25))
+    np.testing.assert_array_equal(y[1:], np.array([np.inf, -np.inf, -0.0, 0.0, -0.75, 2.0],
+                                                  np.float32))
+    assert np.isnan(y[0]) and np.signbit(y[3]) and not np.signbit(y[4])
+    with pytest.raises(NotImplementedError, match="leaky_relu"):
+        F.leaky_relu(rv.tensor([1, -2, 3]))

@@ -129,6 +129,22 @@ Tensor& silu_(Tensor& t) {
   return unary_inplace(t, UnaryOp::Silu, "silu_", {}, [](const Tensor& x) { return silu(x); });
 }
 
+Tensor leaky_relu(const Tensor& t, double negative_slope) {
+  UnaryArgs args;
+  args.a = negative_slope;
+  Tensor out = unary_forward(UnaryOp::LeakyRelu, t, "leaky_relu", args);
+  if (autograd::needs_grad({t})) {
+    autograd::record("LeakyReluBackward0", {t}, {&out}, {t}, {},
+                     [negative_slope](BackwardContext& c) {
+                       const Tensor& g = c.grad();
+                       Tensor x = c.saved(0);
+                       Tensor pos = gt(detach(x), zeros_like(x));
+                       return TensorList{where(pos, g, mul(g, Scalar(negative_slope)))};
+                     });
+  }
+  return out;
+}
+
 Tensor softplus(const Tensor& t, double beta, double threshold) {
   UnaryArgs args;
   args.a = beta;

@@ -43,6 +43,7 @@ const char* kernel_name(UnaryOp op) {
     case UnaryOp::Gelu: case UnaryOp::GeluTanh: return "gelu";
     case UnaryOp::Silu: return "silu";
     case UnaryOp::Softplus: return "softplus";
+    case UnaryOp::LeakyRelu: return "leaky_relu";
     case UnaryOp::BitNot: return "bitwise_not";
     default: return "unary op";
   }
@@ -68,7 +69,8 @@ void check_unary_dtype(UnaryOp op, DType t, const char* name) {
     case UnaryOp::Gelu:
     case UnaryOp::GeluTanh:
     case UnaryOp::Silu:
-    case UnaryOp::Softplus: bad = !is_floating(t); break;
+    case UnaryOp::Softplus:
+    case UnaryOp::LeakyRelu: bad = !is_floating(t); break;
     case UnaryOp::BitNot: bad = is_floating(t); break;
     default: break;
   }

@@ -161,6 +161,9 @@ void bind_unary(py::module_& m, py::class_<Tensor>& cls) {
   m.def("softplus", softplus_fn, py::arg("input"), py::arg("beta") = 1.0,
         py::arg("threshold") = 20.0);
   cls.def("softplus", softplus_fn, py::arg("beta") = 1.0, py::arg("threshold") = 20.0);
+  m.def("leaky_relu", [](const Tensor& t, py::handle slope) {
+    return leaky_relu(t, float_arg(slope, "leaky_relu", "negative_slope"));
+  }, py::arg("input"), py::arg("negative_slope") = 0.01);
 
   // ---- clamp / clip ----
   for (const char* n : {"clamp", "clip"}) {

@@ -15,7 +15,7 @@ enum class UnaryOp : int8_t {
   Identity, Neg, Abs, Sign, Reciprocal, Square,
   Exp, Exp2, Expm1, Log, Log1p, Log2, Log10, Sqrt, Rsqrt,
   Sin, Cos, Tan, Asin, Acos, Atan, Sinh, Cosh, Tanh, Sigmoid, LogSigmoid,
-  Relu, Gelu, GeluTanh, Silu, Softplus, Erf, Erfc,
+  Relu, Gelu, GeluTanh, Silu, Softplus, LeakyRelu, Erf, Erfc,
   Floor, Ceil, Round, Trunc, Frac, RoundDecimals,
   Clamp, NanToNum, PowScalar, Fill, BitNot,
   LogicalNot, IsNan, IsInf, IsFinite, SignBit,
@@ -23,6 +23,7 @@ enum class UnaryOp : int8_t {
 };
 
 // Parameters of the parametrised ops: Clamp(a=min, b=max), Softplus(a=beta, b=threshold),
+// LeakyRelu(a=negative_slope),
 // NanToNum(a=nan, b=posinf, c=neginf), PowScalar(a=exponent), Fill(a=value),
 // RoundDecimals(a=10^|decimals|, b=+1 for decimals > 0, -1 for decimals < 0).
 struct UnaryArgs {
@@ -188,6 +189,10 @@ RV_HOST_DEVICE void with_unary_functor(UnaryOp op, const UnaryArgs& args, F&& f)
         return f([beta, threshold](T x) -> T {
           return x * beta > threshold ? x : std::log1p(std::exp(x * beta)) / beta;
         });
+      }
+      case UnaryOp::LeakyRelu: {
+        const T slope = T(args.a);
+        return f([slope](T x) -> T { return x > T(0) ? x : x * slope; });
       }
       case UnaryOp::Erf: return f([](T x) -> T { return std::erf(x); });
       case UnaryOp::Erfc: return f([](T x) -> T { return std::erfc(x); });

@@ -44,7 +44,7 @@ def relu6(input, inplace=False):
 
 
 def leaky_relu(input, negative_slope=0.01, inplace=False):
-    return _apply(input, lambda x: _C.where(x > 0, x, x * negative_slope), inplace)
+    return _apply(input, lambda x: _C.leaky_relu(x, negative_slope), inplace)
 
 
 def leaky_relu_(input, negative_slope=0.01):

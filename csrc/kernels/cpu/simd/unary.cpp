@@ -9,8 +9,12 @@ namespace ranvier::cpu::RV_SIMD_NS {
 
 namespace {
 template <typename T, typename R, typename F>
-void unary_rows(const LoopSpec& s, const F& f) {
+void unary_rows(const LoopSpec& s, const F& fn) {
   for_each_row(s, [&](char** p, const int64_t* st, int64_t n) {
+    // A copy of the functor: its captured parameters are then locals the row's stores cannot
+    // alias, so they stay in registers and the loop vectorises (read through the reference,
+    // a leaky_relu ran one element at a time with a branch: 2.5 ms for 0.5 M floats).
+    const F f = fn;
     R* o = reinterpret_cast<R*>(p[0]);
     const T* a = reinterpret_cast<const T*>(p[1]);
     if (st[0] == 1 && st[1] == 1) {
@@ -44,6 +48,11 @@ bool with_vec_float_functor(UnaryOp op, const UnaryArgs& args, const F& f) {
       f([beta, threshold](float x) RV_ALWAYS_INLINE_LAMBDA {
         return x * beta > threshold ? x : vm::log1p(vm::exp(x * beta)) / beta;
       });
+      return true;
+    }
+    case UnaryOp::LeakyRelu: {
+      const float slope = float(args.a);
+      f([slope](float x) RV_ALWAYS_INLINE_LAMBDA { return x > 0.0f ? x : x * slope; });
       return true;
     }
     case UnaryOp::Erf: f([](float x) RV_ALWAYS_INLINE_LAMBDA { return vm::erf(x); }); return true;
