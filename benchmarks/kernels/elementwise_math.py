@@ -14,6 +14,10 @@ elements (512 x 1024 for softmax and sums), ms, PyTorch in the same runs:
   (3.0-3.8: the lambda with its two parameters was not inlined, a call per element, until it
   was marked always_inline); erf 24 -> 1.3 (3.4-3.5); sqrt 2.8 -> 0.4 (0.9-1.1: libm's errno
   had kept it scalar); rsqrt 4.8 -> 0.6 (0.6)
+  leaky_relu 1.8-1.9 (where(x > 0, x, x * slope): three passes) -> 0.2 (one unary pass; 0.4-0.5).
+    As a unary op it first ran one element at a time with a branch (9 ms): the loop read the
+    functor's captured slope through a reference its stores might alias; unary_rows copies
+    the functor now
   softmax over the last dim 4.8-7.2 -> 0.41-0.44 (0.30-0.35), log_softmax 2.5-3.7 -> 0.43-0.46
   (0.29-0.34), softmax over dim 0 6.1-7.6 -> 0.42 (0.65-0.71). The max written over 16 scalar
   lanes stayed scalar (GCC's vector type does it), the double lane sums sat on the stack
@@ -50,6 +54,7 @@ def cases(lib):
         "log1p": lambda: xp.log1p(), "tanh": lambda: x.tanh(), "sigmoid": lambda: x.sigmoid(),
         "silu": lambda: F.silu(x), "softplus": lambda: F.softplus(x), "erf": lambda: x.erf(),
         "sqrt": lambda: xp.sqrt(), "rsqrt": lambda: xp.rsqrt(),
+        "leaky_relu": lambda: F.leaky_relu(x, 0.2),
         "softmax dim -1": lambda: m.softmax(1), "log_softmax dim -1": lambda: F.log_softmax(m, 1),
         "softmax dim 0": lambda: m.softmax(0), "softmax fwd+bwd": softmax_fb,
         "sum dim -1": lambda: m.sum(1), "mean dim -1": lambda: m.mean(1),
