@@ -106,3 +106,24 @@ def test_flip_gradient_and_result_independence():
     np.testing.assert_array_equal(t.grad.numpy(), np.flip(g, 1))
     y.detach().zero_()  # the flipped copy does not share the input's memory
     np.testing.assert_array_equal(t.detach().numpy(), a)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_row_copies_of_every_element_size(dtype):
+    """Same-dtype copies whose rows stay rows (head permutes, slices, broadcasts) run on typed
+    pointers: short rows of 16-byte multiples, long rows, strided and broadcast rows."""
+    a = (np.random.default_rng(8).standard_normal((6, 20, 4, 48)) * 30).astype(dtype)
+    t = rv.tensor(a)
+
+    def check():
+        np.testing.assert_array_equal(t.permute(0, 2, 1, 3).contiguous().numpy(),
+                                      a.transpose(0, 2, 1, 3))
+        np.testing.assert_array_equal(t[:, 3:17, :, 5:45].contiguous().numpy(),
+                                      a[:, 3:17, :, 5:45])
+        np.testing.assert_array_equal(t[:, :, :, ::3].contiguous().numpy(), a[:, :, :, ::3])
+        np.testing.assert_array_equal(t[:, :1].expand(6, 5, 4, 48).contiguous().numpy(),
+                                      np.broadcast_to(a[:, :1], (6, 5, 4, 48)))
+        out = rv.zeros(6, 4, 20, 48, dtype=t.dtype)
+        out.copy_(t.permute(0, 2, 1, 3))
+        np.testing.assert_array_equal(out.numpy(), a.transpose(0, 2, 1, 3))
+    _for_threads(check)

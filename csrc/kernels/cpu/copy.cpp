@@ -2,6 +2,8 @@
 // a tiled form for same-dtype transposing copies.
 #include "ops/copy.h"
 
+#include <emmintrin.h>
+
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
@@ -89,6 +91,73 @@ void tiled_transpose_copy(const LoopSpec& s, int d) {
   });
 }
 
+// A same-dtype copy of rows, with two operands and the element size known when compiled:
+// typed pointers stepped dim by dim (the generic row walk spent ~170 instructions a row on
+// its operand loops; a head permute of [16, 64, 4, 32] has 4,096 rows of 32 floats), short
+// contiguous rows moved 16 bytes at a time inline instead of a memcpy call each.
+template <typename E>
+void copy_rows_typed(const LoopSpec& s) {
+  const int nd = s.ndim;
+  const int64_t n = s.sizes[nd - 1], so = s.strides[0][nd - 1], si = s.strides[1][nd - 1];
+  int64_t sizes[kMaxDims], os[kMaxDims], is[kMaxDims];
+  for (int d = 0; d < nd; ++d) {
+    sizes[d] = s.sizes[d];
+    os[d] = s.strides[0][d];
+    is[d] = s.strides[1][d];
+  }
+  E* const out0 = reinterpret_cast<E*>(s.data[0]);
+  const E* const in0 = reinterpret_cast<const E*>(s.data[1]);
+  const bool unit = so == 1 && si == 1;
+  const bool short_rows = unit && n * int64_t(sizeof(E)) <= 256 && (n * sizeof(E)) % 16 == 0;
+  parallel_for(0, s.numel / n, std::max<int64_t>(1, kGrainSize / n), [&](int64_t b, int64_t e) {
+    int64_t coord[kMaxDims];
+    int64_t rem = b, ooff = 0, ioff = 0;
+    for (int d = nd - 2; d >= 0; --d) {
+      coord[d] = rem % sizes[d];
+      rem /= sizes[d];
+      ooff += coord[d] * os[d];
+      ioff += coord[d] * is[d];
+    }
+    E* o = out0 + ooff;
+    const E* a = in0 + ioff;
+    for (int64_t r = b; r < e; ++r) {
+      if (short_rows) {
+        const char* src = reinterpret_cast<const char*>(a);
+        char* dst = reinterpret_cast<char*>(o);
+        // (SSE2 moves: GCC turns a loop of 16-byte memcpys back into one memcpy call)
+        for (int64_t k = 0; k < n * int64_t(sizeof(E)); k += 16)
+          _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + k),
+                           _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + k)));
+      } else if (unit) {
+        std::memcpy(o, a, size_t(n) * sizeof(E));
+      } else if (so == 1 && si == -1) {  // a flipped row (flip): vectorises with a permute
+        for (int64_t i = 0; i < n; ++i) o[i] = a[-i];
+      } else {
+        for (int64_t i = 0; i < n; ++i) o[i * so] = a[i * si];
+      }
+      for (int d = nd - 2; d >= 0; --d) {
+        o += os[d];
+        a += is[d];
+        if (++coord[d] < sizes[d]) break;
+        coord[d] = 0;
+        o -= sizes[d] * os[d];
+        a -= sizes[d] * is[d];
+      }
+    }
+  });
+}
+
+bool try_copy_rows_typed(const LoopSpec& s) {
+  if (s.ndim < 2 || s.dtypes[0] != s.dtypes[1]) return false;
+  switch (element_size(s.dtypes[0])) {
+    case 1: copy_rows_typed<uint8_t>(s); return true;
+    case 2: copy_rows_typed<uint16_t>(s); return true;
+    case 4: copy_rows_typed<uint32_t>(s); return true;
+    case 8: copy_rows_typed<uint64_t>(s); return true;
+    default: return false;
+  }
+}
+
 // Takes the copy when it is a transpose of that kind; false leaves it to the row walk.
 bool try_tiled_transpose_copy(const LoopSpec& s) {
   const int nd = s.ndim;
@@ -109,7 +178,7 @@ bool try_tiled_transpose_copy(const LoopSpec& s) {
 }
 
 void cast_cpu(const LoopSpec& s) {
-  if (try_tiled_transpose_copy(s)) return;
+  if (try_tiled_transpose_copy(s) || try_copy_rows_typed(s)) return;
   RV_DISPATCH_ALL(s.dtypes[0], "copy_", [&] {
     using To = scalar_t;
     RV_DISPATCH_ALL(s.dtypes[1], "copy_", [&] { cast_rows<To, scalar_t>(s); });
