@@ -27,42 +27,41 @@ void unary_rows(const LoopSpec& s, const F& fn) {
 // Float32 ops whose libm calls would keep the loop scalar get vec_math.h's branch-free forms;
 // false leaves the op to the shared functors of unary_ops.h.
 // (GCC would otherwise call the larger ones per element instead of vectorising the loop.)
-#define RV_ALWAYS_INLINE_LAMBDA __attribute__((always_inline))
+#define RV_INLINE_FN(expr) [](float x) __attribute__((always_inline)) { return expr; }
 template <typename F>
 bool with_vec_float_functor(UnaryOp op, const UnaryArgs& args, const F& f) {
   switch (op) {
-    case UnaryOp::Exp: f([](float x) RV_ALWAYS_INLINE_LAMBDA { return vm::exp(x); }); return true;
-    case UnaryOp::Expm1: f([](float x) RV_ALWAYS_INLINE_LAMBDA { return vm::expm1(x); }); return true;
-    case UnaryOp::Log: f([](float x) RV_ALWAYS_INLINE_LAMBDA { return vm::log(x); }); return true;
-    case UnaryOp::Log1p: f([](float x) RV_ALWAYS_INLINE_LAMBDA { return vm::log1p(x); }); return true;
-    case UnaryOp::Sqrt: f([](float x) RV_ALWAYS_INLINE_LAMBDA { return std::sqrt(x); }); return true;
-    case UnaryOp::Rsqrt: f([](float x) RV_ALWAYS_INLINE_LAMBDA { return 1.0f / std::sqrt(x); }); return true;
-    case UnaryOp::Tanh: f([](float x) RV_ALWAYS_INLINE_LAMBDA { return vm::tanh(x); }); return true;
-    case UnaryOp::Sigmoid: f([](float x) RV_ALWAYS_INLINE_LAMBDA { return vm::sigmoid(x); }); return true;
-    case UnaryOp::Silu: f([](float x) RV_ALWAYS_INLINE_LAMBDA { return x * vm::sigmoid(x); }); return true;
+    case UnaryOp::Exp: f(RV_INLINE_FN(vm::exp(x))); return true;
+    case UnaryOp::Expm1: f(RV_INLINE_FN(vm::expm1(x))); return true;
+    case UnaryOp::Log: f(RV_INLINE_FN(vm::log(x))); return true;
+    case UnaryOp::Log1p: f(RV_INLINE_FN(vm::log1p(x))); return true;
+    case UnaryOp::Sqrt: f(RV_INLINE_FN(std::sqrt(x))); return true;
+    case UnaryOp::Rsqrt: f(RV_INLINE_FN(1.0f / std::sqrt(x))); return true;
+    case UnaryOp::Tanh: f(RV_INLINE_FN(vm::tanh(x))); return true;
+    case UnaryOp::Sigmoid: f(RV_INLINE_FN(vm::sigmoid(x))); return true;
+    case UnaryOp::Silu: f(RV_INLINE_FN(x * vm::sigmoid(x))); return true;
     case UnaryOp::LogSigmoid:
-      f([](float x) RV_ALWAYS_INLINE_LAMBDA { return std::min(x, 0.0f) - vm::log1p(vm::exp(-std::fabs(x))); });
+      f(RV_INLINE_FN(std::min(x, 0.0f) - vm::log1p(vm::exp(-std::fabs(x)))));
+      return true;
+    case UnaryOp::Erf: f(RV_INLINE_FN(vm::erf(x))); return true;
+    case UnaryOp::Gelu: f(RV_INLINE_FN(0.5f * x * (1.0f + vm::erf(x * 0.70710678118654752f))));
       return true;
     case UnaryOp::Softplus: {
       const float beta = float(args.a), threshold = float(args.b);
-      f([beta, threshold](float x) RV_ALWAYS_INLINE_LAMBDA {
+      f([beta, threshold](float x) __attribute__((always_inline)) {
         return x * beta > threshold ? x : vm::log1p(vm::exp(x * beta)) / beta;
       });
       return true;
     }
     case UnaryOp::LeakyRelu: {
       const float slope = float(args.a);
-      f([slope](float x) RV_ALWAYS_INLINE_LAMBDA { return x > 0.0f ? x : x * slope; });
+      f([slope](float x) __attribute__((always_inline)) { return x > 0.0f ? x : x * slope; });
       return true;
     }
-    case UnaryOp::Erf: f([](float x) RV_ALWAYS_INLINE_LAMBDA { return vm::erf(x); }); return true;
-    case UnaryOp::Gelu:
-      f([](float x) RV_ALWAYS_INLINE_LAMBDA { return 0.5f * x * (1.0f + vm::erf(x * 0.70710678118654752f)); });
-      return true;
     default: return false;
   }
 }
-#undef RV_ALWAYS_INLINE_LAMBDA
+#undef RV_INLINE_FN
 }  // namespace
 
 void unary_kernel(UnaryOp op, const LoopSpec& s, const UnaryArgs& args) {
