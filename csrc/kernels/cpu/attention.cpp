@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "core/parallel.h"
+#include "kernels/cpu/attention_rows.h"
 #include "kernels/cpu/blas.h"
 #include "kernels/cpu/fast_math.h"
 #include "kernels/cpu/vec_math.h"
@@ -28,17 +29,19 @@ namespace {
 constexpr int64_t kBlock = 64;
 
 // The softmax of one row of scores, in place. Keys [0, jend) are allowed; the row has room for
-// cap values (jend <= cap), all of which are written. Forward (softmax_row): the probabilities,
-// zeros past jend; returns the row's logsumexp, or -inf when no key is allowed (the row then all
-// zeros). Backward (probs_row): exp(s - lse) from the saved logsumexp, zeros past jend.
+// cap values (jend <= cap), all of which are written. The score of key j is row[j] * scale
+// (scores() leaves the scaling to these passes when there is no mask). Forward (softmax_row):
+// the probabilities, zeros past jend; returns the row's logsumexp, or -inf when no key is
+// allowed (the row then all zeros). Backward (probs_row): exp(s - lse) from the saved
+// logsumexp, zeros past jend. Float rows on AVX-512 CPUs take attention_rows_avx512.cpp.
 // Float rows are padded to whole 16-float vectors inside the row's room (past jend: -inf before
 // the max, 0 after the exp) so that no part of them runs one element at a time; the max and the
 // sum run in 16 lanes (j % 16) combined in a fixed order, so a result depends only on the row.
 template <typename T>
-T softmax_row(T* row, int64_t jend, int64_t cap) {
+T softmax_row(T* row, int64_t jend, int64_t cap, T scale) {
   const T ninf = -std::numeric_limits<T>::infinity();
   T m = ninf;
-  for (int64_t j = 0; j < jend; ++j) m = std::max(m, row[j]);
+  for (int64_t j = 0; j < jend; ++j) m = std::max(m, row[j] *= scale);
   if (m == ninf) {
     std::fill(row, row + cap, T(0));
     return ninf;
@@ -54,8 +57,8 @@ T softmax_row(T* row, int64_t jend, int64_t cap) {
   return m + std::log(l);
 }
 template <typename T>
-void probs_row(T* row, int64_t jend, int64_t cap, T lse) {
-  for (int64_t j = 0; j < jend; ++j) row[j] = std::exp(row[j] - lse);
+void probs_row(T* row, int64_t jend, int64_t cap, T scale, T lse) {
+  for (int64_t j = 0; j < jend; ++j) row[j] = std::exp(row[j] * scale - lse);
   std::fill(row + jend, row + cap, T(0));
 }
 
@@ -99,9 +102,10 @@ RV_ALWAYS_INLINE float lanes_sum(const float* x, int64_t n) {
   for (; j < n; ++j) r += x[j];
   return r;
 }
-RV_ALWAYS_INLINE float softmax_row_f(float* row, int64_t jend, int64_t cap) {
+RV_ALWAYS_INLINE float softmax_row_f(float* row, int64_t jend, int64_t cap, float scale) {
   const float ninf = -std::numeric_limits<float>::infinity();
   const int64_t w = padded(jend, cap);
+  for (int64_t j = 0; j < jend; ++j) row[j] *= scale;
   for (int64_t j = jend; j < w; ++j) row[j] = ninf;
   const float m = lanes_max(row, w);
   if (m == ninf) {
@@ -116,9 +120,10 @@ RV_ALWAYS_INLINE float softmax_row_f(float* row, int64_t jend, int64_t cap) {
   std::fill(row + w, row + cap, 0.0f);
   return m + vm::log(l);
 }
-RV_ALWAYS_INLINE void probs_row_f(float* row, int64_t jend, int64_t cap, float lse) {
+RV_ALWAYS_INLINE void probs_row_f(float* row, int64_t jend, int64_t cap, float scale,
+                                  float lse) {
   const int64_t w = padded(jend, cap);
-  for (int64_t j = 0; j < w; ++j) row[j] = exp_f(row[j] - lse);
+  for (int64_t j = 0; j < w; ++j) row[j] = exp_f(row[j] * scale - lse);
   std::fill(row + jend, row + cap, 0.0f);
 }
 // A block's n rows (row r is query i0 + r, keys [0, jend(r)) allowed) in one call: per row, a
@@ -127,15 +132,20 @@ RV_ALWAYS_INLINE int64_t row_keys(int64_t i, bool causal, int64_t s) {
   return causal ? std::min(s, i + 1) : s;
 }
 RV_MULTIVERSION void softmax_rows_f(float* sc, int64_t n, int64_t se, int64_t i0, bool causal,
-                                    int64_t s, float* lse) {
+                                    int64_t s, float scale, float* lse) {
   for (int64_t r = 0; r < n; ++r)
-    lse[r] = softmax_row_f(sc + r * se, row_keys(i0 + r, causal, s), se);
+    lse[r] = softmax_row_f(sc + r * se, row_keys(i0 + r, causal, s), se, scale);
 }
 RV_MULTIVERSION void probs_rows_f(float* P, int64_t n, int64_t se, int64_t i0, bool causal,
-                                  int64_t s, const float* lse) {
+                                  int64_t s, float scale, const float* lse) {
   const float ninf = -std::numeric_limits<float>::infinity();
   for (int64_t r = 0; r < n; ++r)
-    probs_row_f(P + r * se, lse[r] == ninf ? 0 : row_keys(i0 + r, causal, s), se, lse[r]);
+    probs_row_f(P + r * se, lse[r] == ninf ? 0 : row_keys(i0 + r, causal, s), se, scale,
+                lse[r]);
+}
+bool rows_avx512() {
+  static const bool ok = attention_rows_avx512_usable();
+  return ok;
 }
 // sum_c a[c] * b[c] (the backward's D_i = dout_i . out_i): float in 16 lanes, folded pairwise.
 template <typename T>
@@ -192,29 +202,41 @@ template <>
 void ds_rows<float>(const float* P, float* dP, int64_t n, int64_t se, int64_t h, int64_t se0,
                     const float* g, int64_t gs, const float* out, int64_t os, int64_t ev,
                     const float* lse, float scale) {
-  ds_rows_f(P, dP, n, se, h, se0, g, gs, out, os, ev, lse, scale);
+  if (rows_avx512())
+    attn_ds_rows_avx512(P, dP, n, se, h, se0, g, gs, out, os, ev, lse, scale);
+  else
+    ds_rows_f(P, dP, n, se, h, se0, g, gs, out, os, ev, lse, scale);
 }
 
 template <typename T>
-void softmax_rows(T* sc, int64_t n, int64_t se, int64_t i0, bool causal, int64_t s, T* lse) {
+void softmax_rows(T* sc, int64_t n, int64_t se, int64_t i0, bool causal, int64_t s, T scale,
+                  T* lse) {
   for (int64_t r = 0; r < n; ++r)
-    lse[r] = softmax_row<T>(sc + r * se, row_keys(i0 + r, causal, s), se);
+    lse[r] = softmax_row<T>(sc + r * se, row_keys(i0 + r, causal, s), se, scale);
 }
 template <typename T>
-void probs_rows(T* P, int64_t n, int64_t se, int64_t i0, bool causal, int64_t s, const T* lse) {
+void probs_rows(T* P, int64_t n, int64_t se, int64_t i0, bool causal, int64_t s, T scale,
+                const T* lse) {
   const T ninf = -std::numeric_limits<T>::infinity();
   for (int64_t r = 0; r < n; ++r)
-    probs_row<T>(P + r * se, lse[r] == ninf ? 0 : row_keys(i0 + r, causal, s), se, lse[r]);
+    probs_row<T>(P + r * se, lse[r] == ninf ? 0 : row_keys(i0 + r, causal, s), se, scale,
+                 lse[r]);
 }
 template <>
 void softmax_rows<float>(float* sc, int64_t n, int64_t se, int64_t i0, bool causal, int64_t s,
-                         float* lse) {
-  softmax_rows_f(sc, n, se, i0, causal, s, lse);
+                         float scale, float* lse) {
+  if (rows_avx512())
+    attn_softmax_rows_avx512(sc, n, se, i0, causal, s, scale, lse);
+  else
+    softmax_rows_f(sc, n, se, i0, causal, s, scale, lse);
 }
 template <>
 void probs_rows<float>(float* P, int64_t n, int64_t se, int64_t i0, bool causal, int64_t s,
-                       const float* lse) {
-  probs_rows_f(P, n, se, i0, causal, s, lse);
+                       float scale, const float* lse) {
+  if (rows_avx512())
+    attn_probs_rows_avx512(P, n, se, i0, causal, s, scale, lse);
+  else
+    probs_rows_f(P, n, se, i0, causal, s, scale, lse);
 }
 
 // C = scale * op(A) @ op(B) (+ C when beta is 1; the scale is 1 then), through cpu::gemm:
@@ -273,19 +295,20 @@ Parts causal_parts(const AttnSpec& p, int64_t i0, int64_t n, int64_t se) {
   return {kHalf, std::min(se, i0 + kHalf)};
 }
 
-// Raw scores (scale q.k plus the mask) of query rows i0..i0+n of head b into sc (row stride se),
-// row r over keys [0, r < parts.h ? parts.se0 : se).
+// Raw scores of query rows i0..i0+n of head b into sc (row stride se), row r over keys
+// [0, r < parts.h ? parts.se0 : se): q.k, or with a mask scale q.k plus the mask. Returns the
+// scale the row passes still apply (p.scale without a mask, else 1).
 template <typename T>
-void scores(const AttnSpec& p, int64_t b, int64_t i0, int64_t n, int64_t se, Parts parts,
-            T* sc) {
+T scores(const AttnSpec& p, int64_t b, int64_t i0, int64_t n, int64_t se, Parts parts, T* sc) {
   const int64_t qs = row_stride(p, p.sq, p.e), ks = row_stride(p, p.sk, p.e);
   const T* q = static_cast<const T*>(p.q) + entry(p, p.sq, b, p.l * p.e) + i0 * qs;
   const T* k = static_cast<const T*>(p.k) + entry(p, p.sk, b, p.s * p.e);
-  mm<T>(false, true, parts.h, parts.se0, p.e, p.scale, q, qs, k, ks, 0.0, sc, se);
-  mm<T>(false, true, n - parts.h, se, p.e, p.scale, q + parts.h * qs, qs, k, ks, 0.0,
-            sc + parts.h * se, se);
   const T* mask = static_cast<const T*>(p.mask);
-  if (!mask) return;
+  const double scale = mask ? p.scale : 1.0;
+  mm<T>(false, true, parts.h, parts.se0, p.e, scale, q, qs, k, ks, 0.0, sc, se);
+  mm<T>(false, true, n - parts.h, se, p.e, scale, q + parts.h * qs, qs, k, ks, 0.0,
+            sc + parts.h * se, se);
+  if (!mask) return T(p.scale);
   const T* mb = mask + (p.nbatch == 0 ? b * p.mb : entry(p, p.smask, b, 0));
   for (int64_t r = 0; r < n; ++r) {
     const int64_t i = i0 + r;
@@ -293,6 +316,7 @@ void scores(const AttnSpec& p, int64_t b, int64_t i0, int64_t n, int64_t se, Par
     const int64_t jn = r < parts.h ? parts.se0 : se;
     for (int64_t j = 0; j < jn; ++j) row[j] += mb[i * p.ml + j * p.ms];
   }
+  return T(1);
 }
 
 // Scratch rows of the calling thread (slot 0 or 1), at least n elements, kept from call to call:
@@ -319,8 +343,8 @@ void sdpa_forward(const AttnSpec& p) {
       T* lse = static_cast<T*>(p.lse) + b * p.l + i0;
       T* sc = scratch<T>(0, n * std::max<int64_t>(se, 1));
       const Parts parts = causal_parts(p, i0, n, se);
-      if (se > 0) scores<T>(p, b, i0, n, se, parts, sc);
-      softmax_rows<T>(sc, n, se, i0, p.causal, p.s, lse);
+      const T rs = se > 0 ? scores<T>(p, b, i0, n, se, parts, sc) : T(1);
+      softmax_rows<T>(sc, n, se, i0, p.causal, p.s, rs, lse);
       if (p.ev > 0) {
         if (se > 0) {
           const T* v = static_cast<const T*>(p.v) + entry(p, p.sv, b, p.s * p.ev);
@@ -358,8 +382,11 @@ void sdpa_backward(const AttnSpec& p) {
       T* gkb = gk ? gk + entry(p, p.sgk, b, p.s * p.e) : nullptr;
       T* gvb = gv ? gv + entry(p, p.sgv, b, p.s * p.ev) : nullptr;
       T* gqb0 = gq ? gq + entry(p, p.sgq, b, p.l * p.e) : nullptr;
-      if (gkb) zero_rows(gkb, p.s, p.e, gks);
-      if (gvb) zero_rows(gvb, p.s, p.ev, gvs);
+      // the first block writes gk and gv for the keys it sees, later ones add to them; keys
+      // no block has seen by then start from zero
+      const int64_t seen = p.causal ? std::min(p.s, std::min(kBlock, p.l)) : p.s;
+      if (gkb) zero_rows(gkb + seen * gks, p.s - seen, p.e, gks);
+      if (gvb) zero_rows(gvb + seen * gvs, p.s - seen, p.ev, gvs);
       // (every row of gq is written by its block's product when there are keys)
       if (gqb0 && p.s == 0) zero_rows(gqb0, p.l, p.e, gqs);
       const T* q0 = static_cast<const T*>(p.q) + entry(p, p.sq, b, p.l * p.e);
@@ -376,15 +403,16 @@ void sdpa_backward(const AttnSpec& p) {
 
         const Parts pt = causal_parts(p, i0, n, se);
         const int64_t h = pt.h, se0 = pt.se0, rest = n - h;
+        const double acc = i0 == 0 ? 0.0 : 1.0;  // the two parts cover disjoint keys
         T* P = scratch<T>(0, n * se);
         T* dP = scratch<T>(1, n * se);
-        scores<T>(p, b, i0, n, se, pt, P);
-        probs_rows<T>(P, n, se, i0, p.causal, p.s, lse);
+        const T rs = scores<T>(p, b, i0, n, se, pt, P);
+        probs_rows<T>(P, n, se, i0, p.causal, p.s, rs, lse);
         // gv += P^T g: keys [0, se0) from every row, keys [se0, se) from rows [h, n) only
         if (gvb) {
-          mm<T>(true, false, se0, p.ev, n, 1.0, P, se, g, gs, 1.0, gvb, gvs);
+          mm<T>(true, false, se0, p.ev, n, 1.0, P, se, g, gs, acc, gvb, gvs);
           mm<T>(true, false, se - se0, p.ev, rest, 1.0, P + h * se + se0, se, g + h * gs, gs,
-                    1.0, gvb + se0 * gvs, gvs);
+                    acc, gvb + se0 * gvs, gvs);
         }
         if (!gq && !gkb) continue;
         mm<T>(false, true, h, se0, p.ev, 1.0, g, gs, vb, vs, 0.0, dP, se);  // dP = g V^T
@@ -399,9 +427,9 @@ void sdpa_backward(const AttnSpec& p) {
                     gqb + h * gqs, gqs);
         }
         if (gkb) {  // gk += dS^T q, split by keys like gv
-          mm<T>(true, false, se0, p.e, n, 1.0, dP, se, qb, qs, 1.0, gkb, gks);
+          mm<T>(true, false, se0, p.e, n, 1.0, dP, se, qb, qs, acc, gkb, gks);
           mm<T>(true, false, se - se0, p.e, rest, 1.0, dP + h * se + se0, se, qb + h * qs,
-                    qs, 1.0, gkb + se0 * gks, gks);
+                    qs, acc, gkb + se0 * gks, gks);
         }
       }
     }

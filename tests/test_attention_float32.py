@@ -1,0 +1,120 @@
+"""Float32 scaled_dot_product_attention, forward and backward, against a float64 NumPy
+reference: the float32 kernel's row passes (softmax, the recomputed probabilities, dS with its
+dout . out dot) run vectorised with masked tails, so row lengths and head sizes around multiples
+of 16, several query blocks, masks, custom scales, rows with no allowed key and NaN scores are
+covered, at one and two threads."""
+import math
+
+import numpy as np
+import pytest
+
+import ranvier
+import ranvier.nn.functional as F
+from helpers import assert_close, from_np
+
+
+def np_sdpa_fwd_bwd(q, k, v, g, mask=None, causal=False, scale=None):
+    """out and the gradients of sum(out * g) for q, k, v, in float64 (rows with no allowed key
+    give zero probabilities here; the caller handles their NaN outputs)."""
+    scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else scale
+    s = np.matmul(q, np.swapaxes(k, -1, -2)) * scale
+    L, S = q.shape[-2], k.shape[-2]
+    if causal:
+        s = np.where(np.tril(np.ones((L, S), dtype=bool)), s, -np.inf)
+    if mask is not None:
+        s = np.where(mask, s, -np.inf) if mask.dtype == np.bool_ else s + mask
+    m = np.max(s, axis=-1, keepdims=True)
+    m = np.where(np.isfinite(m), m, 0.0)
+    e = np.exp(s - m)
+    den = e.sum(axis=-1, keepdims=True)
+    p = e / np.where(den == 0, 1.0, den)
+    out = p @ v
+    dp = g @ np.swapaxes(v, -1, -2)
+    ds = p * (dp - (g * out).sum(-1, keepdims=True)) * scale
+    gq = ds @ k
+    gk = np.swapaxes(ds, -1, -2) @ q
+    gv = np.swapaxes(p, -1, -2) @ g
+    return out, gq, gk, gv
+
+
+def run_f32(q, k, v, g, **kw):
+    Q, K, V = (from_np(a.astype(np.float32), requires_grad=True) for a in (q, k, v))
+    out = F.scaled_dot_product_attention(Q, K, V, **kw)
+    out.backward(from_np(g.astype(np.float32)))
+    return out, Q.grad, K.grad, V.grad
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("L,S,E,Ev", [(64, 64, 32, 32), (17, 17, 16, 16), (15, 33, 40, 24),
+                                      (130, 130, 8, 5), (70, 150, 33, 17), (1, 1, 3, 2)])
+@pytest.mark.parametrize("causal", [False, True])
+def test_float32_forward_backward(threads, L, S, E, Ev, causal):
+    rng = np.random.default_rng(L * 1000 + S + E)
+    q = rng.standard_normal((2, 3, L, E))
+    k = rng.standard_normal((2, 3, S, E))
+    v = rng.standard_normal((2, 3, S, Ev))
+    g = rng.standard_normal((2, 3, L, Ev))
+    old = ranvier.get_num_threads()
+    ranvier.set_num_threads(threads)
+    try:
+        got = run_f32(q, k, v, g, is_causal=causal)
+    finally:
+        ranvier.set_num_threads(old)
+    want = np_sdpa_fwd_bwd(q, k, v, g, causal=causal)
+    for a, b in zip(got, want):
+        assert_close(a, b.astype(np.float32), rtol=2e-4, atol=2e-5)
+
+
+@pytest.mark.parametrize("scale", [0.05, 1.7])
+def test_float32_mask_and_scale(scale):
+    rng = np.random.default_rng(3)
+    q, k = rng.standard_normal((2, 37, 24)), rng.standard_normal((2, 45, 24))
+    v, g = rng.standard_normal((2, 45, 20)), rng.standard_normal((2, 37, 20))
+    fmask = rng.standard_normal((37, 45))
+    got = run_f32(q, k, v, g, attn_mask=from_np(fmask.astype(np.float32)), scale=scale)
+    want = np_sdpa_fwd_bwd(q, k, v, g, mask=fmask, scale=scale)
+    for a, b in zip(got, want):
+        assert_close(a, b.astype(np.float32), rtol=2e-4, atol=2e-5)
+    bmask = rng.random((37, 45)) < 0.7
+    bmask[:, 0] = True
+    got = run_f32(q, k, v, g, attn_mask=from_np(bmask), scale=scale)
+    want = np_sdpa_fwd_bwd(q, k, v, g, mask=bmask, scale=scale)
+    for a, b in zip(got, want):
+        assert_close(a, b.astype(np.float32), rtol=2e-4, atol=2e-5)
+
+
+def test_float32_rows_without_keys():
+    """A row whose mask allows no key: NaN output (as PyTorch), and no gradient flows from
+    it; the other rows are unaffected."""
+    rng = np.random.default_rng(4)
+    q, k = rng.standard_normal((1, 20, 16)), rng.standard_normal((1, 20, 16))
+    v, g = rng.standard_normal((1, 20, 18)), rng.standard_normal((1, 20, 18))
+    bmask = np.ones((20, 20), dtype=bool)
+    bmask[5] = False
+    out, gq, gk, gv = run_f32(q, k, v, g, attn_mask=from_np(bmask))
+    out, gq = out.detach().numpy(), gq.numpy()
+    assert np.isnan(out[0, 5]).all()
+    keep = np.arange(20) != 5
+    want = np_sdpa_fwd_bwd(q[:, keep], k, v, g[:, keep], mask=bmask[keep])
+    np.testing.assert_allclose(out[:, keep], want[0], rtol=2e-4, atol=2e-5)
+    assert np.all(gq[0, 5] == 0)
+    np.testing.assert_allclose(gq[:, keep], want[1], rtol=2e-4, atol=2e-5)
+    assert_close(gk, want[2].astype(np.float32), rtol=2e-4, atol=2e-5)
+    assert_close(gv, want[3].astype(np.float32), rtol=2e-4, atol=2e-5)
+
+
+def test_float32_nan_score_poisons_only_its_row():
+    rng = np.random.default_rng(5)
+    q, k = rng.standard_normal((1, 18, 8)), rng.standard_normal((1, 18, 8))
+    v = rng.standard_normal((1, 18, 4))
+    q[0, 7, 3] = np.nan
+    out = F.scaled_dot_product_attention(*(from_np(a.astype(np.float32)) for a in (q, k, v)),
+                                         is_causal=True).numpy()
+    assert np.isnan(out[0, 7]).all()
+    keep = np.arange(18) != 7
+    ref = []  # row i sees keys [0, i]
+    for i in np.flatnonzero(keep):
+        s = q[0, i] @ k[0, : i + 1].T / math.sqrt(8)
+        p = np.exp(s - s.max())
+        ref.append((p / p.sum()) @ v[0, : i + 1])
+    np.testing.assert_allclose(out[0, keep], np.array(ref), rtol=2e-4, atol=2e-5)
