@@ -118,3 +118,23 @@ def test_float32_nan_score_poisons_only_its_row():
         p = np.exp(s - s.max())
         ref.append((p / p.sum()) @ v[0, : i + 1])
     np.testing.assert_allclose(out[0, keep], np.array(ref), rtol=2e-4, atol=2e-5)
+
+
+@pytest.mark.parametrize("kind", ["causal", "mask"])
+def test_float32_large_recomputes_probabilities(kind):
+    """Past 2^22 probabilities (B L S) the forward keeps only the logsumexp and the backward
+    recomputes the scores: that path against the reference too (the tests above are small
+    enough for the kept probabilities)."""
+    rng = np.random.default_rng(6)
+    L = S = 2100  # L S = 4.41 M > 2^22
+    q, k = rng.standard_normal((1, L, 16)), rng.standard_normal((1, S, 16))
+    v, g = rng.standard_normal((1, S, 8)), rng.standard_normal((1, L, 8))
+    if kind == "causal":
+        got = run_f32(q, k, v, g, is_causal=True)
+        want = np_sdpa_fwd_bwd(q, k, v, g, causal=True)
+    else:
+        fmask = rng.standard_normal((L, S))
+        got = run_f32(q, k, v, g, attn_mask=from_np(fmask.astype(np.float32)))
+        want = np_sdpa_fwd_bwd(q, k, v, g, mask=fmask)
+    for a, b in zip(got, want):
+        assert_close(a, b.astype(np.float32), rtol=5e-4, atol=5e-5)

@@ -23,6 +23,9 @@ KernelSlot<AttnKernel> sdpa_backward_kernel{"sdpa_backward"};
 
 namespace {
 
+// The most probabilities (B L S elements, 16 MB of float) the forward keeps for the backward.
+constexpr int64_t kMaxSavedProbs = int64_t(1) << 22;
+
 // A dense tensor of `sizes` whose dims lie in memory in the order of like's strides (largest
 // first, the last dim innermost): results and gradients of views of a larger tensor (the heads
 // of a fused qkv projection, [B, T, H, D] seen as [B, H, T, D]) then transpose back to it
@@ -146,12 +149,22 @@ Tensor scaled_dot_product_attention_fused(const Tensor& q, const Tensor& k, cons
     }
   };
   fill(spec, qc, kc, vc, mc, out, lse);
+  const bool grad = autograd::needs_grad({q, k, v});
+  // Small attention on the CPU keeps its probabilities for the backward (B L S floats; the
+  // gpt workload's 1 MB a layer), which then skips the scores product and the exp per score.
+  Tensor probs;
+  if (grad && strided && !half && B * L * S > 0 && B * L * S <= kMaxSavedProbs) {
+    probs = empty({B, L, S}, q.dtype(), q.device());
+    spec.probs = probs.data_ptr();
+  }
   if (out.numel() > 0) sdpa_forward_kernel.get(q.device(), op)(spec);
-  if (!autograd::needs_grad({q, k, v})) return out;
+  if (!grad) return out;
   Tensor outd = detach(out);
   std::vector<Tensor> saved{qc, kc, vc, outd, lse};
   if (mc.defined()) saved.push_back(mc);
   const bool has_mask = mc.defined();
+  if (probs.defined()) saved.push_back(probs);
+  const size_t probs_slot = saved.size() - 1;
   const Shape q_shape = q.sizes(), k_shape = k.sizes(), v_shape = v.sizes();
   autograd::record("ScaledDotProductAttentionBackward0", {q, k, v}, {&out}, saved, {},
                    [=](BackwardContext& ctx) {
@@ -164,6 +177,7 @@ Tensor scaled_dot_product_attention_fused(const Tensor& q, const Tensor& k, cons
     g = strided ? rows_readable(g) : contiguous(reshape(g, {B, L, Ev}));
     AttnSpec s = spec;
     fill(s, sq, sk, sv, sm, so, sl);
+    if (s.probs) s.probs = ctx.saved(probs_slot).data_ptr();
     s.grad = g.data_ptr();
     if (strided) set_strides(s.sgrad, g, nb);
     // The kernels write every element; without a key (S = 0) the gradients are zero.

@@ -3,7 +3,8 @@
 // scores S = scale * Q_blk @ K^T (one GEMM, only the keys a causal block can see) plus the mask,
 // an exact softmax per row (the whole key row is there), out_blk = P @ V (one GEMM) and
 // lse_i = max_i + log(sum_i) (a row with no allowed key gives NaN output and lse = -inf).
-// Backward, per head, query blocks in order, with P recomputed from lse and D_i = dout_i.out_i:
+// Backward, per head, query blocks in order, with P the forward's (AttnSpec::probs, small
+// problems) or recomputed from lse, and D_i = dout_i.out_i:
 //   dP = dout_blk @ V^T;  dS = P * (dP - D) * scale;  gq_blk = dS @ K
 //   gk += dS^T @ Q_blk;   gv += P^T @ dout_blk
 // Each head is handled by one thread (single-threaded GEMMs inside the parallel loop), and the
@@ -345,6 +346,11 @@ void sdpa_forward(const AttnSpec& p) {
       const Parts parts = causal_parts(p, i0, n, se);
       const T rs = se > 0 ? scores<T>(p, b, i0, n, se, parts, sc) : T(1);
       softmax_rows<T>(sc, n, se, i0, p.causal, p.s, rs, lse);
+      if (p.probs) {  // kept for the backward (rows of s; the backward reads [0, se))
+        T* kept = static_cast<T*>(p.probs) + (b * p.l + i0) * p.s;
+        for (int64_t r = 0; r < n; ++r)
+          std::memcpy(kept + r * p.s, sc + r * se, size_t(se) * sizeof(T));
+      }
       if (p.ev > 0) {
         if (se > 0) {
           const T* v = static_cast<const T*>(p.v) + entry(p, p.sv, b, p.s * p.ev);
@@ -406,8 +412,14 @@ void sdpa_backward(const AttnSpec& p) {
         const double acc = i0 == 0 ? 0.0 : 1.0;  // the two parts cover disjoint keys
         T* P = scratch<T>(0, n * se);
         T* dP = scratch<T>(1, n * se);
-        const T rs = scores<T>(p, b, i0, n, se, pt, P);
-        probs_rows<T>(P, n, se, i0, p.causal, p.s, rs, lse);
+        if (p.probs) {  // the forward's, else recomputed from the scores and lse
+          const T* kept = static_cast<const T*>(p.probs) + (b * p.l + i0) * p.s;
+          for (int64_t r = 0; r < n; ++r)
+            std::memcpy(P + r * se, kept + r * p.s, size_t(se) * sizeof(T));
+        } else {
+          const T rs = scores<T>(p, b, i0, n, se, pt, P);
+          probs_rows<T>(P, n, se, i0, p.causal, p.s, rs, lse);
+        }
         // gv += P^T g: keys [0, se0) from every row, keys [se0, se) from rows [h, n) only
         if (gvb) {
           mm<T>(true, false, se0, p.ev, n, 1.0, P, se, g, gs, acc, gvb, gvs);
