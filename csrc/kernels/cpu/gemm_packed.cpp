@@ -124,6 +124,39 @@ RV_AVX512 void panel_avx512(int64_t M, int64_t K, const float* a, int64_t lda,
   }
 }
 
+// A panel of at most 16 valid columns (the last of a matrix whose width is 32 k + 1 .. 16):
+// 8 x 16 tiles, half the FMAs of panel_avx512, each element the same FMA chain.
+template <bool kTransA>
+RV_AVX512 void panel_avx512_narrow(int64_t M, int64_t K, const float* a, int64_t lda,
+                                   const float* p, int64_t ncols, float* c, int64_t ldc,
+                                   bool accumulate, const float* bias, int64_t ldp) {
+  constexpr int MR = 8;
+  const int64_t rs = kTransA ? 1 : lda, cs = kTransA ? lda : 1;
+  const __mmask16 cols = __mmask16((1u << ncols) - 1u);
+  for (int64_t m0 = 0; m0 < M; m0 += MR) {
+    const int64_t mr = std::min<int64_t>(MR, M - m0);
+    const float* ar[MR];
+    for (int i = 0; i < MR; ++i) ar[i] = a + (m0 + std::min<int64_t>(i, mr - 1)) * rs;
+    __m512 acc[MR];
+    for (int i = 0; i < MR; ++i) acc[i] = _mm512_setzero_ps();
+    const float* pk = p;
+    for (int64_t k = 0; k < K; ++k, pk += ldp) {
+      const int64_t ka = k * cs;
+      const __m512 b0 = _mm512_maskz_loadu_ps(cols, pk);
+      for (int i = 0; i < MR; ++i) acc[i] = _mm512_fmadd_ps(_mm512_set1_ps(ar[i][ka]), b0, acc[i]);
+    }
+    const __m512 bv = bias ? _mm512_maskz_loadu_ps(cols, bias) : _mm512_setzero_ps();
+    for (int i = 0; i < MR; ++i) {  // constant bounds: acc stays in registers
+      if (i >= mr) break;
+      float* cr = c + (m0 + i) * ldc;
+      __m512 v = acc[i];
+      if (bias) v = _mm512_add_ps(bv, v);
+      else if (accumulate) v = _mm512_add_ps(_mm512_maskz_loadu_ps(cols, cr), v);
+      _mm512_mask_storeu_ps(cr, cols, v);
+    }
+  }
+}
+
 // ---------------------------------------------------------------- AVX2 + FMA: 6 x 16 tiles
 #define RV_AVX2 __attribute__((target("avx2,fma")))
 
@@ -244,7 +277,10 @@ void gemm_panel(int64_t M, int64_t K, const float* a, int64_t lda, const float* 
   if (M <= 0 || ncols <= 0) return;
   switch (gemm_packed_isa()) {
     case 2:
-      panel_avx512<false>(M, K, a, lda, panel, ncols, c, ldc, accumulate, bias, NR);
+      if (ncols <= 16)
+        panel_avx512_narrow<false>(M, K, a, lda, panel, ncols, c, ldc, accumulate, bias, NR);
+      else
+        panel_avx512<false>(M, K, a, lda, panel, ncols, c, ldc, accumulate, bias, NR);
       break;
     case 1:
       panel_avx2(M, K, a, lda, panel, ncols, c, ldc, accumulate, bias);
@@ -258,10 +294,16 @@ void gemm_panel_avx512(bool trans_a, int64_t M, int64_t K, const float* a, int64
                        const float* panel, int64_t ldp, int64_t ncols, float* c, int64_t ldc,
                        bool accumulate, const float* bias) {
   if (M <= 0 || ncols <= 0) return;
-  if (trans_a)
+  if (ncols <= 16) {
+    if (trans_a)
+      panel_avx512_narrow<true>(M, K, a, lda, panel, ncols, c, ldc, accumulate, bias, ldp);
+    else
+      panel_avx512_narrow<false>(M, K, a, lda, panel, ncols, c, ldc, accumulate, bias, ldp);
+  } else if (trans_a) {
     panel_avx512<true>(M, K, a, lda, panel, ncols, c, ldc, accumulate, bias, ldp);
-  else
+  } else {
     panel_avx512<false>(M, K, a, lda, panel, ncols, c, ldc, accumulate, bias, ldp);
+  }
 }
 
 // Double: the portable loop, compiled for AVX-512 / AVX2 / baseline (picked at load time).
