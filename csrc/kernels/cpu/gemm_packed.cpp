@@ -125,36 +125,71 @@ RV_AVX512 void panel_avx512(int64_t M, int64_t K, const float* a, int64_t lda,
 }
 
 // A panel of at most 16 valid columns (the last of a matrix whose width is 32 k + 1 .. 16):
-// 8 x 16 tiles, half the FMAs of panel_avx512, each element the same FMA chain.
-template <bool kTransA>
+// 8 x 16 tiles (zmm), or 8 x 8 (ymm, whose FMAs run two a cycle on Zen 4 where zmm run one) for
+// at most 8 columns; each element is the same FMA chain as in panel_avx512.
+template <typename V>
+struct NarrowOps;
+template <>
+struct NarrowOps<__m512> {
+  using Mask = __mmask16;
+  RV_AVX512 static __m512 zero() { return _mm512_setzero_ps(); }
+  RV_AVX512 static __m512 load(Mask k, const float* p) { return _mm512_maskz_loadu_ps(k, p); }
+  RV_AVX512 static __m512 bcast(float x) { return _mm512_set1_ps(x); }
+  RV_AVX512 static __m512 fma(__m512 a, __m512 b, __m512 c) { return _mm512_fmadd_ps(a, b, c); }
+  RV_AVX512 static __m512 add(__m512 a, __m512 b) { return _mm512_add_ps(a, b); }
+  RV_AVX512 static void store(float* p, Mask k, __m512 v) { _mm512_mask_storeu_ps(p, k, v); }
+};
+template <>
+struct NarrowOps<__m256> {
+  using Mask = __mmask8;
+  RV_AVX512 static __m256 zero() { return _mm256_setzero_ps(); }
+  RV_AVX512 static __m256 load(Mask k, const float* p) { return _mm256_maskz_loadu_ps(k, p); }
+  RV_AVX512 static __m256 bcast(float x) { return _mm256_set1_ps(x); }
+  RV_AVX512 static __m256 fma(__m256 a, __m256 b, __m256 c) { return _mm256_fmadd_ps(a, b, c); }
+  RV_AVX512 static __m256 add(__m256 a, __m256 b) { return _mm256_add_ps(a, b); }
+  RV_AVX512 static void store(float* p, Mask k, __m256 v) { _mm256_mask_storeu_ps(p, k, v); }
+};
+
+template <bool kTransA, typename V>
 RV_AVX512 void panel_avx512_narrow(int64_t M, int64_t K, const float* a, int64_t lda,
                                    const float* p, int64_t ncols, float* c, int64_t ldc,
                                    bool accumulate, const float* bias, int64_t ldp) {
+  using O = NarrowOps<V>;
   constexpr int MR = 8;
   const int64_t rs = kTransA ? 1 : lda, cs = kTransA ? lda : 1;
-  const __mmask16 cols = __mmask16((1u << ncols) - 1u);
+  const typename O::Mask cols = typename O::Mask((1u << ncols) - 1u);
   for (int64_t m0 = 0; m0 < M; m0 += MR) {
     const int64_t mr = std::min<int64_t>(MR, M - m0);
     const float* ar[MR];
     for (int i = 0; i < MR; ++i) ar[i] = a + (m0 + std::min<int64_t>(i, mr - 1)) * rs;
-    __m512 acc[MR];
-    for (int i = 0; i < MR; ++i) acc[i] = _mm512_setzero_ps();
+    V acc[MR];
+    for (int i = 0; i < MR; ++i) acc[i] = O::zero();
     const float* pk = p;
     for (int64_t k = 0; k < K; ++k, pk += ldp) {
       const int64_t ka = k * cs;
-      const __m512 b0 = _mm512_maskz_loadu_ps(cols, pk);
-      for (int i = 0; i < MR; ++i) acc[i] = _mm512_fmadd_ps(_mm512_set1_ps(ar[i][ka]), b0, acc[i]);
+      const V b0 = O::load(cols, pk);
+      for (int i = 0; i < MR; ++i) acc[i] = O::fma(O::bcast(ar[i][ka]), b0, acc[i]);
     }
-    const __m512 bv = bias ? _mm512_maskz_loadu_ps(cols, bias) : _mm512_setzero_ps();
+    const V bv = bias ? O::load(cols, bias) : O::zero();
     for (int i = 0; i < MR; ++i) {  // constant bounds: acc stays in registers
       if (i >= mr) break;
       float* cr = c + (m0 + i) * ldc;
-      __m512 v = acc[i];
-      if (bias) v = _mm512_add_ps(bv, v);
-      else if (accumulate) v = _mm512_add_ps(_mm512_maskz_loadu_ps(cols, cr), v);
-      _mm512_mask_storeu_ps(cr, cols, v);
+      V v = acc[i];
+      if (bias) v = O::add(bv, v);
+      else if (accumulate) v = O::add(O::load(cols, cr), v);
+      O::store(cr, cols, v);
     }
   }
+}
+
+template <bool kTransA>
+RV_AVX512 void panel_avx512_tail(int64_t M, int64_t K, const float* a, int64_t lda,
+                                 const float* p, int64_t ncols, float* c, int64_t ldc,
+                                 bool accumulate, const float* bias, int64_t ldp) {
+  if (ncols <= 8)
+    panel_avx512_narrow<kTransA, __m256>(M, K, a, lda, p, ncols, c, ldc, accumulate, bias, ldp);
+  else
+    panel_avx512_narrow<kTransA, __m512>(M, K, a, lda, p, ncols, c, ldc, accumulate, bias, ldp);
 }
 
 // ---------------------------------------------------------------- AVX2 + FMA: 6 x 16 tiles
@@ -278,7 +313,7 @@ void gemm_panel(int64_t M, int64_t K, const float* a, int64_t lda, const float* 
   switch (gemm_packed_isa()) {
     case 2:
       if (ncols <= 16)
-        panel_avx512_narrow<false>(M, K, a, lda, panel, ncols, c, ldc, accumulate, bias, NR);
+        panel_avx512_tail<false>(M, K, a, lda, panel, ncols, c, ldc, accumulate, bias, NR);
       else
         panel_avx512<false>(M, K, a, lda, panel, ncols, c, ldc, accumulate, bias, NR);
       break;
@@ -296,9 +331,9 @@ void gemm_panel_avx512(bool trans_a, int64_t M, int64_t K, const float* a, int64
   if (M <= 0 || ncols <= 0) return;
   if (ncols <= 16) {
     if (trans_a)
-      panel_avx512_narrow<true>(M, K, a, lda, panel, ncols, c, ldc, accumulate, bias, ldp);
+      panel_avx512_tail<true>(M, K, a, lda, panel, ncols, c, ldc, accumulate, bias, ldp);
     else
-      panel_avx512_narrow<false>(M, K, a, lda, panel, ncols, c, ldc, accumulate, bias, ldp);
+      panel_avx512_tail<false>(M, K, a, lda, panel, ncols, c, ldc, accumulate, bias, ldp);
   } else if (trans_a) {
     panel_avx512<true>(M, K, a, lda, panel, ncols, c, ldc, accumulate, bias, ldp);
   } else {
