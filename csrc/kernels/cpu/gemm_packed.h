@@ -6,8 +6,8 @@
 // the tile it falls in, the number of valid rows or columns of that tile, or the thread that
 // runs it. Splitting the panels or rows among threads therefore never changes a result. The
 // float kernels are AVX-512 (8 x 32 tiles; 8 x 16 or 8 x 8 for a last panel of at most 16 or 8
-// columns) or
-// AVX2 + FMA (6 x 16), picked at run time; double and other CPUs use a portable loop.
+// columns) or AVX2 + FMA (6 x 16), picked at run time; double and other CPUs use a portable
+// loop.
 #pragma once
 #include <cstdint>
 
