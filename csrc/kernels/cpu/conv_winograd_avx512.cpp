@@ -36,9 +36,60 @@ RV_AVX512 inline __mmask16 inside(int64_t col0, int64_t w) {
 
 // V[k * kstride + c * ld + t0 + ty * tw + t] for planes [planes][h][w]. Columns outside the
 // row (the padding) come from masked loads, which read nothing there.
+// Narrow maps (tw <= 7 tiles a row, e.g. 14 x 14 outputs): one vector holds two rows of tiles,
+// lanes [0, tw) the first, [tw, 2 tw) the second, whose tiles are adjacent in V. The columns a
+// tile row reads, [2 t - pw, 2 t + 3 - pw] for t < tw, fit one 16-float load per input row; the
+// even / odd / shifted columns of both rows come from one two-source permute each.
+RV_AVX512 void winograd_input_pairs(const float* x, int64_t planes, int64_t h, int64_t w,
+                                    int64_t ph, int64_t pw, int64_t th, int64_t tw, float* V,
+                                    int64_t ld, int64_t t0) {
+  const int64_t kstride = planes * ld;
+  alignas(64) int32_t idx[4][16];
+  for (int j = 0; j < 4; ++j)  // column 2 t + j of each row: e, o, e1, o1
+    for (int t = 0; t < 16; ++t)
+      idx[j][t] = t < tw ? int32_t(2 * t + j) : t < 2 * tw ? int32_t(16 + 2 * (t - tw) + j) : 0;
+  const __m512i ie = _mm512_load_si512(idx[0]), io = _mm512_load_si512(idx[1]),
+                ie1 = _mm512_load_si512(idx[2]), io1 = _mm512_load_si512(idx[3]);
+  const int64_t cs = -pw;
+  const __mmask16 kin = inside(cs, w);
+  for (int64_t c = 0; c < planes; ++c) {
+    const float* p = x + c * h * w;
+    for (int64_t ty = 0; ty < th; ty += 2) {
+      const bool second = ty + 1 < th;
+      const __mmask16 m = first(second ? 2 * tw : tw);
+      const int64_t r0 = 2 * ty - ph;
+      __m512 a[4][4];
+      for (int i = 0; i < 4; ++i) {
+        const int64_t ra = r0 + i, rb = r0 + 2 + i;
+        const __m512 A = ra >= 0 && ra < h ? _mm512_maskz_loadu_ps(kin, p + ra * w + cs)
+                                           : _mm512_setzero_ps();
+        const __m512 B = second && rb >= 0 && rb < h
+                             ? _mm512_maskz_loadu_ps(kin, p + rb * w + cs)
+                             : _mm512_setzero_ps();
+        const __m512 e = _mm512_permutex2var_ps(A, ie, B);
+        const __m512 o = _mm512_permutex2var_ps(A, io, B);
+        const __m512 e1 = _mm512_permutex2var_ps(A, ie1, B);
+        const __m512 o1 = _mm512_permutex2var_ps(A, io1, B);
+        a[i][0] = _mm512_sub_ps(e, e1);
+        a[i][1] = _mm512_add_ps(o, e1);
+        a[i][2] = _mm512_sub_ps(e1, o);
+        a[i][3] = _mm512_sub_ps(o, o1);
+      }
+      float* v = V + c * ld + t0 + ty * tw;
+      for (int j = 0; j < 4; ++j) {
+        _mm512_mask_storeu_ps(v + (0 * 4 + j) * kstride, m, _mm512_sub_ps(a[0][j], a[2][j]));
+        _mm512_mask_storeu_ps(v + (1 * 4 + j) * kstride, m, _mm512_add_ps(a[1][j], a[2][j]));
+        _mm512_mask_storeu_ps(v + (2 * 4 + j) * kstride, m, _mm512_sub_ps(a[2][j], a[1][j]));
+        _mm512_mask_storeu_ps(v + (3 * 4 + j) * kstride, m, _mm512_sub_ps(a[1][j], a[3][j]));
+      }
+    }
+  }
+}
+
 RV_AVX512 void winograd_input_avx512(const float* x, int64_t planes, int64_t h, int64_t w,
                                      int64_t ph, int64_t pw, int64_t th, int64_t tw, float* V,
                                      int64_t ld, int64_t t0) {
+  if (tw <= 7) return winograd_input_pairs(x, planes, h, w, ph, pw, th, tw, V, ld, t0);
   const int64_t kstride = planes * ld;
   const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28,
                                          30);
