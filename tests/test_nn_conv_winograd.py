@@ -1,8 +1,9 @@
 """conv2d through the Winograd F(2x2, 3x3) kernels (3x3, stride 1, no dilation, one group,
 padding up to 2, at least 16 input and output channels): forward and all gradients against
-NumPy for odd and even sizes, rows wider than one 16-tile vector, a single pixel, float64
-finite differences, conv_transpose2d (which runs the same kernels the other way round), the
-shapes next to the ones it takes, and the same bits for any thread count."""
+NumPy for odd and even sizes, rows wider than one 16-tile vector, narrow maps (two rows of
+tiles per vector), a single pixel, float64 finite differences, conv_transpose2d (which runs
+the same kernels the other way round), the shapes next to the ones it takes, and the same
+bits for any thread count."""
 import numpy as np
 import pytest
 
@@ -28,6 +29,7 @@ CASES = [
     (9, 20, 1, 1, 16, 1),      # one pixel (GEMM path, next to the Winograd one)
     (4, 16, 4, 9, 16, 0),      # a single row of tiles, the last one half empty
     (2, 16, 9, 11, 24, 1),     # odd sizes: half-empty edge tiles
+    (2, 16, 15, 16, 16, 1),    # 8 tiles across, two rows of tiles per vector
     (2, 16, 3, 67, 16, 2),     # 35 tiles across: three vector steps, the last partial
     (1, 16, 35, 33, 16, 0),
     (17, 16, 4, 5, 16, 1),     # three chunks of samples

@@ -135,10 +135,54 @@ RV_AVX512 void winograd_input_avx512(const float* x, int64_t planes, int64_t h, 
   }
 }
 
+// Narrow maps (tw <= 8): two rows of tiles per vector, as winograd_input_pairs; each half's
+// two output rows are interleaved from its lanes by one permute.
+RV_AVX512 void winograd_output_pairs(const float* M, int64_t O, int64_t oh, int64_t ow,
+                                     int64_t th, int64_t tw, int64_t ld, int64_t t0,
+                                     const float* bias, float* out) {
+  const int64_t kstride = O * ld;
+  alignas(64) int32_t idx[2][16];
+  for (int h = 0; h < 2; ++h)  // half h: lanes h tw + t of ya and yb, interleaved
+    for (int l = 0; l < 16; ++l) idx[h][l] = int32_t((l % 2) * 16 + h * tw + l / 2);
+  const __m512i first_half = _mm512_load_si512(idx[0]), second_half = _mm512_load_si512(idx[1]);
+  const __mmask16 mcols = first(std::min<int64_t>(2 * tw, ow));
+  for (int64_t o = 0; o < O; ++o) {
+    const __m512 bv = _mm512_set1_ps(bias ? bias[o] : 0.0f);
+    float* y = out + o * oh * ow;
+    for (int64_t ty = 0; ty < th; ty += 2) {
+      const bool second = ty + 1 < th;
+      const __mmask16 m = first(second ? 2 * tw : tw);
+      const float* mrow = M + o * ld + t0 + ty * tw;
+      __m512 q[2][4];
+      for (int j = 0; j < 4; ++j) {
+        const float* mp = mrow + j * kstride;
+        const __m512 m0 = _mm512_maskz_loadu_ps(m, mp);
+        const __m512 m1 = _mm512_maskz_loadu_ps(m, mp + 4 * kstride);
+        const __m512 m2 = _mm512_maskz_loadu_ps(m, mp + 8 * kstride);
+        const __m512 m3 = _mm512_maskz_loadu_ps(m, mp + 12 * kstride);
+        q[0][j] = _mm512_add_ps(_mm512_add_ps(m0, m1), m2);
+        q[1][j] = _mm512_sub_ps(_mm512_sub_ps(m1, m2), m3);
+      }
+      for (int i = 0; i < 2; ++i) {
+        const __m512 ya =
+            _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(q[i][0], q[i][1]), q[i][2]), bv);
+        const __m512 yb =
+            _mm512_add_ps(_mm512_sub_ps(_mm512_sub_ps(q[i][1], q[i][2]), q[i][3]), bv);
+        const int64_t ra = 2 * ty + i, rb = 2 * ty + 2 + i;
+        if (ra < oh)
+          _mm512_mask_storeu_ps(y + ra * ow, mcols, _mm512_permutex2var_ps(ya, first_half, yb));
+        if (second && rb < oh)
+          _mm512_mask_storeu_ps(y + rb * ow, mcols, _mm512_permutex2var_ps(ya, second_half, yb));
+      }
+    }
+  }
+}
+
 // out [O][oh][ow] from M[k * kstride + o * ld + t0 + ty * tw + t] plus bias (may be null).
 RV_AVX512 void winograd_output_avx512(const float* M, int64_t O, int64_t oh, int64_t ow,
                                       int64_t th, int64_t tw, int64_t ld, int64_t t0,
                                       const float* bias, float* out) {
+  if (tw <= 8) return winograd_output_pairs(M, O, oh, ow, th, tw, ld, t0, bias, out);
   const int64_t kstride = O * ld;
   const __m512i ilo = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
   const __m512i ihi = _mm512_add_epi32(ilo, _mm512_set1_epi32(8));
@@ -175,9 +219,52 @@ RV_AVX512 void winograd_output_avx512(const float* M, int64_t O, int64_t oh, int
   }
 }
 
+// Narrow maps (tw <= 8): two rows of tiles per vector, as winograd_input_pairs.
+RV_AVX512 void winograd_grad_pairs(const float* gy, int64_t O, int64_t oh, int64_t ow,
+                                   int64_t th, int64_t tw, float* Z, int64_t ld, int64_t t0) {
+  const int64_t kstride = O * ld;
+  alignas(64) int32_t idx[2][16];
+  for (int j = 0; j < 2; ++j)  // column 2 t + j of each of the two rows
+    for (int t = 0; t < 16; ++t)
+      idx[j][t] = t < tw ? int32_t(2 * t + j) : t < 2 * tw ? int32_t(16 + 2 * (t - tw) + j) : 0;
+  const __m512i ie = _mm512_load_si512(idx[0]), io = _mm512_load_si512(idx[1]);
+  const __mmask16 mrow = first(ow);
+  for (int64_t o = 0; o < O; ++o) {
+    const float* p = gy + o * oh * ow;
+    for (int64_t ty = 0; ty < th; ty += 2) {
+      const bool second = ty + 1 < th;
+      const __mmask16 m = first(second ? 2 * tw : tw);
+      __m512 e[2], od[2];
+      for (int i = 0; i < 2; ++i) {
+        const int64_t ra = 2 * ty + i, rb = 2 * ty + 2 + i;
+        const __m512 A = ra < oh ? _mm512_maskz_loadu_ps(mrow, p + ra * ow)
+                                 : _mm512_setzero_ps();
+        const __m512 B = second && rb < oh ? _mm512_maskz_loadu_ps(mrow, p + rb * ow)
+                                           : _mm512_setzero_ps();
+        e[i] = _mm512_permutex2var_ps(A, ie, B);
+        od[i] = _mm512_permutex2var_ps(A, io, B);
+      }
+      const __m512 a[4][2] = {{e[0], od[0]},
+                              {_mm512_add_ps(e[0], e[1]), _mm512_add_ps(od[0], od[1])},
+                              {_mm512_sub_ps(e[0], e[1]), _mm512_sub_ps(od[0], od[1])},
+                              {_mm512_sub_ps(_mm512_setzero_ps(), e[1]),
+                               _mm512_sub_ps(_mm512_setzero_ps(), od[1])}};
+      float* z = Z + o * ld + t0 + ty * tw;
+      for (int i = 0; i < 4; ++i) {
+        _mm512_mask_storeu_ps(z + (i * 4 + 0) * kstride, m, a[i][0]);
+        _mm512_mask_storeu_ps(z + (i * 4 + 1) * kstride, m, _mm512_add_ps(a[i][0], a[i][1]));
+        _mm512_mask_storeu_ps(z + (i * 4 + 2) * kstride, m, _mm512_sub_ps(a[i][0], a[i][1]));
+        _mm512_mask_storeu_ps(z + (i * 4 + 3) * kstride, m,
+                              _mm512_sub_ps(_mm512_setzero_ps(), a[i][1]));
+      }
+    }
+  }
+}
+
 // Z[k * kstride + o * ld + t0 + ty * tw + t] = A dY At of the output-gradient blocks.
 RV_AVX512 void winograd_grad_avx512(const float* gy, int64_t O, int64_t oh, int64_t ow,
                                     int64_t th, int64_t tw, float* Z, int64_t ld, int64_t t0) {
+  if (tw <= 8) return winograd_grad_pairs(gy, O, oh, ow, th, tw, Z, ld, t0);
   const int64_t kstride = O * ld;
   const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28,
                                          30);
