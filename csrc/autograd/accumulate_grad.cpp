@@ -17,12 +17,8 @@ std::shared_ptr<Node> grad_accumulator(const Tensor& leaf) {
   return acc;
 }
 
-namespace {
-
-// Whether nothing but g can reach g's memory, and g covers all of it contiguously: then the
-// stored gradient may take the memory over. A view qualifies when its base is held by nothing
-// but the view (the usual case for a Linear weight's gradient, which comes back as the
-// transpose of a transposed product).
+// A view qualifies when its base is held by nothing but the view (the usual case for a Linear
+// weight's gradient, which comes back as the transpose of a transposed product).
 bool sole_owner_of_memory(const Tensor& g) {
   if (g.impl_ptr().use_count() != 1 || !g.is_contiguous() || g.storage_offset() != 0) return false;
   const auto& storage = g.impl()->storage();
@@ -33,8 +29,6 @@ bool sole_owner_of_memory(const Tensor& g) {
   const auto& base = g.impl()->view_base();
   return base.use_count() == 1 && base->storage() == storage && storage.use_count() == 2;
 }
-
-}  // namespace
 
 TensorList AccumulateGrad::apply(TensorList&& grads) {
   Tensor g = std::move(grads[0]);

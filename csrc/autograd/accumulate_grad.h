@@ -15,4 +15,9 @@ struct AccumulateGrad final : Node {
 // The leaf's accumulator, created on first use and cached (weakly) in its AutogradMeta.
 std::shared_ptr<Node> grad_accumulator(const Tensor& leaf);
 
+// Whether nothing but g can reach g's memory, and g covers all of it contiguously: a gradient
+// handed to a backward function in that state may be overwritten by it (its result written in
+// place), and a leaf's stored gradient may take the memory over.
+bool sole_owner_of_memory(const Tensor& g);
+
 }  // namespace ranvier::autograd

@@ -2,6 +2,7 @@
 // ops (relu and gelu run one fused backward pass unless a graph of the gradient is wanted).
 #include "ops/activation.h"
 
+#include "autograd/accumulate_grad.h"
 #include "autograd/function.h"
 #include "autograd/inplace.h"
 #include "ops/binary.h"
@@ -39,6 +40,13 @@ Tensor relu(const Tensor& t) {
       Tensor o = detach(c.saved(0));
       if (autograd::GradMode::is_enabled())  // create_graph: stay differentiable
         return TensorList{mul(g, to_dtype(gt(o, zeros_like(o)), g.dtype()))};
+      // A gradient nothing else holds (the usual case) is overwritten: one pass, no new buffer
+      if (autograd::sole_owner_of_memory(g) && g.dtype() == o.dtype() && g.sizes() == o.sizes() &&
+          g.device() == o.device()) {
+        Tensor out = g;
+        binary_forward_(BinaryOp::ReluGrad, out, o, "relu_backward");
+        return TensorList{out};
+      }
       return TensorList{binary_forward(BinaryOp::ReluGrad, g, o, "relu_backward")};
     });
   }
