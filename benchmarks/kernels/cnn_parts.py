@@ -38,6 +38,16 @@ What was tried for the cnn workload (ms; N=64; conv1 = 1 -> 32 channels of 28x28
   2.9 ms vs 1.7 ms for GEMM - slower; two output channels at a time (20 accumulators in
   registers) and masks per column block: fwd 0.39 vs 0.51-0.74 ms, fwd+bwd 0.9-1.7 vs
   1.2-2.3 ms. Kept.
+- 2026-11-23, conv2 fwd / fwd+bwd 1T (ms; medians of the 10th percentile of 60 calls):
+  3.6-3.8 / 10.5-11.1 before; the GEMMs' 2-column tail (98 tiles a chunk) on 8 x 8 tiles
+  instead of a 32-wide one: 3.2-3.3 / 9.9-10.2; the input transform with two rows of tiles
+  per vector (7 tiles a row filled 7 of 16 lanes): 2.8 / 8.6-8.8; the output and gradient
+  transforms the same way: 2.7-2.9 / 8.6-9.1 (within the noise). Whole step 1T 17.0 -> 16.0
+  ms, 2T 9.05 -> 8.5-8.75 ms. relu's backward writes over the incoming gradient when nothing
+  else holds it (Note [Gradient buffer reuse]).
+  Tried, not kept: max_pool2d 2x2 backward writing each input element once (tap masks
+  interleaved into the two rows, no clearing pass): 785-978 us against 787-978 before for
+  32 x 28 x 28 on 1T, both bound by writing the 6.4 MB gradient.
 - Whole step, 1T: 31 ms at the start (torch 42) -> 18-21 ms (torch 34-36).
 - benchmarks/run.py --only cnn, before (4992b32) and after, run back to back:
   2 threads, quiet machine (load 0.5-0.8), two pairs: before 2481 images/s vs torch 2017

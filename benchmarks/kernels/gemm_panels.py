@@ -19,6 +19,12 @@ panels; PyTorch in the same runs 150-200):
   Blocked for large A (tried, not kept): B packed once for all panels and every 64-256 rows
     of A packed per K block into 8-row micro-panels run against each panel: one thread 1024^3
     77-94 and 2048^3 69-83 against OpenBLAS's 91-101 in the same runs (K blocks 64-256)
+  Narrow last panels (2026-11-23): a last panel of at most 16 columns ran the full 8 x 32
+    tile. One thread, 512 x 256 @ 256 x n, us: n = 16 75 -> 37-39 (8 x 16 zmm tiles), n = 40
+    95 (the 8-column tail on 8 x 8 ymm tiles: 22 us against 37 for zmm), n = 48 146 -> 109-113.
+    The Winograd products of the cnn's 14 x 14 maps have 98 columns: conv2 forward on one
+    thread 3.6-3.8 -> 3.2-3.3 ms. (A first version kept its accumulators in an array indexed by
+    the row count at the store and GCC spilled them every k step: 101 us for n = 16.)
   Dropped on the way: packing a transposed weight with a scalar loop (the mlp forward, 128 rows
     against 784 x 512: 0.99x of OpenBLAS; 16 x 16 register transposes: 1.13x); memcpy per
     panel row for a row-major B (the gpt step's 2.5% in memmove; two masked 16-float moves,
