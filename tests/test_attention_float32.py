@@ -138,3 +138,56 @@ def test_float32_large_recomputes_probabilities(kind):
         want = np_sdpa_fwd_bwd(q, k, v, g, mask=fmask)
     for a, b in zip(got, want):
         assert_close(a, b.astype(np.float32), rtol=5e-4, atol=5e-5)
+
+
+def _qkv_heads(x, w, heads, contiguous):
+    """A fused qkv projection split three ways and viewed as heads (the gpt block's layout),
+    or the same values made contiguous first."""
+    B, T, C = x.shape[0], x.shape[1], x.shape[2]
+    q, k, v = (x @ w).split(C, dim=2)
+    out = []
+    for t in (q, k, v):
+        t = t.view(B, T, heads, C // heads).transpose(1, 2)
+        out.append(t.contiguous() if contiguous else t)
+    return out
+
+
+@pytest.mark.parametrize("causal", [False, True])
+def test_fused_qkv_gradients_share_one_block(causal):
+    """q, k, v sliced from one projection get their gradients as slices of one block, and the
+    split's backward returns that block: the projection's gradients equal those of the same
+    attention on contiguous copies (no shared block), and the float64 reference."""
+    rng = np.random.default_rng(7)
+    B, T, C, H = 3, 20, 48, 4
+    xn, wn = rng.standard_normal((B, T, C)), rng.standard_normal((C, 3 * C)) * 0.2
+    gn = rng.standard_normal((B, H, T, C // H))
+    grads = []
+    for contiguous in (False, True):
+        x = from_np(xn.astype(np.float32), requires_grad=True)
+        w = from_np(wn.astype(np.float32), requires_grad=True)
+        q, k, v = _qkv_heads(x, w, H, contiguous)
+        F.scaled_dot_product_attention(q, k, v, is_causal=causal).backward(
+            from_np(gn.astype(np.float32)))
+        grads.append((x.grad.numpy(), w.grad.numpy()))
+    np.testing.assert_array_equal(grads[0][0], grads[1][0])
+    np.testing.assert_array_equal(grads[0][1], grads[1][1])
+    # the reference: gradients of q, k, v from the float64 formulas, through the projection
+    p = xn @ wn
+    heads = [p[..., i * C:(i + 1) * C].reshape(B, T, H, C // H).transpose(0, 2, 1, 3)
+             for i in range(3)]
+    _, gq, gk, gv = np_sdpa_fwd_bwd(*heads, gn, causal=causal)
+    gp = np.concatenate([g.transpose(0, 2, 1, 3).reshape(B, T, C) for g in (gq, gk, gv)], -1)
+    np.testing.assert_allclose(grads[0][0], gp @ wn.T, rtol=2e-4, atol=2e-4)
+    np.testing.assert_allclose(grads[0][1], np.einsum("btc,btd->cd", xn, gp), rtol=2e-4,
+                               atol=2e-4)
+
+
+def test_split_backward_with_separate_pieces():
+    """The split's backward still concatenates pieces that are not one block's slices."""
+    rng = np.random.default_rng(8)
+    xn = rng.standard_normal((4, 9)).astype(np.float32)
+    x = from_np(xn, requires_grad=True)
+    a, b, c = x.split(3, dim=1)
+    (a * 2.0 + b * 3.0 + c * 4.0).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), np.repeat([[2.0] * 3 + [3.0] * 3 + [4.0] * 3],
+                                                            4, axis=0).astype(np.float32))

@@ -49,6 +49,41 @@ Tensor empty_in_order_of(const Tensor& like, const Shape& sizes, DType dt) {
   return empty_strided(sizes, strides, dt, like.device());
 }
 
+// When q, k and v are the three slices, in that order, of one block of memory that they tile
+// (the heads of a fused qkv projection split three ways: [B, T, 3, H, D] seen as three
+// [B, H, T, D]), their gradients laid out the same way in one new block, so that the split's
+// backward finds its three pieces adjacent and returns the block without a concatenation.
+// False otherwise. The kernels write every element of each gradient, so the block is all set.
+bool grads_in_one_block(const Tensor& q, const Tensor& k, const Tensor& v, Tensor out[3]) {
+  if (q.sizes() != k.sizes() || q.sizes() != v.sizes() || q.strides() != k.strides() ||
+      q.strides() != v.strides() || q.dtype() != k.dtype() || q.dtype() != v.dtype() ||
+      q.impl()->storage() != k.impl()->storage() || q.impl()->storage() != v.impl()->storage())
+    return false;
+  const int64_t step = k.storage_offset() - q.storage_offset();
+  if (step <= 0 || v.storage_offset() - k.storage_offset() != step) return false;
+  // Dims by increasing stride must be dense, except that from one dim on every stride is three
+  // times the dense one, and the slices are `step` = that dense stride apart; or all dense with
+  // the slices one whole tensor apart.
+  std::vector<size_t> dims;
+  for (size_t d = 0; d < q.sizes().size(); ++d)
+    if (q.sizes()[d] > 1) dims.push_back(d);
+  std::sort(dims.begin(), dims.end(),
+            [&](size_t a, size_t b) { return q.strides()[a] < q.strides()[b]; });
+  int64_t dense = 1, factor = 1;
+  for (size_t d : dims) {
+    if (factor == 1 && q.strides()[d] != dense) {
+      if (q.strides()[d] != 3 * dense || step != dense) return false;
+      factor = 3;
+    }
+    if (q.strides()[d] != factor * dense) return false;
+    dense *= q.sizes()[d];
+  }
+  if (factor == 1 && step != dense) return false;
+  Tensor block = empty({3 * q.numel()}, q.dtype(), q.device());
+  for (int i = 0; i < 3; ++i) out[i] = make_view(block, q.sizes(), q.strides(), i * step);
+  return true;
+}
+
 // t itself when its last dim is contiguous (the strided form reads rows through their stride),
 // else a contiguous copy.
 Tensor rows_readable(const Tensor& t) {
@@ -188,9 +223,17 @@ Tensor scaled_dot_product_attention_fused(const Tensor& q, const Tensor& k, cons
       return strided ? empty_in_order_of(t, shape, t.dtype()) : empty(shape, t.dtype(), t.device());
     };
     Tensor gq, gk, gv;
-    if (ctx.needs(0)) gq = grad_like(sq, q_shape);
-    if (ctx.needs(1)) gk = grad_like(sk, k_shape);
-    if (ctx.needs(2)) gv = grad_like(sv, v_shape);
+    Tensor block[3];
+    if (run && strided && ctx.needs(0) && ctx.needs(1) && ctx.needs(2) &&
+        grads_in_one_block(sq, sk, sv, block)) {
+      gq = block[0];
+      gk = block[1];
+      gv = block[2];
+    } else {
+      if (ctx.needs(0)) gq = grad_like(sq, q_shape);
+      if (ctx.needs(1)) gk = grad_like(sk, k_shape);
+      if (ctx.needs(2)) gv = grad_like(sv, v_shape);
+    }
     s.gq = gq.defined() ? gq.data_ptr() : nullptr;
     s.gk = gk.defined() ? gk.data_ptr() : nullptr;
     s.gv = gv.defined() ? gv.data_ptr() : nullptr;

@@ -128,6 +128,23 @@ Tensor vstack(const std::vector<Tensor>& tensors) {
 namespace {
 // Raw views (no history) of x along dim at the given [start, start+len) pieces, recorded as
 // one node whose backward cats the pieces' gradients.
+// The gradients of a split's pieces when they already lie side by side as the pieces of one
+// contiguous tensor of in_sizes (as attention's backward lays out the gradients of q, k and v
+// split from one projection): that tensor as a view, else undefined.
+Tensor adjacent_pieces(const std::vector<Tensor>& gs, int64_t dim, const Shape& in_sizes) {
+  const Tensor& g0 = gs[0];
+  if (autograd::GradMode::is_enabled() || !g0.defined()) return Tensor();
+  int64_t off = g0.storage_offset();
+  for (const Tensor& g : gs) {
+    if (!g.defined() || g.impl()->storage() != g0.impl()->storage() ||
+        g.strides() != g0.strides() || g.dtype() != g0.dtype() || g.storage_offset() != off)
+      return Tensor();
+    off += g.sizes()[size_t(dim)] * g.strides()[size_t(dim)];
+  }
+  Tensor whole = make_view(g0, in_sizes, g0.strides(), g0.storage_offset());
+  return whole.is_contiguous() ? whole : Tensor();
+}
+
 std::vector<Tensor> split_views(const Tensor& x, int64_t dim, const std::vector<int64_t>& starts,
                                 const std::vector<int64_t>& lens, const char* name) {
   std::vector<Tensor> outs;
@@ -145,7 +162,8 @@ std::vector<Tensor> split_views(const Tensor& x, int64_t dim, const std::vector<
       std::vector<Tensor> gs;
       for (size_t i = 0; i < c.num_grads(); ++i) gs.push_back(c.grad(i));
       if (gs.size() == 1) return TensorList{reshape(gs[0], in_sizes)};
-      return TensorList{cat(gs, dim)};
+      Tensor whole = adjacent_pieces(gs, dim, in_sizes);
+      return TensorList{whole.defined() ? whole : cat(gs, dim)};
     });
   }
   return outs;
