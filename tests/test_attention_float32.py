@@ -11,18 +11,13 @@ import pytest
 import ranvier
 import ranvier.nn.functional as F
 from helpers import assert_close, from_np
+from test_nn_attention import np_scores
 
 
 def np_sdpa_fwd_bwd(q, k, v, g, mask=None, causal=False, scale=None):
     """out and the gradients of sum(out * g) for q, k, v, in float64 (rows with no allowed key
     give zero probabilities here; the caller handles their NaN outputs)."""
-    scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else scale
-    s = np.matmul(q, np.swapaxes(k, -1, -2)) * scale
-    L, S = q.shape[-2], k.shape[-2]
-    if causal:
-        s = np.where(np.tril(np.ones((L, S), dtype=bool)), s, -np.inf)
-    if mask is not None:
-        s = np.where(mask, s, -np.inf) if mask.dtype == np.bool_ else s + mask
+    s, scale = np_scores(q, k, mask, causal, scale)
     m = np.max(s, axis=-1, keepdims=True)
     m = np.where(np.isfinite(m), m, 0.0)
     e = np.exp(s - m)

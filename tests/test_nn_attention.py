@@ -19,7 +19,8 @@ def np_softmax(x):
     return e / e.sum(axis=-1, keepdims=True)
 
 
-def np_sdpa(q, k, v, mask=None, causal=False, scale=None):
+def np_scores(q, k, mask=None, causal=False, scale=None):
+    """The masked, scaled scores and the scale used."""
     scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else scale
     s = np.matmul(q, np.swapaxes(k, -1, -2)) * scale
     L, S = q.shape[-2], k.shape[-2]
@@ -27,7 +28,11 @@ def np_sdpa(q, k, v, mask=None, causal=False, scale=None):
         s = np.where(np.tril(np.ones((L, S), dtype=bool)), s, -np.inf)
     if mask is not None:
         s = np.where(mask, s, -np.inf) if mask.dtype == np.bool_ else s + mask
-    return np.matmul(np_softmax(s), v)
+    return s, scale
+
+
+def np_sdpa(q, k, v, mask=None, causal=False, scale=None):
+    return np.matmul(np_softmax(np_scores(q, k, mask, causal, scale)[0]), v)
 
 
 @pytest.mark.parametrize("bshape,L,S,E,Ev", [((), 3, 4, 5, 2), ((2,), 7, 65, 8, 3),

@@ -34,8 +34,44 @@ RV_AVX512 inline __mmask16 inside(int64_t col0, int64_t w) {
   return __mmask16(((1u << hi) - 1u) & ~((1u << lo) - 1u));
 }
 
-// V[k * kstride + c * ld + t0 + ty * tw + t] for planes [planes][h][w]. Columns outside the
-// row (the padding) come from masked loads, which read nothing there.
+namespace {
+
+// One padded input row's part of d B: from its columns 2t, 2t + 1, 2t + 2, 2t + 3 of each tile.
+RV_AVX512 inline void input_row_dB(__m512 e, __m512 o, __m512 e1, __m512 o1, __m512 a[4]) {
+  a[0] = _mm512_sub_ps(e, e1);
+  a[1] = _mm512_add_ps(o, e1);
+  a[2] = _mm512_sub_ps(e1, o);
+  a[3] = _mm512_sub_ps(o, o1);
+}
+
+// Bt (d B) of the four rows in a, stored to the 16 planes of V from v (planes kstride apart).
+RV_AVX512 inline void store_input_tiles(const __m512 a[4][4], float* v, int64_t kstride,
+                                        __mmask16 m) {
+  for (int j = 0; j < 4; ++j) {
+    _mm512_mask_storeu_ps(v + (0 * 4 + j) * kstride, m, _mm512_sub_ps(a[0][j], a[2][j]));
+    _mm512_mask_storeu_ps(v + (1 * 4 + j) * kstride, m, _mm512_add_ps(a[1][j], a[2][j]));
+    _mm512_mask_storeu_ps(v + (2 * 4 + j) * kstride, m, _mm512_sub_ps(a[2][j], a[1][j]));
+    _mm512_mask_storeu_ps(v + (3 * 4 + j) * kstride, m, _mm512_sub_ps(a[1][j], a[3][j]));
+  }
+}
+
+// A dY At of blocks whose even / odd columns of the two rows are e[0], od[0] and e[1], od[1],
+// stored to the 16 planes of Z from z.
+RV_AVX512 inline void store_grad_tiles(const __m512 e[2], const __m512 od[2], float* z,
+                                       int64_t kstride, __mmask16 m) {
+  const __m512 zero = _mm512_setzero_ps();
+  const __m512 a[4][2] = {{e[0], od[0]},
+                          {_mm512_add_ps(e[0], e[1]), _mm512_add_ps(od[0], od[1])},
+                          {_mm512_sub_ps(e[0], e[1]), _mm512_sub_ps(od[0], od[1])},
+                          {_mm512_sub_ps(zero, e[1]), _mm512_sub_ps(zero, od[1])}};
+  for (int i = 0; i < 4; ++i) {
+    _mm512_mask_storeu_ps(z + (i * 4 + 0) * kstride, m, a[i][0]);
+    _mm512_mask_storeu_ps(z + (i * 4 + 1) * kstride, m, _mm512_add_ps(a[i][0], a[i][1]));
+    _mm512_mask_storeu_ps(z + (i * 4 + 2) * kstride, m, _mm512_sub_ps(a[i][0], a[i][1]));
+    _mm512_mask_storeu_ps(z + (i * 4 + 3) * kstride, m, _mm512_sub_ps(zero, a[i][1]));
+  }
+}
+
 // Narrow maps (tw <= 7 tiles a row, e.g. 14 x 14 outputs): one vector holds two rows of tiles,
 // lanes [0, tw) the first, [tw, 2 tw) the second, whose tiles are adjacent in V. The columns a
 // tile row reads, [2 t - pw, 2 t + 3 - pw] for t < tw, fit one 16-float load per input row; the
@@ -66,26 +102,18 @@ RV_AVX512 void winograd_input_pairs(const float* x, int64_t planes, int64_t h, i
         const __m512 B = second && rb >= 0 && rb < h
                              ? _mm512_maskz_loadu_ps(kin, p + rb * w + cs)
                              : _mm512_setzero_ps();
-        const __m512 e = _mm512_permutex2var_ps(A, ie, B);
-        const __m512 o = _mm512_permutex2var_ps(A, io, B);
-        const __m512 e1 = _mm512_permutex2var_ps(A, ie1, B);
-        const __m512 o1 = _mm512_permutex2var_ps(A, io1, B);
-        a[i][0] = _mm512_sub_ps(e, e1);
-        a[i][1] = _mm512_add_ps(o, e1);
-        a[i][2] = _mm512_sub_ps(e1, o);
-        a[i][3] = _mm512_sub_ps(o, o1);
+        input_row_dB(_mm512_permutex2var_ps(A, ie, B), _mm512_permutex2var_ps(A, io, B),
+                     _mm512_permutex2var_ps(A, ie1, B), _mm512_permutex2var_ps(A, io1, B), a[i]);
       }
-      float* v = V + c * ld + t0 + ty * tw;
-      for (int j = 0; j < 4; ++j) {
-        _mm512_mask_storeu_ps(v + (0 * 4 + j) * kstride, m, _mm512_sub_ps(a[0][j], a[2][j]));
-        _mm512_mask_storeu_ps(v + (1 * 4 + j) * kstride, m, _mm512_add_ps(a[1][j], a[2][j]));
-        _mm512_mask_storeu_ps(v + (2 * 4 + j) * kstride, m, _mm512_sub_ps(a[2][j], a[1][j]));
-        _mm512_mask_storeu_ps(v + (3 * 4 + j) * kstride, m, _mm512_sub_ps(a[1][j], a[3][j]));
-      }
+      store_input_tiles(a, V + c * ld + t0 + ty * tw, kstride, m);
     }
   }
 }
 
+}  // namespace
+
+// V[k * kstride + c * ld + t0 + ty * tw + t] for planes [planes][h][w]. Columns outside the
+// row (the padding) come from masked loads, which read nothing there.
 RV_AVX512 void winograd_input_avx512(const float* x, int64_t planes, int64_t h, int64_t w,
                                      int64_t ph, int64_t pw, int64_t th, int64_t tw, float* V,
                                      int64_t ld, int64_t t0) {
@@ -114,26 +142,17 @@ RV_AVX512 void winograd_input_avx512(const float* x, int64_t planes, int64_t h, 
           const __m512 lo = _mm512_maskz_loadu_ps(k0, b), hi = _mm512_maskz_loadu_ps(k1, b + 16);
           const __m512 lo2 = _mm512_maskz_loadu_ps(k2, b + 2);
           const __m512 hi2 = _mm512_maskz_loadu_ps(k3, b + 18);
-          const __m512 e = _mm512_permutex2var_ps(lo, even, hi);
-          const __m512 o = _mm512_permutex2var_ps(lo, odd, hi);
-          const __m512 e1 = _mm512_permutex2var_ps(lo2, even, hi2);
-          const __m512 o1 = _mm512_permutex2var_ps(lo2, odd, hi2);
-          a[i][0] = _mm512_sub_ps(e, e1);
-          a[i][1] = _mm512_add_ps(o, e1);
-          a[i][2] = _mm512_sub_ps(e1, o);
-          a[i][3] = _mm512_sub_ps(o, o1);
+          input_row_dB(_mm512_permutex2var_ps(lo, even, hi), _mm512_permutex2var_ps(lo, odd, hi),
+                       _mm512_permutex2var_ps(lo2, even, hi2),
+                       _mm512_permutex2var_ps(lo2, odd, hi2), a[i]);
         }
-        float* v = V + c * ld + t0 + ty * tw + tb;
-        for (int j = 0; j < 4; ++j) {
-          _mm512_mask_storeu_ps(v + (0 * 4 + j) * kstride, m, _mm512_sub_ps(a[0][j], a[2][j]));
-          _mm512_mask_storeu_ps(v + (1 * 4 + j) * kstride, m, _mm512_add_ps(a[1][j], a[2][j]));
-          _mm512_mask_storeu_ps(v + (2 * 4 + j) * kstride, m, _mm512_sub_ps(a[2][j], a[1][j]));
-          _mm512_mask_storeu_ps(v + (3 * 4 + j) * kstride, m, _mm512_sub_ps(a[1][j], a[3][j]));
-        }
+        store_input_tiles(a, V + c * ld + t0 + ty * tw + tb, kstride, m);
       }
     }
   }
 }
+
+namespace {
 
 // Narrow maps (tw <= 8): two rows of tiles per vector, as winograd_input_pairs; each half's
 // two output rows are interleaved from its lanes by one permute.
@@ -178,6 +197,8 @@ RV_AVX512 void winograd_output_pairs(const float* M, int64_t O, int64_t oh, int6
   }
 }
 
+}  // namespace
+
 // out [O][oh][ow] from M[k * kstride + o * ld + t0 + ty * tw + t] plus bias (may be null).
 RV_AVX512 void winograd_output_avx512(const float* M, int64_t O, int64_t oh, int64_t ow,
                                       int64_t th, int64_t tw, int64_t ld, int64_t t0,
@@ -219,6 +240,8 @@ RV_AVX512 void winograd_output_avx512(const float* M, int64_t O, int64_t oh, int
   }
 }
 
+namespace {
+
 // Narrow maps (tw <= 8): two rows of tiles per vector, as winograd_input_pairs.
 RV_AVX512 void winograd_grad_pairs(const float* gy, int64_t O, int64_t oh, int64_t ow,
                                    int64_t th, int64_t tw, float* Z, int64_t ld, int64_t t0) {
@@ -244,22 +267,12 @@ RV_AVX512 void winograd_grad_pairs(const float* gy, int64_t O, int64_t oh, int64
         e[i] = _mm512_permutex2var_ps(A, ie, B);
         od[i] = _mm512_permutex2var_ps(A, io, B);
       }
-      const __m512 a[4][2] = {{e[0], od[0]},
-                              {_mm512_add_ps(e[0], e[1]), _mm512_add_ps(od[0], od[1])},
-                              {_mm512_sub_ps(e[0], e[1]), _mm512_sub_ps(od[0], od[1])},
-                              {_mm512_sub_ps(_mm512_setzero_ps(), e[1]),
-                               _mm512_sub_ps(_mm512_setzero_ps(), od[1])}};
-      float* z = Z + o * ld + t0 + ty * tw;
-      for (int i = 0; i < 4; ++i) {
-        _mm512_mask_storeu_ps(z + (i * 4 + 0) * kstride, m, a[i][0]);
-        _mm512_mask_storeu_ps(z + (i * 4 + 1) * kstride, m, _mm512_add_ps(a[i][0], a[i][1]));
-        _mm512_mask_storeu_ps(z + (i * 4 + 2) * kstride, m, _mm512_sub_ps(a[i][0], a[i][1]));
-        _mm512_mask_storeu_ps(z + (i * 4 + 3) * kstride, m,
-                              _mm512_sub_ps(_mm512_setzero_ps(), a[i][1]));
-      }
+      store_grad_tiles(e, od, Z + o * ld + t0 + ty * tw, kstride, m);
     }
   }
 }
+
+}  // namespace
 
 // Z[k * kstride + o * ld + t0 + ty * tw + t] = A dY At of the output-gradient blocks.
 RV_AVX512 void winograd_grad_avx512(const float* gy, int64_t O, int64_t oh, int64_t ow,
@@ -289,19 +302,7 @@ RV_AVX512 void winograd_grad_avx512(const float* gy, int64_t O, int64_t oh, int6
           e[i] = _mm512_permutex2var_ps(lo, even, hi);
           od[i] = _mm512_permutex2var_ps(lo, odd, hi);
         }
-        const __m512 a[4][2] = {{e[0], od[0]},
-                                {_mm512_add_ps(e[0], e[1]), _mm512_add_ps(od[0], od[1])},
-                                {_mm512_sub_ps(e[0], e[1]), _mm512_sub_ps(od[0], od[1])},
-                                {_mm512_sub_ps(_mm512_setzero_ps(), e[1]),
-                                 _mm512_sub_ps(_mm512_setzero_ps(), od[1])}};
-        float* z = zrow + tb;
-        for (int i = 0; i < 4; ++i) {
-          _mm512_mask_storeu_ps(z + (i * 4 + 0) * kstride, m, a[i][0]);
-          _mm512_mask_storeu_ps(z + (i * 4 + 1) * kstride, m, _mm512_add_ps(a[i][0], a[i][1]));
-          _mm512_mask_storeu_ps(z + (i * 4 + 2) * kstride, m, _mm512_sub_ps(a[i][0], a[i][1]));
-          _mm512_mask_storeu_ps(z + (i * 4 + 3) * kstride, m,
-                                _mm512_sub_ps(_mm512_setzero_ps(), a[i][1]));
-        }
+        store_grad_tiles(e, od, zrow + tb, kstride, m);
       }
     }
   }
