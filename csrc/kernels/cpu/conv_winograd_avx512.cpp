@@ -110,6 +110,27 @@ RV_AVX512 void winograd_input_pairs(const float* x, int64_t planes, int64_t h, i
   }
 }
 
+// At m of the tiles at mp (planes kstride apart): q[0][j], q[1][j] for the tiles' column j.
+RV_AVX512 inline void output_At_m(const float* mp, int64_t kstride, __mmask16 m,
+                                  __m512 q[2][4]) {
+  for (int j = 0; j < 4; ++j) {
+    const float* p = mp + j * kstride;
+    const __m512 m0 = _mm512_maskz_loadu_ps(m, p);
+    const __m512 m1 = _mm512_maskz_loadu_ps(m, p + 4 * kstride);
+    const __m512 m2 = _mm512_maskz_loadu_ps(m, p + 8 * kstride);
+    const __m512 m3 = _mm512_maskz_loadu_ps(m, p + 12 * kstride);
+    q[0][j] = _mm512_add_ps(_mm512_add_ps(m0, m1), m2);
+    q[1][j] = _mm512_sub_ps(_mm512_sub_ps(m1, m2), m3);
+  }
+}
+
+// The even (ya) and odd (yb) output columns of output row i of the tiles, plus the bias.
+RV_AVX512 inline void output_row(const __m512 q[2][4], int i, __m512 bv, __m512& ya,
+                                 __m512& yb) {
+  ya = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(q[i][0], q[i][1]), q[i][2]), bv);
+  yb = _mm512_add_ps(_mm512_sub_ps(_mm512_sub_ps(q[i][1], q[i][2]), q[i][3]), bv);
+}
+
 }  // namespace
 
 // V[k * kstride + c * ld + t0 + ty * tw + t] for planes [planes][h][w]. Columns outside the
@@ -171,22 +192,11 @@ RV_AVX512 void winograd_output_pairs(const float* M, int64_t O, int64_t oh, int6
     for (int64_t ty = 0; ty < th; ty += 2) {
       const bool second = ty + 1 < th;
       const __mmask16 m = first(second ? 2 * tw : tw);
-      const float* mrow = M + o * ld + t0 + ty * tw;
       __m512 q[2][4];
-      for (int j = 0; j < 4; ++j) {
-        const float* mp = mrow + j * kstride;
-        const __m512 m0 = _mm512_maskz_loadu_ps(m, mp);
-        const __m512 m1 = _mm512_maskz_loadu_ps(m, mp + 4 * kstride);
-        const __m512 m2 = _mm512_maskz_loadu_ps(m, mp + 8 * kstride);
-        const __m512 m3 = _mm512_maskz_loadu_ps(m, mp + 12 * kstride);
-        q[0][j] = _mm512_add_ps(_mm512_add_ps(m0, m1), m2);
-        q[1][j] = _mm512_sub_ps(_mm512_sub_ps(m1, m2), m3);
-      }
+      output_At_m(M + o * ld + t0 + ty * tw, kstride, m, q);
       for (int i = 0; i < 2; ++i) {
-        const __m512 ya =
-            _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(q[i][0], q[i][1]), q[i][2]), bv);
-        const __m512 yb =
-            _mm512_add_ps(_mm512_sub_ps(_mm512_sub_ps(q[i][1], q[i][2]), q[i][3]), bv);
+        __m512 ya, yb;
+        output_row(q, i, bv, ya, yb);
         const int64_t ra = 2 * ty + i, rb = 2 * ty + 2 + i;
         if (ra < oh)
           _mm512_mask_storeu_ps(y + ra * ow, mcols, _mm512_permutex2var_ps(ya, first_half, yb));
@@ -215,22 +225,12 @@ RV_AVX512 void winograd_output_avx512(const float* M, int64_t O, int64_t oh, int
       for (int64_t tb = 0; tb < tw; tb += 16) {
         const __mmask16 m = first(tw - tb);
         __m512 q[2][4];
-        for (int j = 0; j < 4; ++j) {
-          const float* mp = mrow + tb + j * kstride;
-          const __m512 m0 = _mm512_maskz_loadu_ps(m, mp);
-          const __m512 m1 = _mm512_maskz_loadu_ps(m, mp + 4 * kstride);
-          const __m512 m2 = _mm512_maskz_loadu_ps(m, mp + 8 * kstride);
-          const __m512 m3 = _mm512_maskz_loadu_ps(m, mp + 12 * kstride);
-          q[0][j] = _mm512_add_ps(_mm512_add_ps(m0, m1), m2);
-          q[1][j] = _mm512_sub_ps(_mm512_sub_ps(m1, m2), m3);
-        }
+        output_At_m(mrow + tb, kstride, m, q);
         const int64_t ncols = std::min<int64_t>(32, ow - 2 * tb);  // output columns here
         const __mmask16 mlo = first(ncols), mhi = first(ncols - 16 > 0 ? ncols - 16 : 0);
         for (int i = 0; i < 2 && 2 * ty + i < oh; ++i) {
-          const __m512 ya =
-              _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(q[i][0], q[i][1]), q[i][2]), bv);
-          const __m512 yb =
-              _mm512_add_ps(_mm512_sub_ps(_mm512_sub_ps(q[i][1], q[i][2]), q[i][3]), bv);
+          __m512 ya, yb;
+          output_row(q, i, bv, ya, yb);
           float* dst = y + (2 * ty + i) * ow + 2 * tb;
           _mm512_mask_storeu_ps(dst, mlo, _mm512_permutex2var_ps(ya, ilo, yb));
           if (ncols > 16) _mm512_mask_storeu_ps(dst + 16, mhi, _mm512_permutex2var_ps(ya, ihi, yb));
