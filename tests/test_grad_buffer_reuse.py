@@ -54,3 +54,13 @@ def test_gradient_shared_by_two_consumers():
     (rv.relu(y) * 2.0 + rv.relu(-y) * 3.0).sum().backward()
     xn = x.detach().numpy()
     np.testing.assert_array_equal(x.grad.numpy(), 2.0 * (xn > 0) - 3.0 * (xn < 0))
+
+
+def test_one_gradient_handed_to_two_relus():
+    """An add's backward hands the same gradient to both of its inputs: the first relu to run
+    must not change what the second one receives."""
+    x1 = _x()
+    x2 = from_np(-_x().detach().numpy(), requires_grad=True)
+    (rv.relu(x1 * 1.0) + rv.relu(x2 * 1.0)).sum().backward()
+    np.testing.assert_array_equal(x1.grad.numpy(), (x1.detach().numpy() > 0).astype(np.float32))
+    np.testing.assert_array_equal(x2.grad.numpy(), (x2.detach().numpy() > 0).astype(np.float32))
