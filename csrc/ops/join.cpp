@@ -126,8 +126,6 @@ Tensor vstack(const std::vector<Tensor>& tensors) {
 }
 
 namespace {
-// Raw views (no history) of x along dim at the given [start, start+len) pieces, recorded as
-// one node whose backward cats the pieces' gradients.
 // The gradients of a split's pieces when they already lie side by side as the pieces of one
 // contiguous tensor of in_sizes (as attention's backward lays out the gradients of q, k and v
 // split from one projection): that tensor as a view, else undefined.
@@ -145,6 +143,9 @@ Tensor adjacent_pieces(const std::vector<Tensor>& gs, int64_t dim, const Shape& 
   return whole.is_contiguous() ? whole : Tensor();
 }
 
+// Raw views (no history) of x along dim at the given [start, start+len) pieces, recorded as
+// one node whose backward cats the pieces' gradients (or returns their whole when they are
+// adjacent).
 std::vector<Tensor> split_views(const Tensor& x, int64_t dim, const std::vector<int64_t>& starts,
                                 const std::vector<int64_t>& lens, const char* name) {
   std::vector<Tensor> outs;
