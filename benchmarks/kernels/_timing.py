@@ -1,5 +1,7 @@
 """What the kernel timing scripts of this folder share: repeated calls after warm-up, and the
-libraries to compare (ranvier, and PyTorch when it is installed)."""
+libraries to compare (ranvier, and PyTorch when it is installed), and the command line of a
+script whose cases are a dict of calls."""
+import argparse
 import statistics
 import sys
 import time
@@ -55,3 +57,17 @@ def median_us_alternating(per_lib, reps, warmup=3):
             ts = call_seconds(per_lib[name][case], reps, warmup=warmup)
             rows.setdefault(case, {})[name] = statistics.median(ts) * 1e6
     return rows
+
+
+def run_cases(doc, cases, argv=None, threads=1, reps=20, warmup=3, width=22):
+    """The command line of a script whose cases(lib) returns {case: fn}: parses --threads and
+    --reps (doc's first line is the description), times each case in every library in turn
+    and prints the table."""
+    ap = argparse.ArgumentParser(description=doc.splitlines()[0])
+    ap.add_argument("--threads", type=int, default=threads)
+    ap.add_argument("--reps", type=int, default=reps)
+    args = ap.parse_args(argv)
+    per_lib = {name: cases(lib) for name, lib in libraries(args.threads).items()}
+    print_time_table(median_us_alternating(per_lib, args.reps, warmup=warmup), args.threads,
+                     width=width)
+    return 0

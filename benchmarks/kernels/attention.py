@@ -18,14 +18,13 @@ runs: forward 570-740, forward + backward 2,440-2,510):
     so the backward has no scores product and no exp: forward + backward 535-596.
   In the gpt step (4 layers) attention went from ~12% of the profile to ~7%.
 """
-import argparse
 import os
 import sys
 
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _timing import libraries, median_us_alternating, print_time_table  # noqa: E402
+from _timing import run_cases  # noqa: E402
 
 
 def cases(lib):
@@ -47,15 +46,7 @@ def cases(lib):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--reps", type=int, default=50)
-    args = ap.parse_args(argv)
-    libs = libraries(args.threads)
-    per_lib = {name: cases(lib) for name, lib in libs.items()}
-    rows = median_us_alternating(per_lib, args.reps, warmup=5)
-    print_time_table(rows, args.threads)
-    return 0
+    return run_cases(__doc__, cases, argv, threads=2, reps=50, warmup=5)
 
 
 if __name__ == "__main__":

@@ -35,12 +35,11 @@ elements (512 x 1024 for softmax and sums), ms, PyTorch in the same runs:
     instead of vdivps: 291-323 us either way (PyTorch 244), 128 x 512: 38 us either way. The
     loop is ~40 vector operations per 16 floats, not bound by the division or by memory.
 """
-import argparse
 import sys
 
 import numpy as np
 
-from _timing import libraries, median_us_alternating, print_time_table
+from _timing import run_cases
 
 
 def cases(lib):
@@ -71,15 +70,7 @@ def cases(lib):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--reps", type=int, default=50)
-    args = ap.parse_args(argv)
-    libs = libraries(args.threads)
-    per_lib = {name: cases(lib) for name, lib in libs.items()}
-    rows = median_us_alternating(per_lib, args.reps, warmup=5)
-    print_time_table(rows, args.threads, width=26)
-    return 0
+    return run_cases(__doc__, cases, argv, threads=1, reps=50, warmup=5, width=26)
 
 
 if __name__ == "__main__":

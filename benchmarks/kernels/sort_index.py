@@ -22,12 +22,11 @@ the 2-core Zen 4 machine, one thread, ms, PyTorch in the same runs:
     forward + backward 3.9 -> 1.6 (index_add walked every element through the generic strided
     walker, one at a time: a plain row loop now, split among threads by columns)
 """
-import argparse
 import sys
 
 import numpy as np
 
-from _timing import libraries, median_us_alternating, print_time_table
+from _timing import run_cases
 
 
 def cases(lib):
@@ -54,15 +53,7 @@ def cases(lib):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--reps", type=int, default=20)
-    args = ap.parse_args(argv)
-    libs = libraries(args.threads)
-    per_lib = {name: cases(lib) for name, lib in libs.items()}
-    rows = median_us_alternating(per_lib, args.reps, warmup=3)
-    print_time_table(rows, args.threads)
-    return 0
+    return run_cases(__doc__, cases, argv, threads=1, reps=20, warmup=3)
 
 
 if __name__ == "__main__":
