@@ -1,8 +1,8 @@
 """Float32 scaled_dot_product_attention, forward and backward, against a float64 NumPy
 reference: the float32 kernel's row passes (softmax, the recomputed probabilities, dS with its
-dout . out dot) run vectorised with masked tails, so row lengths and head sizes around multiples
-of 16, several query blocks, masks, custom scales, rows with no allowed key and NaN scores are
-covered, at one and two threads."""
+dout . out dot) run vectorised with masked tails (AVX-512, and the portable passes other CPUs
+take), so row lengths and head sizes around multiples of 16, several query blocks, masks,
+custom scales, rows with no allowed key and NaN scores are covered, at one and two threads."""
 import math
 
 import numpy as np
@@ -39,11 +39,20 @@ def run_f32(q, k, v, g, **kw):
     return out, Q.grad, K.grad, V.grad
 
 
+@pytest.fixture(params=["avx512", "portable"])
+def row_passes(request):
+    """Each test runs with the AVX-512 row passes (where the CPU has them) and with the
+    portable ones other CPUs take."""
+    prev = ranvier._C._set_attention_rows_avx512(request.param == "avx512")
+    yield request.param
+    ranvier._C._set_attention_rows_avx512(prev)
+
+
 @pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("L,S,E,Ev", [(64, 64, 32, 32), (17, 17, 16, 16), (15, 33, 40, 24),
                                       (130, 130, 8, 5), (70, 150, 33, 17), (1, 1, 3, 2)])
 @pytest.mark.parametrize("causal", [False, True])
-def test_float32_forward_backward(threads, L, S, E, Ev, causal):
+def test_float32_forward_backward(threads, L, S, E, Ev, causal, row_passes):
     rng = np.random.default_rng(L * 1000 + S + E)
     q = rng.standard_normal((2, 3, L, E))
     k = rng.standard_normal((2, 3, S, E))
@@ -61,7 +70,7 @@ def test_float32_forward_backward(threads, L, S, E, Ev, causal):
 
 
 @pytest.mark.parametrize("scale", [0.05, 1.7])
-def test_float32_mask_and_scale(scale):
+def test_float32_mask_and_scale(scale, row_passes):
     rng = np.random.default_rng(3)
     q, k = rng.standard_normal((2, 37, 24)), rng.standard_normal((2, 45, 24))
     v, g = rng.standard_normal((2, 45, 20)), rng.standard_normal((2, 37, 20))
@@ -78,7 +87,7 @@ def test_float32_mask_and_scale(scale):
         assert_close(a, b.astype(np.float32), rtol=2e-4, atol=2e-5)
 
 
-def test_float32_rows_without_keys():
+def test_float32_rows_without_keys(row_passes):
     """A row whose mask allows no key: NaN output (as PyTorch), and no gradient flows from
     it; the other rows are unaffected."""
     rng = np.random.default_rng(4)
@@ -98,7 +107,7 @@ def test_float32_rows_without_keys():
     assert_close(gv, want[3].astype(np.float32), rtol=2e-4, atol=2e-5)
 
 
-def test_float32_nan_score_poisons_only_its_row():
+def test_float32_nan_score_poisons_only_its_row(row_passes):
     rng = np.random.default_rng(5)
     q, k = rng.standard_normal((1, 18, 8)), rng.standard_normal((1, 18, 8))
     v = rng.standard_normal((1, 18, 4))
@@ -116,7 +125,7 @@ def test_float32_nan_score_poisons_only_its_row():
 
 
 @pytest.mark.parametrize("kind", ["causal", "mask"])
-def test_float32_large_recomputes_probabilities(kind):
+def test_float32_large_recomputes_probabilities(kind, row_passes):
     """Past 2^22 probabilities (B L S) the forward keeps only the logsumexp and the backward
     recomputes the scores: that path against the reference too (the tests above are small
     enough for the kept probabilities)."""

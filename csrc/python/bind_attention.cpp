@@ -1,7 +1,8 @@
 // Binding for the fused attention op: _C._scaled_dot_product_attention (wrapped by
-// nn.functional.scaled_dot_product_attention).
+// nn.functional.scaled_dot_product_attention), and the switch of its AVX-512 row passes.
 #include <pybind11/pybind11.h>
 
+#include "kernels/cpu/attention_rows.h"
 #include "ops/attention.h"
 #include "python/convert.h"
 
@@ -16,6 +17,9 @@ void bind_attention(py::module_& m, py::class_<Tensor>&) {
         },
         py::arg("query"), py::arg("key"), py::arg("value"), py::arg("attn_mask") = py::none(),
         py::arg("scale") = 1.0, py::arg("is_causal") = false);
+  m.def("_set_attention_rows_avx512", &cpu::set_attention_rows_avx512_enabled, py::arg("on"),
+        "whether float32 attention may run its AVX-512 row passes (tests compare both); returns "
+        "the previous setting");
 }
 
 }  // namespace ranvier::python

@@ -11,6 +11,7 @@
 // block size is fixed, so results do not depend on the thread count.
 #pragma GCC optimize("no-trapping-math")  // see kernels/cpu/fast_math.h
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -144,9 +145,13 @@ RV_MULTIVERSION void probs_rows_f(float* P, int64_t n, int64_t se, int64_t i0, b
     probs_row_f(P + r * se, lse[r] == ninf ? 0 : row_keys(i0 + r, causal, s), se, scale,
                 lse[r]);
 }
+std::atomic<bool>& rows_avx512_enabled() {
+  static std::atomic<bool> on{true};
+  return on;
+}
 bool rows_avx512() {
   static const bool ok = attention_rows_avx512_usable();
-  return ok;
+  return ok && rows_avx512_enabled().load(std::memory_order_relaxed);
 }
 // sum_c a[c] * b[c] (the backward's D_i = dout_i . out_i): float in 16 lanes, folded pairwise.
 template <typename T>
@@ -458,6 +463,8 @@ void sdpa_backward_cpu(const AttnSpec& s) {
 }
 
 }  // namespace
+
+bool set_attention_rows_avx512_enabled(bool on) { return rows_avx512_enabled().exchange(on); }
 
 void register_attention_cpu() {
   sdpa_forward_kernel.set(DeviceType::CPU, &sdpa_forward_cpu);

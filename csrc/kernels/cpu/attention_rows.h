@@ -15,6 +15,9 @@
 namespace ranvier::cpu {
 
 bool attention_rows_avx512_usable();
+// Whether attention.cpp may take these passes on an AVX-512 CPU (on by default; tests turn it
+// off to run the portable passes); returns the previous setting.
+bool set_attention_rows_avx512_enabled(bool on);
 
 // Rows become softmax probabilities; lse[r] = the row's logsumexp, or -inf (row all zeros)
 // when no allowed key has a score above -inf.
