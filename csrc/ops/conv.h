@@ -5,6 +5,8 @@
 // of the (c, ki, kj) row index.
 #pragma once
 #include <array>
+#include <cstdint>
+#include <vector>
 
 #include "core/dispatch.h"
 #include "core/tensor.h"
@@ -43,6 +45,12 @@ Tensor conv_transpose2d(const Tensor& input, const Tensor& weight, const Tensor&
                         Pair stride, Pair padding, Pair output_padding, Pair dilation,
                         int64_t groups);
 
+// conv2d's gradients {input, weight, bias} for the output gradient gout, each only where
+// `want` says (else undefined); recorded as a graph when grad mode is on (double backward).
+std::vector<Tensor> conv2d_grads(const Tensor& input, const Tensor& weight, const Tensor& gout,
+                                 Pair stride, Pair padding, Pair dilation, int64_t groups,
+                                 std::array<bool, 3> want);
+
 // What the fused kernels see. The "image" side is the one im2col reads ([n, ci, h, w]); the
 // "matrix" side is [n, co, oh * ow] (conv2d: input and output; conv_transpose2d: output and
 // input). The weight is [groups, co / groups, ci / groups * kh * kw], contiguous. All buffers
@@ -72,5 +80,23 @@ extern KernelSlot<ConvBackwardKernel> conv_backward_kernel;
 extern KernelSlot<ConvForwardKernel> conv_forward_kernel;
 extern KernelSlot<ConvBackwardDataKernel> conv_backward_data_kernel;
 extern KernelSlot<ConvWeightGradKernel> conv_weight_grad_kernel;
+
+// Note [Fused patterns]: conv2d (3x3, stride 1, one input channel) -> relu -> max_pool2d(2)
+// as one op (ops/conv_relu_pool.cpp), where a backend has the fused kernels; nn.Sequential
+// runs its Conv2d, ReLU, MaxPool2d(2) runs through it. Returns an undefined tensor when the
+// kernels do not apply to these operands (the caller then runs the three ops); the result and
+// its gradients are bit for bit those of the three ops.
+Tensor conv2d_relu_max_pool2d(const Tensor& input, const Tensor& weight, const Tensor& bias,
+                              Pair padding);
+// The fused kernels (see kernels/cpu/conv_single_channel.h). Not kernel slots: a device
+// without them runs the pattern unfused, so they are optional per backend.
+struct ConvReluPoolKernels {
+  bool (*applies)(const ConvGeom& g) = nullptr;
+  void (*forward)(const ConvGeom& g, const float* img, const float* wt, const float* bias,
+                  float* pooled, uint8_t* codes) = nullptr;
+  void (*weight_grad)(const ConvGeom& g, const float* img, const float* gpool,
+                      const uint8_t* codes, float* dw, float* db) = nullptr;
+};
+extern ConvReluPoolKernels conv_relu_pool_cpu;
 
 }  // namespace ranvier

@@ -171,6 +171,24 @@ void fused_backward_call(ConvBackwardKernel k, const ConvGeom& g, const Tensor& 
     static_cast<const char*>(m.data_ptr()), px, pw, pb);
 }
 
+// conv2d's gradients (those wanted) for the output gradient gout: one fused kernel call, or
+// ops when the backward records a graph or the device has no fused kernel.
+TensorList grads_impl(const Tensor& x, const Tensor& w, const Tensor& gout, const ConvGeom& g,
+                      const Params& p, std::array<bool, 3> want) {
+  Tensor gx, gw, gb;
+  if (!autograd::GradMode::is_enabled()) {
+    ConvBackwardKernel k = fused_backward(gout.device());
+    if (k) {
+      fused_backward_call(k, g, x, w, gout, want[0], want[1], want[2], gx, gw, gb);
+      return TensorList{gx, gw, gb};
+    }
+  }
+  if (want[0]) gx = conv_transpose2d_impl(gout, w, Tensor(), p, {g.h, g.w});
+  if (want[1]) gw = weight_grad(x, gout, w.sizes(), g);
+  if (want[2]) gb = sum(gout, {0, 2, 3});
+  return TensorList{gx, gw, gb};
+}
+
 Tensor conv2d_impl(const Tensor& input, const Tensor& weight, const Tensor& bias,
                    const Params& p) {
   const Shape& xs = input.sizes();
@@ -181,24 +199,10 @@ Tensor conv2d_impl(const Tensor& input, const Tensor& weight, const Tensor& bias
   Tensor out = empty({xs[0], ws[0], oh, ow}, input.dtype(), input.device());
   run_kernel(conv_forward_kernel.get(input.device(), "conv2d"), g, input, weight, bias, out);
   if (autograd::needs_grad({input, weight, bias})) {
-    Pair in_size{xs[2], xs[3]};
     autograd::record("ConvolutionBackward0", {input, weight, bias}, {&out}, {input, weight}, {},
                      [=](BackwardContext& ctx) {
-                       const Tensor& gout = ctx.grad();
-                       Tensor x = ctx.saved(0), w = ctx.saved(1);
-                       Tensor gx, gw, gb;
-                       if (!autograd::GradMode::is_enabled()) {
-                         ConvBackwardKernel k = fused_backward(gout.device());
-                         if (k) {
-                           fused_backward_call(k, g, x, w, gout, ctx.needs(0), ctx.needs(1),
-                                               ctx.needs(2), gx, gw, gb);
-                           return TensorList{gx, gw, gb};
-                         }
-                       }
-                       if (ctx.needs(0)) gx = conv_transpose2d_impl(gout, w, Tensor(), p, in_size);
-                       if (ctx.needs(1)) gw = weight_grad(x, gout, w.sizes(), g);
-                       if (ctx.needs(2)) gb = sum(gout, {0, 2, 3});
-                       return TensorList{gx, gw, gb};
+                       return grads_impl(ctx.saved(0), ctx.saved(1), ctx.grad(), g, p,
+                                         {ctx.needs(0), ctx.needs(1), ctx.needs(2)});
                      });
   }
   return out;
@@ -236,6 +240,17 @@ Tensor conv_transpose2d_impl(const Tensor& input, const Tensor& weight, const Te
 }
 
 }  // namespace
+
+std::vector<Tensor> conv2d_grads(const Tensor& input, const Tensor& weight, const Tensor& gout,
+                                 Pair stride, Pair padding, Pair dilation, int64_t groups,
+                                 std::array<bool, 3> want) {
+  const Params p{stride, padding, dilation, groups};
+  const Shape& xs = input.sizes();
+  const Shape& ws = weight.sizes();
+  const ConvGeom g = geom(input.dtype(), xs[0], p, xs[1], xs[2], xs[3], ws[0], gout.sizes()[2],
+                          gout.sizes()[3], ws[2], ws[3]);
+  return grads_impl(input, weight, gout, g, p, want);
+}
 
 Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias, Pair stride,
               Pair padding, Pair dilation, int64_t groups) {

@@ -35,6 +35,12 @@ void bind_conv(py::module_& m, py::class_<Tensor>& cls) {
         },
         py::arg("input"), py::arg("weight"), py::arg("bias"), py::arg("stride"),
         py::arg("padding"), py::arg("output_padding"), py::arg("dilation"), py::arg("groups"));
+  m.def("_conv2d_relu_max_pool2d",
+        [](const Tensor& input, const Tensor& weight, py::handle bias, Pair padding) -> py::object {
+          Tensor out = conv2d_relu_max_pool2d(input, weight, opt_tensor(bias), padding);
+          return out.defined() ? py::cast(out) : py::none();
+        },
+        py::arg("input"), py::arg("weight"), py::arg("bias"), py::arg("padding"));
   m.def("_max_pool2d", &max_pool2d, py::arg("input"), py::arg("kernel_size"),
         py::arg("stride"), py::arg("padding"), py::arg("dilation"), py::arg("ceil_mode"));
   m.def("_adaptive_max_pool2d", &adaptive_max_pool2d, py::arg("input"), py::arg("output_size"));

@@ -268,18 +268,7 @@ void backward_t(const ConvGeom& g, const T* img, const T* wt, const T* gmat, T* 
   if constexpr (std::is_same_v<T, float>) {
     if (single_channel_applies(g) && (dw || db)) {
       if (gimg) backward_data_t<T>(g, gmat, wt, nullptr, gimg);
-      const int64_t chunks = (g.n + kChunk - 1) / kChunk, wsize = g.co * 9;
-      std::vector<T> pw(size_t(chunks * wsize)), pb(size_t(chunks * g.co));
-      for_each_item<T>(chunks, 0, [&](int64_t c, T*) {
-        single_channel_weight_grad(g, c * kChunk, std::min(g.n, (c + 1) * kChunk), img, gmat,
-                                   pw.data() + c * wsize, pb.data() + c * g.co);
-      });
-      for (int64_t c = 1; c < chunks; ++c) {
-        for (int64_t i = 0; i < wsize; ++i) pw[size_t(i)] += pw[size_t(c * wsize + i)];
-        for (int64_t i = 0; i < g.co; ++i) pb[size_t(i)] += pb[size_t(c * g.co + i)];
-      }
-      if (dw) std::copy(pw.begin(), pw.begin() + wsize, dw);
-      if (db) std::copy(pb.begin(), pb.begin() + g.co, db);
+      single_channel_weight_grad(g, img, gmat, dw, db);
       return;
     }
   }

@@ -6,6 +6,11 @@
 
 #include <immintrin.h>
 
+#include <algorithm>
+#include <vector>
+
+#include "core/parallel.h"
+
 // GCC 12 warns about its own intrinsics headers (an undefined register used as a blend source).
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 
@@ -15,10 +20,11 @@ namespace {
 
 bool cpu_has_avx512() {
   __builtin_cpu_init();
-  return __builtin_cpu_supports("avx512f");
+  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+         __builtin_cpu_supports("avx512vl");
 }
 
-#define RV_AVX512 __attribute__((target("avx512f")))
+#define RV_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl")))
 
 RV_AVX512 inline __mmask16 lanes(int64_t n) {
   return n >= 16 ? __mmask16(0xFFFF) : n <= 0 ? __mmask16(0) : __mmask16((1u << n) - 1u);
@@ -61,11 +67,42 @@ RV_AVX512 void forward_avx512(const ConvGeom& g, int64_t n, const float* img, co
   }
 }
 
+// Rows of the output gradient for the weight gradient: a dense [n, co, oh, ow] map, or (the
+// fused conv -> relu -> 2x2 max pool) the pooled gradient spread to each window's chosen tap.
+struct DenseRows {
+  const float* gmat;
+  int64_t co, L, ow;
+  RV_AVX512 __m512 operator()(int64_t n, int64_t o, int64_t i, int64_t j0, __mmask16 m) const {
+    return _mm512_maskz_loadu_ps(m, gmat + (n * co + o) * L + i * ow + j0);
+  }
+};
+
+// Pooled position q of a 16-column block covers columns 2q and 2q + 1: lane l takes pooled
+// lane l / 2 and is the chosen tap when the code is (l & 1) + 2 * (row & 1) (see
+// ReluPoolCodes); code 4 (no gradient) matches no lane.
+struct PooledRows {
+  const float* gpool;
+  const uint8_t* codes;
+  int64_t co, P, pw, ow;
+  RV_AVX512 __m512 operator()(int64_t n, int64_t o, int64_t i, int64_t j0, __mmask16 m) const {
+    const int64_t at = (n * co + o) * P + (i >> 1) * pw + j0 / 2;
+    const __mmask16 pm = lanes((ow - j0) / 2);  // ow is even
+    const __m512i dup = _mm512_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
+    const __m512i parity = _mm512_setr_epi32(0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1);
+    const __m512 gp = _mm512_permutexvar_ps(dup, _mm512_maskz_loadu_ps(pm, gpool + at));
+    const __m512i cd = _mm512_permutexvar_epi32(
+        dup, _mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(pm, codes + at)));
+    const __m512i want = _mm512_add_epi32(parity, _mm512_set1_epi32(int(2 * (i & 1))));
+    return _mm512_maskz_mov_ps(m & _mm512_cmpeq_epi32_mask(cd, want), gp);
+  }
+};
+
 // Two output channels at a time (20 accumulators and 9 taps fit the 32 vector registers); the
 // taps' column masks depend only on the column block, so they are computed once per block.
+template <class Rows>
 RV_AVX512 void weight_grad_avx512(const ConvGeom& g, int64_t n0, int64_t n1, const float* img,
-                                  const float* gmat, float* dw, float* db) {
-  const int64_t L = g.oh * g.ow, HW = g.h * g.w;
+                                  const Rows& rows, float* dw, float* db) {
+  const int64_t HW = g.h * g.w;
   const int64_t blocks = (g.ow + 15) / 16;
   for (int64_t o0 = 0; o0 < g.co; o0 += 2) {
     const bool two = o0 + 1 < g.co;
@@ -79,11 +116,9 @@ RV_AVX512 void weight_grad_avx512(const ConvGeom& g, int64_t n0, int64_t n1, con
                                __mmask16(inside(j0 + 2 - g.pw, g.w) & m)};
       for (int64_t n = n0; n < n1; ++n) {
         const float* x = img + n * HW + j0 - g.pw;
-        const float* gy0 = gmat + (n * g.co + o0) * L + j0;
-        const float* gy1 = two ? gy0 + L : gy0;
         for (int64_t i = 0; i < g.oh; ++i) {
-          const __m512 g0 = _mm512_maskz_loadu_ps(m, gy0 + i * g.ow);
-          const __m512 g1 = two ? _mm512_maskz_loadu_ps(m, gy1 + i * g.ow) : _mm512_setzero_ps();
+          const __m512 g0 = rows(n, o0, i, j0, m);
+          const __m512 g1 = two ? rows(n, o0 + 1, i, j0, m) : _mm512_setzero_ps();
           b0 = _mm512_add_ps(b0, g0);
           b1 = _mm512_add_ps(b1, g1);
           for (int a = 0; a < 3; ++a) {
@@ -108,6 +143,68 @@ RV_AVX512 void weight_grad_avx512(const ConvGeom& g, int64_t n0, int64_t n1, con
   }
 }
 
+// conv -> relu -> 2x2 max pool of sample n, 16 conv columns (8 pooled) and two conv rows at a
+// time. Each conv value is the forward kernel's (same FMA chain). The pool compares the relu'd
+// values pairwise: (tap 0, tap 1) and (tap 2, tap 3) side by side in one vector, then the two
+// winners; strict comparisons keep the first maximum in window order, as the pool does, and
+// relu has already turned NaN into 0.
+RV_AVX512 void relu_pool_forward_avx512(const ConvGeom& g, int64_t n, const float* img,
+                                        const float* wt, const float* bias, float* pooled,
+                                        uint8_t* codes) {
+  const float* x = img + n * g.h * g.w;
+  const int64_t ph = g.oh / 2, pw = g.ow / 2, P = ph * pw;
+  float* y = pooled + n * g.co * P;
+  uint8_t* cy = codes + n * g.co * P;
+  // lanes 0-7: even columns of row 0 (tap 0) / odd (tap 1); lanes 8-15 the same of row 1
+  const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
+  const __m512i first = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 2, 2, 2, 2, 2, 2);
+  const __m512i second = _mm512_add_epi32(first, _mm512_set1_epi32(1));
+  const __m512i none = _mm512_set1_epi32(4);
+  const __m512 zero = _mm512_setzero_ps();
+  for (int64_t j0 = 0; j0 < g.ow; j0 += 16) {
+    const __mmask16 m = lanes(g.ow - j0);
+    const __mmask16 pm = lanes((g.ow - j0) / 2);
+    const __mmask16 km[3] = {__mmask16(inside(j0 - g.pw, g.w) & m),
+                             __mmask16(inside(j0 + 1 - g.pw, g.w) & m),
+                             __mmask16(inside(j0 + 2 - g.pw, g.w) & m)};
+    for (int64_t p = 0; p < ph; ++p) {
+      __m512 v[12];  // input rows 2p - ph .. 2p - ph + 3, three shifts each
+      for (int a = 0; a < 4; ++a) {
+        const int64_t r = 2 * p + a - g.ph;
+        const float* row = x + r * g.w + j0 - g.pw;
+        for (int c = 0; c < 3; ++c)
+          v[a * 3 + c] = r < 0 || r >= g.h ? zero : _mm512_maskz_loadu_ps(km[c], row + c);
+      }
+      for (int64_t o = 0; o < g.co; ++o) {
+        const float* k = wt + o * 9;
+        __m512 r0 = _mm512_set1_ps(bias ? bias[o] : 0.0f), r1 = r0;
+        for (int t = 0; t < 9; ++t) {
+          const __m512 kt = _mm512_set1_ps(k[t]);
+          r0 = _mm512_fmadd_ps(kt, v[t], r0);
+          r1 = _mm512_fmadd_ps(kt, v[t + 3], r1);
+        }
+        r0 = _mm512_max_ps(r0, zero);  // relu: NaN and -0 give +0, as x > 0 ? x : 0 does
+        r1 = _mm512_max_ps(r1, zero);
+        const __m512 a = _mm512_permutex2var_ps(r0, even, r1);
+        const __m512 b = _mm512_permutex2var_ps(r0, odd, r1);
+        const __mmask16 kb = _mm512_cmp_ps_mask(b, a, _CMP_GT_OQ);
+        const __m512 w = _mm512_mask_blend_ps(kb, a, b);
+        const __m512i wc = _mm512_mask_blend_epi32(kb, first, second);
+        const __m512 w1 = _mm512_shuffle_f32x4(w, w, 0xEE);  // row 1's winners to lanes 0-7
+        const __m512i wc1 = _mm512_shuffle_i32x4(wc, wc, 0xEE);
+        const __mmask16 kr = _mm512_cmp_ps_mask(w1, w, _CMP_GT_OQ);
+        const __m512 best = _mm512_mask_blend_ps(kr, w, w1);
+        __m512i code = _mm512_mask_blend_epi32(kr, wc, wc1);
+        code = _mm512_mask_blend_epi32(_mm512_cmp_ps_mask(best, zero, _CMP_GT_OQ), none, code);
+        const int64_t at = o * P + p * pw + j0 / 2;
+        _mm512_mask_storeu_ps(y + at, pm, best);
+        _mm_mask_storeu_epi8(cy + at, pm, _mm512_cvtepi32_epi8(code));
+      }
+    }
+  }
+}
+
 }  // namespace
 
 bool single_channel_applies(const ConvGeom& g) {
@@ -117,14 +214,60 @@ bool single_channel_applies(const ConvGeom& g) {
          g.pw <= 2 && g.oh == g.h + 2 * g.ph - 2 && g.ow == g.w + 2 * g.pw - 2;
 }
 
+bool single_channel_relu_pool_applies(const ConvGeom& g) {
+  return single_channel_applies(g) && g.oh % 2 == 0 && g.ow % 2 == 0;
+}
+
 void single_channel_forward(const ConvGeom& g, int64_t n, const float* img, const float* wt,
                             const float* bias, float* mat) {
   forward_avx512(g, n, img, wt, bias, mat);
 }
 
-void single_channel_weight_grad(const ConvGeom& g, int64_t n0, int64_t n1, const float* img,
-                                const float* gmat, float* dw, float* db) {
-  weight_grad_avx512(g, n0, n1, img, gmat, dw, db);
+void single_channel_relu_pool_forward(const ConvGeom& g, const float* img, const float* wt,
+                                      const float* bias, float* pooled, uint8_t* codes) {
+  parallel_for(0, g.n, 1, [&](int64_t n0, int64_t n1) {
+    for (int64_t n = n0; n < n1; ++n)
+      relu_pool_forward_avx512(g, n, img, wt, bias, pooled, codes);
+  });
+}
+
+namespace {
+
+// dw / db as the sum of per-chunk partials (kSingleChannelChunk samples each, computed in
+// parallel), added in chunk order: the same bits for any thread count.
+template <class Rows>
+void weight_grad_batch(const ConvGeom& g, const float* img, const Rows& rows, float* dw,
+                       float* db) {
+  const int64_t chunks = (g.n + kSingleChannelChunk - 1) / kSingleChannelChunk;
+  const int64_t wsize = g.co * 9;
+  std::vector<float> pw(size_t(std::max<int64_t>(chunks, 1) * wsize)),
+      pb(size_t(std::max<int64_t>(chunks, 1) * g.co));  // zeros for an empty batch
+  parallel_for(0, chunks, 1, [&](int64_t c0, int64_t c1) {
+    for (int64_t c = c0; c < c1; ++c)
+      weight_grad_avx512(g, c * kSingleChannelChunk,
+                         std::min(g.n, (c + 1) * kSingleChannelChunk), img, rows,
+                         pw.data() + c * wsize, pb.data() + c * g.co);
+  });
+  for (int64_t c = 1; c < chunks; ++c) {
+    for (int64_t i = 0; i < wsize; ++i) pw[size_t(i)] += pw[size_t(c * wsize + i)];
+    for (int64_t i = 0; i < g.co; ++i) pb[size_t(i)] += pb[size_t(c * g.co + i)];
+  }
+  if (dw) std::copy(pw.begin(), pw.begin() + wsize, dw);
+  if (db) std::copy(pb.begin(), pb.begin() + g.co, db);
+}
+
+}  // namespace
+
+void single_channel_weight_grad(const ConvGeom& g, const float* img, const float* gmat,
+                                float* dw, float* db) {
+  weight_grad_batch(g, img, DenseRows{gmat, g.co, g.oh * g.ow, g.ow}, dw, db);
+}
+
+void single_channel_relu_pool_weight_grad(const ConvGeom& g, const float* img,
+                                          const float* gpool, const uint8_t* codes, float* dw,
+                                          float* db) {
+  const int64_t pw = g.ow / 2;
+  weight_grad_batch(g, img, PooledRows{gpool, codes, g.co, (g.oh / 2) * pw, pw, g.ow}, dw, db);
 }
 
 }  // namespace ranvier::cpu

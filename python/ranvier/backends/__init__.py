@@ -1,11 +1,14 @@
 """ranvier.backends: switches for how the backends compute (PyTorch's torch.backends).
 
+``ranvier.backends.cpu.fuse_patterns`` -- whether nn.Sequential runs module patterns with fused
+CPU kernels as one op (same results; see ranvier/backends/cpu.py).
+
 ``ranvier.backends.cuda.matmul.allow_tf32`` -- whether float32 matrix products on CUDA may use
 TF32 tensor cores. It is a view of the float32 matmul precision
 (:func:`ranvier.set_float32_matmul_precision`): True means "high" (or "medium"), False means
 "highest". The setting lives in the core library, where the CUDA GEMM reads it at every call.
 """
-from ranvier.backends import cuda  # noqa: F401
+from ranvier.backends import cpu, cuda  # noqa: F401
 
 _PRECISIONS = ("highest", "high", "medium")
 

@@ -4,6 +4,7 @@ from collections import OrderedDict
 from itertools import islice
 
 from ranvier import _C
+from ranvier.nn.modules import _fusion
 from ranvier.nn.modules.module import Module
 from ranvier.nn.parameter import Parameter
 
@@ -17,7 +18,9 @@ def _norm_index(idx, n, what):
 
 class Sequential(Module):
     """Calls its modules in order, feeding each one's output to the next. Built from modules
-    (named '0', '1', ...) or from one OrderedDict of name -> module."""
+    (named '0', '1', ...) or from one OrderedDict of name -> module. A run of plain modules
+    that a fused op computes (Conv2d -> ReLU -> MaxPool2d(2) on the CPU) goes through that op,
+    with the same results (Note [Fused patterns], nn/modules/_fusion.py)."""
 
     def __init__(self, *args):
         super().__init__()
@@ -104,8 +107,19 @@ class Sequential(Module):
         return v
 
     def forward(self, input):
-        for module in self._modules.values():
+        mods = tuple(self._modules.values())
+        i, n = 0, len(mods)
+        while i < n:
+            module = mods[i]
+            # Note [Fused patterns]: a run of modules one fused op computes, same bits
+            if i + 2 < n and _fusion.starts_run(module):
+                out = _fusion.conv_relu_pool(module, mods[i + 1], mods[i + 2], input)
+                if out is not None:
+                    input = out
+                    i += 3
+                    continue
             input = module(input)
+            i += 1
         return input
 
 

@@ -1,0 +1,58 @@
+"""Note [Fused patterns]: runs of modules inside nn.Sequential that one fused op computes.
+
+Sequential hands Conv2d -> ReLU -> MaxPool2d(2) to `_C._conv2d_relu_max_pool2d` (csrc/ops/
+conv_relu_pool.cpp) when the three modules are plain (their own classes, no hooks, no forward
+replaced on the instance), the layers' settings are ones the fused kernels compute (3x3, stride
+1, one input channel, zero padding; 2x2 / stride 2 pooling without padding, dilation, ceil mode
+or indices), autocast is off, and the op accepts the operands (float32 on the CPU, with the
+kernels for this CPU and an even conv output). Everything else runs module by module. The
+output and every gradient are bit for bit those of the three modules; what changes is the
+memory the run touches: the conv output, its relu and the pool's indices are never written.
+
+`ranvier.backends.cpu.fuse_patterns = False` turns this off.
+"""
+from ranvier import _C
+from ranvier.backends import cpu as _cpu_backend
+from ranvier.nn.modules.activation import ReLU
+from ranvier.nn.modules.conv import Conv2d
+from ranvier.nn.modules.pooling import MaxPool2d
+
+_Tensor = _C.Tensor
+
+
+def _plain(module):
+    d = module.__dict__
+    return not (d["_forward_pre_hooks"] or d["_forward_hooks"] or d["_backward_hooks"]
+                or "forward" in d)
+
+
+def _pair(v):
+    return (v, v) if isinstance(v, int) else tuple(v)
+
+
+def _conv_fits(conv):
+    return (conv.kernel_size == (3, 3) and conv.stride == (1, 1) and conv.dilation == (1, 1)
+            and conv.groups == 1 and conv.padding_mode == "zeros"
+            and not isinstance(conv.padding, str))
+
+
+def _pool_fits(pool):
+    return (_pair(pool.kernel_size) == (2, 2) and _pair(pool.stride) == (2, 2)
+            and _pair(pool.padding) == (0, 0) and _pair(pool.dilation) == (1, 1)
+            and not pool.ceil_mode and not pool.return_indices)
+
+
+def conv_relu_pool(conv, relu, pool, x):
+    """pool(relu(conv(x))) through the fused op, or None when the run does not qualify."""
+    if (type(relu) is not ReLU or type(pool) is not MaxPool2d
+            or not _cpu_backend.fuse_patterns or not isinstance(x, _Tensor)
+            or not (_plain(conv) and _plain(relu) and _plain(pool))
+            or not _conv_fits(conv) or not _pool_fits(pool)
+            or _C._autocast_is_enabled("cpu")):
+        return None
+    return _C._conv2d_relu_max_pool2d(x, conv.weight, conv.bias, tuple(conv.padding))
+
+
+def starts_run(module):
+    """Whether a fused run may start at this module (a cheap first test)."""
+    return type(module) is Conv2d
