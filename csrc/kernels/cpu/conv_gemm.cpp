@@ -366,6 +366,11 @@ void weight_grad_cpu(const ConvGeom& g, const char* img, const char* mat, char* 
 
 }  // namespace
 
+bool single_channel_relu_pool_applies(const ConvGeom& g) {
+  return !use_direct(g) && !winograd_applies(g) && single_channel_applies(g) && g.oh % 2 == 0 &&
+         g.ow % 2 == 0;
+}
+
 void register_conv_gemm_cpu() {
   conv_forward_kernel.set(DeviceType::CPU, &forward_cpu);
   conv_backward_data_kernel.set(DeviceType::CPU, &backward_data_cpu);

@@ -214,10 +214,6 @@ bool single_channel_applies(const ConvGeom& g) {
          g.pw <= 2 && g.oh == g.h + 2 * g.ph - 2 && g.ow == g.w + 2 * g.pw - 2;
 }
 
-bool single_channel_relu_pool_applies(const ConvGeom& g) {
-  return single_channel_applies(g) && g.oh % 2 == 0 && g.ow % 2 == 0;
-}
-
 void single_channel_forward(const ConvGeom& g, int64_t n, const float* img, const float* wt,
                             const float* bias, float* mat) {
   forward_avx512(g, n, img, wt, bias, mat);
