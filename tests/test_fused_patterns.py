@@ -31,16 +31,16 @@ def _composed(x, w, b, pad):
 
 
 def _np_reference(x, w, b, pad):
-    """float64: conv (cross-correlation) with zero padding, relu, 2x2 max pool; and the
-    weight / bias gradients for a pooled gradient g (to the first maximum, if positive)."""
-    n, _, h, wd = x.shape
+    """float64: conv (cross-correlation) with zero padding, relu, 2x2 max pool; and the input,
+    weight and bias gradients for a pooled gradient g (to the first maximum, if positive)."""
+    n, ci, h, wd = x.shape
     co = w.shape[0]
-    xp = np.pad(x[:, 0].astype(np.float64), ((0, 0), (pad, pad), (pad, pad)))
+    xp = np.pad(x.astype(np.float64), ((0, 0), (0, 0), (pad, pad), (pad, pad)))
     oh, ow = h + 2 * pad - 2, wd + 2 * pad - 2
     conv = np.zeros((n, co, oh, ow))
     for a in range(3):
         for c in range(3):
-            conv += w[None, :, 0, a, c, None, None] * xp[:, None, a:a + oh, c:c + ow]
+            conv += np.einsum("oi,nihw->nohw", w[:, :, a, c], xp[:, :, a:a + oh, c:c + ow])
     if b is not None:
         conv += b[None, :, None, None]
     r = np.maximum(conv, 0)
@@ -57,40 +57,48 @@ def _np_reference(x, w, b, pad):
                 t = tap[nn_, o]
                 live = pooled[nn_, o] > 0
                 dconv[nn_, o, 2 * pi + t // 2, 2 * pj + t % 2] = np.where(live, g[nn_, o], 0)
-        dw = np.zeros((co, 1, 3, 3))
+        dw = np.zeros(w.shape)
+        dxp = np.zeros_like(xp)
         for a in range(3):
             for c in range(3):
-                dw[:, 0, a, c] = np.einsum("nohw,nhw->o", dconv, xp[:, a:a + oh, c:c + ow])
-        return dw, dconv.sum((0, 2, 3))
+                dw[:, :, a, c] = np.einsum("nohw,nihw->oi", dconv, xp[:, :, a:a + oh, c:c + ow])
+                dxp[:, :, a:a + oh, c:c + ow] += np.einsum("nohw,oi->nihw", dconv, w[:, :, a, c])
+        return dxp[:, :, pad:pad + h, pad:pad + wd], dw, dconv.sum((0, 2, 3))
 
     return pooled, grads
 
 
-def _operands(rng, n, h, w, co, bias=True):
-    x = rng.standard_normal((n, 1, h, w)).astype(np.float32)
-    wt = rng.standard_normal((co, 1, 3, 3)).astype(np.float32)
+def _operands(rng, n, ci, h, w, co, bias=True):
+    x = rng.standard_normal((n, ci, h, w)).astype(np.float32)
+    wt = (rng.standard_normal((co, ci, 3, 3)) / np.sqrt(ci)).astype(np.float32)
     b = rng.standard_normal(co).astype(np.float32) if bias else None
     return x, wt, b
 
 
-CASES = [  # n, h, w, co, padding
-    (64, 28, 28, 32, 1), (3, 10, 34, 5, 1), (9, 6, 6, 4, 2), (17, 16, 14, 3, 1),
-    (2, 18, 32, 7, 1), (1, 2, 2, 2, 1), (8, 20, 46, 2, 0),
+CASES = [  # n, input channels, h, w, output channels, padding
+    # one input channel: the direct kernels
+    (64, 1, 28, 28, 32, 1), (3, 1, 10, 34, 5, 1), (9, 1, 6, 6, 4, 2), (17, 1, 16, 14, 3, 1),
+    (2, 1, 18, 32, 7, 1), (1, 1, 2, 2, 2, 1), (8, 1, 20, 46, 2, 0),
+    # 16 or more channels each side: Winograd (1 chunk of 8 samples, or several)
+    (64, 32, 14, 14, 64, 1), (5, 16, 10, 34, 20, 1), (17, 17, 6, 8, 16, 0),
+    (9, 16, 12, 36, 16, 2), (2, 16, 2, 2, 16, 1),
 ]
 
 
 @needs_fused
-@pytest.mark.parametrize("n,h,w,co,pad", CASES)
+@pytest.mark.parametrize("n,ci,h,w,co,pad", CASES)
 @pytest.mark.parametrize("bias", [True, False])
-def test_op_matches_three_ops_bit_for_bit_and_numpy(n, h, w, co, pad, bias):
-    rng = np.random.default_rng(n * 1000 + h * 10 + w)
-    xa, wa, ba = _operands(rng, n, h, w, co, bias)
-    x = from_np(xa)
+@pytest.mark.parametrize("input_grad", [False, True])
+def test_op_matches_three_ops_bit_for_bit_and_numpy(n, ci, h, w, co, pad, bias, input_grad):
+    rng = np.random.default_rng(n * 1000 + h * 10 + w + ci)
+    xa, wa, ba = _operands(rng, n, ci, h, w, co, bias)
+    x1 = from_np(xa, requires_grad=input_grad)
+    x2 = from_np(xa, requires_grad=input_grad)
     w1, w2 = from_np(wa, requires_grad=True), from_np(wa, requires_grad=True)
     b1 = from_np(ba, requires_grad=True) if bias else None
     b2 = from_np(ba, requires_grad=True) if bias else None
-    out = _C._conv2d_relu_max_pool2d(x, w1, b1, (pad, pad))
-    ref = _composed(x, w2, b2, pad)
+    out = _C._conv2d_relu_max_pool2d(x1, w1, b1, (pad, pad))
+    ref = _composed(x2, w2, b2, pad)
     assert out.grad_fn.name() == "ConvReluMaxPoolBackward0"
     np.testing.assert_array_equal(_bits(out), _bits(ref))
     ga = rng.standard_normal(tuple(ref.shape)).astype(np.float32)
@@ -99,19 +107,24 @@ def test_op_matches_three_ops_bit_for_bit_and_numpy(n, h, w, co, pad, bias):
     np.testing.assert_array_equal(_bits(w1.grad), _bits(w2.grad))
     if bias:
         np.testing.assert_array_equal(_bits(b1.grad), _bits(b2.grad))
+    if input_grad:
+        np.testing.assert_array_equal(_bits(x1.grad), _bits(x2.grad))
     pooled, grads = _np_reference(xa, wa, ba, pad)
-    np.testing.assert_allclose(out.detach().numpy(), pooled, rtol=1e-5, atol=1e-5)
-    dw, db = grads(ga.astype(np.float64))
-    np.testing.assert_allclose(w1.grad.numpy(), dw, rtol=1e-4, atol=1e-3)
+    np.testing.assert_allclose(out.detach().numpy(), pooled, rtol=1e-4, atol=1e-4)
+    dx, dw, db = grads(ga.astype(np.float64))
+    np.testing.assert_allclose(w1.grad.numpy(), dw, rtol=1e-3, atol=1e-3)
     if bias:
-        np.testing.assert_allclose(b1.grad.numpy(), db, rtol=1e-4, atol=1e-3)
+        np.testing.assert_allclose(b1.grad.numpy(), db, rtol=1e-3, atol=1e-3)
+    if input_grad:
+        np.testing.assert_allclose(x1.grad.numpy(), dx, rtol=1e-3, atol=1e-3)
 
 
 @needs_fused
 @pytest.mark.parametrize("input_grad", [False, True])
-def test_special_values_and_ties_match_three_ops(input_grad):
+@pytest.mark.parametrize("ci,co", [(1, 6), (16, 16)])
+def test_special_values_and_ties_match_three_ops(input_grad, ci, co):
     rng = np.random.default_rng(5)
-    xa = rng.standard_normal((4, 1, 12, 12)).astype(np.float32)
+    xa = rng.standard_normal((4, ci, 12, 12)).astype(np.float32)
     xa[0, 0, 2, 3] = np.nan
     xa[1, 0, 5, 5] = np.inf
     xa[2, 0, 7, 1] = -np.inf
@@ -119,12 +132,12 @@ def test_special_values_and_ties_match_three_ops(input_grad):
     xa[3, 0, 4, 4] = xa[3, 0, 4, 5] = 3.0  # ties between taps 0 and 1 of one window ...
     xa[3, 0, 8, 8] = xa[3, 0, 9, 8] = 3.0  # ... and 0 and 2, with different neighbours
     xa[3, 0, 6:8, 6:8] = -0.0
-    wa = rng.standard_normal((6, 1, 3, 3)).astype(np.float32)
+    wa = rng.standard_normal((co, ci, 3, 3)).astype(np.float32)
     wa[0] = 0.0
     wa[0, 0, 1, 1] = 1.0  # identity conv: ties and NaN / inf reach the pool unchanged
-    ba = rng.standard_normal(6).astype(np.float32)
+    ba = rng.standard_normal(co).astype(np.float32)
     ba[0] = 0.0
-    ga = rng.standard_normal((4, 6, 6, 6)).astype(np.float32)
+    ga = rng.standard_normal((4, co, 6, 6)).astype(np.float32)
     ga[0, 1, 2, 2] = np.inf
     ga[2, 0, 3, 0] = np.nan
     got, want = [], []
@@ -143,9 +156,10 @@ def test_special_values_and_ties_match_three_ops(input_grad):
 
 
 @needs_fused
-def test_input_gradient_and_double_backward_match_three_ops():
+@pytest.mark.parametrize("ci,co", [(1, 4), (16, 16)])
+def test_input_gradient_and_double_backward_match_three_ops(ci, co):
     rng = np.random.default_rng(7)
-    xa, wa, ba = _operands(rng, 5, 10, 12, 4)
+    xa, wa, ba = _operands(rng, 5, ci, 10, 12, co)
     res = []
     for fused in (True, False):
         x = from_np(xa, requires_grad=True)
@@ -161,9 +175,10 @@ def test_input_gradient_and_double_backward_match_three_ops():
 
 
 @needs_fused
-def test_results_do_not_depend_on_thread_count():
+@pytest.mark.parametrize("ci,co,input_grad", [(1, 9, False), (16, 16, True)])
+def test_results_do_not_depend_on_thread_count(ci, co, input_grad):
     rng = np.random.default_rng(11)
-    xa, wa, ba = _operands(rng, 21, 28, 28, 9)
+    xa, wa, ba = _operands(rng, 21, ci, 28, 28, co)
     prev = rv.get_num_threads()
     res = []
     try:
@@ -171,9 +186,11 @@ def test_results_do_not_depend_on_thread_count():
             rv.set_num_threads(t)
             w = from_np(wa, requires_grad=True)
             b = from_np(ba, requires_grad=True)
-            out = _C._conv2d_relu_max_pool2d(from_np(xa), w, b, (1, 1))
+            x = from_np(xa, requires_grad=input_grad)
+            out = _C._conv2d_relu_max_pool2d(x, w, b, (1, 1))
             out.backward(rv.ones(*out.shape))
-            res.append([_bits(out), _bits(w.grad), _bits(b.grad)])
+            res.append([_bits(out), _bits(w.grad), _bits(b.grad)]
+                       + ([_bits(x.grad)] if input_grad else []))
     finally:
         rv.set_num_threads(prev)
     for other in res[1:]:
@@ -184,7 +201,8 @@ def test_results_do_not_depend_on_thread_count():
 def test_op_declines_what_its_kernels_do_not_compute():
     z = rv.zeros
     op = _C._conv2d_relu_max_pool2d
-    assert op(z(2, 3, 8, 8), z(4, 3, 3, 3), None, (1, 1)) is None  # three input channels
+    assert op(z(2, 3, 8, 8), z(4, 3, 3, 3), None, (1, 1)) is None  # 3 -> 4 channels: GEMM
+    assert op(z(2, 16, 8, 8), z(16, 1, 3, 3), None, (1, 1)) is None  # channel mismatch
     assert op(z(2, 1, 9, 8), z(4, 1, 3, 3), None, (1, 1)) is None  # odd conv output
     assert op(z(2, 1, 8, 8), z(4, 1, 5, 5), None, (2, 2)) is None  # 5x5
     assert op(z(2, 1, 8, 8, dtype=rv.float64), z(4, 1, 3, 3, dtype=rv.float64), None,

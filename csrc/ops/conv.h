@@ -81,21 +81,25 @@ extern KernelSlot<ConvForwardKernel> conv_forward_kernel;
 extern KernelSlot<ConvBackwardDataKernel> conv_backward_data_kernel;
 extern KernelSlot<ConvWeightGradKernel> conv_weight_grad_kernel;
 
-// Note [Fused patterns]: conv2d (3x3, stride 1, one input channel) -> relu -> max_pool2d(2)
-// as one op (ops/conv_relu_pool.cpp), where a backend has the fused kernels; nn.Sequential
-// runs its Conv2d, ReLU, MaxPool2d(2) runs through it. Returns an undefined tensor when the
-// kernels do not apply to these operands (the caller then runs the three ops); the result and
-// its gradients are bit for bit those of the three ops.
+// Note [Fused patterns]: conv2d (3x3, stride 1) -> relu -> max_pool2d(2) as one op
+// (ops/conv_relu_pool.cpp), where a backend has fused kernels for the conv's geometry;
+// nn.Sequential runs its Conv2d, ReLU, MaxPool2d(2) runs through it. Returns an undefined
+// tensor when the kernels do not apply to these operands (the caller then runs the three ops);
+// the result and its gradients are bit for bit those of the three ops.
 Tensor conv2d_relu_max_pool2d(const Tensor& input, const Tensor& weight, const Tensor& bias,
                               Pair padding);
-// The fused kernels (see kernels/cpu/conv_single_channel.h). Not kernel slots: a device
-// without them runs the pattern unfused, so they are optional per backend.
+// The fused kernels (kernels/cpu/conv_gemm.cpp). Not kernel slots: a device without them runs
+// the pattern unfused, so they are optional per backend. The pooled output and `codes` (one
+// byte per pooled element: the window tap, 0-3 row-major, its maximum came from when that is
+// positive, else 4) are [n, co, oh / 2, ow / 2]. backward computes the gradients asked for
+// (non-null) from the pooled output's gradient, or returns false, computing nothing, when it
+// cannot make the input gradient.
 struct ConvReluPoolKernels {
   bool (*applies)(const ConvGeom& g) = nullptr;
   void (*forward)(const ConvGeom& g, const float* img, const float* wt, const float* bias,
                   float* pooled, uint8_t* codes) = nullptr;
-  void (*weight_grad)(const ConvGeom& g, const float* img, const float* gpool,
-                      const uint8_t* codes, float* dw, float* db) = nullptr;
+  bool (*backward)(const ConvGeom& g, const float* img, const float* wt, const float* gpool,
+                   const uint8_t* codes, float* gimg, float* dw, float* db) = nullptr;
 };
 extern ConvReluPoolKernels conv_relu_pool_cpu;
 

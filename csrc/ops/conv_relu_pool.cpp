@@ -1,10 +1,10 @@
 // conv2d -> relu -> max_pool2d(2) as one op (Note [Fused patterns], ops/conv.h). The forward
 // keeps only the pooled output and one byte per pooled element (which window tap won, or that
 // no gradient passes); the three ops would write and read the conv output, its relu and the
-// pool's int64 indices, four times the pooled size each. The backward builds the conv output's
-// gradient a row at a time inside the weight-gradient kernel. When the input needs a gradient
-// or the backward records a graph, the conv output's gradient is spread out with ops and
-// conv2d's own backward runs on it.
+// pool's int64 indices, four times the pooled size each. The backward kernels build the conv
+// output's gradient from the pooled one as they go (a row or a chunk of samples at a time).
+// When the backward records a graph, or the kernels cannot make the input gradient, the conv
+// output's gradient is spread out with ops and conv2d's own backward runs on it.
 #include "autograd/function.h"
 #include "core/dispatch.h"
 #include "ops/conv.h"
@@ -88,18 +88,24 @@ Tensor conv2d_relu_max_pool2d(const Tensor& input, const Tensor& weight, const T
         [=](BackwardContext& ctx) {
           Tensor x = ctx.saved(0), w = ctx.saved(1);
           const Tensor& gout = ctx.grad();
-          if (ctx.needs(0) || autograd::GradMode::is_enabled() || gout.numel() == 0)
-            return conv2d_grads(x, w, spread(gout, codes), {1, 1}, padding, {1, 1}, 1,
-                                {ctx.needs(0), ctx.needs(1), ctx.needs(2)});
-          Tensor gw = ctx.needs(1) ? empty(w.sizes(), DType::Float32, w.device()) : Tensor();
-          Tensor gb = ctx.needs(2) ? empty({g.co}, DType::Float32, w.device()) : Tensor();
-          Tensor xd = dense(x), gd = dense(gout);
-          k.weight_grad(g, static_cast<const float*>(xd.data_ptr()),
-                        static_cast<const float*>(gd.data_ptr()),
-                        static_cast<const uint8_t*>(codes.data_ptr()),
-                        gw.defined() ? static_cast<float*>(gw.data_ptr()) : nullptr,
-                        gb.defined() ? static_cast<float*>(gb.data_ptr()) : nullptr);
-          return TensorList{Tensor(), gw, gb};
+          const bool want[3] = {ctx.needs(0), ctx.needs(1), ctx.needs(2)};
+          if (!autograd::GradMode::is_enabled() && gout.numel() > 0) {
+            Tensor gx = want[0] ? empty(x.sizes(), DType::Float32, x.device()) : Tensor();
+            Tensor gw = want[1] ? empty(w.sizes(), DType::Float32, w.device()) : Tensor();
+            Tensor gb = want[2] ? empty({g.co}, DType::Float32, w.device()) : Tensor();
+            Tensor xd = dense(x), wd = dense(w), gd = dense(gout);
+            auto ptr = [](Tensor& t) {
+              return t.defined() ? static_cast<float*>(t.data_ptr()) : nullptr;
+            };
+            if (k.backward(g, static_cast<const float*>(xd.data_ptr()),
+                           static_cast<const float*>(wd.data_ptr()),
+                           static_cast<const float*>(gd.data_ptr()),
+                           static_cast<const uint8_t*>(codes.data_ptr()), ptr(gx), ptr(gw),
+                           ptr(gb)))
+              return TensorList{gx, gw, gb};
+          }
+          return conv2d_grads(x, w, spread(gout, codes), {1, 1}, padding, {1, 1}, 1,
+                              {want[0], want[1], want[2]});
         });
   }
   return out;

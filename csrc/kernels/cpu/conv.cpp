@@ -2,7 +2,6 @@
 // images. Work is split by plane, so every output element is written by one thread in a fixed
 // order and results do not depend on the thread count.
 #include "core/parallel.h"
-#include "kernels/cpu/conv_single_channel.h"
 #include "kernels/cpu/im2col.h"
 #include "ops/conv.h"
 
@@ -45,9 +44,6 @@ void register_conv_cpu() {
   register_conv_gemm_cpu();
   im2col_kernel.set(DeviceType::CPU, &im2col_cpu);
   col2im_kernel.set(DeviceType::CPU, &col2im_cpu);
-  conv_relu_pool_cpu.applies = &single_channel_relu_pool_applies;
-  conv_relu_pool_cpu.forward = &single_channel_relu_pool_forward;
-  conv_relu_pool_cpu.weight_grad = &single_channel_relu_pool_weight_grad;
 }
 
 }  // namespace ranvier::cpu

@@ -366,12 +366,40 @@ void weight_grad_cpu(const ConvGeom& g, const char* img, const char* mat, char* 
 
 }  // namespace
 
-bool single_channel_relu_pool_applies(const ConvGeom& g) {
-  return !use_direct(g) && !winograd_applies(g) && single_channel_applies(g) && g.oh % 2 == 0 &&
-         g.ow % 2 == 0;
+namespace {
+
+// Note [Fused patterns]: conv -> relu -> 2x2 max pool where conv2d itself would run the
+// Winograd or the one-channel kernels (the order of forward_cpu's choices), whose fused
+// versions give the same bits.
+bool relu_pool_applies(const ConvGeom& g) {
+  if (g.dtype != DType::Float32 || g.oh % 2 != 0 || g.ow % 2 != 0 || use_direct(g)) return false;
+  if (winograd_applies(g)) return winograd_relu_pool_usable();
+  return single_channel_applies(g);
 }
 
+void relu_pool_forward(const ConvGeom& g, const float* img, const float* wt, const float* bias,
+                       float* pooled, uint8_t* codes) {
+  if (winograd_applies(g)) return winograd_relu_pool_forward(g, img, wt, bias, pooled, codes);
+  single_channel_relu_pool_forward(g, img, wt, bias, pooled, codes);
+}
+
+bool relu_pool_backward(const ConvGeom& g, const float* img, const float* wt, const float* gpool,
+                        const uint8_t* codes, float* gimg, float* dw, float* db) {
+  if (winograd_applies(g)) {
+    winograd_relu_pool_backward(g, img, wt, gpool, codes, gimg, dw, db, kChunk);
+    return true;
+  }
+  if (gimg) return false;  // the one-channel kernels have no input gradient
+  single_channel_relu_pool_weight_grad(g, img, gpool, codes, dw, db);
+  return true;
+}
+
+}  // namespace
+
 void register_conv_gemm_cpu() {
+  conv_relu_pool_cpu.applies = &relu_pool_applies;
+  conv_relu_pool_cpu.forward = &relu_pool_forward;
+  conv_relu_pool_cpu.backward = &relu_pool_backward;
   conv_forward_kernel.set(DeviceType::CPU, &forward_cpu);
   conv_backward_data_kernel.set(DeviceType::CPU, &backward_data_cpu);
   conv_weight_grad_kernel.set(DeviceType::CPU, &weight_grad_cpu);

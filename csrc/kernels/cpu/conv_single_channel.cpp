@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/parallel.h"
+#include "kernels/cpu/relu_pool_avx512.h"
 
 // GCC 12 warns about its own intrinsics headers (an undefined register used as a blend source).
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
@@ -77,23 +78,14 @@ struct DenseRows {
   }
 };
 
-// Pooled position q of a 16-column block covers columns 2q and 2q + 1: lane l takes pooled
-// lane l / 2 and is the chosen tap when the code is (l & 1) + 2 * (row & 1) (see
-// ReluPoolCodes); code 4 (no gradient) matches no lane.
+// The pooled gradient spread to each window's chosen tap (relu_pool::spread16).
 struct PooledRows {
   const float* gpool;
   const uint8_t* codes;
   int64_t co, P, pw, ow;
   RV_AVX512 __m512 operator()(int64_t n, int64_t o, int64_t i, int64_t j0, __mmask16 m) const {
     const int64_t at = (n * co + o) * P + (i >> 1) * pw + j0 / 2;
-    const __mmask16 pm = lanes((ow - j0) / 2);  // ow is even
-    const __m512i dup = _mm512_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
-    const __m512i parity = _mm512_setr_epi32(0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1);
-    const __m512 gp = _mm512_permutexvar_ps(dup, _mm512_maskz_loadu_ps(pm, gpool + at));
-    const __m512i cd = _mm512_permutexvar_epi32(
-        dup, _mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(pm, codes + at)));
-    const __m512i want = _mm512_add_epi32(parity, _mm512_set1_epi32(int(2 * (i & 1))));
-    return _mm512_maskz_mov_ps(m & _mm512_cmpeq_epi32_mask(cd, want), gp);
+    return relu_pool::spread16(gpool + at, codes + at, i, m, lanes((ow - j0) / 2));
   }
 };
 
@@ -144,10 +136,8 @@ RV_AVX512 void weight_grad_avx512(const ConvGeom& g, int64_t n0, int64_t n1, con
 }
 
 // conv -> relu -> 2x2 max pool of sample n, 16 conv columns (8 pooled) and two conv rows at a
-// time. Each conv value is the forward kernel's (same FMA chain). The pool compares the relu'd
-// values pairwise: (tap 0, tap 1) and (tap 2, tap 3) side by side in one vector, then the two
-// winners; strict comparisons keep the first maximum in window order, as the pool does, and
-// relu has already turned NaN into 0.
+// time. Each conv value is the forward kernel's (same FMA chain); the pooled lanes' four taps
+// are the even and odd columns of the two rows.
 RV_AVX512 void relu_pool_forward_avx512(const ConvGeom& g, int64_t n, const float* img,
                                         const float* wt, const float* bias, float* pooled,
                                         uint8_t* codes) {
@@ -155,12 +145,8 @@ RV_AVX512 void relu_pool_forward_avx512(const ConvGeom& g, int64_t n, const floa
   const int64_t ph = g.oh / 2, pw = g.ow / 2, P = ph * pw;
   float* y = pooled + n * g.co * P;
   uint8_t* cy = codes + n * g.co * P;
-  // lanes 0-7: even columns of row 0 (tap 0) / odd (tap 1); lanes 8-15 the same of row 1
-  const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 0, 0, 0, 0, 0, 0, 0, 0);
   const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
-  const __m512i first = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 2, 2, 2, 2, 2, 2);
-  const __m512i second = _mm512_add_epi32(first, _mm512_set1_epi32(1));
-  const __m512i none = _mm512_set1_epi32(4);
   const __m512 zero = _mm512_setzero_ps();
   for (int64_t j0 = 0; j0 < g.ow; j0 += 16) {
     const __mmask16 m = lanes(g.ow - j0);
@@ -184,22 +170,15 @@ RV_AVX512 void relu_pool_forward_avx512(const ConvGeom& g, int64_t n, const floa
           r0 = _mm512_fmadd_ps(kt, v[t], r0);
           r1 = _mm512_fmadd_ps(kt, v[t + 3], r1);
         }
-        r0 = _mm512_max_ps(r0, zero);  // relu: NaN and -0 give +0, as x > 0 ? x : 0 does
-        r1 = _mm512_max_ps(r1, zero);
-        const __m512 a = _mm512_permutex2var_ps(r0, even, r1);
-        const __m512 b = _mm512_permutex2var_ps(r0, odd, r1);
-        const __mmask16 kb = _mm512_cmp_ps_mask(b, a, _CMP_GT_OQ);
-        const __m512 w = _mm512_mask_blend_ps(kb, a, b);
-        const __m512i wc = _mm512_mask_blend_epi32(kb, first, second);
-        const __m512 w1 = _mm512_shuffle_f32x4(w, w, 0xEE);  // row 1's winners to lanes 0-7
-        const __m512i wc1 = _mm512_shuffle_i32x4(wc, wc, 0xEE);
-        const __mmask16 kr = _mm512_cmp_ps_mask(w1, w, _CMP_GT_OQ);
-        const __m512 best = _mm512_mask_blend_ps(kr, w, w1);
-        __m512i code = _mm512_mask_blend_epi32(kr, wc, wc1);
-        code = _mm512_mask_blend_epi32(_mm512_cmp_ps_mask(best, zero, _CMP_GT_OQ), none, code);
+        r0 = relu_pool::relu(r0);
+        r1 = relu_pool::relu(r1);
+        __m512 best;
+        __m512i code;
+        relu_pool::pool4(_mm512_permutexvar_ps(even, r0), _mm512_permutexvar_ps(odd, r0),
+                         _mm512_permutexvar_ps(even, r1), _mm512_permutexvar_ps(odd, r1), best,
+                         code);
         const int64_t at = o * P + p * pw + j0 / 2;
-        _mm512_mask_storeu_ps(y + at, pm, best);
-        _mm_mask_storeu_epi8(cy + at, pm, _mm512_cvtepi32_epi8(code));
+        relu_pool::store(y + at, cy + at, pm, best, code);
       }
     }
   }

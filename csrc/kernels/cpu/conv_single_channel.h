@@ -23,10 +23,8 @@ void single_channel_forward(const ConvGeom& g, int64_t n, const float* img, cons
 void single_channel_weight_grad(const ConvGeom& g, const float* img, const float* gmat,
                                 float* dw, float* db);
 
-// The fused conv -> relu -> 2x2 / stride 2 max pool (Note [Fused patterns]): where conv2d
-// itself runs these kernels and the conv output's height and width are even
-// (kernels/cpu/conv_gemm.cpp, which knows the order in which conv2d picks its kernels).
-bool single_channel_relu_pool_applies(const ConvGeom& g);
+// The fused conv -> relu -> 2x2 / stride 2 max pool (Note [Fused patterns]), for even conv
+// output sizes, where conv2d itself runs these kernels (kernels/cpu/conv_gemm.cpp decides).
 // pooled [n, co, oh / 2, ow / 2] = max_pool2d(relu(conv)), the same bits as the three ops;
 // codes (same shape) = the window tap (0-3, row-major) the maximum came from when it is
 // positive, else 4 (no gradient reaches the conv there).

@@ -23,6 +23,11 @@ void winograd_output_avx512(const float* M, int64_t O, int64_t oh, int64_t ow, i
                             int64_t tw, int64_t ld, int64_t t0, const float* bias, float* out);
 void winograd_grad_avx512(const float* gy, int64_t O, int64_t oh, int64_t ow, int64_t th,
                           int64_t tw, float* Z, int64_t ld, int64_t t0);
+void winograd_output_relu_pool_avx512(const float* M, int64_t O, int64_t tiles, int64_t ld,
+                                      int64_t t0, const float* bias, float* pooled,
+                                      uint8_t* codes);
+void winograd_spread_avx512(const float* gpool, const uint8_t* codes, int64_t planes, int64_t oh,
+                            int64_t ow, float* out);
 
 namespace {
 
@@ -39,11 +44,23 @@ int64_t samples_per_step(int64_t channels, int64_t tiles, size_t elem) {
 }
 
 // Runs f(item, buffer) for each item, items spread over threads (OpenBLAS single-threaded).
+// Buffers up to 8 MB are each thread's own, kept between calls: a fresh one of a few hundred
+// KB per call came from mmap and page faults every time (glibc returns it on free).
 template <typename T, typename F>
 void for_items(int64_t items, int64_t buf_len, const F& f) {
   auto run = [&](int64_t b, int64_t e) {
-    std::vector<T> buf(size_t(std::max<int64_t>(buf_len, 1)));
-    for (int64_t i = b; i < e; ++i) f(i, buf.data());
+    const size_t len = size_t(std::max<int64_t>(buf_len, 1));
+    static thread_local std::vector<T> kept;
+    std::vector<T> own;
+    T* buf = nullptr;
+    if (len * sizeof(T) <= (size_t(8) << 20)) {
+      if (kept.size() < len) kept.resize(len);
+      buf = kept.data();
+    } else {
+      own.resize(len);
+      buf = own.data();
+    }
+    for (int64_t i = b; i < e; ++i) f(i, buf);
   };
   if (items > 1 && get_num_threads() > 1 && !in_parallel_region()) {
     BlasSingleThreadGuard single;
@@ -304,43 +321,66 @@ void transform_grad(const T* gy, int64_t O, int64_t oh, int64_t ow, const Tiling
   transform_grad_portable(gy, O, oh, ow, tl, Z, ld, t0, sc);
 }
 
-// ns samples from n0 of a Winograd convolution [C][h][w] -> [O][oh][ow] with transformed
-// filters U; buf holds 16 * (C + O) * ns * tiles-per-sample elements.
-template <typename T>
-void conv_samples(int64_t n0, int64_t ns, int64_t C, int64_t h, int64_t w, int64_t O,
-                  int64_t oh, int64_t ow, int64_t ph, int64_t pw, const T* x, const T* U,
-                  const T* bias, T* y, T* buf, RowScratch<T>& sc) {
+// ns samples of a Winograd convolution [C][h][w] -> [O][oh][ow] with transformed filters U:
+// x points at the first sample's input; out(M, ld, s) writes sample s from the products M
+// (columns s * tiles-per-sample of ld). buf holds 16 * (C + O) * ns * tiles-per-sample elements.
+template <typename T, class Out>
+void conv_samples(int64_t ns, int64_t C, int64_t h, int64_t w, int64_t O, int64_t oh,
+                  int64_t ow, int64_t ph, int64_t pw, const T* x, const T* U, const Out& out,
+                  T* buf, RowScratch<T>& sc) {
   const Tiling tl = tiling(oh, ow);
   const int64_t ld = ns * tl.per;
   T* V = buf;
   T* M = buf + 16 * C * ld;
   for (int64_t s = 0; s < ns; ++s)
-    transform_input(x + (n0 + s) * C * h * w, C, h, w, ph, pw, tl, V, ld, s * tl.per, sc);
+    transform_input(x + s * C * h * w, C, h, w, ph, pw, tl, V, ld, s * tl.per, sc);
   for (int k = 0; k < 16; ++k)
     gemm<T>(false, false, O, ld, C, U + k * O * C, C, V + k * C * ld, ld, 0.0, M + k * O * ld,
             ld);
-  for (int64_t s = 0; s < ns; ++s)
-    transform_output(M, O, oh, ow, tl, ld, s * tl.per, bias, y + (n0 + s) * O * oh * ow, sc);
+  for (int64_t s = 0; s < ns; ++s) out(M, ld, s);
 }
 
-// A Winograd convolution of n samples, `step` at a time spread over the threads.
+// The dense output stage: sample s of [O][oh][ow] planes at y, plus bias.
 template <typename T>
-void run_conv(int64_t n, int64_t C, int64_t h, int64_t w, int64_t O, int64_t oh, int64_t ow,
-              int64_t ph, int64_t pw, const T* x, const T* U, const T* bias, T* y,
-              int64_t step) {
+auto dense_out(int64_t O, int64_t oh, int64_t ow, const T* bias, T* y, RowScratch<T>& sc) {
+  return [=, &sc](const T* M, int64_t ld, int64_t s) {
+    transform_output(M, O, oh, ow, tiling(oh, ow), ld, s * tiling(oh, ow).per, bias,
+                     y + s * O * oh * ow, sc);
+  };
+}
+
+// A Winograd convolution of n samples, `step` at a time spread over the threads; out_at(n0,
+// sc) is the output stage for the step starting at sample n0.
+template <typename T, class OutAt>
+void run_conv_to(int64_t n, int64_t C, int64_t h, int64_t w, int64_t O, int64_t oh, int64_t ow,
+                 int64_t ph, int64_t pw, const T* x, const T* U, const OutAt& out_at,
+                 int64_t step) {
   const Tiling tl = tiling(oh, ow);
   const int64_t chunks = (n + step - 1) / step;
   const int64_t maxld = std::min(n, step) * tl.per;
   for_items<T>(chunks, 16 * (C + O) * maxld, [&](int64_t ci, T* buf) {
     RowScratch<T> sc(tl.tw);
     const int64_t n0 = ci * step;
-    conv_samples(n0, std::min(step, n - n0), C, h, w, O, oh, ow, ph, pw, x, U, bias, y, buf, sc);
+    conv_samples(std::min(step, n - n0), C, h, w, O, oh, ow, ph, pw, x + n0 * C * h * w, U,
+                 out_at(n0, sc), buf, sc);
   });
 }
 
-// dU (+)= the weight-gradient products of ns samples from n0 (beta 0: overwrite).
 template <typename T>
-void weight_grad_samples(const ConvGeom& g, int64_t n0, int64_t ns, const T* img, const T* mat,
+void run_conv(int64_t n, int64_t C, int64_t h, int64_t w, int64_t O, int64_t oh, int64_t ow,
+              int64_t ph, int64_t pw, const T* x, const T* U, const T* bias, T* y,
+              int64_t step) {
+  run_conv_to(n, C, h, w, O, oh, ow, ph, pw, x, U,
+              [&](int64_t n0, RowScratch<T>& sc) {
+                return dense_out(O, oh, ow, bias, y + n0 * O * oh * ow, sc);
+              },
+              step);
+}
+
+// dU (+)= the weight-gradient products of ns samples (beta 0: overwrite); img and mat point at
+// the first sample's input and output gradient.
+template <typename T>
+void weight_grad_samples(const ConvGeom& g, int64_t ns, const T* img, const T* mat,
                          double beta, T* dU, T* buf, RowScratch<T>& sc) {
   const int64_t C = g.ci, O = g.co;
   const Tiling tl = tiling(g.oh, g.ow);
@@ -348,9 +388,8 @@ void weight_grad_samples(const ConvGeom& g, int64_t n0, int64_t ns, const T* img
   T* V = buf;
   T* Z = buf + 16 * C * ld;
   for (int64_t s = 0; s < ns; ++s) {
-    transform_input(img + (n0 + s) * C * g.h * g.w, C, g.h, g.w, g.ph, g.pw, tl, V, ld,
-                    s * tl.per, sc);
-    transform_grad(mat + (n0 + s) * O * g.oh * g.ow, O, g.oh, g.ow, tl, Z, ld, s * tl.per, sc);
+    transform_input(img + s * C * g.h * g.w, C, g.h, g.w, g.ph, g.pw, tl, V, ld, s * tl.per, sc);
+    transform_grad(mat + s * O * g.oh * g.ow, O, g.oh, g.ow, tl, Z, ld, s * tl.per, sc);
   }
   for (int k = 0; k < 16; ++k)
     gemm<T>(false, true, O, C, ld, Z + k * O * ld, ld, V + k * C * ld, ld, beta, dU + k * O * C,
@@ -421,9 +460,37 @@ void winograd_weight_grad(const ConvGeom& g, const T* img, const T* mat, T* dw, 
   winograd_backward<T>(g, img, nullptr, mat, nullptr, dw, nullptr, chunk);
 }
 
+namespace {
+
+// The output gradient as winograd_backward reads it: dense [n][O][oh][ow] at gmat; chunk(c0,
+// c1, scratch) points at sample c0's (no copy, no scratch).
 template <typename T>
-void winograd_backward(const ConvGeom& g, const T* img, const T* wt, const T* gmat, T* gimg,
-                       T* dw, T* db, int64_t chunk) {
+struct DenseGrad {
+  const T* gmat;
+  int64_t per_sample;
+  int64_t scratch_len(int64_t) const { return 0; }
+  const T* chunk(int64_t c0, int64_t, T*) const { return gmat + c0 * per_sample; }
+};
+
+// The pooled output's gradient of the fused conv -> relu -> max pool, spread out one chunk at
+// a time into the scratch (a chunk's dense gradient stays in the cache).
+struct PooledGrad {
+  const float* gpool;
+  const uint8_t* codes;
+  int64_t O, oh, ow;
+  int64_t scratch_len(int64_t chunk) const { return chunk * O * oh * ow; }
+  const float* chunk(int64_t c0, int64_t c1, float* scratch) const {
+    const int64_t at = c0 * O * (oh / 2) * (ow / 2);
+    winograd_spread_avx512(gpool + at, codes + at, (c1 - c0) * O, oh, ow, scratch);
+    return scratch;
+  }
+};
+
+// conv2d's backward over fixed chunks of samples (see winograd_backward), the output gradient
+// of each chunk from grad.chunk().
+template <typename T, class Grad>
+void backward_impl(const ConvGeom& g, const T* img, const T* wt, const Grad& grad,
+                   const T* gmat_all, T* gimg, T* dw, T* db, int64_t chunk) {
   const int64_t C = g.ci, O = g.co, usize = 16 * O * C;
   if (g.n == 0) {
     if (dw) std::fill(dw, dw + O * C * 9, T(0));
@@ -439,7 +506,8 @@ void winograd_backward(const ConvGeom& g, const T* img, const T* wt, const T* gm
     U.resize(size_t(usize));
     transform_filters(wt, C, O, 9, C * 9, true, U.data());
     if (chunks < get_num_threads()) {  // too few chunks to share: by sample pairs instead
-      run_conv(g.n, O, g.oh, g.ow, C, g.h, g.w, 2 - g.ph, 2 - g.pw, gmat, U.data(),
+      RV_INTERNAL_ASSERT(gmat_all, "winograd: a dense output gradient is needed here");
+      run_conv(g.n, O, g.oh, g.ow, C, g.h, g.w, 2 - g.ph, 2 - g.pw, gmat_all, U.data(),
                static_cast<const T*>(nullptr), gimg, step);
       gimg = nullptr;
     }
@@ -447,25 +515,29 @@ void winograd_backward(const ConvGeom& g, const T* img, const T* wt, const T* gm
   if (!gimg && !dw && !db) return;
   const int64_t sub = std::min(g.n, step);
   const int64_t buf_len = 16 * (C + O) * sub * std::max(to.per, ti.per);
-  const int64_t L = g.oh * g.ow;
+  const int64_t L = g.oh * g.ow, HW = g.h * g.w;
   std::vector<T> pw(size_t(dw ? chunks * usize : 0)), pb(size_t(db ? chunks * O : 0));
-  for_items<T>(chunks, buf_len, [&](int64_t ci, T* buf) {
+  for_items<T>(chunks, buf_len + grad.scratch_len(chunk), [&](int64_t ci, T* buf) {
     const int64_t c0 = ci * chunk, c1 = std::min(g.n, c0 + chunk);
+    const T* gm = grad.chunk(c0, c1, buf + buf_len);  // sample c0's output gradient
     RowScratch<T> so(to.tw), si(ti.tw);
     for (int64_t n0 = c0; n0 < c1; n0 += step) {
       const int64_t ns = std::min(step, c1 - n0);
+      const T* gn = gm + (n0 - c0) * O * L;
       if (gimg)
-        conv_samples(n0, ns, O, g.oh, g.ow, C, g.h, g.w, 2 - g.ph, 2 - g.pw, gmat, U.data(),
-                     static_cast<const T*>(nullptr), gimg, buf, si);
+        conv_samples(ns, O, g.oh, g.ow, C, g.h, g.w, 2 - g.ph, 2 - g.pw, gn, U.data(),
+                     dense_out(C, g.h, g.w, static_cast<const T*>(nullptr), gimg + n0 * C * HW,
+                               si),
+                     buf, si);
       if (dw)
-        weight_grad_samples(g, n0, ns, img, gmat, n0 == c0 ? 0.0 : 1.0,
+        weight_grad_samples(g, ns, img + n0 * C * HW, gn, n0 == c0 ? 0.0 : 1.0,
                             pw.data() + ci * usize, buf, so);
     }
     if (db) {
       T* b = pb.data() + ci * O;
       for (int64_t n = c0; n < c1; ++n)
         for (int64_t o = 0; o < O; ++o) {
-          const T s = row_sum(gmat + (n * O + o) * L, L);
+          const T s = row_sum(gm + ((n - c0) * O + o) * L, L);
           b[o] = n == c0 ? s : b[o] + s;
         }
     }
@@ -478,6 +550,54 @@ void winograd_backward(const ConvGeom& g, const T* img, const T* wt, const T* gm
     sum_partials(pb, chunks, O);
     std::copy(pb.begin(), pb.begin() + O, db);
   }
+}
+
+}  // namespace
+
+template <typename T>
+void winograd_backward(const ConvGeom& g, const T* img, const T* wt, const T* gmat, T* gimg,
+                       T* dw, T* db, int64_t chunk) {
+  backward_impl(g, img, wt, DenseGrad<T>{gmat, g.co * g.oh * g.ow}, gmat, gimg, dw, db, chunk);
+}
+
+bool winograd_relu_pool_usable() {
+  static const bool ok = [] {
+    __builtin_cpu_init();
+    return winograd_avx512_usable() && __builtin_cpu_supports("avx512bw") &&
+           __builtin_cpu_supports("avx512vl");
+  }();
+  return ok;
+}
+
+void winograd_relu_pool_forward(const ConvGeom& g, const float* img, const float* wt,
+                                const float* bias, float* pooled, uint8_t* codes) {
+  std::vector<float> U(size_t(16 * g.co * g.ci));
+  transform_filters(wt, g.co, g.ci, g.ci * 9, 9, false, U.data());
+  const Tiling tl = tiling(g.oh, g.ow);
+  const int64_t step = samples_per_step(g.ci + g.co, tl.per, sizeof(float));
+  const int64_t O = g.co, plane = O * tl.per;  // a pooled sample: one element per tile
+  run_conv_to(g.n, g.ci, g.h, g.w, O, g.oh, g.ow, g.ph, g.pw, img, U.data(),
+              [&](int64_t n0, RowScratch<float>&) {
+                return [=, &tl](const float* M, int64_t ld, int64_t s) {
+                  winograd_output_relu_pool_avx512(M, O, tl.per, ld, s * tl.per, bias,
+                                                   pooled + (n0 + s) * plane,
+                                                   codes + (n0 + s) * plane);
+                };
+              },
+              step);
+}
+
+void winograd_relu_pool_backward(const ConvGeom& g, const float* img, const float* wt,
+                                 const float* gpool, const uint8_t* codes, float* gimg,
+                                 float* dw, float* db, int64_t chunk) {
+  const int64_t chunks = (g.n + chunk - 1) / chunk;
+  if (gimg && chunks < get_num_threads()) {  // the input gradient runs over the whole batch
+    std::vector<float> dense(size_t(g.n * g.co * g.oh * g.ow));
+    winograd_spread_avx512(gpool, codes, g.n * g.co, g.oh, g.ow, dense.data());
+    return winograd_backward<float>(g, img, wt, dense.data(), gimg, dw, db, chunk);
+  }
+  backward_impl(g, img, wt, PooledGrad{gpool, codes, g.co, g.oh, g.ow},
+                static_cast<const float*>(nullptr), gimg, dw, db, chunk);
 }
 
 #define RV_WINOGRAD_INSTANTIATE(T)                                                          \

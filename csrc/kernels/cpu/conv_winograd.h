@@ -31,6 +31,17 @@ template <typename T>
 void winograd_backward(const ConvGeom& g, const T* img, const T* wt, const T* gmat, T* gimg,
                        T* dw, T* db, int64_t chunk);
 
+// Note [Fused patterns]: conv -> relu -> 2x2 max pool for float32 where winograd_applies and
+// the output's height and width are even (relu_pool_avx512.h: the pooled output and codes).
+// Results are the bits of winograd_forward, relu, max_pool2d and of winograd_backward on the
+// spread-out gradient.
+bool winograd_relu_pool_usable();  // the CPU has the AVX-512 kernels
+void winograd_relu_pool_forward(const ConvGeom& g, const float* img, const float* wt,
+                                const float* bias, float* pooled, uint8_t* codes);
+void winograd_relu_pool_backward(const ConvGeom& g, const float* img, const float* wt,
+                                 const float* gpool, const uint8_t* codes, float* gimg,
+                                 float* dw, float* db, int64_t chunk);
+
 // Sum of a row in a fixed order: 16 interleaved partial sums (vectorisable), then combined.
 template <typename T>
 T row_sum(const T* x, int64_t n) {

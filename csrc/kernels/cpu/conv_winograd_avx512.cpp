@@ -7,6 +7,8 @@
 #include <cstdint>
 #include <algorithm>
 
+#include "kernels/cpu/relu_pool_avx512.h"
+
 // GCC 12 warns about its own intrinsics headers (an undefined register used as a blend source).
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 
@@ -306,6 +308,47 @@ RV_AVX512 void winograd_grad_avx512(const float* gy, int64_t O, int64_t oh, int6
       }
     }
   }
+}
+
+// Note [Fused patterns]: the output transform followed by relu and the 2x2 max pool, for even
+// output sizes, where each tile's 2x2 outputs are one pooling window: pooled plane o holds the
+// tiles in tile order, 16 tiles per vector whatever the row length. The conv values are
+// output_row's, so the result is the dense transform's then relu's then the pool's, bit for bit.
+RV_RELU_POOL_TARGET void winograd_output_relu_pool_avx512(const float* M, int64_t O,
+                                                          int64_t tiles, int64_t ld, int64_t t0,
+                                                          const float* bias, float* pooled,
+                                                          uint8_t* codes) {
+  const int64_t kstride = O * ld;
+  for (int64_t o = 0; o < O; ++o) {
+    const __m512 bv = _mm512_set1_ps(bias ? bias[o] : 0.0f);
+    for (int64_t t = 0; t < tiles; t += 16) {
+      const __mmask16 m = first(tiles - t);
+      __m512 q[2][4], a0, b0, a1, b1, best;
+      __m512i code;
+      output_At_m(M + o * ld + t0 + t, kstride, m, q);
+      output_row(q, 0, bv, a0, b0);
+      output_row(q, 1, bv, a1, b1);
+      relu_pool::pool4(relu_pool::relu(a0), relu_pool::relu(b0), relu_pool::relu(a1),
+                       relu_pool::relu(b1), best, code);
+      relu_pool::store(pooled + o * tiles + t, codes + o * tiles + t, m, best, code);
+    }
+  }
+}
+
+// planes [planes][oh][ow] (oh, ow even) of the conv output's gradient from the pooled one.
+RV_RELU_POOL_TARGET void winograd_spread_avx512(const float* gpool, const uint8_t* codes,
+                                                int64_t planes, int64_t oh, int64_t ow,
+                                                float* out) {
+  const int64_t pw = ow / 2, P = (oh / 2) * pw;
+  for (int64_t c = 0; c < planes; ++c)
+    for (int64_t i = 0; i < oh; ++i)
+      for (int64_t j0 = 0; j0 < ow; j0 += 16) {
+        const int64_t at = c * P + (i / 2) * pw + j0 / 2;
+        const __mmask16 m = first(ow - j0);
+        _mm512_mask_storeu_ps(out + (c * oh + i) * ow + j0, m,
+                              relu_pool::spread16(gpool + at, codes + at, i, m,
+                                                  first((ow - j0) / 2)));
+      }
 }
 
 }  // namespace ranvier::cpu
