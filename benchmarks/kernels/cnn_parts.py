@@ -110,6 +110,22 @@ def parts(lib, reps):
     gp1 = lib.randn(64, 32, 14, 14)
     out["pool1 fwd+bwd"] = timeit(lambda: F.max_pool2d(a1g, 2).backward(gp1), reps)
     out["pool2 fwd"] = timeit(lambda: F.max_pool2d(a2, 2), reps)
+    # Conv2d -> ReLU -> MaxPool2d(2) stages as the workload runs them (nn.Sequential), forward
+    # + backward; ranvier with its fused op and without (Note [Fused patterns]); PyTorch has no
+    # switch, so both of its rows time the same thing.
+    nn = lib.nn
+    s1 = nn.Sequential(nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2))
+    s2 = nn.Sequential(nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2))
+    gs1, gs2 = lib.randn(64, 32, 14, 14), lib.randn(64, 64, 7, 7)
+    cpu = getattr(getattr(lib, "backends", None), "cpu", None)
+    for fused in (True, False):
+        if hasattr(cpu, "fuse_patterns"):
+            cpu.fuse_patterns = fused
+        tag = "fused" if fused else "unfused"
+        out["stage1 " + tag] = timeit(lambda: s1(x).backward(gs1), reps)
+        out["stage2 " + tag] = timeit(lambda: s2(p1).backward(gs2), reps)
+    if hasattr(cpu, "fuse_patterns"):
+        cpu.fuse_patterns = True
     step, _ = workloads.cnn(lib)
     out["cnn step"] = timeit(step, reps)
     return out

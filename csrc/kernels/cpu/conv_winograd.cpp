@@ -43,7 +43,9 @@ int64_t samples_per_step(int64_t channels, int64_t tiles, size_t elem) {
                                                                                      : 1;
 }
 
-// Runs f(item, buffer) for each item, items spread over threads (OpenBLAS single-threaded).
+// Runs f(item, buffer) for each item, items handed out one at a time to the threads (a busier
+// core takes fewer; what an item computes does not depend on the thread), OpenBLAS
+// single-threaded.
 // Buffers up to 8 MB are each thread's own, kept between calls: a fresh one of a few hundred
 // KB per call came from mmap and page faults every time (glibc returns it on free).
 template <typename T, typename F>
@@ -64,7 +66,9 @@ void for_items(int64_t items, int64_t buf_len, const F& f) {
   };
   if (items > 1 && get_num_threads() > 1 && !in_parallel_region()) {
     BlasSingleThreadGuard single;
-    parallel_for(0, items, 1, run);
+    parallel_items(0, items, [&](const auto& next) {
+      for (int64_t i = next(); i >= 0; i = next()) run(i, i + 1);
+    });
   } else {
     run(0, items);
   }

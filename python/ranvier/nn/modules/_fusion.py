@@ -3,11 +3,13 @@
 Sequential hands Conv2d -> ReLU -> MaxPool2d(2) to `_C._conv2d_relu_max_pool2d` (csrc/ops/
 conv_relu_pool.cpp) when the three modules are plain (their own classes, no hooks, no forward
 replaced on the instance), the layers' settings are ones the fused kernels compute (3x3, stride
-1, one input channel, zero padding; 2x2 / stride 2 pooling without padding, dilation, ceil mode
-or indices), autocast is off, and the op accepts the operands (float32 on the CPU, with the
-kernels for this CPU and an even conv output). Everything else runs module by module. The
-output and every gradient are bit for bit those of the three modules; what changes is the
-memory the run touches: the conv output, its relu and the pool's indices are never written.
+1, no dilation or groups, zero padding; 2x2 / stride 2 pooling without padding, dilation, ceil
+mode or indices), autocast is off, and the op accepts the operands: float32 on the CPU, an
+even conv output, and a geometry for which conv2d itself runs a kernel with a fused version
+(one input channel, or 16 or more channels each side: Winograd) on a CPU with AVX-512.
+Everything else runs module by module. The output and every gradient are bit for bit those of
+the three modules; what changes is the memory the run touches: the conv output, its relu and
+the pool's indices are never written.
 
 `ranvier.backends.cpu.fuse_patterns = False` turns this off.
 """
