@@ -60,18 +60,10 @@ Tensor conv2d_relu_max_pool2d(const Tensor& input, const Tensor& weight, const T
   const Shape& ws = weight.sizes();
   if (xs[1] != ws[1] || (bias.defined() && (bias.dim() != 1 || bias.sizes()[0] != ws[0])))
     return Tensor();  // conv2d itself reports the mismatch
-  ConvGeom g;
-  g.n = xs[0];
-  g.ci = xs[1];
-  g.h = xs[2];
-  g.w = xs[3];
-  g.co = ws[0];
-  g.kh = ws[2];
-  g.kw = ws[3];
-  g.ph = padding[0];
-  g.pw = padding[1];
-  g.oh = g.h + 2 * g.ph - g.kh + 1;
-  g.ow = g.w + 2 * g.pw - g.kw + 1;
+  const int64_t oh = xs[2] + 2 * padding[0] - ws[2] + 1, ow = xs[3] + 2 * padding[1] - ws[3] + 1;
+  // dtype, n, groups, ci, h, w, co, oh, ow, kh, kw, dh, dw, ph, pw, sh, sw
+  const ConvGeom g{DType::Float32, xs[0], 1, xs[1], xs[2], xs[3], ws[0], oh, ow,
+                   ws[2], ws[3], 1, 1, padding[0], padding[1], 1, 1};
   if (g.oh <= 0 || g.ow <= 0 || !k.applies(g)) return Tensor();
   const Shape pooled_shape{g.n, g.co, g.oh / 2, g.ow / 2};
   Tensor out = empty(pooled_shape, DType::Float32, input.device());
