@@ -48,6 +48,13 @@ What was tried for the cnn workload (ms; N=64; conv1 = 1 -> 32 channels of 28x28
   Tried, not kept: max_pool2d 2x2 backward writing each input element once (tap masks
   interleaved into the two rows, no clearing pass): 785-978 us against 787-978 before for
   32 x 28 x 28 on 1T, both bound by writing the 6.4 MB gradient.
+- 2026-11-23, fourth round: each Conv2d -> ReLU -> MaxPool2d(2) stage as one op
+  (nn.Sequential, Note [Fused patterns]; the "stage" rows, forward + backward, 2 threads,
+  medians of 60 on a busy machine): stage 1 0.85 -> 0.54 ms, stage 2 5.92 -> 4.80 ms.
+  Kept. Tried with it: the Winograd items split evenly in advance (parallel_for) against
+  handed out one at a time (parallel_items): whole steps in alternating processes 7.18-7.34
+  against 6.16-7.50 ms p10, within the noise; kept the second, which cannot lose to a core
+  slowed by other work.
 - Whole step, 1T: 31 ms at the start (torch 42) -> 18-21 ms (torch 34-36).
 - benchmarks/run.py --only cnn, before (4992b32) and after, run back to back:
   2 threads, quiet machine (load 0.5-0.8), two pairs: before 2481 images/s vs torch 2017
