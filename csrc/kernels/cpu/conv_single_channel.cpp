@@ -1,7 +1,8 @@
 // Direct AVX-512 kernels for 3x3 / stride 1 / one-input-channel convolutions (see
 // conv_single_channel.h). Outputs go 16 columns at a time: the nine shifted input vectors of
 // an output row block are loaded once (masked loads supply the zero padding) and reused for
-// every output channel. Compiled for AVX-512 through function attributes.
+// every output channel. Compiled for AVX-512 (F, BW and VL: the fused pool's byte codes use
+// BW / VL) through function attributes; without all three conv2d takes its GEMM path.
 #include "kernels/cpu/conv_single_channel.h"
 
 #include <immintrin.h>
@@ -155,7 +156,7 @@ RV_AVX512 void relu_pool_forward_avx512(const ConvGeom& g, int64_t n, const floa
                              __mmask16(inside(j0 + 1 - g.pw, g.w) & m),
                              __mmask16(inside(j0 + 2 - g.pw, g.w) & m)};
     for (int64_t p = 0; p < ph; ++p) {
-      __m512 v[12];  // input rows 2p - ph .. 2p - ph + 3, three shifts each
+      __m512 v[12];  // input rows 2p - g.ph .. 2p - g.ph + 3, three shifts each
       for (int a = 0; a < 4; ++a) {
         const int64_t r = 2 * p + a - g.ph;
         const float* row = x + r * g.w + j0 - g.pw;
