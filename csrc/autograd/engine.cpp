@@ -36,6 +36,26 @@ struct NodeState {
   TensorList buffer;
 };
 
+// What gradient_is_private() sees of the backward running on this thread.
+struct RunView {
+  const std::unordered_map<Node*, NodeState>* state;
+  const std::unordered_set<Node*>* targets;
+};
+thread_local const RunView* tls_run = nullptr;
+
+// Publishes a run to gradient_is_private() for its lifetime (restoring an enclosing run's
+// view, for a backward started from inside a hook).
+class RunScope {
+ public:
+  explicit RunScope(const RunView* v) : prev_(tls_run) { tls_run = v; }
+  ~RunScope() { tls_run = prev_; }
+  RunScope(const RunScope&) = delete;
+  RunScope& operator=(const RunScope&) = delete;
+
+ private:
+  const RunView* prev_;
+};
+
 // Makes an incoming gradient match the slot's metadata: same dtype, and summed down when it
 // came back broadcast.
 Tensor validate_grad(Tensor g, const InputMeta& meta, const Node& node) {
@@ -173,6 +193,8 @@ std::vector<Tensor> run_backward(const std::vector<Tensor>& outputs,
   }
 
   // (3) run.
+  RunView view{&state, &targets};
+  RunScope scope(&view);
   while (!ready.empty()) {
     Node* n = ready.top();
     ready.pop();
@@ -237,6 +259,20 @@ std::vector<Tensor> run_backward(const std::vector<Tensor>& outputs,
 }
 
 }  // namespace
+
+bool gradient_is_private(const Edge& e) {
+  const RunView* run = tls_run;
+  if (!run || !e.fn) return false;
+  Node* n = e.fn.get();
+  auto it = run->state->find(n);
+  if (it == run->state->end()) return false;
+  const NodeState& s = it->second;
+  // dependencies counts the edges still to deliver, the caller's included.
+  if (!s.needed || s.dependencies != 1 || run->targets->count(n)) return false;
+  for (const Tensor& b : s.buffer)
+    if (b.defined()) return false;
+  return n->pre_hooks.empty() && n->post_hooks.empty();
+}
 
 void backward(const std::vector<Tensor>& outputs, const std::vector<Tensor>& grad_outputs,
               bool retain_graph, bool create_graph, const std::vector<Tensor>& inputs) {

@@ -17,4 +17,11 @@ std::vector<Tensor> grad(const std::vector<Tensor>& outputs,
                          const std::vector<Tensor>& inputs, bool retain_graph, bool create_graph,
                          bool allow_unused);
 
+// For a node's apply(): true when the gradient it is about to send along `e` will be seen by
+// nothing but e's node itself. That is, a backward is running on this thread, e's node has
+// no other pending or delivered gradient, no hooks, and is not one of autograd.grad's inputs.
+// An op may then hand that node's own work (and its gradient) to a cheaper equivalent; see
+// Note [Embedding projection] in ops/embedding.h.
+bool gradient_is_private(const Edge& e);
+
 }  // namespace ranvier::autograd

@@ -20,6 +20,8 @@ class SavedTensor {
   Tensor unpack(const std::shared_ptr<Node>& owner) const;
   void release();
   bool defined() const { return defined_; }
+  // Whether unpack() would succeed: not released, and the data not modified since saved.
+  bool is_current() const { return defined_ && !released_ && data_.version() == saved_version_; }
 
  private:
   Tensor data_;

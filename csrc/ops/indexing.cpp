@@ -356,7 +356,13 @@ void index_put_raw(const Tensor& target, const std::vector<Tensor>& idx, const T
            shape_str(values.sizes()), " cannot be broadcast to indexing result of shape ",
            shape_str(p.result));
   Tensor ve = expand(v, p.result);
-  Tensor flat = contiguous_clone(ve);  // always a copy: values may alias target
+  // A copy when the values are not one dense block or their memory overlaps the target's.
+  const Storage& vs = *ve.impl()->storage();
+  const Storage& ts = *target.impl()->storage();
+  const auto v0 = reinterpret_cast<uintptr_t>(vs.data());
+  const auto t0 = reinterpret_cast<uintptr_t>(ts.data());
+  const bool apart = v0 + vs.nbytes() <= t0 || t0 + ts.nbytes() <= v0;
+  Tensor flat = ve.is_contiguous() && apart ? ve : contiguous_clone(ve);
   if (flat.numel() == 0) return;
   index_put_kernel.get(target.device(), op)(index_args(target, p, flat), accumulate);
 }

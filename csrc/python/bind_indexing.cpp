@@ -1,8 +1,9 @@
 // Indexing and sorting ops: gather/scatter, index_select/index_add, masked ops, nonzero, take,
-// index_put_, sort/argsort/topk/unique. Tensor.__getitem__/__setitem__ are in bind_getitem.cpp.
+// index_put_, sort/argsort/topk/unique, embedding and its projection. Tensor.__getitem__/__setitem__ are in bind_getitem.cpp.
 #include <pybind11/pybind11.h>
 
 #include "ops/copy.h"
+#include "ops/embedding.h"
 #include "ops/factory.h"
 #include "ops/indexing.h"
 #include "ops/sort.h"
@@ -95,6 +96,14 @@ std::vector<Tensor> index_list(py::handle h) {
 }  // namespace
 
 void bind_indexing(py::module_& m, py::class_<Tensor>& cls) {
+  m.def("_embedding", &embedding, py::arg("weight"), py::arg("indices"), py::arg("padding_idx"));
+  m.def("_embedding_projection",
+        [](const Tensor& x, const Tensor& w, bool swap01) -> py::object {
+          Tensor y = embedding_projection(x, w, swap01);
+          return y.defined() ? py::cast(y) : py::none();
+        },
+        py::arg("input"), py::arg("weight"), py::arg("swap01"));
+  m.def("_embedding_projection_shortcuts", &embedding_projection_shortcuts);
   cls.def("gather", [](const Tensor& t, int64_t d, const Tensor& i, bool) {
        return gather(t, d, i);
      }, py::arg("dim"), py::arg("index"), py::kw_only(), py::arg("sparse_grad") = false)

@@ -73,12 +73,16 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
             raise ValueError("embedding: padding_idx must be within the %d rows of weight" % num)
     if max_norm is not None:
         _renorm_rows_(weight, input, max_norm, norm_type)
+    if not scale_grad_by_freq:
+        # one op; its node lets a following projection work on the distinct rows only
+        # (Note [Embedding projection])
+        return _C._embedding(weight, input, -1 if padding_idx is None else padding_idx)
     flat = input.reshape(-1)
     out = weight.index_select(0, flat)
     if padding_idx is not None and out.requires_grad:
         keep = (flat != padding_idx).unsqueeze(1)
         out = _C.where(keep, out, out.detach())
-    if scale_grad_by_freq and out.requires_grad and flat.numel():
+    if out.requires_grad and flat.numel():
         # same values; the gradient of each looked-up row is divided by how often its index
         # occurs in the batch
         import numpy as np

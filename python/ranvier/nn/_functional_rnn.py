@@ -140,19 +140,31 @@ def gru_cell(input, hx, w_ih, w_hh, b_ih=None, b_hh=None):
 
 
 # ---------------------------------------------------------------- whole sequences
-def _direction(mode, x, h, c, params, reverse, masks, lengths=None, name="RNN"):
-    """Runs one direction of one layer over x (T, B, in); returns (output (T, B, H'), h, c)."""
+def _project(x, w_ih, b_ih, source):
+    """x @ w_ih^T + b_ih for all time steps. source: None, or (the layer's input as given,
+    whether it is batch-first) when x is that input (time-major): an embedding's output is
+    then projected through its distinct rows (Note [Embedding projection])."""
+    if source is not None:
+        y = _C._embedding_projection(source[0], w_ih, source[1])
+        if y is not None:
+            return y if b_ih is None else y + b_ih
+    return linear(x, w_ih, b_ih)  # all time steps in one GEMM
+
+
+def _direction(mode, x, h, c, params, reverse, masks, lengths=None, name="RNN", source=None):
+    """Runs one direction of one layer over x (T, B, in); returns (output (T, B, H'), h, c).
+    source: see _project."""
     w_ih, w_hh, b_ih, b_hh, w_hr = params
     if w_hr is None and _fused_ok(x, h, c, w_ih, w_hh, b_ih, b_hh):
         if mode != "GRU" and b_ih is not None and b_hh is not None:
             # Both biases add to the same pre-activations: the fused layer adds their sum, so
             # the bias gradient is its own column sum of the gate gradients (computed once,
             # shared by both) instead of a second reduction over the projection's gradient.
-            proj = linear(x, w_ih)
+            proj = _project(x, w_ih, None, source)
             return _C._rnn_layer(mode, proj, h, c, w_hh, b_ih + b_hh, reverse, lengths, name)
-        proj = linear(x, w_ih, b_ih)  # all time steps in one GEMM
+        proj = _project(x, w_ih, b_ih, source)
         return _C._rnn_layer(mode, proj, h, c, w_hh, b_hh, reverse, lengths, name)
-    proj = linear(x, w_ih, b_ih)  # all time steps in one GEMM
+    proj = _project(x, w_ih, b_ih, source)
     T = x.shape[0]
     ys = [None] * T
     for t in (range(T - 1, -1, -1) if reverse else range(T)):
@@ -170,11 +182,13 @@ def _direction(mode, x, h, c, params, reverse, masks, lengths=None, name="RNN"):
 
 
 def run_rnn(mode, x, hx, cx, weights, num_layers, bidirectional, dropout_p, training,
-            lengths=None, name="RNN"):
+            lengths=None, name="RNN", source=None):
     """x: (T, B, in) time-major. hx: (L*D, B, H_out); cx: (L*D, B, H) for LSTM else None.
     weights: a list over layer*D + direction of (w_ih, w_hh, b_ih, b_hh, w_hr) (None allowed).
     lengths: per-batch-entry sequence lengths (steps at t >= length leave the state unchanged
-    and give zero output). Returns (output (T, B, D*H_out), h_n, c_n or None)."""
+    and give zero output). source: None, or (the 3-D input as the layer got it, whether it is
+    batch-first), for the first layer's projection (_project). Returns (output (T, B,
+    D*H_out), h_n, c_n or None)."""
     D = 2 if bidirectional else 1
     masks = None
     if lengths is not None:
@@ -188,7 +202,8 @@ def run_rnn(mode, x, hx, cx, weights, num_layers, bidirectional, dropout_p, trai
             k = layer * D + d
             y, h, c = _direction(mode, x, hx[k], cx[k] if cx is not None else None,
                                  weights[k], d == 1, masks,
-                                 None if lengths is None else [int(v) for v in lengths], name)
+                                 None if lengths is None else [int(v) for v in lengths], name,
+                                 source if layer == 0 else None)
             outs.append(y)
             h_out.append(h)
             c_out.append(c)

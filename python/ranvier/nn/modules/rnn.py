@@ -236,9 +236,10 @@ class RNNBase(Module):
         if x.shape[0] == 0:
             raise RuntimeError("%s: expected a sequence of at least one time step, got input "
                                "shape %s" % (name, list(x.shape)))
+        source = (input, self.batch_first) if not packed and batched else None
         out, h_n, c_n = FR.run_rnn(self.mode, x, h0, c0, self._weights(), self.num_layers,
                                    self.bidirectional, self.dropout, self.training, lengths,
-                                   name)
+                                   name, source)
         if packed:
             bs = [int(v) for v in input.batch_sizes.tolist()]
             data = ranvier.cat([out[t, :bs[t]] for t in range(len(bs))], 0)
