@@ -16,6 +16,7 @@
 // caller then runs the plain product.
 #pragma once
 #include <cstdint>
+#include <vector>
 
 #include "autograd/node.h"
 #include "autograd/saved_tensor.h"
@@ -45,6 +46,36 @@ struct EmbeddingBackward final : autograd::Node {
   int64_t num_weights = 0;
   int64_t padding_idx = -1;
 };
+
+// The distinct rows of an embedding's output x [d0, d1, D] (see embedding_projection): made
+// by embedding_rows() when the projection applies to x and w [m, D].
+struct EmbeddingRows {
+  EmbeddingBackward* source = nullptr;  // x's node
+  Tensor first;   // [u] int64: the row of x (flattened) where each distinct index first occurs
+  Tensor group;   // [n] int64: the distinct index of each result row (result row order)
+  Tensor tokens;  // [u] int64: the distinct indices
+  int64_t d0 = 0, d1 = 0;
+  int64_t num_weights = 0, padding_idx = -1;
+  bool swap01 = false;
+};
+bool embedding_rows(const Tensor& x, const Tensor& w, bool swap01, EmbeddingRows& rows);
+
+// x[first] @ w^T: [u, m] (no graph recorded).
+Tensor distinct_products(const Tensor& x, const Tensor& w, const EmbeddingRows& rows);
+
+// The gradients of y = x @ w^T (result rows gathered from the distinct products) given
+// dy_rows [n, m] in result row order and their sums per distinct index [u, m]: {x's, the
+// table's, w's}, following `edges` (x, the table, w; none where an edge is invalid). The
+// table's gradient comes from the sums when x's gradient is private to the caller
+// (autograd::gradient_is_private), x's from dy_rows otherwise.
+autograd::TensorList projection_grads(const Tensor& dy_rows, const Tensor& sums,
+                                      const Tensor& x, const Tensor& w,
+                                      const EmbeddingRows& rows,
+                                      const std::vector<autograd::Edge>& edges);
+
+// The sums per distinct index [u, m] of rows [n, m] (group [n] gives each row's index), each
+// summed in row order.
+Tensor group_sums(const Tensor& rows, const Tensor& group, int64_t u);
 
 // The EmbeddingBackward node whose untouched output x is (x itself, not a view of it, never
 // written in place), or null.

@@ -28,6 +28,19 @@ std::vector<Tensor> rnn_layer(RnnMode mode, const Tensor& xp, const Tensor& h0,
                               bool reverse, const std::vector<int64_t>& lengths,
                               const char* name = "rnn_layer");
 
+// rnn_layer whose input projections are x @ W_ih^T + b_ih for x the output of embedding()
+// [d0, d1, in] (time-major, or batch-first when swap01): the layer reads them from the
+// products of x's distinct rows (Note [Embedding projection], ops/embedding.h), and its
+// backward gives W_ih, b_ih and the table (or x) their gradients from the gate gradients. b_ih
+// may be undefined. Returns an empty vector when that does not apply (x is not such an
+// output, too few repeats, not float32/float64 on the CPU): run the projection and rnn_layer
+// then. lengths are not supported (packed input is never an embedding's output).
+std::vector<Tensor> rnn_layer_embedded(RnnMode mode, const Tensor& x, const Tensor& w_ih,
+                                       const Tensor& b_ih, bool swap01, const Tensor& h0,
+                                       const Tensor& c0, const Tensor& w_hh,
+                                       const Tensor& b_hh, bool reverse,
+                                       const char* name = "rnn_layer");
+
 // Plain pointers for the kernels; all buffers contiguous, of dtype float32 or float64.
 // ws: saved per-step values, [T, B, W] with W = 6H (LSTM: i, f, g, o, c_prev, tanh c),
 // 4H (GRU: r, z, n, h W_hn^T + b_hn) or H (RNN: the new h). hp: [T, B, H] the h each step
@@ -39,6 +52,7 @@ struct RnnSpec {
   int64_t t = 0, b = 0, h = 0;
   const int64_t* lengths = nullptr;  // or null
   const void* xp = nullptr;
+  const int64_t* xp_rows = nullptr;  // or null: step t, row b reads row xp_rows[t B + b] of xp
   const void* h0 = nullptr;
   const void* c0 = nullptr;
   const void* w_hh = nullptr;

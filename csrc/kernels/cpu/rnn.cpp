@@ -270,7 +270,7 @@ void rnn_forward(const RnnSpec& s) {
           std::copy(hpt + b * H + j0, hpt + b * H + j0 + n, h);
           continue;
         }
-        const T* xr = xp + row * GH + j0;
+        const T* xr = xp + (s.xp_rows ? s.xp_rows[row] : row) * GH + j0;
         const T* gr = gh.p + b * GH + j0;
         const T* bj = bh + j0;
         switch (s.mode) {

@@ -160,10 +160,17 @@ def _direction(mode, x, h, c, params, reverse, masks, lengths=None, name="RNN", 
             # Both biases add to the same pre-activations: the fused layer adds their sum, so
             # the bias gradient is its own column sum of the gate gradients (computed once,
             # shared by both) instead of a second reduction over the projection's gradient.
-            proj = _project(x, w_ih, None, source)
-            return _C._rnn_layer(mode, proj, h, c, w_hh, b_ih + b_hh, reverse, lengths, name)
-        proj = _project(x, w_ih, b_ih, source)
-        return _C._rnn_layer(mode, proj, h, c, w_hh, b_hh, reverse, lengths, name)
+            b_in, b_h = None, b_ih + b_hh
+        else:
+            b_in, b_h = b_ih, b_hh
+        if source is not None and lengths is None:
+            # an embedding's output: the layer reads the products of its distinct rows
+            out = _C._rnn_layer_embedded(mode, source[0], w_ih, b_in, source[1], h, c, w_hh,
+                                         b_h, reverse, name)
+            if out is not None:
+                return out
+        proj = _project(x, w_ih, b_in, source)
+        return _C._rnn_layer(mode, proj, h, c, w_hh, b_h, reverse, lengths, name)
     proj = _project(x, w_ih, b_ih, source)
     T = x.shape[0]
     ys = [None] * T
