@@ -160,9 +160,11 @@ std::vector<Tensor> forward_layer(RnnMode mode, const Tensor& xp, const Tensor& 
 }
 
 // The backward kernel: {dxp [T, B, G*H], dh0, dc0 (LSTM), dW_hh, db_hh} from the gradients of
-// y, h_n and c_n (undefined: zeros) and the saved {W_hh, ws, hp}.
+// y, h_n and c_n (undefined: zeros) and the saved {W_hh, ws, hp}; with groups (int64 [T B],
+// values below u) a sixth: dxp's rows summed per group [u, G*H].
 std::vector<Tensor> backward_layer(const LayerRun& run, const TensorList& grads,
-                                   const Tensor& sw, const Tensor& sws, const Tensor& shp) {
+                                   const Tensor& sw, const Tensor& sws, const Tensor& shp,
+                                   const Tensor& groups = Tensor(), int64_t u = 0) {
   RV_CHECK_NOT_IMPLEMENTED(!autograd::GradMode::is_enabled(), run.name,
                            ": double backward is not supported");
   const RnnSpec& spec = run.spec;
@@ -198,8 +200,16 @@ std::vector<Tensor> backward_layer(const LayerRun& run, const TensorList& grads,
   s.dc0 = mptr(dc0);
   s.dw_hh = mptr(dw);
   s.db_hh = mptr(db);
+  Tensor partial;
+  if (groups.defined()) {
+    partial = empty({(B + kRnnGroupBlock - 1) / kRnnGroupBlock, u, GH}, dt, dev);
+    s.dxp_groups = groups.data<int64_t>();
+    s.groups = u;
+    s.group_sums = mptr(partial);
+  }
   rnn_backward_kernel.get(dev, run.name)(s);
-  return {dxp, dh0, dc0, dw, db};
+  if (!groups.defined()) return {dxp, dh0, dc0, dw, db};
+  return {dxp, dh0, dc0, dw, db, sum(partial, {0}, false)};
 }
 
 const char* layer_node_name(RnnMode mode) {
@@ -256,10 +266,11 @@ struct EmbeddedLayerBackward final : autograd::Node {
     if (!any) return TensorList(next_edges.size());
     auto self = shared_from_this();
     std::vector<Tensor> g = backward_layer(*run, grads, saved[0].unpack(self),
-                                           saved[1].unpack(self), saved[2].unpack(self));
+                                           saved[1].unpack(self), saved[2].unpack(self),
+                                           rows.group, rows.first.numel());
     const int64_t n = rows.d0 * rows.d1, gh = g[0].sizes()[2];
     Tensor dxp = reshape(g[0], {n, gh});
-    Tensor sums = group_sums(dxp, rows.group, rows.first.numel());
+    const Tensor& sums = g[5];
     TensorList proj = projection_grads(dxp, sums, x.unpack(self), w_ih.unpack(self), rows,
                                        {next_edges[4], next_edges[5], next_edges[6]});
     TensorList out(8);

@@ -71,7 +71,15 @@ struct RnnSpec {
   void* dc0 = nullptr;
   void* dw_hh = nullptr;  // [G*H, H]
   void* db_hh = nullptr;  // [G*H] or null
+  // Optional (CPU): dxp's rows summed per group, dxp_groups[t B + b] in [0, groups): written
+  // to group_sums [ceil(B / 16), groups, G*H], one partial sum per block of 16 batch rows
+  // (steps in backward order, rows in order), so that the sums do not depend on the split.
+  const int64_t* dxp_groups = nullptr;
+  int64_t groups = 0;
+  void* group_sums = nullptr;
 };
+// The row block of RnnSpec::group_sums.
+constexpr int64_t kRnnGroupBlock = 16;
 int64_t rnn_saved_width(RnnMode mode, int64_t h);
 using RnnKernel = void (*)(const RnnSpec& s);
 

@@ -171,7 +171,7 @@ struct StepBarrier {
 // blocks of hidden units otherwise (few rows): all rows together, a barrier per step.
 // RV_RNN_SPLIT=rows / units forces one (for measurements). Results are the same either way.
 // body(b0, b1, u0, u1, barrier) runs rows [b0, b1) and unit blocks [u0, u1).
-constexpr int64_t kRowBlock = 16;
+constexpr int64_t kRowBlock = kRnnGroupBlock;
 
 int forced_split() {
   static const int v = [] {
@@ -369,6 +369,14 @@ RV_MULTIVERSION void add_gate_row(int64_t G, int64_t n, int64_t H, const float* 
   add_gate_row<float>(G, n, H, dg, acc);
 }
 
+// acc[g H + j] += dx[g H + j] for the G gate segments of n units (a group's partial sums).
+template <typename T>
+RV_ALWAYS_INLINE void add_row(int64_t G, int64_t n, int64_t H, const T* __restrict dx,
+                              T* __restrict acc) {
+  for (int64_t g = 0; g < G; ++g)
+    for (int64_t j = 0; j < n; ++j) acc[g * H + j] += dx[g * H + j];
+}
+
 template <typename T>
 void rnn_backward(const RnnSpec& s) {
   const int64_t Tn = s.t, B = s.b, H = s.h, G = rnn_gate_count(s.mode), GH = G * H;
@@ -395,6 +403,9 @@ void rnn_backward(const RnnSpec& s) {
   // blocks in order.
   const int64_t nblk = (B + kRowBlock - 1) / kRowBlock;
   std::vector<double> dbp(size_t(Tn > 0 ? nblk * GH : 0), 0.0);
+  // dxp's rows summed per group, likewise per block of rows (see RnnSpec::dxp_groups)
+  T* gsum = static_cast<T*>(s.group_sums);
+  if (gsum) std::fill(gsum, gsum + nblk * s.groups * GH, T(0));
   if (B * H > 0 && Tn > 0) {
     // packed W_hh: panel u holds the columns of units [u NR, u NR + NR), all G H rows
     const int64_t NR = kPackNr, nub = (H + NR - 1) / NR;
@@ -426,6 +437,8 @@ void rnn_backward(const RnnSpec& s) {
           backward_row(s.mode, n, H, ws + row * W + j0, hp + row * H + j0, dhr,
                        dy + row * H + j0, lstm ? dc + b * H + j0 : nullptr, dx, dg, ddr);
           add_gate_row(G, n, H, dg, dbp.data() + (b / kRowBlock) * GH + j0);
+          if (gsum)
+            add_row(G, n, H, dx, gsum + ((b / kRowBlock) * s.groups + s.dxp_groups[row]) * GH + j0);
         }
         barrier();
         // dh_prev[:, units] = direct part + dgates_h[t] @ W_hh[:, units]
