@@ -298,13 +298,14 @@ def _reference_run(layer, E, tok, g_out, batch_first):
 
 @pytest.mark.parametrize("kind,bidirectional,layers,batch_first", [
     ("LSTM", False, 1, True), ("LSTM", False, 1, False), ("LSTM", True, 2, True),
+    ("LSTM", False, 2, True),
     ("GRU", False, 1, True), ("GRU", True, 1, False), ("RNN", False, 2, True)])
 def test_recurrent_layer_after_embedding(kind, bidirectional, layers, batch_first):
     rv.manual_seed(3)
     layer = getattr(rv.nn, kind)(5, 6, layers, batch_first=batch_first,
                                  bidirectional=bidirectional).double()
     E = _table()
-    tok = _tokens((4, 10) if batch_first else (10, 4))
+    tok = _tokens((4, 10) if batch_first else (10, 4)) if layers == 1 else _tokens((6, 6))
     D = 2 if bidirectional else 1
     g = from_np(np.random.default_rng(13).standard_normal(tuple(tok.shape) + (6 * D,)))
     before = _shortcuts()

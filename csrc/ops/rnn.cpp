@@ -69,7 +69,8 @@ std::vector<Tensor> forward_layer(RnnMode mode, const Tensor& xp, const Tensor& 
                                   const Tensor& h0, const Tensor& c0, const Tensor& w_hh,
                                   const Tensor& b_hh, bool reverse,
                                   const std::vector<int64_t>& lengths, const char* name,
-                                  LayerRun& run, std::vector<Tensor>& saved) {
+                                  LayerRun& run, std::vector<Tensor>& saved,
+                                  bool batch_first_out = false) {
   const bool lstm = mode == RnnMode::Lstm;
   const int64_t G = rnn_gate_count(mode);
   RV_CHECK_TYPE(xp.dtype() == DType::Float32 || xp.dtype() == DType::Float64, name,
@@ -125,7 +126,7 @@ std::vector<Tensor> forward_layer(RnnMode mode, const Tensor& xp, const Tensor& 
          bc = prep(b_hh);
   const DType dt = xp.dtype();
   const Device dev = xp.device();
-  Tensor y = empty({T, B, H}, dt, dev);
+  Tensor y = batch_first_out ? empty({B, T, H}, dt, dev) : empty({T, B, H}, dt, dev);
   Tensor hn = empty({B, H}, dt, dev);
   Tensor cn = lstm ? empty({B, H}, dt, dev) : Tensor();
   Tensor ws = empty({T, B, rnn_saved_width(mode, H)}, dt, dev);
@@ -139,6 +140,7 @@ std::vector<Tensor> forward_layer(RnnMode mode, const Tensor& xp, const Tensor& 
   spec.mode = mode;
   spec.is_double = dt == DType::Float64;
   spec.reverse = reverse;
+  spec.y_batch_first = batch_first_out;
   spec.t = T;
   spec.b = B;
   spec.h = H;
@@ -176,7 +178,7 @@ std::vector<Tensor> backward_layer(const LayerRun& run, const TensorList& grads,
     return i < grads.size() && grads[i].defined() ? contiguous(to_dtype(grads[i], dt))
                                                   : zeros(sizes, dt, dev);
   };
-  Tensor dy = grad_or_zeros(0, {T, B, H});
+  Tensor dy = grad_or_zeros(0, spec.y_batch_first ? Shape{B, T, H} : Shape{T, B, H});
   Tensor dhn = grad_or_zeros(1, {B, H});
   Tensor dcn = lstm ? grad_or_zeros(2, {B, H}) : Tensor();
   Tensor dxp = empty({T, B, GH}, dt, dev);
@@ -292,7 +294,8 @@ struct EmbeddedLayerBackward final : autograd::Node {
 std::vector<Tensor> rnn_layer_embedded(RnnMode mode, const Tensor& x, const Tensor& w_ih,
                                        const Tensor& b_ih, bool swap01, const Tensor& h0,
                                        const Tensor& c0, const Tensor& w_hh,
-                                       const Tensor& b_hh, bool reverse, const char* name) {
+                                       const Tensor& b_hh, bool reverse, bool batch_first_out,
+                                       const char* name) {
   const bool lstm = mode == RnnMode::Lstm;
   const int64_t G = rnn_gate_count(mode);
   if (!w_hh.defined() || w_hh.dim() != 2 || !w_ih.defined() || w_ih.dim() != 2 ||
@@ -311,7 +314,8 @@ std::vector<Tensor> rnn_layer_embedded(RnnMode mode, const Tensor& x, const Tens
   auto run = std::make_shared<LayerRun>();
   std::vector<Tensor> saved;
   std::vector<Tensor> outs = forward_layer(mode, xp, reshape(rows.group, tb), h0, c0, w_hh,
-                                           b_hh, reverse, {}, name, *run, saved);
+                                           b_hh, reverse, {}, name, *run, saved,
+                                           batch_first_out);
   run->spec.xp = run->spec.h0 = run->spec.c0 = run->spec.w_hh = run->spec.b_hh = nullptr;
   run->spec.xp_rows = nullptr;
   run->spec.y = run->spec.hn = run->spec.cn = run->spec.ws = run->spec.hp = nullptr;

@@ -35,10 +35,11 @@ std::vector<Tensor> rnn_layer(RnnMode mode, const Tensor& xp, const Tensor& h0,
 // may be undefined. Returns an empty vector when that does not apply (x is not such an
 // output, too few repeats, not float32/float64 on the CPU): run the projection and rnn_layer
 // then. lengths are not supported (packed input is never an embedding's output).
+// batch_first_out: y as [B, T, H] (the layer writes it in that order; no copy afterwards).
 std::vector<Tensor> rnn_layer_embedded(RnnMode mode, const Tensor& x, const Tensor& w_ih,
                                        const Tensor& b_ih, bool swap01, const Tensor& h0,
                                        const Tensor& c0, const Tensor& w_hh,
-                                       const Tensor& b_hh, bool reverse,
+                                       const Tensor& b_hh, bool reverse, bool batch_first_out,
                                        const char* name = "rnn_layer");
 
 // Plain pointers for the kernels; all buffers contiguous, of dtype float32 or float64.
@@ -53,6 +54,7 @@ struct RnnSpec {
   const int64_t* lengths = nullptr;  // or null
   const void* xp = nullptr;
   const int64_t* xp_rows = nullptr;  // or null: step t, row b reads row xp_rows[t B + b] of xp
+  bool y_batch_first = false;        // y and dy as [B, T, H] (CPU only)
   const void* h0 = nullptr;
   const void* c0 = nullptr;
   const void* w_hh = nullptr;

@@ -53,9 +53,9 @@ void bind_rnn(py::module_& m, py::class_<Tensor>&) {
   m.def("_rnn_layer_embedded",
         [](const std::string& mode, const Tensor& x, const Tensor& w_ih, py::handle b_ih,
            bool swap01, const Tensor& h0, py::handle c0, const Tensor& w_hh, py::handle b_hh,
-           bool reverse, const std::string& name) -> py::object {
+           bool reverse, bool batch_first_out, const std::string& name) -> py::object {
           auto outs = rnn_layer_embedded(parse_mode(mode), x, w_ih, opt(b_ih), swap01, h0,
-                                         opt(c0), w_hh, opt(b_hh), reverse,
+                                         opt(c0), w_hh, opt(b_hh), reverse, batch_first_out,
                                          static_name(name, "_rnn_layer_embedded"));
           if (outs.empty()) return py::none();
           py::object cn = outs[2].defined() ? py::cast(outs[2]) : py::none();
@@ -63,7 +63,8 @@ void bind_rnn(py::module_& m, py::class_<Tensor>&) {
         },
         py::arg("mode"), py::arg("x"), py::arg("w_ih"), py::arg("b_ih"), py::arg("swap01"),
         py::arg("h0"), py::arg("c0"), py::arg("w_hh"), py::arg("b_hh"),
-        py::arg("reverse") = false, py::arg("name") = "_rnn_layer_embedded");
+        py::arg("reverse") = false, py::arg("batch_first_out") = false,
+        py::arg("name") = "_rnn_layer_embedded");
   m.def("_rnn_packed_gemm",
         [](const Tensor& a, const Tensor& b, py::handle c) {
           return rnn_packed_gemm(a, b, opt(c));

@@ -261,7 +261,7 @@ void rnn_forward(const RnnSpec& s) {
       }
       for (int64_t b = b0; b < b1 && n > 0; ++b) {
         const int64_t row = t * B + b;
-        T* yr = y + row * H + j0;
+        T* yr = y + (s.y_batch_first ? b * Tn + t : row) * H + j0;
         T* wr = ws + row * W + j0;
         T* h = hnext + b * H + j0;
         if (s.lengths && t >= s.lengths[b]) {
@@ -435,7 +435,8 @@ void rnn_backward(const RnnSpec& s) {
             continue;
           }
           backward_row(s.mode, n, H, ws + row * W + j0, hp + row * H + j0, dhr,
-                       dy + row * H + j0, lstm ? dc + b * H + j0 : nullptr, dx, dg, ddr);
+                       dy + (s.y_batch_first ? b * Tn + t : row) * H + j0,
+                       lstm ? dc + b * H + j0 : nullptr, dx, dg, ddr);
           add_gate_row(G, n, H, dg, dbp.data() + (b / kRowBlock) * GH + j0);
           if (gsum)
             add_row(G, n, H, dx, gsum + ((b / kRowBlock) * s.groups + s.dxp_groups[row]) * GH + j0);

@@ -151,9 +151,29 @@ def _project(x, w_ih, b_ih, source):
     return linear(x, w_ih, b_ih)  # all time steps in one GEMM
 
 
-def _direction(mode, x, h, c, params, reverse, masks, lengths=None, name="RNN", source=None):
-    """Runs one direction of one layer over x (T, B, in); returns (output (T, B, H'), h, c).
-    source: see _project."""
+def _embedded(mode, h, c, params, reverse, name, source, batch_first_out):
+    """The fused layer over an embedding's output (source: see _project), reading the products
+    of its distinct rows (Note [Embedding projection]); None when that does not apply."""
+    w_ih, w_hh, b_ih, b_hh, w_hr = params
+    if w_hr is not None or not _fused_ok(source[0], h, c, w_ih, w_hh, b_ih, b_hh):
+        return None
+    if mode != "GRU" and b_ih is not None and b_hh is not None:
+        b_ih, b_hh = None, b_ih + b_hh  # one bias, as in _direction
+    return _C._rnn_layer_embedded(mode, source[0], w_ih, b_ih, source[1], h, c, w_hh, b_hh,
+                                  reverse, batch_first_out, name)
+
+
+def _direction(mode, x, h, c, params, reverse, masks, lengths=None, name="RNN", source=None,
+               batch_first_out=False):
+    """Runs one direction of one layer over x (T, B, in); returns (output (T, B, H'), or
+    (B, T, H') when batch_first_out, h, c). source: see _project."""
+    if batch_first_out:
+        if source is not None and lengths is None:
+            out = _embedded(mode, h, c, params, reverse, name, source, True)
+            if out is not None:
+                return out
+        y, h, c = _direction(mode, x, h, c, params, reverse, masks, lengths, name, source)
+        return y.transpose(0, 1), h, c
     w_ih, w_hh, b_ih, b_hh, w_hr = params
     if w_hr is None and _fused_ok(x, h, c, w_ih, w_hh, b_ih, b_hh):
         if mode != "GRU" and b_ih is not None and b_hh is not None:
@@ -164,9 +184,7 @@ def _direction(mode, x, h, c, params, reverse, masks, lengths=None, name="RNN", 
         else:
             b_in, b_h = b_ih, b_hh
         if source is not None and lengths is None:
-            # an embedding's output: the layer reads the products of its distinct rows
-            out = _C._rnn_layer_embedded(mode, source[0], w_ih, b_in, source[1], h, c, w_hh,
-                                         b_h, reverse, name)
+            out = _embedded(mode, h, c, params, reverse, name, source, False)
             if out is not None:
                 return out
         proj = _project(x, w_ih, b_in, source)
@@ -189,14 +207,16 @@ def _direction(mode, x, h, c, params, reverse, masks, lengths=None, name="RNN", 
 
 
 def run_rnn(mode, x, hx, cx, weights, num_layers, bidirectional, dropout_p, training,
-            lengths=None, name="RNN", source=None):
+            lengths=None, name="RNN", source=None, batch_first=False):
     """x: (T, B, in) time-major. hx: (L*D, B, H_out); cx: (L*D, B, H) for LSTM else None.
     weights: a list over layer*D + direction of (w_ih, w_hh, b_ih, b_hh, w_hr) (None allowed).
     lengths: per-batch-entry sequence lengths (steps at t >= length leave the state unchanged
     and give zero output). source: None, or (the 3-D input as the layer got it, whether it is
     batch-first), for the first layer's projection (_project). Returns (output (T, B,
-    D*H_out), h_n, c_n or None)."""
+    D*H_out), or (B, T, D*H_out) when batch_first, h_n, c_n or None)."""
     D = 2 if bidirectional else 1
+    # one layer, one direction: it can write a batch-first output itself
+    direct = batch_first and num_layers == 1 and D == 1
     masks = None
     if lengths is not None:
         lens = ranvier.tensor([float(v) for v in lengths], dtype=x.dtype,
@@ -210,7 +230,7 @@ def run_rnn(mode, x, hx, cx, weights, num_layers, bidirectional, dropout_p, trai
             y, h, c = _direction(mode, x, hx[k], cx[k] if cx is not None else None,
                                  weights[k], d == 1, masks,
                                  None if lengths is None else [int(v) for v in lengths], name,
-                                 source if layer == 0 else None)
+                                 source if layer == 0 else None, direct)
             outs.append(y)
             h_out.append(h)
             c_out.append(c)
@@ -219,4 +239,6 @@ def run_rnn(mode, x, hx, cx, weights, num_layers, bidirectional, dropout_p, trai
             x = dropout(x, dropout_p, True)
     h_n = ranvier.stack(h_out, 0)
     c_n = ranvier.stack(c_out, 0) if cx is not None else None
+    if batch_first and not direct:
+        x = x.transpose(0, 1)
     return x, h_n, c_n

@@ -237,9 +237,10 @@ class RNNBase(Module):
             raise RuntimeError("%s: expected a sequence of at least one time step, got input "
                                "shape %s" % (name, list(x.shape)))
         source = (input, self.batch_first) if not packed and batched else None
+        batch_first = batched and not packed and self.batch_first
         out, h_n, c_n = FR.run_rnn(self.mode, x, h0, c0, self._weights(), self.num_layers,
                                    self.bidirectional, self.dropout, self.training, lengths,
-                                   name, source)
+                                   name, source, batch_first)
         if packed:
             bs = [int(v) for v in input.batch_sizes.tolist()]
             data = ranvier.cat([out[t, :bs[t]] for t in range(len(bs))], 0)
@@ -252,8 +253,6 @@ class RNNBase(Module):
             out = out.squeeze(1)
             h_n = h_n.squeeze(1)
             c_n = c_n.squeeze(1) if c_n is not None else None
-        elif self.batch_first:
-            out = out.transpose(0, 1)
         return out, ((h_n, c_n) if is_lstm else h_n)
 
     def extra_repr(self):
