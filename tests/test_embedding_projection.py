@@ -365,3 +365,45 @@ def test_lstm_after_embedding_matches_torch():
     np.testing.assert_allclose(emb.weight.grad.numpy(), temb.weight.grad.numpy(), atol=1e-5)
     np.testing.assert_allclose(lstm.weight_ih_l0.grad.numpy(), tlstm.weight_ih_l0.grad.numpy(),
                                atol=1e-5)
+
+
+def test_lstm_after_embedding_with_initial_state_gradients():
+    rv.manual_seed(6)
+    lstm = rv.nn.LSTM(5, 6, batch_first=True).double()
+    E = _table()
+    tok = _tokens((3, 12))
+    rng = np.random.default_rng(14)
+    h0 = from_np(rng.standard_normal((1, 3, 6)), requires_grad=True)
+    c0 = from_np(rng.standard_normal((1, 3, 6)), requires_grad=True)
+    g = from_np(rng.standard_normal((3, 12, 6)))
+    grads = []
+    for x in (F.embedding(tok, E),
+              from_np(E.detach().numpy()[tok.numpy()], requires_grad=True)):
+        h0.grad = c0.grad = None
+        lstm.zero_grad()
+        out, (hn, cn) = lstm(x, (h0, c0))
+        (out * g).sum().add((hn * 2).sum()).add((cn * 3).sum()).backward()
+        grads.append([h0.grad.numpy().copy(), c0.grad.numpy().copy(),
+                      lstm.weight_ih_l0.grad.numpy().copy(), lstm.bias_ih_l0.grad.numpy().copy()])
+    for a, b in zip(*grads):
+        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
+
+
+def test_embedding_module_backward_hook_sees_the_gradient():
+    rv.manual_seed(7)
+    emb = rv.nn.Embedding(7, 5).double()
+    lstm = rv.nn.LSTM(5, 4, batch_first=True).double()
+    tok = _tokens((2, 16))
+    seen = []
+    emb.register_full_backward_hook(lambda m, gi, go: seen.append(go[0].numpy().copy()))
+    out, _ = lstm(emb(tok))
+    out.sum().backward()
+    x = from_np(emb.weight.detach().numpy()[tok.numpy()], requires_grad=True)
+    lstm.zero_grad()
+    out2, _ = lstm(x)
+    out2.sum().backward()
+    assert len(seen) == 1
+    np.testing.assert_allclose(seen[0], x.grad.numpy(), rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(emb.weight.grad.numpy(),
+                               _np_table_grad(tok.numpy(), x.grad.numpy(), 7), rtol=1e-9,
+                               atol=1e-12)

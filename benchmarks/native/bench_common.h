@@ -14,6 +14,7 @@
 #include <vector>
 
 #include <ranvier.h>
+#include <ops/embedding.h>
 #include <ops/optim.h>
 
 namespace bench {
@@ -166,10 +167,7 @@ inline std::vector<ranvier::Tensor> init_layer_norm(int64_t d) {
 
 // nn.Embedding's forward: rows of weight picked by idx, shaped idx.shape + [dim].
 inline ranvier::Tensor embedding(const ranvier::Tensor& weight, const ranvier::Tensor& idx) {
-  using namespace ranvier;
-  Shape out = idx.sizes();
-  out.push_back(weight.size(1));
-  return reshape(index_select(weight, 0, reshape(idx, {-1})), out);
+  return ranvier::embedding(weight, idx, -1);
 }
 
 // Sets every parameter's .grad to none (optimizer.zero_grad(set_to_none=True)).

@@ -1,8 +1,10 @@
 // One training step of the `lstm` workload of benchmarks/workloads.py from C++:
 // Embedding(96,128)-LSTM(128,256, 1 layer, batch_first)-Linear(256,96) over a batch of 32 x 64
 // tokens, the fused cross_entropy over all steps and the fused Adam step (lr 1e-3). The LSTM
-// runs as nn.LSTM runs it (python/ranvier/nn/_functional_rnn.py): the input projection of every
-// time step as one GEMM (no bias), then the fused rnn_layer with b_ih + b_hh.
+// runs as nn.LSTM runs it (python/ranvier/nn/_functional_rnn.py): over an embedding's output,
+// the fused rnn_layer_embedded with b_ih + b_hh (the input projections of the distinct tokens
+// only, Note [Embedding projection]), writing its output batch-first.
+#include <cstdio>
 #include <vector>
 
 #include <ops/loss.h>
@@ -31,18 +33,27 @@ int main(int argc, char** argv) {
   Tensor y = randint(0, vocab, {batch, steps});
   bench::Adam opt(params, 1e-3, 0.0, false);
 
+  {
+    Tensor h = zeros({batch, hidden});
+    if (rnn_layer_embedded(RnnMode::Lstm, bench::embedding(emb, x), lstm[0], Tensor(), true, h,
+                           h, lstm[1], lstm[3], false, true, "LSTM")
+            .empty()) {
+      std::fprintf(stderr, "bench_lstm: rnn_layer_embedded does not apply\n");
+      return 1;
+    }
+  }
   return bench::run_training(o, "lstm", "C++", "tokens", double(batch * steps), [&] {
     bench::zero_grad(params);
-    Tensor seq = transpose(bench::embedding(emb, x), 0, 1);  // [T, B, 128] (batch_first)
+    Tensor seq = bench::embedding(emb, x);  // [B, T, 128] (batch_first)
     Tensor h0 = zeros({1, batch, hidden}), c0 = zeros({1, batch, hidden});
-    Tensor proj = linear(seq, lstm[0], Tensor());  // all time steps in one GEMM
-    std::vector<Tensor> out = rnn_layer(RnnMode::Lstm, proj, select(h0, 0, 0), select(c0, 0, 0),
-                                        lstm[1], add(lstm[2], lstm[3]), false, {}, "LSTM");
+    std::vector<Tensor> out = rnn_layer_embedded(RnnMode::Lstm, seq, lstm[0], Tensor(), true,
+                                                 select(h0, 0, 0), select(c0, 0, 0), lstm[1],
+                                                 add(lstm[2], lstm[3]), false, true, "LSTM");
     // nn.LSTM also returns (h_n, c_n), stacked over layers; the workload does not use them
     Tensor h_n = stack({out[1]}, 0), c_n = stack({out[2]}, 0);
     (void)h_n;
     (void)c_n;
-    Tensor logits = linear(transpose(out[0], 0, 1), head[0], head[1]);  // [B, T, 96]
+    Tensor logits = linear(out[0], head[0], head[1]);  // [B, T, 96]
     Tensor loss = cross_entropy(reshape(logits, {-1, vocab}), reshape(y, {-1}), Tensor(),
                                 Reduction::Mean, -100, 0.0);
     autograd::backward({loss}, {}, false, false);

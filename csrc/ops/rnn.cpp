@@ -157,6 +157,10 @@ std::vector<Tensor> forward_layer(RnnMode mode, const Tensor& xp, const Tensor& 
   spec.ws = mptr(ws);
   spec.hp = mptr(hp);
   rnn_forward_kernel.get(dev, name)(spec);
+  // the backward sets every pointer it reads (from the saved tensors and its own buffers)
+  spec.xp = spec.h0 = spec.c0 = spec.w_hh = spec.b_hh = nullptr;
+  spec.xp_rows = nullptr;
+  spec.y = spec.hn = spec.cn = spec.ws = spec.hp = nullptr;
   saved = {wc, ws, hp};
   return {y, hn, cn};
 }
@@ -232,8 +236,6 @@ std::vector<Tensor> rnn_layer(RnnMode mode, const Tensor& xp, const Tensor& h0,
   std::vector<Tensor> outs = forward_layer(mode, xp, Tensor(), h0, c0, w_hh, b_hh, reverse,
                                            lengths, name, *run, saved);
   if (!autograd::needs_grad({xp, h0, c0, w_hh, b_hh})) return outs;
-  run->spec.xp = run->spec.h0 = run->spec.c0 = run->spec.w_hh = run->spec.b_hh = nullptr;
-  run->spec.y = run->spec.hn = run->spec.cn = run->spec.ws = run->spec.hp = nullptr;
   std::vector<Tensor*> recorded{&outs[0], &outs[1]};
   if (lstm) recorded.push_back(&outs[2]);
   autograd::record(layer_node_name(mode), {xp, h0, lstm ? c0 : Tensor(), w_hh, b_hh}, recorded,
@@ -316,9 +318,6 @@ std::vector<Tensor> rnn_layer_embedded(RnnMode mode, const Tensor& x, const Tens
   std::vector<Tensor> outs = forward_layer(mode, xp, reshape(rows.group, tb), h0, c0, w_hh,
                                            b_hh, reverse, {}, name, *run, saved,
                                            batch_first_out);
-  run->spec.xp = run->spec.h0 = run->spec.c0 = run->spec.w_hh = run->spec.b_hh = nullptr;
-  run->spec.xp_rows = nullptr;
-  run->spec.y = run->spec.hn = run->spec.cn = run->spec.ws = run->spec.hp = nullptr;
   auto node = std::make_shared<EmbeddedLayerBackward>();
   for (const Tensor* t : {&h0, &c0, &w_hh, &b_hh})
     node->next_edges.push_back(t->defined() && (lstm || t != &c0) ? autograd::gradient_edge(*t)
