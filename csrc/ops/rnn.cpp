@@ -56,14 +56,13 @@ namespace {
 struct LayerRun {
   RnnSpec spec;
   std::vector<int64_t> lengths;
-  Tensor rows;  // xp_rows, or undefined
   DType dt = DType::Float32;
   Device dev;
   const char* name = "rnn_layer";
 };
 
 // Checks (naming the layer and the shapes) and the forward kernel. xp_rows: undefined, or
-// [T, B] int64 rows of xp [U, G*H] (CPU). Returns {y, h_n, c_n} and, in saved, {W_hh, ws, hp}
+// [T, B] int64 rows of xp [U, G*H] (CPU; made by rnn_layer_embedded, so every value is below U). Returns {y, h_n, c_n} and, in saved, {W_hh, ws, hp}
 // as the backward kernel reads them.
 std::vector<Tensor> forward_layer(RnnMode mode, const Tensor& xp, const Tensor& xp_rows,
                                   const Tensor& h0, const Tensor& c0, const Tensor& w_hh,
@@ -132,7 +131,6 @@ std::vector<Tensor> forward_layer(RnnMode mode, const Tensor& xp, const Tensor& 
   Tensor ws = empty({T, B, rnn_saved_width(mode, H)}, dt, dev);
   Tensor hp = empty({T, B, H}, dt, dev);
   run.lengths = lengths;
-  run.rows = xp_rows;
   run.dt = dt;
   run.dev = dev;
   run.name = name;
