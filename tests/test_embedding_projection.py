@@ -407,3 +407,36 @@ def test_embedding_module_backward_hook_sees_the_gradient():
     np.testing.assert_allclose(emb.weight.grad.numpy(),
                                _np_table_grad(tok.numpy(), x.grad.numpy(), 7), rtol=1e-9,
                                atol=1e-12)
+
+
+def test_rnn_layer_embedded_declines_and_errors():
+    E = _table(dtype=rv.float32)
+    tok = _tokens((4, 12))
+    x = F.embedding(tok, E)
+    w_ih, w_hh = rv.randn(24, 5), rv.randn(24, 6)
+    b = rv.zeros(24)
+    h0, c0 = rv.zeros(4, 6), rv.zeros(4, 6)
+    out = _C._rnn_layer_embedded("LSTM", x, w_ih, None, True, h0, c0, w_hh, b)
+    assert out is not None and tuple(out[0].shape) == (12, 4, 6)
+    out = _C._rnn_layer_embedded("LSTM", x, w_ih, None, True, h0, c0, w_hh, b,
+                                 batch_first_out=True)
+    assert tuple(out[0].shape) == (4, 12, 6)
+    # what does not fit the fused path: None (the caller runs the plain one)
+    assert _C._rnn_layer_embedded("LSTM", x, rv.randn(20, 5), None, True, h0, c0, w_hh,
+                                  b) is None
+    assert _C._rnn_layer_embedded("LSTM", x.detach(), w_ih, None, True, h0, c0, w_hh, b) is None
+    assert _C._rnn_layer_embedded("LSTM", x, w_ih, rv.zeros(3), True, h0, c0, w_hh, b) is None
+    assert _C._rnn_layer_embedded("LSTM", x, w_ih.double(), None, True, h0, c0, w_hh,
+                                  b) is None
+    # what the layer itself rejects: its errors, naming the layer and the shapes
+    with pytest.raises(RuntimeError, match=r"LSTM: expected hidden state h0 of shape \[4, 6\]"):
+        _C._rnn_layer_embedded("LSTM", x, w_ih, None, True, rv.zeros(3, 6), c0, w_hh, b,
+                               name="LSTM")
+    with pytest.raises(RuntimeError, match=r"LSTM: expected bias_hh of shape \[24\]"):
+        _C._rnn_layer_embedded("LSTM", x, w_ih, None, True, h0, c0, w_hh, rv.zeros(5),
+                               name="LSTM")
+    with pytest.raises(TypeError, match="LSTM: expected every tensor of dtype float32"):
+        _C._rnn_layer_embedded("LSTM", x, w_ih, None, True, h0.double(), c0, w_hh, b,
+                               name="LSTM")
+    with pytest.raises(ValueError, match="unknown mode 'XYZ'"):
+        _C._rnn_layer_embedded("XYZ", x, w_ih, None, True, h0, c0, w_hh, b)
