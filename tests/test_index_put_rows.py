@@ -74,3 +74,27 @@ def test_embedding_gradient_of_wide_rows():
     for r in results:
         np.testing.assert_allclose(r, want, rtol=1e-5, atol=1e-5)
         np.testing.assert_array_equal(r, results[0])
+
+
+def test_values_overlapping_the_target_are_read_before_any_write():
+    # index_put_ reads its values in place unless their memory overlaps the target's: here row
+    # 5 is written (i = 0) before it is read as a value (i = 1)
+    a = np.arange(24, dtype=np.float32).reshape(8, 3)
+    rows = [5, 0, 6, 1]
+    want = a.copy()
+    np.add.at(want, rows, a[4:8].copy())  # the values as they were before the call
+    c = rv.from_numpy(a.copy())
+    c.index_put_((rv.from_numpy(np.array(rows)),), c[4:8], accumulate=True)
+    np.testing.assert_array_equal(c.numpy(), want)
+    # two tensors over one NumPy array: different storages, the same memory
+    b = a.copy()
+    target, values = rv.from_numpy(b), rv.from_numpy(b[4:8])
+    target.index_put_((rv.from_numpy(np.array(rows)),), values, accumulate=True)
+    np.testing.assert_array_equal(b, want)
+    # the target itself as the values, through index_add_
+    t = rv.from_numpy(a.copy())
+    idx = np.array([1, 1, 2, 0, 7, 3, 3, 5])
+    want2 = a.copy()
+    np.add.at(want2, idx, a)
+    t.index_add_(0, rv.from_numpy(idx), t)
+    np.testing.assert_array_equal(t.numpy(), want2)

@@ -151,29 +151,10 @@ def _project(x, w_ih, b_ih, source):
     return linear(x, w_ih, b_ih)  # all time steps in one GEMM
 
 
-def _embedded(mode, h, c, params, reverse, name, source, batch_first_out):
-    """The fused layer over an embedding's output (source: see _project), reading the products
-    of its distinct rows (Note [Embedding projection]); None when that does not apply."""
-    w_ih, w_hh, b_ih, b_hh, w_hr = params
-    if w_hr is not None or not _fused_ok(source[0], h, c, w_ih, w_hh, b_ih, b_hh):
-        return None
-    if mode != "GRU" and b_ih is not None and b_hh is not None:
-        b_ih, b_hh = None, b_ih + b_hh  # one bias, as in _direction
-    return _C._rnn_layer_embedded(mode, source[0], w_ih, b_ih, source[1], h, c, w_hh, b_hh,
-                                  reverse, batch_first_out, name)
-
-
 def _direction(mode, x, h, c, params, reverse, masks, lengths=None, name="RNN", source=None,
                batch_first_out=False):
     """Runs one direction of one layer over x (T, B, in); returns (output (T, B, H'), or
     (B, T, H') when batch_first_out, h, c). source: see _project."""
-    if batch_first_out:
-        if source is not None and lengths is None:
-            out = _embedded(mode, h, c, params, reverse, name, source, True)
-            if out is not None:
-                return out
-        y, h, c = _direction(mode, x, h, c, params, reverse, masks, lengths, name, source)
-        return y.transpose(0, 1), h, c
     w_ih, w_hh, b_ih, b_hh, w_hr = params
     if w_hr is None and _fused_ok(x, h, c, w_ih, w_hh, b_ih, b_hh):
         if mode != "GRU" and b_ih is not None and b_hh is not None:
@@ -184,11 +165,15 @@ def _direction(mode, x, h, c, params, reverse, masks, lengths=None, name="RNN", 
         else:
             b_in, b_h = b_ih, b_hh
         if source is not None and lengths is None:
-            out = _embedded(mode, h, c, params, reverse, name, source, False)
+            # an embedding's output: the layer reads the products of its distinct rows
+            # (Note [Embedding projection]), and can write a batch-first output itself
+            out = _C._rnn_layer_embedded(mode, source[0], w_ih, b_in, source[1], h, c, w_hh,
+                                         b_h, reverse, batch_first_out, name)
             if out is not None:
                 return out
         proj = _project(x, w_ih, b_in, source)
-        return _C._rnn_layer(mode, proj, h, c, w_hh, b_h, reverse, lengths, name)
+        y, h, c = _C._rnn_layer(mode, proj, h, c, w_hh, b_h, reverse, lengths, name)
+        return (y.transpose(0, 1) if batch_first_out else y), h, c
     proj = _project(x, w_ih, b_ih, source)
     T = x.shape[0]
     ys = [None] * T
@@ -203,7 +188,8 @@ def _direction(mode, x, h, c, params, reverse, masks, lengths=None, name="RNN", 
             if c is not None:
                 c = c_new * m + c * (1 - m)
             ys[t] = h_new * m
-    return ranvier.stack(ys, 0), h, c
+    y = ranvier.stack(ys, 0)
+    return (y.transpose(0, 1) if batch_first_out else y), h, c
 
 
 def run_rnn(mode, x, hx, cx, weights, num_layers, bidirectional, dropout_p, training,
