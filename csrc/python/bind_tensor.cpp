@@ -5,6 +5,7 @@
 #include "autograd/autograd_meta.h"
 #include "autograd/grad_mode.h"
 #include "core/cpu_allocator.h"
+#include "core/cpu_capability.h"
 #include "core/half.h"
 #include "core/parallel.h"
 #include "ops/copy.h"
@@ -163,6 +164,11 @@ void bind_tensor(py::module_& m, py::class_<Tensor>& cls) {
   m.def("_set_size_type", &set_size_type);
   m.def("get_num_threads", &get_num_threads);
   m.def("set_num_threads", &set_num_threads);
+  m.def("_cpu_capability", [] { return cpu_capability_name(cpu_capability()); },
+        "the SIMD level the CPU kernels use (Note [CPU capability])");
+  m.def("_cpu_capability_supported",
+        [] { return cpu_capability_name(cpu_capability_supported()); },
+        "the widest SIMD level this CPU supports");
 
   // The CPU block cache (Note [CPU block cache]); ranvier.cpu wraps these.
   m.def("_cpu_memory_stats", [] {

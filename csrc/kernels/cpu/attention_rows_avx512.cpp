@@ -6,6 +6,7 @@
 // exp is fast_math.h's exp_f written with intrinsics: the argument clamped to [-87, 88], then
 // 2^n e^r with the same reduction and polynomial.
 #include "kernels/cpu/attention_rows.h"
+#include "core/cpu_capability.h"
 
 #include <immintrin.h>
 
@@ -18,8 +19,7 @@
 namespace ranvier::cpu {
 
 bool attention_rows_avx512_usable() {
-  __builtin_cpu_init();
-  return __builtin_cpu_supports("avx512f");
+  return cpu_uses_avx512();
 }
 
 #define RV_AVX512 __attribute__((target("avx512f")))

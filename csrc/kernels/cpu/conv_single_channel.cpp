@@ -4,6 +4,7 @@
 // every output channel. Compiled for AVX-512 (F, BW and VL: the fused pool's byte codes use
 // BW / VL) through function attributes; without all three conv2d takes its GEMM path.
 #include "kernels/cpu/conv_single_channel.h"
+#include "core/cpu_capability.h"
 
 #include <immintrin.h>
 
@@ -21,9 +22,7 @@ namespace ranvier::cpu {
 namespace {
 
 bool cpu_has_avx512() {
-  __builtin_cpu_init();
-  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-         __builtin_cpu_supports("avx512vl");
+  return cpu_uses_avx512();
 }
 
 #define RV_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl")))

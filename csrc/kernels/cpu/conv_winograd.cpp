@@ -6,6 +6,7 @@
 //   At = [1 1 1 0; 0 1 -1 -1].
 // The weight gradient is dU[k] = sum over tiles of (A dY At)[k] * V[k], then dg = Gt dU G.
 #include "kernels/cpu/conv_winograd.h"
+#include "core/cpu_capability.h"
 
 #include <algorithm>
 #include <type_traits>
@@ -566,9 +567,7 @@ void winograd_backward(const ConvGeom& g, const T* img, const T* wt, const T* gm
 
 bool winograd_relu_pool_usable() {
   static const bool ok = [] {
-    __builtin_cpu_init();
-    return winograd_avx512_usable() && __builtin_cpu_supports("avx512bw") &&
-           __builtin_cpu_supports("avx512vl");
+    return winograd_avx512_usable();
   }();
   return ok;
 }

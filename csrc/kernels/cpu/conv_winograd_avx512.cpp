@@ -8,6 +8,7 @@
 #include <algorithm>
 
 #include "kernels/cpu/relu_pool_avx512.h"
+#include "core/cpu_capability.h"
 
 // GCC 12 warns about its own intrinsics headers (an undefined register used as a blend source).
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
@@ -15,8 +16,7 @@
 namespace ranvier::cpu {
 
 bool winograd_avx512_usable() {
-  __builtin_cpu_init();
-  return __builtin_cpu_supports("avx512f");
+  return cpu_uses_avx512();
 }
 
 #define RV_AVX512 __attribute__((target("avx512f")))

@@ -4,6 +4,7 @@
 // ncols are zero in the panel and not stored, so edge tiles run the same FMA chain per element
 // as full ones (Note [Packed GEMM determinism]).
 #include "kernels/cpu/gemm_packed.h"
+#include "core/cpu_capability.h"
 
 #include <immintrin.h>
 
@@ -272,12 +273,7 @@ RV_ALWAYS_INLINE_GEMM void panel_portable(int64_t M, int64_t K, const T* a, int6
 }
 
 int best_isa() {
-  __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
-      __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bw"))
-    return 2;
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return 1;
-  return 0;
+  return static_cast<int>(cpu_capability());
 }
 
 std::atomic<int>& isa_level() {

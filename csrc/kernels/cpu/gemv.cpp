@@ -3,6 +3,7 @@
 // threads; with AVX-512, four weight rows are read at a time against the m input rows
 // (16 accumulators at most), the last partial vector of k under a mask.
 #include "kernels/cpu/gemv.h"
+#include "core/cpu_capability.h"
 
 #include <immintrin.h>
 
@@ -85,7 +86,7 @@ using DotsFn = void (*)(int64_t, int64_t, int64_t, const float*, int64_t, const 
 
 template <int M>
 DotsFn pick() {
-  static const bool avx512 = __builtin_cpu_supports("avx512f");
+  static const bool avx512 = cpu_uses_avx512();
   return avx512 ? &dots_avx512<M> : &dots_generic<M>;
 }
 

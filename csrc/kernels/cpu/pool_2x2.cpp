@@ -3,6 +3,7 @@
 // stores at the row ends. Compiled for AVX-512 through a function attribute; the caller checks
 // the CPU first.
 #include "kernels/cpu/pool_2x2.h"
+#include "core/cpu_capability.h"
 
 // GCC 12 warns about its own intrinsics headers (an undefined register used as a blend source).
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
@@ -11,8 +12,7 @@
 namespace ranvier::cpu {
 
 bool max_pool_2x2_has_avx512() {
-  __builtin_cpu_init();
-  return __builtin_cpu_supports("avx512f");
+  return cpu_uses_avx512();
 }
 
 __attribute__((target("avx512f"))) void max_pool_2x2_avx512(const float* x, int64_t w,

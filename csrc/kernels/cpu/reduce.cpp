@@ -13,6 +13,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "core/cpu_capability.h"
 #include "core/parallel.h"
 #include "kernels/common/macros.h"
 #include "kernels/cpu/fast_math.h"
@@ -267,7 +268,7 @@ RV_MULTIVERSION void column_sums_any(const float* p, int64_t stride, int64_t row
 #undef RV_COLUMN_SUMS_SWITCH
 
 void column_sums_f(const float* p, int64_t stride, int64_t rows, int groups, double* part) {
-  static const bool avx512 = __builtin_cpu_supports("avx512f");
+  static const bool avx512 = cpu_uses_avx512();
   if (avx512) column_sums_avx512(p, stride, rows, groups, part);
   else column_sums_any(p, stride, rows, groups, part);
 }
@@ -315,7 +316,7 @@ RV_MULTIVERSION double row_sum_any(const float* p, int64_t n) {
 }
 
 double row_sum_f(const float* p, int64_t n) {
-  static const bool avx512 = __builtin_cpu_supports("avx512f");
+  static const bool avx512 = cpu_uses_avx512();
   return avx512 ? row_sum_avx512(p, n) : row_sum_any(p, n);
 }
 

@@ -3,6 +3,7 @@
 #include <mutex>
 
 #include "core/dispatch.h"
+#include "core/cpu_capability.h"
 #include "kernels/cpu/simd/elementwise_kernels.h"
 #include "ops/binary.h"
 #include "ops/ternary.h"
@@ -31,12 +32,7 @@ void register_activation_cpu();
 void register_amp_cpu();
 
 int simd_level() {
-  __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-      __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq"))
-    return 2;
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return 1;
-  return 0;
+  return static_cast<int>(cpu_capability());
 }
 
 void register_elementwise_cpu() {
