@@ -1,11 +1,12 @@
 """The packed-panel float32 GEMM (kernels/cpu/gemm_panels.cpp, Note [Panel GEMM]) that serves
-float32 products on AVX-512 CPUs in place of OpenBLAS: against NumPy in float64 and against the
+float32 products on AVX-512 and AVX2 CPUs in place of OpenBLAS, at each kernel level the CPU
+has (AVX-512 8 x 32 tiles, AVX2 6 x 16; _C._rnn_gemm_isa picks it): against NumPy in float64 and against the
 OpenBLAS path (_C._set_gemm_panels(False)), for edge tiles (rows not a multiple of 8, columns not
 a multiple of 32 or 16, K not a multiple of 16 and over one K block), every operand layout it
 takes (A row-major or transposed, B row-major, transposed or strided), bias rows, addmm's C,
 the cases it leaves to OpenBLAS (alpha, beta, strided bias, batches), Linear's gradients, and
-results that do not depend on the thread count. On CPUs without AVX-512 the same checks run on
-OpenBLAS."""
+results that do not depend on the thread count, and the same bits at every level. On CPUs
+without AVX2 the same checks run on OpenBLAS."""
 import numpy as np
 import pytest
 
@@ -14,10 +15,17 @@ from ranvier import _C
 from ranvier.nn import functional as F
 
 
-@pytest.fixture
-def panels_on():
+# the panel kernels' levels this CPU runs (2 AVX-512, 1 AVX2); [0] (OpenBLAS only) without
+LEVELS = [lv for lv in (2, 1) if lv <= _C._rnn_gemm_isa(-1)] or [0]
+
+
+@pytest.fixture(params=LEVELS)
+def panels_on(request):
     prev = _C._set_gemm_panels(True)
-    yield
+    old = _C._rnn_gemm_isa(-1)
+    assert _C._rnn_gemm_isa(request.param) == request.param
+    yield request.param
+    _C._rnn_gemm_isa(old)
     _C._set_gemm_panels(prev)
 
 
@@ -131,6 +139,27 @@ def test_results_do_not_depend_on_thread_count(panels_on):
     for t in (2, 3):
         for x, y in zip(out[1], out[t]):
             np.testing.assert_array_equal(x, y)
+
+
+@pytest.mark.skipif(len(LEVELS) < 2, reason="one panel kernel level on this CPU")
+def test_levels_give_the_same_bits():
+    # each element is one FMA chain over k per K block at either level (Note [Panel GEMM])
+    rng = np.random.default_rng(8)
+    a = rv.from_numpy(rng.standard_normal((45, 600)).astype(np.float32))
+    w = rv.from_numpy(rng.standard_normal((77, 600)).astype(np.float32))
+    b = rv.from_numpy(rng.standard_normal(77).astype(np.float32))
+    old = _C._rnn_gemm_isa(-1)
+    out = {}
+    try:
+        for lv in LEVELS:
+            _C._rnn_gemm_isa(lv)
+            with rv.no_grad():
+                out[lv] = (F.linear(a, w, b).numpy(), (a.t() @ a[:, :70]).numpy(),
+                           (a @ w.t()[:, 5:]).numpy())
+    finally:
+        _C._rnn_gemm_isa(old)
+    for x, y in zip(out[LEVELS[0]], out[LEVELS[1]]):
+        np.testing.assert_array_equal(x, y)
 
 
 def test_switch_returns_the_previous_setting():

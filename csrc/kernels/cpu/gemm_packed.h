@@ -33,6 +33,10 @@ void gemm_panel(int64_t M, int64_t K, const float* a, int64_t lda, const float* 
 void gemm_panel_avx512(bool trans_a, int64_t M, int64_t K, const float* a, int64_t lda,
                        const float* panel, int64_t ldp, int64_t ncols, float* c, int64_t ldc,
                        bool accumulate, const float* bias);
+// The same for the AVX2 + FMA kernel (gemm_packed_isa() >= 1), the same bits.
+void gemm_panel_avx2(bool trans_a, int64_t M, int64_t K, const float* a, int64_t lda,
+                     const float* panel, int64_t ldp, int64_t ncols, float* c, int64_t ldc,
+                     bool accumulate, const float* bias);
 void gemm_panel(int64_t M, int64_t K, const double* a, int64_t lda, const double* panel,
                 int64_t ncols, double* c, int64_t ldc, bool accumulate);
 

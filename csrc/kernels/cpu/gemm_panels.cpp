@@ -90,24 +90,66 @@ __attribute__((target("avx512f"))) void copy_rows(int64_t K, int64_t nc, const f
   }
 }
 
+// The AVX2 copies of the two moves above: an 8 x 8 transpose, and rows copied in 8-float pieces
+// under lane masks.
+__attribute__((target("avx2"))) inline void transpose8(const float* src, int64_t lds, float* out,
+                                                       int64_t ld) {
+  __m256 r[8], t[8];
+  for (int i = 0; i < 8; ++i) r[i] = _mm256_loadu_ps(src + i * lds);
+  for (int i = 0; i < 8; i += 2) {  // 2 x 2 blocks of single floats
+    t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+    t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+  }
+  for (int i = 0; i < 8; i += 4) {  // 4 x 4 blocks within each 128-bit lane
+    r[i] = _mm256_shuffle_ps(t[i], t[i + 2], 0x44);
+    r[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], 0xEE);
+    r[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+    r[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
+  }
+  // r[s] and r[4 + s] hold columns s (low lane) and 4 + s (high lane) of rows 0-3 and 4-7
+  for (int s = 0; s < 4; ++s) {
+    _mm256_storeu_ps(out + s * ld, _mm256_permute2f128_ps(r[s], r[4 + s], 0x20));
+    _mm256_storeu_ps(out + (4 + s) * ld, _mm256_permute2f128_ps(r[s], r[4 + s], 0x31));
+  }
+}
+
+__attribute__((target("avx2"))) void copy_rows_avx2(int64_t K, int64_t nc, const float* src,
+                                                    int64_t rs, float* panel) {
+  __m256i m[4];
+  const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  for (int q = 0; q < 4; ++q)
+    m[q] = _mm256_cmpgt_epi32(_mm256_set1_epi32(int32_t(nc - 8 * q)), lane);
+  for (int64_t k = 0; k < K; ++k) {
+    const float* r = src + k * rs;
+    for (int q = 0; q < 4; ++q)
+      _mm256_storeu_ps(panel + k * NR + 8 * q, _mm256_maskload_ps(r + 8 * q, m[q]));
+  }
+}
+
 // Packs columns [n0, n0 + nc) of B (element (k, n) at b[k * rs + n * cs]) into a panel. A
-// transposed weight (rs == 1) is read along its rows and turned by 16 x 16 register transposes.
+// transposed weight (rs == 1) is read along its rows and turned by register transposes
+// (16 x 16 with AVX-512, 8 x 8 with AVX2).
+template <bool kAvx512>
 void pack_columns(int64_t K, int64_t n0, int64_t nc, const float* b, int64_t rs, int64_t cs,
                   float* panel) {
   if (cs == 1) {
-    copy_rows(K, nc, b + n0, rs, panel);
+    if constexpr (kAvx512) copy_rows(K, nc, b + n0, rs, panel);
+    else copy_rows_avx2(K, nc, b + n0, rs, panel);
     return;
   }
   if (rs == 1) {
+    constexpr int64_t T = kAvx512 ? 16 : 8;
     if (nc < NR)
       for (int64_t k = 0; k < K; ++k) std::fill(panel + k * NR + nc, panel + (k + 1) * NR, 0.0f);
-    const int64_t k16 = K / 16 * 16, n16 = nc / 16 * 16;
-    for (int64_t nb = 0; nb < n16; nb += 16)
-      for (int64_t k0 = 0; k0 < k16; k0 += 16)
-        transpose16(b + (n0 + nb) * cs + k0, cs, panel + k0 * NR + nb, NR);
-    for (int64_t n = 0; n < nc; ++n) {  // what the 16 x 16 blocks left
+    const int64_t kt = K / T * T, nt = nc / T * T;
+    for (int64_t nb = 0; nb < nt; nb += T)
+      for (int64_t k0 = 0; k0 < kt; k0 += T) {
+        if constexpr (kAvx512) transpose16(b + (n0 + nb) * cs + k0, cs, panel + k0 * NR + nb, NR);
+        else transpose8(b + (n0 + nb) * cs + k0, cs, panel + k0 * NR + nb, NR);
+      }
+    for (int64_t n = 0; n < nc; ++n) {  // what the square blocks left
       const float* src = b + (n0 + n) * cs;
-      for (int64_t k = n < n16 ? k16 : 0; k < K; ++k) panel[k * NR + n] = src[k];
+      for (int64_t k = n < nt ? kt : 0; k < K; ++k) panel[k * NR + n] = src[k];
     }
     return;
   }
@@ -133,7 +175,7 @@ struct Problem {
 
 // The work items of pr (item = panel * ranges + row range) that next() hands out, until it
 // returns -1.
-template <typename Next>
+template <bool kAvx512, typename Next>
 void run_items(const Problem& pr, const Next& next) {
   const int64_t K = pr.K;
   const int64_t nkb = (K + kKBlock - 1) / kKBlock;
@@ -151,7 +193,7 @@ void run_items(const Problem& pr, const Next& next) {
     // A row-major B with all 32 columns there is read in place.
     const bool in_place = pr.b_cs == 1 && nc == NR;
     if (!in_place && p != packed) {
-      pack_columns(K, n0, nc, pr.b, pr.b_rs, pr.b_cs, panel.data());
+      pack_columns<kAvx512>(K, n0, nc, pr.b, pr.b_rs, pr.b_cs, panel.data());
       packed = p;
     }
     const float* pb = in_place ? pr.b + n0 : panel.data();
@@ -163,16 +205,16 @@ void run_items(const Problem& pr, const Next& next) {
         const int64_t kk = std::min(kc, K - k0);
         const bool first = k0 == 0;
         const float* ab = pr.trans_a ? pr.a + k0 * pr.lda + m0 : pr.a + m0 * pr.lda + k0;
-        gemm_panel_avx512(pr.trans_a, mr, kk, ab, pr.lda, pb + k0 * ldp, ldp, nc,
-                          pr.c + m0 * pr.ldc + n0, pr.ldc, first ? pr.accumulate : true,
-                          first && pr.bias ? pr.bias + n0 : nullptr);
+        (kAvx512 ? gemm_panel_avx512 : gemm_panel_avx2)(
+            pr.trans_a, mr, kk, ab, pr.lda, pb + k0 * ldp, ldp, nc, pr.c + m0 * pr.ldc + n0,
+            pr.ldc, first ? pr.accumulate : true, first && pr.bias ? pr.bias + n0 : nullptr);
       }
     }
   }
 }
 
 bool usable() {
-  return enabled().load(std::memory_order_relaxed) && gemm_packed_isa() == 2;
+  return enabled().load(std::memory_order_relaxed) && gemm_packed_isa() >= 1;
 }
 
 // Runs pr on all threads (threaded) or on the calling one.
@@ -191,11 +233,16 @@ void run(Problem& pr, bool threaded) {
   pr.ranges = std::min<int64_t>(ranges, (pr.M + 7) / 8);
   pr.rows_per = (((pr.M + pr.ranges - 1) / pr.ranges) + 7) / 8 * 8;
   const int64_t items = npanels * pr.ranges;
+  const bool avx512 = gemm_packed_isa() == 2;
+  const auto go = [&](const auto& next) {
+    if (avx512) run_items<true>(pr, next);
+    else run_items<false>(pr, next);
+  };
   if (threaded) {
-    parallel_items(0, items, [&](const auto& next) { run_items(pr, next); });
+    parallel_items(0, items, go);
   } else {
     int64_t i = 0;
-    run_items(pr, [&] { return i < items ? i++ : int64_t(-1); });
+    go([&] { return i < items ? i++ : int64_t(-1); });
   }
 }
 
