@@ -29,6 +29,18 @@ void winograd_output_relu_pool_avx512(const float* M, int64_t O, int64_t tiles, 
                                       uint8_t* codes);
 void winograd_spread_avx512(const float* gpool, const uint8_t* codes, int64_t planes, int64_t oh,
                             int64_t ow, float* out);
+bool winograd_avx2_usable();  // kernels/cpu/conv_winograd_avx2.cpp
+void winograd_input_avx2(const float* x, int64_t planes, int64_t h, int64_t w, int64_t ph,
+                         int64_t pw, int64_t th, int64_t tw, float* V, int64_t ld, int64_t t0);
+void winograd_output_avx2(const float* M, int64_t O, int64_t oh, int64_t ow, int64_t th,
+                          int64_t tw, int64_t ld, int64_t t0, const float* bias, float* out);
+void winograd_grad_avx2(const float* gy, int64_t O, int64_t oh, int64_t ow, int64_t th,
+                        int64_t tw, float* Z, int64_t ld, int64_t t0);
+void winograd_output_relu_pool_avx2(const float* M, int64_t O, int64_t tiles, int64_t ld,
+                                    int64_t t0, const float* bias, float* pooled,
+                                    uint8_t* codes);
+void winograd_spread_avx2(const float* gpool, const uint8_t* codes, int64_t planes, int64_t oh,
+                          int64_t ow, float* out);
 
 namespace {
 
@@ -123,14 +135,36 @@ struct RowScratch {
       : even(size_t(4 * (tw_ + 1))), odd(size_t(4 * (tw_ + 1))), r(size_t(16 * tw_)), tw(tw_) {}
 };
 
-// float on an AVX-512 CPU takes the vector transforms.
+// Which transforms run: float takes the vector ones of the CPU capability in use (Note [CPU
+// capability]). The AVX2 ones give the portable bits; the AVX-512 gradient transform negates
+// as 0 - x, so a zero there may have the other sign than the portable -x.
+enum class Transforms { Portable, Avx2, Avx512 };
+
 template <typename T>
-bool vector_transforms() {
+Transforms vector_transforms() {
   if constexpr (std::is_same_v<T, float>) {
-    static const bool ok = winograd_avx512_usable();
-    return ok;
+    static const Transforms t = winograd_avx512_usable() ? Transforms::Avx512
+                                : winograd_avx2_usable() ? Transforms::Avx2
+                                                         : Transforms::Portable;
+    return t;
   }
-  return false;
+  return Transforms::Portable;
+}
+
+// The fused relu -> pool pieces (Note [Fused patterns]) exist as vector code only: callers
+// check winograd_relu_pool_usable() first.
+void output_relu_pool(const float* M, int64_t O, int64_t tiles, int64_t ld, int64_t t0,
+                      const float* bias, float* pooled, uint8_t* codes) {
+  if (vector_transforms<float>() == Transforms::Avx512)
+    return winograd_output_relu_pool_avx512(M, O, tiles, ld, t0, bias, pooled, codes);
+  winograd_output_relu_pool_avx2(M, O, tiles, ld, t0, bias, pooled, codes);
+}
+
+void spread_pooled_grad(const float* gpool, const uint8_t* codes, int64_t planes, int64_t oh,
+                        int64_t ow, float* out) {
+  if (vector_transforms<float>() == Transforms::Avx512)
+    return winograd_spread_avx512(gpool, codes, planes, oh, ow, out);
+  winograd_spread_avx2(gpool, codes, planes, oh, ow, out);
 }
 
 // V[16][C][ld] columns t0 + (tile) of `planes` planes of h x w, tiles at (2ty - ph, 2tx - pw).
@@ -300,8 +334,14 @@ template <typename T>
 void transform_input(const T* x, int64_t planes, int64_t h, int64_t w, int64_t ph, int64_t pw,
                      const Tiling& tl, T* V, int64_t ld, int64_t t0, RowScratch<T>& sc) {
   if constexpr (std::is_same_v<T, float>) {
-    if (vector_transforms<T>())
-      return winograd_input_avx512(x, planes, h, w, ph, pw, tl.th, tl.tw, V, ld, t0);
+    switch (vector_transforms<T>()) {
+      case Transforms::Avx512:
+        return winograd_input_avx512(x, planes, h, w, ph, pw, tl.th, tl.tw, V, ld, t0);
+      case Transforms::Avx2:
+        return winograd_input_avx2(x, planes, h, w, ph, pw, tl.th, tl.tw, V, ld, t0);
+      case Transforms::Portable:
+        break;
+    }
   }
   transform_input_portable(x, planes, h, w, ph, pw, tl, V, ld, t0, sc);
 }
@@ -310,8 +350,14 @@ template <typename T>
 void transform_output(const T* M, int64_t O, int64_t oh, int64_t ow, const Tiling& tl,
                       int64_t ld, int64_t t0, const T* bias, T* out, RowScratch<T>& sc) {
   if constexpr (std::is_same_v<T, float>) {
-    if (vector_transforms<T>())
-      return winograd_output_avx512(M, O, oh, ow, tl.th, tl.tw, ld, t0, bias, out);
+    switch (vector_transforms<T>()) {
+      case Transforms::Avx512:
+        return winograd_output_avx512(M, O, oh, ow, tl.th, tl.tw, ld, t0, bias, out);
+      case Transforms::Avx2:
+        return winograd_output_avx2(M, O, oh, ow, tl.th, tl.tw, ld, t0, bias, out);
+      case Transforms::Portable:
+        break;
+    }
   }
   transform_output_portable(M, O, oh, ow, tl, ld, t0, bias, out, sc);
 }
@@ -320,8 +366,14 @@ template <typename T>
 void transform_grad(const T* gy, int64_t O, int64_t oh, int64_t ow, const Tiling& tl, T* Z,
                     int64_t ld, int64_t t0, RowScratch<T>& sc) {
   if constexpr (std::is_same_v<T, float>) {
-    if (vector_transforms<T>())
-      return winograd_grad_avx512(gy, O, oh, ow, tl.th, tl.tw, Z, ld, t0);
+    switch (vector_transforms<T>()) {
+      case Transforms::Avx512:
+        return winograd_grad_avx512(gy, O, oh, ow, tl.th, tl.tw, Z, ld, t0);
+      case Transforms::Avx2:
+        return winograd_grad_avx2(gy, O, oh, ow, tl.th, tl.tw, Z, ld, t0);
+      case Transforms::Portable:
+        break;
+    }
   }
   transform_grad_portable(gy, O, oh, ow, tl, Z, ld, t0, sc);
 }
@@ -486,7 +538,7 @@ struct PooledGrad {
   int64_t scratch_len(int64_t chunk) const { return chunk * O * oh * ow; }
   const float* chunk(int64_t c0, int64_t c1, float* scratch) const {
     const int64_t at = c0 * O * (oh / 2) * (ow / 2);
-    winograd_spread_avx512(gpool + at, codes + at, (c1 - c0) * O, oh, ow, scratch);
+    spread_pooled_grad(gpool + at, codes + at, (c1 - c0) * O, oh, ow, scratch);
     return scratch;
   }
 };
@@ -566,10 +618,7 @@ void winograd_backward(const ConvGeom& g, const T* img, const T* wt, const T* gm
 }
 
 bool winograd_relu_pool_usable() {
-  static const bool ok = [] {
-    return winograd_avx512_usable();
-  }();
-  return ok;
+  return vector_transforms<float>() != Transforms::Portable;
 }
 
 void winograd_relu_pool_forward(const ConvGeom& g, const float* img, const float* wt,
@@ -582,9 +631,8 @@ void winograd_relu_pool_forward(const ConvGeom& g, const float* img, const float
   run_conv_to(g.n, g.ci, g.h, g.w, O, g.oh, g.ow, g.ph, g.pw, img, U.data(),
               [&](int64_t n0, RowScratch<float>&) {
                 return [=, &tl](const float* M, int64_t ld, int64_t s) {
-                  winograd_output_relu_pool_avx512(M, O, tl.per, ld, s * tl.per, bias,
-                                                   pooled + (n0 + s) * plane,
-                                                   codes + (n0 + s) * plane);
+                  output_relu_pool(M, O, tl.per, ld, s * tl.per, bias,
+                                   pooled + (n0 + s) * plane, codes + (n0 + s) * plane);
                 };
               },
               step);
@@ -596,7 +644,7 @@ void winograd_relu_pool_backward(const ConvGeom& g, const float* img, const floa
   const int64_t chunks = (g.n + chunk - 1) / chunk;
   if (gimg && chunks < get_num_threads()) {  // the input gradient runs over the whole batch
     std::vector<float> dense(size_t(g.n * g.co * g.oh * g.ow));
-    winograd_spread_avx512(gpool, codes, g.n * g.co, g.oh, g.ow, dense.data());
+    spread_pooled_grad(gpool, codes, g.n * g.co, g.oh, g.ow, dense.data());
     return winograd_backward<float>(g, img, wt, dense.data(), gimg, dw, db, chunk);
   }
   backward_impl(g, img, wt, PooledGrad{gpool, codes, g.co, g.oh, g.ow},

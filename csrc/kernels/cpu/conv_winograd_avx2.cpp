@@ -1,0 +1,246 @@
+// AVX2 + FMA float versions of the Winograd F(2x2, 3x3) tile transforms (see conv_winograd.cpp,
+// which holds the portable versions and the layouts, and conv_winograd_avx512.cpp): one row of
+// tiles at a time, 8 tiles per vector (maskload / maskstore at the row end; masked-off lanes
+// are neither read nor written, so the zero padding costs no branches). Each output is formed
+// by the portable code's adds and subtractions in its order, negation included (a sign flip,
+// not 0 - x), so the results are the portable transforms' bits. Compiled for AVX2 + FMA through
+// function attributes; callers check the CPU first (winograd_avx2_usable()).
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstdint>
+
+#include "core/cpu_capability.h"
+#include "kernels/cpu/relu_pool_avx2.h"
+
+// GCC 12 warns about its own intrinsics headers (an undefined register used as a blend source).
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
+namespace ranvier::cpu {
+
+bool winograd_avx2_usable() { return cpu_uses_avx2(); }
+
+namespace {
+
+using relu_pool_avx2::first8;
+using relu_pool_avx2::inside8;
+
+// The even and odd lanes of the 16 floats lo:hi (lo's first): lo0 lo2 .. hi6 and lo1 lo3 .. hi7.
+RV_AVX2_TARGET inline void deinterleave(__m256 lo, __m256 hi, __m256& even, __m256& odd) {
+  // per 128-bit half: lo0 lo2 hi0 hi2 | lo4 lo6 hi4 hi6; then the 64-bit pairs reordered
+  const __m256 e = _mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(2, 0, 2, 0));
+  const __m256 o = _mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(3, 1, 3, 1));
+  even = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(e), _MM_SHUFFLE(3, 1, 2, 0)));
+  odd = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(o), _MM_SHUFFLE(3, 1, 2, 0)));
+}
+
+// -x exactly (the portable code's unary minus: -(+0) is -0, unlike 0 - x).
+RV_AVX2_TARGET inline __m256 neg(__m256 x) { return _mm256_xor_ps(x, _mm256_set1_ps(-0.0f)); }
+
+// 8 floats at p, or the first n of them (the others read as 0, nothing read there).
+RV_AVX2_TARGET inline __m256 load_n(const float* p, int64_t n, __m256i m) {
+  return n >= 8 ? _mm256_loadu_ps(p) : _mm256_maskload_ps(p, m);
+}
+
+RV_AVX2_TARGET inline void store_n(float* p, int64_t n, __m256i m, __m256 v) {
+  if (n >= 8)
+    _mm256_storeu_ps(p, v);
+  else
+    _mm256_maskstore_ps(p, m, v);
+}
+
+// One padded input row's part of d B: from its columns 2t, 2t + 1, 2t + 2, 2t + 3 of each tile.
+RV_AVX2_TARGET inline void input_row_dB(__m256 e, __m256 o, __m256 e1, __m256 o1, __m256 a[4]) {
+  a[0] = _mm256_sub_ps(e, e1);
+  a[1] = _mm256_add_ps(o, e1);
+  a[2] = _mm256_sub_ps(e1, o);
+  a[3] = _mm256_sub_ps(o, o1);
+}
+
+// Bt (d B) of the four rows in a, stored to the 16 planes of V from v (planes kstride apart),
+// the first n tiles.
+RV_AVX2_TARGET inline void store_input_tiles(const __m256 a[4][4], float* v, int64_t kstride,
+                                             int64_t n, __m256i m) {
+  for (int j = 0; j < 4; ++j) {
+    store_n(v + (0 * 4 + j) * kstride, n, m, _mm256_sub_ps(a[0][j], a[2][j]));
+    store_n(v + (1 * 4 + j) * kstride, n, m, _mm256_add_ps(a[1][j], a[2][j]));
+    store_n(v + (2 * 4 + j) * kstride, n, m, _mm256_sub_ps(a[2][j], a[1][j]));
+    store_n(v + (3 * 4 + j) * kstride, n, m, _mm256_sub_ps(a[1][j], a[3][j]));
+  }
+}
+
+// At m of the first n tiles at mp (planes kstride apart): q[0][j], q[1][j] for column j.
+RV_AVX2_TARGET inline void output_At_m(const float* mp, int64_t kstride, int64_t n, __m256i m,
+                                       __m256 q[2][4]) {
+  for (int j = 0; j < 4; ++j) {
+    const float* p = mp + j * kstride;
+    const __m256 m0 = load_n(p, n, m);
+    const __m256 m1 = load_n(p + 4 * kstride, n, m);
+    const __m256 m2 = load_n(p + 8 * kstride, n, m);
+    const __m256 m3 = load_n(p + 12 * kstride, n, m);
+    q[0][j] = _mm256_add_ps(_mm256_add_ps(m0, m1), m2);
+    q[1][j] = _mm256_sub_ps(_mm256_sub_ps(m1, m2), m3);
+  }
+}
+
+// The even (ya) and odd (yb) output columns of output row i of the tiles, plus the bias.
+RV_AVX2_TARGET inline void output_row(const __m256 q[2][4], int i, __m256 bv, __m256& ya,
+                                      __m256& yb) {
+  ya = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(q[i][0], q[i][1]), q[i][2]), bv);
+  yb = _mm256_add_ps(_mm256_sub_ps(_mm256_sub_ps(q[i][1], q[i][2]), q[i][3]), bv);
+}
+
+}  // namespace
+
+// V[k * kstride + c * ld + t0 + ty * tw + t] for planes [planes][h][w]. A block of 8 tiles
+// reads columns [2 tb - pw, 2 tb - pw + 18): two pairs of 8-float loads (from its first column
+// and two further on) give the columns 2t, 2t + 1 and 2t + 2, 2t + 3 of each tile. Columns
+// outside the row (the padding) come from masked loads, which read nothing there.
+RV_AVX2_TARGET void winograd_input_avx2(const float* x, int64_t planes, int64_t h, int64_t w,
+                                        int64_t ph, int64_t pw, int64_t th, int64_t tw, float* V,
+                                        int64_t ld, int64_t t0) {
+  const int64_t kstride = planes * ld;
+  const __m256 zero = _mm256_setzero_ps();
+  for (int64_t tb = 0; tb < tw; tb += 8) {
+    const int64_t n = std::min<int64_t>(8, tw - tb);
+    const __m256i m = first8(n);
+    const int64_t cs = 2 * tb - pw;  // first column read by this block
+    const __m256i k0 = inside8(cs, w), k1 = inside8(cs + 8, w), k2 = inside8(cs + 2, w),
+                  k3 = inside8(cs + 10, w);
+    for (int64_t c = 0; c < planes; ++c) {
+      const float* p = x + c * h * w;
+      for (int64_t ty = 0; ty < th; ++ty) {
+        const int64_t r0 = 2 * ty - ph;
+        __m256 a[4][4];
+        for (int i = 0; i < 4; ++i) {
+          const int64_t r = r0 + i;
+          if (r < 0 || r >= h) {
+            for (int j = 0; j < 4; ++j) a[i][j] = zero;
+            continue;
+          }
+          const float* b = p + r * w + cs;
+          __m256 e, o, e1, o1;
+          deinterleave(_mm256_maskload_ps(b, k0), _mm256_maskload_ps(b + 8, k1), e, o);
+          deinterleave(_mm256_maskload_ps(b + 2, k2), _mm256_maskload_ps(b + 10, k3), e1, o1);
+          input_row_dB(e, o, e1, o1, a[i]);
+        }
+        store_input_tiles(a, V + c * ld + t0 + ty * tw + tb, kstride, n, m);
+      }
+    }
+  }
+}
+
+// out [O][oh][ow] from M[k * kstride + o * ld + t0 + ty * tw + t] plus bias (may be null): the
+// even and odd output columns of 8 tiles are interleaved into 16 columns (masked at the row's
+// end; an odd width drops the last tile's odd column).
+RV_AVX2_TARGET void winograd_output_avx2(const float* M, int64_t O, int64_t oh, int64_t ow,
+                                         int64_t th, int64_t tw, int64_t ld, int64_t t0,
+                                         const float* bias, float* out) {
+  const int64_t kstride = O * ld;
+  for (int64_t o = 0; o < O; ++o) {
+    const __m256 bv = _mm256_set1_ps(bias ? bias[o] : 0.0f);
+    float* y = out + o * oh * ow;
+    for (int64_t ty = 0; ty < th; ++ty) {
+      const float* mrow = M + o * ld + t0 + ty * tw;
+      for (int64_t tb = 0; tb < tw; tb += 8) {
+        const int64_t n = std::min<int64_t>(8, tw - tb);
+        __m256 q[2][4];
+        output_At_m(mrow + tb, kstride, n, first8(n), q);
+        const int64_t ncols = std::min<int64_t>(16, ow - 2 * tb);  // output columns here
+        const __m256i mlo = first8(ncols), mhi = first8(ncols - 8);
+        for (int i = 0; i < 2 && 2 * ty + i < oh; ++i) {
+          __m256 ya, yb;
+          output_row(q, i, bv, ya, yb);
+          // ya0 yb0 ya1 yb1 | ya4 yb4 ya5 yb5 and ya2 yb2 ya3 yb3 | ya6 yb6 ya7 yb7
+          const __m256 lo = _mm256_unpacklo_ps(ya, yb), hi = _mm256_unpackhi_ps(ya, yb);
+          float* dst = y + (2 * ty + i) * ow + 2 * tb;
+          store_n(dst, ncols, mlo, _mm256_permute2f128_ps(lo, hi, 0x20));
+          if (ncols > 8) store_n(dst + 8, ncols - 8, mhi, _mm256_permute2f128_ps(lo, hi, 0x31));
+        }
+      }
+    }
+  }
+}
+
+// Z[k * kstride + o * ld + t0 + ty * tw + t] = A dY At of the output-gradient blocks (zero
+// outside the map): 16 columns of the block's two rows, split into even and odd columns.
+RV_AVX2_TARGET void winograd_grad_avx2(const float* gy, int64_t O, int64_t oh, int64_t ow,
+                                       int64_t th, int64_t tw, float* Z, int64_t ld,
+                                       int64_t t0) {
+  const int64_t kstride = O * ld;
+  const __m256 zero = _mm256_setzero_ps();
+  for (int64_t o = 0; o < O; ++o) {
+    const float* p = gy + o * oh * ow;
+    for (int64_t ty = 0; ty < th; ++ty) {
+      float* zrow = Z + o * ld + t0 + ty * tw;
+      for (int64_t tb = 0; tb < tw; tb += 8) {
+        const int64_t n = std::min<int64_t>(8, tw - tb);
+        const __m256i m = first8(n);
+        const int64_t ncols = std::min<int64_t>(16, ow - 2 * tb);
+        const __m256i mlo = first8(ncols), mhi = first8(ncols - 8);
+        __m256 e[2], od[2];
+        for (int i = 0; i < 2; ++i) {
+          if (2 * ty + i >= oh) {
+            e[i] = od[i] = zero;
+            continue;
+          }
+          const float* row = p + (2 * ty + i) * ow + 2 * tb;
+          deinterleave(_mm256_maskload_ps(row, mlo), _mm256_maskload_ps(row + 8, mhi), e[i],
+                       od[i]);
+        }
+        // A dY: rows y0, y0 + y1, y0 - y1, -y1 (per column parity); then At on columns
+        const __m256 a[4][2] = {{e[0], od[0]},
+                                {_mm256_add_ps(e[0], e[1]), _mm256_add_ps(od[0], od[1])},
+                                {_mm256_sub_ps(e[0], e[1]), _mm256_sub_ps(od[0], od[1])},
+                                {neg(e[1]), neg(od[1])}};
+        float* z = zrow + tb;
+        for (int i = 0; i < 4; ++i) {
+          store_n(z + (i * 4 + 0) * kstride, n, m, a[i][0]);
+          store_n(z + (i * 4 + 1) * kstride, n, m, _mm256_add_ps(a[i][0], a[i][1]));
+          store_n(z + (i * 4 + 2) * kstride, n, m, _mm256_sub_ps(a[i][0], a[i][1]));
+          store_n(z + (i * 4 + 3) * kstride, n, m, neg(a[i][1]));
+        }
+      }
+    }
+  }
+}
+
+// Note [Fused patterns]: the output transform followed by relu and the 2x2 max pool, for even
+// output sizes, where each tile's 2x2 outputs are one pooling window: pooled plane o holds the
+// tiles in tile order, 8 tiles per vector whatever the row length. The conv values are
+// output_row's, so the result is the dense transform's then relu's then the pool's, bit for bit.
+RV_AVX2_TARGET void winograd_output_relu_pool_avx2(const float* M, int64_t O, int64_t tiles,
+                                                   int64_t ld, int64_t t0, const float* bias,
+                                                   float* pooled, uint8_t* codes) {
+  namespace rp = relu_pool_avx2;
+  const int64_t kstride = O * ld;
+  for (int64_t o = 0; o < O; ++o) {
+    const __m256 bv = _mm256_set1_ps(bias ? bias[o] : 0.0f);
+    for (int64_t t = 0; t < tiles; t += 8) {
+      const int64_t n = std::min<int64_t>(8, tiles - t);
+      __m256 q[2][4], a0, b0, a1, b1, best;
+      __m256i code;
+      output_At_m(M + o * ld + t0 + t, kstride, n, first8(n), q);
+      output_row(q, 0, bv, a0, b0);
+      output_row(q, 1, bv, a1, b1);
+      rp::pool4(rp::relu(a0), rp::relu(b0), rp::relu(a1), rp::relu(b1), best, code);
+      rp::store(pooled + o * tiles + t, codes + o * tiles + t, n, best, code);
+    }
+  }
+}
+
+// planes [planes][oh][ow] (oh, ow even) of the conv output's gradient from the pooled one.
+RV_AVX2_TARGET void winograd_spread_avx2(const float* gpool, const uint8_t* codes,
+                                         int64_t planes, int64_t oh, int64_t ow, float* out) {
+  const int64_t pw = ow / 2, P = (oh / 2) * pw;
+  for (int64_t c = 0; c < planes; ++c)
+    for (int64_t i = 0; i < oh; ++i)
+      for (int64_t j0 = 0; j0 < ow; j0 += 8) {
+        const int64_t at = c * P + (i / 2) * pw + j0 / 2;
+        const int64_t n = std::min<int64_t>(8, ow - j0);
+        store_n(out + (c * oh + i) * ow + j0, n, first8(n),
+                relu_pool_avx2::spread8(gpool + at, codes + at, i, n));
+      }
+}
+
+}  // namespace ranvier::cpu
