@@ -1,8 +1,10 @@
 // Direct AVX-512 kernels for 3x3 / stride 1 / one-input-channel convolutions (see
-// conv_single_channel.h). Outputs go 16 columns at a time: the nine shifted input vectors of
-// an output row block are loaded once (masked loads supply the zero padding) and reused for
-// every output channel. Compiled for AVX-512 (F, BW and VL: the fused pool's byte codes use
-// BW / VL) through function attributes; without all three conv2d takes its GEMM path.
+// conv_single_channel.h), and the driver that picks them or the AVX2 ones
+// (conv_single_channel_avx2.cpp) by the CPU capability in use (Note [CPU capability]).
+// Outputs go 16 columns at a time: the nine shifted input vectors of an output row block are
+// loaded once (masked loads supply the zero padding) and reused for every output channel.
+// Compiled for AVX-512 (F, BW and VL: the fused pool's byte codes use BW / VL) through function
+// attributes; with neither AVX-512 nor AVX2 conv2d takes its GEMM path.
 #include "kernels/cpu/conv_single_channel.h"
 #include "core/cpu_capability.h"
 
@@ -19,10 +21,28 @@
 
 namespace ranvier::cpu {
 
+// kernels/cpu/conv_single_channel_avx2.cpp
+void single_channel_forward_avx2(const ConvGeom& g, int64_t n, const float* img, const float* wt,
+                                 const float* bias, float* mat);
+void single_channel_weight_grad_avx2(const ConvGeom& g, int64_t n0, int64_t n1, const float* img,
+                                     const float* gmat, float* dw, float* db);
+void single_channel_pooled_weight_grad_avx2(const ConvGeom& g, int64_t n0, int64_t n1,
+                                            const float* img, const float* gpool,
+                                            const uint8_t* codes, float* dw, float* db);
+void single_channel_relu_pool_forward_avx2(const ConvGeom& g, int64_t n, const float* img,
+                                           const float* wt, const float* bias, float* pooled,
+                                           uint8_t* codes);
+
 namespace {
 
-bool cpu_has_avx512() {
-  return cpu_uses_avx512();
+// Which kernels run: the AVX-512 ones, the AVX2 ones, or none (conv2d's GEMM path).
+enum class Kernels { None, Avx2, Avx512 };
+
+Kernels kernels() {
+  static const Kernels k = cpu_uses_avx512() ? Kernels::Avx512
+                           : cpu_uses_avx2() ? Kernels::Avx2
+                                             : Kernels::None;
+  return k;
 }
 
 #define RV_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl")))
@@ -187,41 +207,45 @@ RV_AVX512 void relu_pool_forward_avx512(const ConvGeom& g, int64_t n, const floa
 }  // namespace
 
 bool single_channel_applies(const ConvGeom& g) {
-  static const bool avx512 = cpu_has_avx512();
-  return avx512 && g.dtype == DType::Float32 && g.groups == 1 && g.ci == 1 && g.kh == 3 &&
+  return kernels() != Kernels::None && g.dtype == DType::Float32 && g.groups == 1 && g.ci == 1 && g.kh == 3 &&
          g.kw == 3 && g.sh == 1 && g.sw == 1 && g.dh == 1 && g.dw == 1 && g.ph <= 2 &&
          g.pw <= 2 && g.oh == g.h + 2 * g.ph - 2 && g.ow == g.w + 2 * g.pw - 2;
 }
 
 void single_channel_forward(const ConvGeom& g, int64_t n, const float* img, const float* wt,
                             const float* bias, float* mat) {
-  forward_avx512(g, n, img, wt, bias, mat);
+  if (kernels() == Kernels::Avx512) return forward_avx512(g, n, img, wt, bias, mat);
+  single_channel_forward_avx2(g, n, img, wt, bias, mat);
 }
 
 void single_channel_relu_pool_forward(const ConvGeom& g, const float* img, const float* wt,
                                       const float* bias, float* pooled, uint8_t* codes) {
+  const bool avx512 = kernels() == Kernels::Avx512;
   parallel_for(0, g.n, 1, [&](int64_t n0, int64_t n1) {
-    for (int64_t n = n0; n < n1; ++n)
-      relu_pool_forward_avx512(g, n, img, wt, bias, pooled, codes);
+    for (int64_t n = n0; n < n1; ++n) {
+      if (avx512)
+        relu_pool_forward_avx512(g, n, img, wt, bias, pooled, codes);
+      else
+        single_channel_relu_pool_forward_avx2(g, n, img, wt, bias, pooled, codes);
+    }
   });
 }
 
 namespace {
 
 // dw / db as the sum of per-chunk partials (kSingleChannelChunk samples each, computed in
-// parallel), added in chunk order: the same bits for any thread count.
-template <class Rows>
-void weight_grad_batch(const ConvGeom& g, const float* img, const Rows& rows, float* dw,
-                       float* db) {
+// parallel by partial(n0, n1, dw, db)), added in chunk order: the same bits for any thread
+// count.
+template <class Partial>
+void weight_grad_batch(const ConvGeom& g, const Partial& partial, float* dw, float* db) {
   const int64_t chunks = (g.n + kSingleChannelChunk - 1) / kSingleChannelChunk;
   const int64_t wsize = g.co * 9;
   std::vector<float> pw(size_t(std::max<int64_t>(chunks, 1) * wsize)),
       pb(size_t(std::max<int64_t>(chunks, 1) * g.co));  // zeros for an empty batch
   parallel_for(0, chunks, 1, [&](int64_t c0, int64_t c1) {
     for (int64_t c = c0; c < c1; ++c)
-      weight_grad_avx512(g, c * kSingleChannelChunk,
-                         std::min(g.n, (c + 1) * kSingleChannelChunk), img, rows,
-                         pw.data() + c * wsize, pb.data() + c * g.co);
+      partial(c * kSingleChannelChunk, std::min(g.n, (c + 1) * kSingleChannelChunk),
+              pw.data() + c * wsize, pb.data() + c * g.co);
   });
   for (int64_t c = 1; c < chunks; ++c) {
     for (int64_t i = 0; i < wsize; ++i) pw[size_t(i)] += pw[size_t(c * wsize + i)];
@@ -235,14 +259,24 @@ void weight_grad_batch(const ConvGeom& g, const float* img, const Rows& rows, fl
 
 void single_channel_weight_grad(const ConvGeom& g, const float* img, const float* gmat,
                                 float* dw, float* db) {
-  weight_grad_batch(g, img, DenseRows{gmat, g.co, g.oh * g.ow, g.ow}, dw, db);
+  const bool avx512 = kernels() == Kernels::Avx512;
+  const DenseRows rows{gmat, g.co, g.oh * g.ow, g.ow};
+  weight_grad_batch(g, [&](int64_t n0, int64_t n1, float* pw, float* pb) {
+    if (avx512) return weight_grad_avx512(g, n0, n1, img, rows, pw, pb);
+    single_channel_weight_grad_avx2(g, n0, n1, img, gmat, pw, pb);
+  }, dw, db);
 }
 
 void single_channel_relu_pool_weight_grad(const ConvGeom& g, const float* img,
                                           const float* gpool, const uint8_t* codes, float* dw,
                                           float* db) {
+  const bool avx512 = kernels() == Kernels::Avx512;
   const int64_t pw = g.ow / 2;
-  weight_grad_batch(g, img, PooledRows{gpool, codes, g.co, (g.oh / 2) * pw, pw, g.ow}, dw, db);
+  const PooledRows rows{gpool, codes, g.co, (g.oh / 2) * pw, pw, g.ow};
+  weight_grad_batch(g, [&](int64_t n0, int64_t n1, float* pwp, float* pbp) {
+    if (avx512) return weight_grad_avx512(g, n0, n1, img, rows, pwp, pbp);
+    single_channel_pooled_weight_grad_avx2(g, n0, n1, img, gpool, codes, pwp, pbp);
+  }, dw, db);
 }
 
 }  // namespace ranvier::cpu

@@ -1,9 +1,10 @@
 // 3x3 / stride 1 convolutions of a single input channel (a network's first layer on grey
-// images), float32 with AVX-512 (kernels/cpu/conv_single_channel.cpp): the GEMM path would
-// multiply with an inner dimension of 9 after copying the image nine times (im2col). Forward
-// per sample; weight and bias gradients summed over the batch in a fixed order. Used by
-// kernels/cpu/conv_gemm.cpp, which checks single_channel_applies() first, and by the fused
-// conv -> relu -> max pool op (ops/conv_relu_pool.cpp).
+// images), float32 with AVX-512 or AVX2 + FMA (kernels/cpu/conv_single_channel.cpp and
+// conv_single_channel_avx2.cpp): the GEMM path would multiply with an inner dimension of 9
+// after copying the image nine times (im2col). Forward per sample; weight and bias gradients
+// summed over the batch in a fixed order. Used by kernels/cpu/conv_gemm.cpp, which checks
+// single_channel_applies() first, and by the fused conv -> relu -> max pool op
+// (ops/conv_relu_pool.cpp).
 #pragma once
 #include <cstdint>
 

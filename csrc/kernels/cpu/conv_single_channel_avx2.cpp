@@ -1,0 +1,200 @@
+// AVX2 + FMA versions of the direct 3x3 / stride 1 / one-input-channel kernels (see
+// conv_single_channel.h; the driver and the AVX-512 versions are in conv_single_channel.cpp).
+// Outputs go 8 columns at a time: the nine shifted input vectors of an output row block are
+// loaded once (masked loads supply the zero padding and read nothing outside the row) and
+// reused for every output channel. Each conv value is the same FMA chain as in the AVX-512
+// kernels (bias, then the nine taps in row-major order), so forward values match them; the
+// weight gradient's lanes (8, not 16) are summed in another order, so its bits are this
+// file's own. The fused relu -> pool and its weight gradient use the same chains as the plain
+// forward and weight gradient here, so they give the three ops' bits at this capability.
+#include <immintrin.h>
+
+#include <algorithm>
+
+#include "kernels/cpu/conv_single_channel.h"
+#include "kernels/cpu/relu_pool_avx2.h"
+
+// GCC 12 warns about its own intrinsics headers (an undefined register used as a blend source).
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
+namespace ranvier::cpu {
+
+namespace {
+
+namespace rp = relu_pool_avx2;
+using rp::first8;
+using rp::inside8;
+
+// The masks of the three column shifts of an 8-column block from j0 (lanes m of the output):
+// input columns j0 + c - pw that lie in the row.
+RV_AVX2_TARGET inline void shift_masks(const ConvGeom& g, int64_t j0, __m256i m, __m256i km[3]) {
+  for (int c = 0; c < 3; ++c) km[c] = _mm256_and_si256(inside8(j0 + c - g.pw, g.w), m);
+}
+
+// The sum of the 8 lanes in a fixed order: halves, then pairs, then the last two.
+RV_AVX2_TARGET inline float hsum(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
+  return _mm_cvtss_f32(s);
+}
+
+RV_AVX2_TARGET inline void store_n(float* p, int64_t n, __m256i m, __m256 v) {
+  if (n >= 8)
+    _mm256_storeu_ps(p, v);
+  else
+    _mm256_maskstore_ps(p, m, v);
+}
+
+// Rows of the output gradient for the weight gradient: a dense [n, co, oh, ow] map, or (the
+// fused conv -> relu -> 2x2 max pool) the pooled gradient spread to each window's chosen tap.
+// Lanes from nc on are +0.
+struct DenseRows {
+  const float* gmat;
+  int64_t co, L, ow;
+  RV_AVX2_TARGET __m256 operator()(int64_t n, int64_t o, int64_t i, int64_t j0, int64_t,
+                                   __m256i m) const {
+    return _mm256_maskload_ps(gmat + (n * co + o) * L + i * ow + j0, m);
+  }
+};
+
+struct PooledRows {
+  const float* gpool;
+  const uint8_t* codes;
+  int64_t co, P, pw;
+  RV_AVX2_TARGET __m256 operator()(int64_t n, int64_t o, int64_t i, int64_t j0, int64_t nc,
+                                   __m256i) const {
+    const int64_t at = (n * co + o) * P + (i >> 1) * pw + j0 / 2;
+    return rp::spread8(gpool + at, codes + at, i, nc);
+  }
+};
+
+// dw [co * 9] and db [co] over samples [n0, n1): one output channel at a time (nine tap
+// accumulators and the bias one fit the 16 vector registers with room for the operands).
+template <class Rows>
+RV_AVX2_TARGET void weight_grad(const ConvGeom& g, int64_t n0, int64_t n1, const float* img,
+                                const Rows& rows, float* dw, float* db) {
+  const int64_t HW = g.h * g.w;
+  for (int64_t o = 0; o < g.co; ++o) {
+    __m256 acc[9], b = _mm256_setzero_ps();
+    for (int t = 0; t < 9; ++t) acc[t] = _mm256_setzero_ps();
+    for (int64_t j0 = 0; j0 < g.ow; j0 += 8) {
+      const int64_t nc = std::min<int64_t>(8, g.ow - j0);
+      const __m256i m = first8(nc);
+      __m256i km[3];
+      shift_masks(g, j0, m, km);
+      for (int64_t n = n0; n < n1; ++n) {
+        const float* x = img + n * HW + j0 - g.pw;
+        for (int64_t i = 0; i < g.oh; ++i) {
+          const __m256 gv = rows(n, o, i, j0, nc, m);
+          b = _mm256_add_ps(b, gv);
+          for (int a = 0; a < 3; ++a) {
+            const int64_t r = i + a - g.ph;
+            if (r < 0 || r >= g.h) continue;  // zero taps add nothing
+            const float* row = x + r * g.w;
+            for (int c = 0; c < 3; ++c)
+              acc[a * 3 + c] =
+                  _mm256_fmadd_ps(gv, _mm256_maskload_ps(row + c, km[c]), acc[a * 3 + c]);
+          }
+        }
+      }
+    }
+    for (int t = 0; t < 9; ++t) dw[o * 9 + t] = hsum(acc[t]);
+    if (db) db[o] = hsum(b);
+  }
+}
+
+}  // namespace
+
+RV_AVX2_TARGET void single_channel_forward_avx2(const ConvGeom& g, int64_t n, const float* img,
+                                                const float* wt, const float* bias,
+                                                float* mat) {
+  const float* x = img + n * g.h * g.w;
+  const int64_t L = g.oh * g.ow;
+  float* y = mat + n * g.co * L;
+  for (int64_t j0 = 0; j0 < g.ow; j0 += 8) {
+    const int64_t nc = std::min<int64_t>(8, g.ow - j0);
+    const __m256i m = first8(nc);
+    __m256i km[3];
+    shift_masks(g, j0, m, km);
+    for (int64_t i = 0; i < g.oh; ++i) {
+      __m256 v[9];
+      for (int a = 0; a < 3; ++a) {
+        const int64_t r = i + a - g.ph;
+        const float* row = x + r * g.w + j0 - g.pw;
+        for (int c = 0; c < 3; ++c)
+          v[a * 3 + c] = r < 0 || r >= g.h ? _mm256_setzero_ps()
+                                           : _mm256_maskload_ps(row + c, km[c]);
+      }
+      float* dst = y + i * g.ow + j0;
+      for (int64_t o = 0; o < g.co; ++o) {
+        const float* k = wt + o * 9;
+        __m256 acc = _mm256_set1_ps(bias ? bias[o] : 0.0f);
+        for (int t = 0; t < 9; ++t) acc = _mm256_fmadd_ps(_mm256_set1_ps(k[t]), v[t], acc);
+        store_n(dst + o * L, nc, m, acc);
+      }
+    }
+  }
+}
+
+void single_channel_weight_grad_avx2(const ConvGeom& g, int64_t n0, int64_t n1, const float* img,
+                                     const float* gmat, float* dw, float* db) {
+  weight_grad(g, n0, n1, img, DenseRows{gmat, g.co, g.oh * g.ow, g.ow}, dw, db);
+}
+
+void single_channel_pooled_weight_grad_avx2(const ConvGeom& g, int64_t n0, int64_t n1,
+                                            const float* img, const float* gpool,
+                                            const uint8_t* codes, float* dw, float* db) {
+  const int64_t pw = g.ow / 2;
+  weight_grad(g, n0, n1, img, PooledRows{gpool, codes, g.co, (g.oh / 2) * pw, pw}, dw, db);
+}
+
+// conv -> relu -> 2x2 max pool of sample n, 8 conv columns (4 pooled) and two conv rows at a
+// time. Each conv value is the forward kernel's (same FMA chain). One permute puts a row's even
+// columns in the low half and its odd ones in the high half; swapping the halves brings the odd
+// ones down, so the low 4 lanes of the four vectors are the windows' four taps.
+RV_AVX2_TARGET void single_channel_relu_pool_forward_avx2(const ConvGeom& g, int64_t n,
+                                                          const float* img, const float* wt,
+                                                          const float* bias, float* pooled,
+                                                          uint8_t* codes) {
+  const float* x = img + n * g.h * g.w;
+  const int64_t ph = g.oh / 2, pw = g.ow / 2, P = ph * pw;
+  float* y = pooled + n * g.co * P;
+  uint8_t* cy = codes + n * g.co * P;
+  const __m256i split = _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7);
+  const __m256 zero = _mm256_setzero_ps();
+  for (int64_t j0 = 0; j0 < g.ow; j0 += 8) {
+    const int64_t nc = std::min<int64_t>(8, g.ow - j0);
+    const __m256i m = first8(nc);
+    __m256i km[3];
+    shift_masks(g, j0, m, km);
+    for (int64_t p = 0; p < ph; ++p) {
+      __m256 v[12];  // input rows 2p - g.ph .. 2p - g.ph + 3, three shifts each
+      for (int a = 0; a < 4; ++a) {
+        const int64_t r = 2 * p + a - g.ph;
+        const float* row = x + r * g.w + j0 - g.pw;
+        for (int c = 0; c < 3; ++c)
+          v[a * 3 + c] = r < 0 || r >= g.h ? zero : _mm256_maskload_ps(row + c, km[c]);
+      }
+      for (int64_t o = 0; o < g.co; ++o) {
+        const float* k = wt + o * 9;
+        __m256 r0 = _mm256_set1_ps(bias ? bias[o] : 0.0f), r1 = r0;
+        for (int t = 0; t < 9; ++t) {
+          const __m256 kt = _mm256_set1_ps(k[t]);
+          r0 = _mm256_fmadd_ps(kt, v[t], r0);
+          r1 = _mm256_fmadd_ps(kt, v[t + 3], r1);
+        }
+        r0 = _mm256_permutevar8x32_ps(rp::relu(r0), split);
+        r1 = _mm256_permutevar8x32_ps(rp::relu(r1), split);
+        __m256 best;
+        __m256i code;
+        rp::pool4(r0, _mm256_permute2f128_ps(r0, r0, 0x01), r1,
+                  _mm256_permute2f128_ps(r1, r1, 0x01), best, code);
+        const int64_t at = o * P + p * pw + j0 / 2;
+        rp::store(y + at, cy + at, nc / 2, best, code);
+      }
+    }
+  }
+}
+
+}  // namespace ranvier::cpu
