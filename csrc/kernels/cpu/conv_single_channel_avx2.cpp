@@ -39,13 +39,6 @@ RV_AVX2_TARGET inline float hsum(__m256 v) {
   return _mm_cvtss_f32(s);
 }
 
-RV_AVX2_TARGET inline void store_n(float* p, int64_t n, __m256i m, __m256 v) {
-  if (n >= 8)
-    _mm256_storeu_ps(p, v);
-  else
-    _mm256_maskstore_ps(p, m, v);
-}
-
 // Rows of the output gradient for the weight gradient: a dense [n, co, oh, ow] map, or (the
 // fused conv -> relu -> 2x2 max pool) the pooled gradient spread to each window's chosen tap.
 // Lanes from nc on are +0.
@@ -131,7 +124,7 @@ RV_AVX2_TARGET void single_channel_forward_avx2(const ConvGeom& g, int64_t n, co
         const float* k = wt + o * 9;
         __m256 acc = _mm256_set1_ps(bias ? bias[o] : 0.0f);
         for (int t = 0; t < 9; ++t) acc = _mm256_fmadd_ps(_mm256_set1_ps(k[t]), v[t], acc);
-        store_n(dst + o * L, nc, m, acc);
+        rp::store_first(dst + o * L, acc, nc);
       }
     }
   }

@@ -1,10 +1,15 @@
 // AVX2 + FMA float versions of the Winograd F(2x2, 3x3) tile transforms (see conv_winograd.cpp,
 // which holds the portable versions and the layouts, and conv_winograd_avx512.cpp): one row of
-// tiles at a time, 8 tiles per vector (maskload / maskstore at the row end; masked-off lanes
-// are neither read nor written, so the zero padding costs no branches). Each output is formed
-// by the portable code's adds and subtractions in its order, negation included (a sign flip,
-// not 0 - x), so the results are the portable transforms' bits. Compiled for AVX2 + FMA through
-// function attributes; callers check the CPU first (winograd_avx2_usable()).
+// tiles at a time, 8 tiles per vector (maskload at the row end and for the padding: masked-off
+// lanes read nothing, so the zero padding costs no branches). A masked store costs far more
+// than a plain one on AMD Zen 3 (measured: the input transform of the cnn workload's 14 x 14
+// maps, rows of 7 tiles, spent most of its time in them), so a partial vector is stored in
+// 16-, 8- and 4-byte pieces, and where the lanes past a row's end land on elements of the same
+// buffer that the same loop writes later (the next rows), the whole vector is stored and those
+// lanes are overwritten afterwards. Each output is
+// formed by the portable code's adds and subtractions in its order, negation included (a sign
+// flip, not 0 - x), so the results are the portable transforms' bits. Compiled for AVX2 + FMA
+// through function attributes; callers check the CPU first (winograd_avx2_usable()).
 #include <immintrin.h>
 
 #include <algorithm>
@@ -38,15 +43,14 @@ RV_AVX2_TARGET inline void deinterleave(__m256 lo, __m256 hi, __m256& even, __m2
 RV_AVX2_TARGET inline __m256 neg(__m256 x) { return _mm256_xor_ps(x, _mm256_set1_ps(-0.0f)); }
 
 // 8 floats at p, or the first n of them (the others read as 0, nothing read there).
+// n >= 8 reads all 8.
 RV_AVX2_TARGET inline __m256 load_n(const float* p, int64_t n, __m256i m) {
   return n >= 8 ? _mm256_loadu_ps(p) : _mm256_maskload_ps(p, m);
 }
 
-RV_AVX2_TARGET inline void store_n(float* p, int64_t n, __m256i m, __m256 v) {
-  if (n >= 8)
-    _mm256_storeu_ps(p, v);
-  else
-    _mm256_maskstore_ps(p, m, v);
+// The first n lanes of v to p (n >= 8: all 8), without masked stores.
+RV_AVX2_TARGET inline void store_n(float* p, int64_t n, __m256 v) {
+  relu_pool_avx2::store_first(p, v, n);
 }
 
 // One padded input row's part of d B: from its columns 2t, 2t + 1, 2t + 2, 2t + 3 of each tile.
@@ -60,12 +64,12 @@ RV_AVX2_TARGET inline void input_row_dB(__m256 e, __m256 o, __m256 e1, __m256 o1
 // Bt (d B) of the four rows in a, stored to the 16 planes of V from v (planes kstride apart),
 // the first n tiles.
 RV_AVX2_TARGET inline void store_input_tiles(const __m256 a[4][4], float* v, int64_t kstride,
-                                             int64_t n, __m256i m) {
+                                             int64_t n) {
   for (int j = 0; j < 4; ++j) {
-    store_n(v + (0 * 4 + j) * kstride, n, m, _mm256_sub_ps(a[0][j], a[2][j]));
-    store_n(v + (1 * 4 + j) * kstride, n, m, _mm256_add_ps(a[1][j], a[2][j]));
-    store_n(v + (2 * 4 + j) * kstride, n, m, _mm256_sub_ps(a[2][j], a[1][j]));
-    store_n(v + (3 * 4 + j) * kstride, n, m, _mm256_sub_ps(a[1][j], a[3][j]));
+    store_n(v + (0 * 4 + j) * kstride, n, _mm256_sub_ps(a[0][j], a[2][j]));
+    store_n(v + (1 * 4 + j) * kstride, n, _mm256_add_ps(a[1][j], a[2][j]));
+    store_n(v + (2 * 4 + j) * kstride, n, _mm256_sub_ps(a[2][j], a[1][j]));
+    store_n(v + (3 * 4 + j) * kstride, n, _mm256_sub_ps(a[1][j], a[3][j]));
   }
 }
 
@@ -103,7 +107,6 @@ RV_AVX2_TARGET void winograd_input_avx2(const float* x, int64_t planes, int64_t 
   const __m256 zero = _mm256_setzero_ps();
   for (int64_t tb = 0; tb < tw; tb += 8) {
     const int64_t n = std::min<int64_t>(8, tw - tb);
-    const __m256i m = first8(n);
     const int64_t cs = 2 * tb - pw;  // first column read by this block
     const __m256i k0 = inside8(cs, w), k1 = inside8(cs + 8, w), k2 = inside8(cs + 2, w),
                   k3 = inside8(cs + 10, w);
@@ -124,7 +127,10 @@ RV_AVX2_TARGET void winograd_input_avx2(const float* x, int64_t planes, int64_t 
           deinterleave(_mm256_maskload_ps(b + 2, k2), _mm256_maskload_ps(b + 10, k3), e1, o1);
           input_row_dB(e, o, e1, o1, a[i]);
         }
-        store_input_tiles(a, V + c * ld + t0 + ty * tw + tb, kstride, n, m);
+        // one block a row (tw <= 8): lanes past the row land on the next rows' tiles of this
+        // plane and sample, stored later in this loop
+        const bool wide = tw <= 8 && ty * tw + 8 <= th * tw;
+        store_input_tiles(a, V + c * ld + t0 + ty * tw + tb, kstride, wide ? 8 : n);
       }
     }
   }
@@ -145,17 +151,21 @@ RV_AVX2_TARGET void winograd_output_avx2(const float* M, int64_t O, int64_t oh, 
       for (int64_t tb = 0; tb < tw; tb += 8) {
         const int64_t n = std::min<int64_t>(8, tw - tb);
         __m256 q[2][4];
-        output_At_m(mrow + tb, kstride, n, first8(n), q);
+        // lanes past the row's tiles are read from M's row o (written by the products) when
+        // the vector ends inside it
+        output_At_m(mrow + tb, kstride, t0 + ty * tw + tb + 8 <= ld ? 8 : n, first8(n), q);
         const int64_t ncols = std::min<int64_t>(16, ow - 2 * tb);  // output columns here
-        const __m256i mlo = first8(ncols), mhi = first8(ncols - 8);
         for (int i = 0; i < 2 && 2 * ty + i < oh; ++i) {
           __m256 ya, yb;
           output_row(q, i, bv, ya, yb);
           // ya0 yb0 ya1 yb1 | ya4 yb4 ya5 yb5 and ya2 yb2 ya3 yb3 | ya6 yb6 ya7 yb7
           const __m256 lo = _mm256_unpacklo_ps(ya, yb), hi = _mm256_unpackhi_ps(ya, yb);
           float* dst = y + (2 * ty + i) * ow + 2 * tb;
-          store_n(dst, ncols, mlo, _mm256_permute2f128_ps(lo, hi, 0x20));
-          if (ncols > 8) store_n(dst + 8, ncols - 8, mhi, _mm256_permute2f128_ps(lo, hi, 0x31));
+          // one block a row: columns past the row land on the plane's next rows, stored later
+          const bool wide = tw <= 8 && (2 * ty + i) * ow + 16 <= oh * ow;
+          store_n(dst, wide ? 8 : ncols, _mm256_permute2f128_ps(lo, hi, 0x20));
+          if (wide || ncols > 8)
+            store_n(dst + 8, wide ? 8 : ncols - 8, _mm256_permute2f128_ps(lo, hi, 0x31));
         }
       }
     }
@@ -175,7 +185,6 @@ RV_AVX2_TARGET void winograd_grad_avx2(const float* gy, int64_t O, int64_t oh, i
       float* zrow = Z + o * ld + t0 + ty * tw;
       for (int64_t tb = 0; tb < tw; tb += 8) {
         const int64_t n = std::min<int64_t>(8, tw - tb);
-        const __m256i m = first8(n);
         const int64_t ncols = std::min<int64_t>(16, ow - 2 * tb);
         const __m256i mlo = first8(ncols), mhi = first8(ncols - 8);
         __m256 e[2], od[2];
@@ -194,11 +203,13 @@ RV_AVX2_TARGET void winograd_grad_avx2(const float* gy, int64_t O, int64_t oh, i
                                 {_mm256_sub_ps(e[0], e[1]), _mm256_sub_ps(od[0], od[1])},
                                 {neg(e[1]), neg(od[1])}};
         float* z = zrow + tb;
+        // one block a row: lanes past the row land on the next rows' tiles, stored later
+        const int64_t ns = tw <= 8 && ty * tw + 8 <= th * tw ? 8 : n;
         for (int i = 0; i < 4; ++i) {
-          store_n(z + (i * 4 + 0) * kstride, n, m, a[i][0]);
-          store_n(z + (i * 4 + 1) * kstride, n, m, _mm256_add_ps(a[i][0], a[i][1]));
-          store_n(z + (i * 4 + 2) * kstride, n, m, _mm256_sub_ps(a[i][0], a[i][1]));
-          store_n(z + (i * 4 + 3) * kstride, n, m, neg(a[i][1]));
+          store_n(z + (i * 4 + 0) * kstride, ns, a[i][0]);
+          store_n(z + (i * 4 + 1) * kstride, ns, _mm256_add_ps(a[i][0], a[i][1]));
+          store_n(z + (i * 4 + 2) * kstride, ns, _mm256_sub_ps(a[i][0], a[i][1]));
+          store_n(z + (i * 4 + 3) * kstride, ns, neg(a[i][1]));
         }
       }
     }
@@ -220,11 +231,13 @@ RV_AVX2_TARGET void winograd_output_relu_pool_avx2(const float* M, int64_t O, in
       const int64_t n = std::min<int64_t>(8, tiles - t);
       __m256 q[2][4], a0, b0, a1, b1, best;
       __m256i code;
-      output_At_m(M + o * ld + t0 + t, kstride, n, first8(n), q);
+      output_At_m(M + o * ld + t0 + t, kstride, t0 + t + 8 <= ld ? 8 : n, first8(n), q);
       output_row(q, 0, bv, a0, b0);
       output_row(q, 1, bv, a1, b1);
       rp::pool4(rp::relu(a0), rp::relu(b0), rp::relu(a1), rp::relu(b1), best, code);
-      rp::store(pooled + o * tiles + t, codes + o * tiles + t, n, best, code);
+      // lanes past the plane land on the next plane, stored later
+      rp::store(pooled + o * tiles + t, codes + o * tiles + t,
+                o * tiles + t + 8 <= O * tiles ? 8 : n, best, code);
     }
   }
 }
@@ -238,7 +251,9 @@ RV_AVX2_TARGET void winograd_spread_avx2(const float* gpool, const uint8_t* code
       for (int64_t j0 = 0; j0 < ow; j0 += 8) {
         const int64_t at = c * P + (i / 2) * pw + j0 / 2;
         const int64_t n = std::min<int64_t>(8, ow - j0);
-        store_n(out + (c * oh + i) * ow + j0, n, first8(n),
+        // lanes past the row land on the next rows, stored later
+        const int64_t to = (c * oh + i) * ow + j0;
+        store_n(out + to, to + 8 <= planes * oh * ow ? 8 : n,
                 relu_pool_avx2::spread8(gpool + at, codes + at, i, n));
       }
 }

@@ -3,9 +3,9 @@
 // counterparts of relu_pool_avx512.h, with the same semantics. The window's taps are numbered
 // row-major (0 = top left, 3 = bottom right); a pooled element's code is the tap its maximum
 // came from when that maximum is positive, else 4 (no gradient reaches the conv). AVX2 has no
-// mask registers: comparisons give all-ones lanes, which select through blends and ANDs, and
-// partial vectors are read and written with maskload / maskstore (lanes outside the mask are
-// neither read nor written). Only for functions compiled with the same target.
+// mask registers: comparisons give all-ones lanes, which select through blends and ANDs;
+// partial vectors are read with maskload (lanes outside the mask read nothing) and written in
+// pieces (store_first). Only for functions compiled with the same target.
 #pragma once
 #include <immintrin.h>
 
@@ -31,6 +31,28 @@ RV_AVX2_TARGET inline __m256i inside8(int64_t col0, int64_t w) {
   const __m256i k = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
   return _mm256_andnot_si256(_mm256_cmpgt_epi32(_mm256_set1_epi32(lo32), k),
                              _mm256_cmpgt_epi32(_mm256_set1_epi32(hi32), k));
+}
+
+// The first n lanes of v to p with plain stores (n >= 8: all of them). A masked store
+// (vmaskmovps) costs many times a plain one on AMD Zen 3 (measured: most of the time of the
+// one-channel fused forward, whose blocks store 4 pooled values), so the lanes go out as the
+// 16-, 8- and 4-byte pieces of n.
+RV_AVX2_TARGET inline void store_first(float* p, __m256 v, int64_t n) {
+  if (n >= 8) return _mm256_storeu_ps(p, v);
+  __m128 h = _mm256_castps256_ps128(v);
+  if (n >= 4) {
+    _mm_storeu_ps(p, h);
+    h = _mm256_extractf128_ps(v, 1);
+    p += 4;
+    n -= 4;
+  }
+  if (n >= 2) {
+    _mm_storel_pi(reinterpret_cast<__m64*>(p), h);
+    h = _mm_movehl_ps(h, h);
+    p += 2;
+    n -= 2;
+  }
+  if (n >= 1) _mm_store_ss(p, h);
 }
 
 // relu as x > 0 ? x : 0 (NaN and -0 give +0): max_ps returns its second operand when either
@@ -60,10 +82,7 @@ RV_AVX2_TARGET inline void pool4(__m256 t0, __m256 t1, __m256 t2, __m256 t3, __m
 // Stores the first n (1..8) lanes of best and code (as bytes) at out and codes.
 RV_AVX2_TARGET inline void store(float* out, uint8_t* codes, int64_t n, __m256 best,
                                  __m256i code) {
-  if (n >= 8)
-    _mm256_storeu_ps(out, best);
-  else
-    _mm256_maskstore_ps(out, first8(n), best);
+  store_first(out, best, n);
   // byte 0 of each int32 lane (codes are 0-4), the two 128-bit halves' four bytes side by side
   const __m256i pick = _mm256_setr_epi8(0, 4, 8, 12, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
                                         -1, 0, 4, 8, 12, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
@@ -71,8 +90,12 @@ RV_AVX2_TARGET inline void store(float* out, uint8_t* codes, int64_t n, __m256 b
   const __m256i b = _mm256_shuffle_epi8(code, pick);
   const __m128i bytes =
       _mm_unpacklo_epi32(_mm256_castsi256_si128(b), _mm256_extracti128_si256(b, 1));
-  const uint64_t v = uint64_t(_mm_cvtsi128_si64(bytes));
-  std::memcpy(codes, &v, size_t(n >= 8 ? 8 : n));  // little endian: lane k is byte k
+  const uint64_t v = uint64_t(_mm_cvtsi128_si64(bytes));  // lane k in byte k
+  if (n >= 8) {
+    std::memcpy(codes, &v, 8);
+    return;
+  }
+  for (int64_t k = 0; k < n; ++k) codes[k] = uint8_t(v >> (8 * k));
 }
 
 // 8 columns from j0 (the first n of them, n >= 1) of conv-output row i of one plane's
@@ -83,13 +106,17 @@ RV_AVX2_TARGET inline __m256 spread8(const float* gp, const uint8_t* cd, int64_t
   const int64_t np = n >= 8 ? 4 : (n + 1) / 2;  // pooled columns under these lanes
   const __m256i dup = _mm256_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3);
   __m128 g4;
-  uint32_t c4 = 0;
+  uint32_t c4;
   if (np >= 4) {
     g4 = _mm_loadu_ps(gp);
     std::memcpy(&c4, cd, 4);
   } else {
+    // the codes' bytes assembled in a register (bytes stored to memory and read back as one
+    // word would stall store forwarding); lanes beyond np read 0 and are masked off below
     g4 = _mm_maskload_ps(gp, _mm256_castsi256_si128(first8(np)));
-    std::memcpy(&c4, cd, size_t(np));  // the lanes beyond np read 0 and are masked off below
+    c4 = cd[0];
+    if (np > 1) c4 |= uint32_t(cd[1]) << 8;
+    if (np > 2) c4 |= uint32_t(cd[2]) << 16;
   }
   const __m256 g = _mm256_permutevar8x32_ps(_mm256_castps128_ps256(g4), dup);
   const __m256i c = _mm256_permutevar8x32_epi32(
