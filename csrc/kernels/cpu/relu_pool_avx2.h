@@ -16,7 +16,7 @@ namespace ranvier::cpu::relu_pool_avx2 {
 
 #define RV_AVX2_TARGET __attribute__((target("avx2,fma")))
 
-// Integer lane mask of the first n lanes (n clamped to [0, 8]), for maskload / maskstore.
+// Integer lane mask of the first n lanes (n clamped to [0, 8]), for maskload and selects.
 RV_AVX2_TARGET inline __m256i first8(int64_t n) {
   const int32_t k = n <= 0 ? 0 : n >= 8 ? 8 : int32_t(n);
   return _mm256_cmpgt_epi32(_mm256_set1_epi32(k), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
