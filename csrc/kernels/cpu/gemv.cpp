@@ -1,7 +1,10 @@
 // Few-row float32 GEMM against row-major weights (gemv.h). Memory bound: every weight row is
 // read once for all m rows. The outputs j are cut into fixed blocks of kBlock spread over the
 // threads; with AVX-512, four weight rows are read at a time against the m input rows
-// (16 accumulators at most), the last partial vector of k under a mask.
+// (16 accumulators at most), the last partial vector of k under a mask. With AVX2 + FMA the
+// same walk runs 8 floats wide; there are only 16 vector registers, so the rows read at a
+// time shrink as m grows (m x rows accumulators, plus the weight vectors and an input one).
+// The level comes from cpu_capability() (Note [CPU capability]).
 #include "kernels/cpu/gemv.h"
 #include "core/cpu_capability.h"
 
@@ -81,13 +84,72 @@ __attribute__((target("avx512f"))) void dots_avx512(int64_t j0, int64_t j1, int6
   for (; j < j1; ++j) rows_avx512<M, 1>(j, j0, k, a, lda, w, ldw, dots);
 }
 
+// The AVX2 copy. The 8 lanes are summed in a fixed order (halves, then quarters, then pairs),
+// so each output is the same for any thread count.
+__attribute__((target("avx2,fma"))) inline float lane_sum8(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
+  return _mm_cvtss_f32(s);
+}
+
+// Lanes [0, n) of an 8-float vector set (n in [1, 8)): the mask of the k % 8 tail, which
+// _mm256_maskload_ps reads without touching the floats past the row's end.
+__attribute__((target("avx2,fma"))) inline __m256i tail_mask8(int64_t n) {
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32(int32_t(n)),
+                            _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+template <int M, int R>
+__attribute__((target("avx2,fma"))) inline void rows_avx2(int64_t j, int64_t j0, int64_t k,
+                                                          const float* a, int64_t lda,
+                                                          const float* w, int64_t ldw,
+                                                          float* dots) {
+  __m256 acc[M][R];
+  for (int i = 0; i < M; ++i)
+    for (int r = 0; r < R; ++r) acc[i][r] = _mm256_setzero_ps();
+  int64_t p = 0;
+  for (; p + 8 <= k; p += 8) {
+    __m256 wv[R];
+    for (int r = 0; r < R; ++r) wv[r] = _mm256_loadu_ps(w + (j + r) * ldw + p);
+    for (int i = 0; i < M; ++i) {
+      const __m256 x = _mm256_loadu_ps(a + i * lda + p);
+      for (int r = 0; r < R; ++r) acc[i][r] = _mm256_fmadd_ps(x, wv[r], acc[i][r]);
+    }
+  }
+  if (p < k) {
+    const __m256i mask = tail_mask8(k - p);
+    __m256 wv[R];
+    for (int r = 0; r < R; ++r) wv[r] = _mm256_maskload_ps(w + (j + r) * ldw + p, mask);
+    for (int i = 0; i < M; ++i) {
+      const __m256 x = _mm256_maskload_ps(a + i * lda + p, mask);
+      for (int r = 0; r < R; ++r) acc[i][r] = _mm256_fmadd_ps(x, wv[r], acc[i][r]);
+    }
+  }
+  for (int i = 0; i < M; ++i)
+    for (int r = 0; r < R; ++r) dots[i * kBlock + (j + r - j0)] = lane_sum8(acc[i][r]);
+}
+
+template <int M>
+__attribute__((target("avx2,fma"))) void dots_avx2(int64_t j0, int64_t j1, int64_t k,
+                                                  const float* a, int64_t lda, const float* w,
+                                                  int64_t ldw, float* dots) {
+  // M x R accumulators + R weight vectors + 1 input vector within the 16 registers
+  constexpr int R = M <= 2 ? 4 : 3;
+  int64_t j = j0;
+  for (; j + R <= j1; j += R) rows_avx2<M, R>(j, j0, k, a, lda, w, ldw, dots);
+  for (; j < j1; ++j) rows_avx2<M, 1>(j, j0, k, a, lda, w, ldw, dots);
+}
+
 using DotsFn = void (*)(int64_t, int64_t, int64_t, const float*, int64_t, const float*, int64_t,
                         float*);
 
 template <int M>
 DotsFn pick() {
-  static const bool avx512 = cpu_uses_avx512();
-  return avx512 ? &dots_avx512<M> : &dots_generic<M>;
+  static const DotsFn fn = cpu_uses_avx512() ? &dots_avx512<M>
+                           : cpu_uses_avx2()  ? &dots_avx2<M>
+                                              : &dots_generic<M>;
+  return fn;
 }
 
 DotsFn dots_for(int64_t m) {
