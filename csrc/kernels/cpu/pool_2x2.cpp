@@ -1,7 +1,7 @@
-// AVX-512 float path of the 2x2 / stride 2 max pool (see pool_2x2.h): 16 outputs per step,
-// the even and odd input columns of the two rows separated by permutes, masked loads and
-// stores at the row ends. Compiled for AVX-512 through a function attribute; the caller checks
-// the CPU first.
+// The vector float paths of the 2x2 / stride 2 max pool (see pool_2x2.h). AVX-512: 16 outputs
+// per step, the even and odd input columns of the two rows separated by permutes, masked loads
+// and stores at the row ends. AVX2: 8 outputs per step (below). Compiled for their ISA through
+// function attributes; the caller picks one from cpu_capability() (Note [CPU capability]).
 #include "kernels/cpu/pool_2x2.h"
 #include "core/cpu_capability.h"
 
@@ -11,8 +11,8 @@
 
 namespace ranvier::cpu {
 
-bool max_pool_2x2_has_avx512() {
-  return cpu_uses_avx512();
+int max_pool_2x2_simd_level() {
+  return cpu_uses_avx512() ? 2 : cpu_uses_avx2() ? 1 : 0;
 }
 
 __attribute__((target("avx512f"))) void max_pool_2x2_avx512(const float* x, int64_t w,
@@ -65,5 +65,93 @@ __attribute__((target("avx512f"))) void max_pool_2x2_avx512(const float* x, int6
     }
   }
 }
+
+// The AVX2 copy: 8 outputs per step. The two 8-float halves of each input row's 16 columns are
+// split into even and odd columns by one in-lane shuffle each, which leaves the outputs in
+// the order 0 1 4 5 2 3 6 7; the comparisons do not care, and one cross-lane permute of the
+// result (values and int32 indices) restores the order before the stores. A step with fewer
+// than 8 outputs (the row's end) loads and stores under masks, so nothing past the row is
+// read or written.
+namespace {
+
+#define RV_AVX2 __attribute__((target("avx2,fma")))
+
+// All-ones in the 32-bit lanes [0, n) (n <= 0: none, n >= 8: all).
+RV_AVX2 inline __m256i lanes32(int64_t n) {
+  const int32_t c = int32_t(n < 0 ? 0 : (n > 8 ? 8 : n));
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32(c), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+// All-ones in the 64-bit lanes [0, n).
+RV_AVX2 inline __m256i lanes64(int64_t n) {
+  const int64_t c = n < 0 ? 0 : (n > 4 ? 4 : n);
+  return _mm256_cmpgt_epi64(_mm256_set1_epi64x(c), _mm256_setr_epi64x(0, 1, 2, 3));
+}
+
+// Takes v where it beats the best so far (greater, or NaN: the later NaN wins), with index vi.
+RV_AVX2 inline void take(__m256 v, __m256i vi, __m256& bv, __m256i& bi) {
+  const __m256 t = _mm256_or_ps(_mm256_cmp_ps(v, bv, _CMP_GT_OQ), _mm256_cmp_ps(v, v, _CMP_UNORD_Q));
+  bv = _mm256_blendv_ps(bv, v, t);
+  bi = _mm256_castps_si256(
+      _mm256_blendv_ps(_mm256_castsi256_ps(bi), _mm256_castsi256_ps(vi), t));
+}
+
+}  // namespace
+
+RV_AVX2 void max_pool_2x2_avx2(const float* x, int64_t w, int64_t oh, int64_t ow, float* o,
+                               int64_t* ix) {
+  // 2 * the output position each lane holds after the even / odd shuffles
+  const __m256i lane2 = _mm256_setr_epi32(0, 2, 8, 10, 4, 6, 12, 14);
+  const __m256i one = _mm256_set1_epi32(1), wv = _mm256_set1_epi32(int32_t(w));
+  for (int64_t i = 0; i < oh; ++i) {
+    const float* r0 = x + 2 * i * w;
+    const float* r1 = r0 + w;
+    for (int64_t j = 0; j < ow; j += 8) {
+      const int64_t n = ow - j;  // outputs left in the row (a full step when >= 8)
+      const int64_t c = 2 * j;
+      __m256 a_lo, a_hi, b_lo, b_hi;
+      if (n >= 8) {
+        a_lo = _mm256_loadu_ps(r0 + c);
+        a_hi = _mm256_loadu_ps(r0 + c + 8);
+        b_lo = _mm256_loadu_ps(r1 + c);
+        b_hi = _mm256_loadu_ps(r1 + c + 8);
+      } else {
+        const __m256i mlo = lanes32(2 * n), mhi = lanes32(2 * n - 8);
+        a_lo = _mm256_maskload_ps(r0 + c, mlo);
+        a_hi = _mm256_maskload_ps(r0 + c + 8, mhi);
+        b_lo = _mm256_maskload_ps(r1 + c, mlo);
+        b_hi = _mm256_maskload_ps(r1 + c + 8, mhi);
+      }
+      const __m256 v0 = _mm256_shuffle_ps(a_lo, a_hi, _MM_SHUFFLE(2, 0, 2, 0));
+      const __m256 v1 = _mm256_shuffle_ps(a_lo, a_hi, _MM_SHUFFLE(3, 1, 3, 1));
+      const __m256 v2 = _mm256_shuffle_ps(b_lo, b_hi, _MM_SHUFFLE(2, 0, 2, 0));
+      const __m256 v3 = _mm256_shuffle_ps(b_lo, b_hi, _MM_SHUFFLE(3, 1, 3, 1));
+      const __m256i off0 = _mm256_add_epi32(_mm256_set1_epi32(int32_t(2 * i * w + c)), lane2);
+      const __m256i off2 = _mm256_add_epi32(off0, wv);
+      __m256 bv = v0;
+      __m256i bi = off0;
+      take(v1, _mm256_add_epi32(off0, one), bv, bi);
+      take(v2, off2, bv, bi);
+      take(v3, _mm256_add_epi32(off2, one), bv, bi);
+      // 64-bit pairs (0 1)(4 5)(2 3)(6 7) -> (0 1)(2 3)(4 5)(6 7)
+      bv = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(bv), _MM_SHUFFLE(3, 1, 2, 0)));
+      bi = _mm256_permute4x64_epi64(bi, _MM_SHUFFLE(3, 1, 2, 0));
+      const __m256i i_lo = _mm256_cvtepi32_epi64(_mm256_castsi256_si128(bi));
+      const __m256i i_hi = _mm256_cvtepi32_epi64(_mm256_extracti128_si256(bi, 1));
+      float* od = o ? o + i * ow + j : nullptr;
+      long long* id = reinterpret_cast<long long*>(ix + i * ow + j);
+      if (n >= 8) {
+        if (od) _mm256_storeu_ps(od, bv);
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(id), i_lo);
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(id + 4), i_hi);
+      } else {
+        if (od) _mm256_maskstore_ps(od, lanes32(n), bv);
+        _mm256_maskstore_epi64(id, lanes64(n), i_lo);
+        _mm256_maskstore_epi64(id + 4, lanes64(n - 4), i_hi);
+      }
+    }
+  }
+}
+
+#undef RV_AVX2
 
 }  // namespace ranvier::cpu

@@ -1,7 +1,8 @@
 // The 2x2 / stride 2 / no padding max pool of one plane (values + flat argmax), the common
 // case of max_pool2d, used by kernels/cpu/pool.cpp. Branch-free: with real data the three
 // comparisons per window are unpredictable, and the branchy version cost ~6 ns per output.
-// float runs an AVX-512 path where the CPU has it (pool_2x2.cpp, chosen at run time).
+// float runs an AVX-512 or AVX2 path where the CPU has it (pool_2x2.cpp, chosen at run time
+// from cpu_capability()).
 // Semantics as the general kernel: the first maximum in row-major window order wins ties; a
 // NaN wins over numbers, the last NaN over earlier ones.
 #pragma once
@@ -36,11 +37,14 @@ inline void max_pool_2x2_rows(const T* x, int64_t w, int64_t i0, int64_t i1, int
   }
 }
 
-// Whether the AVX-512 float path is available on this CPU.
-bool max_pool_2x2_has_avx512();
-// The float plane with AVX-512 (only call when max_pool_2x2_has_avx512()).
+// Which float path this CPU runs: 2 AVX-512, 1 AVX2, 0 the portable loop.
+int max_pool_2x2_simd_level();
+// The float plane with AVX-512 (only call at level 2) or AVX2 (level 1 or more). Their indices
+// are computed in 32 bits: only for planes with 2 * oh * w < 2^31.
 void max_pool_2x2_avx512(const float* x, int64_t w, int64_t oh, int64_t ow, float* o,
                          int64_t* ix);
+void max_pool_2x2_avx2(const float* x, int64_t w, int64_t oh, int64_t ow, float* o,
+                       int64_t* ix);
 
 template <typename T>
 inline void max_pool_2x2(const T* x, int64_t w, int64_t oh, int64_t ow, T* o, int64_t* ix) {
@@ -50,8 +54,11 @@ inline void max_pool_2x2(const T* x, int64_t w, int64_t oh, int64_t ow, T* o, in
 template <>
 inline void max_pool_2x2<float>(const float* x, int64_t w, int64_t oh, int64_t ow, float* o,
                                 int64_t* ix) {
-  static const bool vec = max_pool_2x2_has_avx512();
-  if (vec && 2 * oh * w < (int64_t(1) << 31)) return max_pool_2x2_avx512(x, w, oh, ow, o, ix);
+  static const int level = max_pool_2x2_simd_level();
+  if (level > 0 && 2 * oh * w < (int64_t(1) << 31)) {
+    if (level == 2) return max_pool_2x2_avx512(x, w, oh, ow, o, ix);
+    return max_pool_2x2_avx2(x, w, oh, ow, o, ix);
+  }
   max_pool_2x2_rows(x, w, 0, oh, ow, o, ix);
 }
 
