@@ -35,7 +35,8 @@ constexpr int64_t kBlock = 64;
 // (scores() leaves the scaling to these passes when there is no mask). Forward (softmax_row):
 // the probabilities, zeros past jend; returns the row's logsumexp, or -inf when no key is
 // allowed (the row then all zeros). Backward (probs_row): exp(s - lse) from the saved
-// logsumexp, zeros past jend. Float rows on AVX-512 CPUs take attention_rows_avx512.cpp.
+// logsumexp, zeros past jend. Float rows on AVX-512 and AVX2 CPUs take the intrinsics copies
+// of attention_rows.h.
 // Float rows are padded to whole 16-float vectors inside the row's room (past jend: -inf before
 // the max, 0 after the exp) so that no part of them runs one element at a time; the max and the
 // sum run in 16 lanes (j % 16) combined in a fixed order, so a result depends only on the row.
@@ -149,9 +150,13 @@ std::atomic<bool>& rows_avx512_enabled() {
   static std::atomic<bool> on{true};
   return on;
 }
-bool rows_avx512() {
-  static const bool ok = attention_rows_avx512_usable();
-  return ok && rows_avx512_enabled().load(std::memory_order_relaxed);
+// Which hand-written copy of the float row passes runs (attention_rows.h), if any.
+enum class RowPasses { Portable, Avx2, Avx512 };
+RowPasses row_passes() {
+  static const RowPasses best = attention_rows_avx512_usable() ? RowPasses::Avx512
+                                : attention_rows_avx2_usable() ? RowPasses::Avx2
+                                                               : RowPasses::Portable;
+  return rows_avx512_enabled().load(std::memory_order_relaxed) ? best : RowPasses::Portable;
 }
 // sum_c a[c] * b[c] (the backward's D_i = dout_i . out_i): float in 16 lanes, folded pairwise.
 template <typename T>
@@ -208,10 +213,14 @@ template <>
 void ds_rows<float>(const float* P, float* dP, int64_t n, int64_t se, int64_t h, int64_t se0,
                     const float* g, int64_t gs, const float* out, int64_t os, int64_t ev,
                     const float* lse, float scale) {
-  if (rows_avx512())
-    attn_ds_rows_avx512(P, dP, n, se, h, se0, g, gs, out, os, ev, lse, scale);
-  else
-    ds_rows_f(P, dP, n, se, h, se0, g, gs, out, os, ev, lse, scale);
+  switch (row_passes()) {
+    case RowPasses::Avx512:
+      return attn_ds_rows_avx512(P, dP, n, se, h, se0, g, gs, out, os, ev, lse, scale);
+    case RowPasses::Avx2:
+      return attn_ds_rows_avx2(P, dP, n, se, h, se0, g, gs, out, os, ev, lse, scale);
+    default:
+      return ds_rows_f(P, dP, n, se, h, se0, g, gs, out, os, ev, lse, scale);
+  }
 }
 
 template <typename T>
@@ -231,18 +240,20 @@ void probs_rows(T* P, int64_t n, int64_t se, int64_t i0, bool causal, int64_t s,
 template <>
 void softmax_rows<float>(float* sc, int64_t n, int64_t se, int64_t i0, bool causal, int64_t s,
                          float scale, float* lse) {
-  if (rows_avx512())
-    attn_softmax_rows_avx512(sc, n, se, i0, causal, s, scale, lse);
-  else
-    softmax_rows_f(sc, n, se, i0, causal, s, scale, lse);
+  switch (row_passes()) {
+    case RowPasses::Avx512: return attn_softmax_rows_avx512(sc, n, se, i0, causal, s, scale, lse);
+    case RowPasses::Avx2: return attn_softmax_rows_avx2(sc, n, se, i0, causal, s, scale, lse);
+    default: return softmax_rows_f(sc, n, se, i0, causal, s, scale, lse);
+  }
 }
 template <>
 void probs_rows<float>(float* P, int64_t n, int64_t se, int64_t i0, bool causal, int64_t s,
                        float scale, const float* lse) {
-  if (rows_avx512())
-    attn_probs_rows_avx512(P, n, se, i0, causal, s, scale, lse);
-  else
-    probs_rows_f(P, n, se, i0, causal, s, scale, lse);
+  switch (row_passes()) {
+    case RowPasses::Avx512: return attn_probs_rows_avx512(P, n, se, i0, causal, s, scale, lse);
+    case RowPasses::Avx2: return attn_probs_rows_avx2(P, n, se, i0, causal, s, scale, lse);
+    default: return probs_rows_f(P, n, se, i0, causal, s, scale, lse);
+  }
 }
 
 // C = scale * op(A) @ op(B) (+ C when beta is 1; the scale is 1 then), through cpu::gemm:

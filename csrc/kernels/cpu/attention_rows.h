@@ -1,22 +1,26 @@
-// The per-row passes of the CPU attention kernels (kernels/cpu/attention.cpp) for float32 on
-// AVX-512 (kernels/cpu/attention_rows_avx512.cpp): the forward's softmax, the backward's
-// probabilities recomputed from the saved logsumexp, and dS. Callers check
-// attention_rows_avx512_usable() first; other CPUs take attention.cpp's own loops.
+// The per-row passes of the CPU attention kernels (kernels/cpu/attention.cpp) for float32,
+// written with intrinsics for AVX-512 (kernels/cpu/attention_rows_avx512.cpp) and for AVX2 +
+// FMA (kernels/cpu/attention_rows_avx2.cpp): the forward's softmax, the backward's
+// probabilities recomputed from the saved logsumexp, and dS. attention.cpp takes the AVX-512
+// copy when attention_rows_avx512_usable(), else the AVX2 one when attention_rows_avx2_usable()
+// (both follow cpu_capability(), Note [CPU capability]); other CPUs take its own loops.
 //
 // A block's rows are n rows of a buffer `se` floats apart; row r is query i0 + r and may see
 // keys [0, keys(r)), keys(r) = causal ? min(s, i0 + r + 1) : s. Scores arrive unscaled: the
 // value used for key j is row[j] * scale (one rounding, as when the product was scaled). Every
 // float of a row's room is written: zeros past its keys. Each row's max and sums run in 16
 // lanes folded in a fixed order, so a result depends only on its row, never on the thread
-// count.
+// count. The AVX2 copy keeps the 16 lanes (two 8-float halves) and the AVX-512 copy's folding
+// order and exp, so the two give the same bits.
 #pragma once
 #include <cstdint>
 
 namespace ranvier::cpu {
 
 bool attention_rows_avx512_usable();
-// Whether attention.cpp may take these passes on an AVX-512 CPU (on by default; tests turn it
-// off to run the portable passes); returns the previous setting.
+bool attention_rows_avx2_usable();
+// Whether attention.cpp may take these passes (either copy; on by default; tests turn it off to
+// run the portable passes); returns the previous setting.
 bool set_attention_rows_avx512_enabled(bool on);
 
 // Rows become softmax probabilities; lse[r] = the row's logsumexp, or -inf (row all zeros)
@@ -31,5 +35,14 @@ void attn_probs_rows_avx512(float* P, int64_t n, int64_t se, int64_t i0, bool ca
 void attn_ds_rows_avx512(const float* P, float* dP, int64_t n, int64_t se, int64_t h,
                          int64_t se0, const float* g, int64_t gs, const float* out, int64_t os,
                          int64_t ev, const float* lse, float scale);
+
+// The same three passes with AVX2 + FMA.
+void attn_softmax_rows_avx2(float* sc, int64_t n, int64_t se, int64_t i0, bool causal, int64_t s,
+                            float scale, float* lse);
+void attn_probs_rows_avx2(float* P, int64_t n, int64_t se, int64_t i0, bool causal, int64_t s,
+                          float scale, const float* lse);
+void attn_ds_rows_avx2(const float* P, float* dP, int64_t n, int64_t se, int64_t h,
+                       int64_t se0, const float* g, int64_t gs, const float* out, int64_t os,
+                       int64_t ev, const float* lse, float scale);
 
 }  // namespace ranvier::cpu
