@@ -10,8 +10,8 @@
 // value used for key j is row[j] * scale (one rounding, as when the product was scaled). Every
 // float of a row's room is written: zeros past its keys. Each row's max and sums run in 16
 // lanes folded in a fixed order, so a result depends only on its row, never on the thread
-// count. The AVX2 copy keeps the 16 lanes (two 8-float halves) and the AVX-512 copy's folding
-// order and exp, so the two give the same bits.
+// count. The AVX2 copy keeps the 16 lanes (two 8-float halves), the AVX-512 copy's folding
+// order and its exp, so from the same scores the two compute the same floats.
 #pragma once
 #include <cstdint>
 

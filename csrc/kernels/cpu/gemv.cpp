@@ -93,8 +93,8 @@ __attribute__((target("avx2,fma"))) inline float lane_sum8(__m256 v) {
   return _mm_cvtss_f32(s);
 }
 
-// Lanes [0, n) of an 8-float vector set (n in [1, 8)): the mask of the k % 8 tail, which
-// _mm256_maskload_ps reads without touching the floats past the row's end.
+// All-ones in the lanes [0, n) of 8 (n in [1, 8)): the k % 8 tail, which _mm256_maskload_ps
+// reads without touching the floats past the row's end.
 __attribute__((target("avx2,fma"))) inline __m256i tail_mask8(int64_t n) {
   return _mm256_cmpgt_epi32(_mm256_set1_epi32(int32_t(n)),
                             _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
