@@ -89,7 +89,8 @@ RV_AVX2 inline __m256i lanes64(int64_t n) {
 
 // Takes v where it beats the best so far (greater, or NaN: the later NaN wins), with index vi.
 RV_AVX2 inline void take(__m256 v, __m256i vi, __m256& bv, __m256i& bi) {
-  const __m256 t = _mm256_or_ps(_mm256_cmp_ps(v, bv, _CMP_GT_OQ), _mm256_cmp_ps(v, v, _CMP_UNORD_Q));
+  const __m256 t =
+      _mm256_or_ps(_mm256_cmp_ps(v, bv, _CMP_GT_OQ), _mm256_cmp_ps(v, v, _CMP_UNORD_Q));
   bv = _mm256_blendv_ps(bv, v, t);
   bi = _mm256_castps_si256(
       _mm256_blendv_ps(_mm256_castsi256_ps(bi), _mm256_castsi256_ps(vi), t));
