@@ -124,9 +124,6 @@ def test_sdpa_masks_with_rows_without_keys(shape):
     check_sdpa(shape, mask=bmask & np.tril(np.ones((L, S), dtype=bool)), seed=3)
 
 
-@pytest.mark.xfail(ranvier.backends.cpu.get_cpu_capability() == "AVX512", strict=False,
-                   reason="attention_rows_avx512.cpp pads a row's last vector with -inf before "
-                          "the scale multiplies it, so a negative scale makes the padding +inf")
 @pytest.mark.parametrize("shape", [(1, 2, 19, 19, 8, 8), (1, 1, 33, 50, 16, 7)])
 def test_sdpa_negative_scale(shape):
     check_sdpa(shape, scale=-0.4, seed=4)

@@ -70,7 +70,10 @@ RV_AVX512 float softmax_row(float* row, int64_t jend, int64_t cap, float scale) 
   const __m512 sc = _mm512_set1_ps(scale), ninf = _mm512_set1_ps(kNegInf);
   __m512 mx = ninf;
   for (int64_t j = 0; j < jend; j += 16) {
-    const __m512 v = _mm512_mul_ps(_mm512_mask_loadu_ps(ninf, lanes(jend - j), row + j), sc);
+    // past the row's keys -inf after the scale (a negative scale would make a padded -inf +inf)
+    const __mmask16 k = lanes(jend - j);
+    const __m512 v =
+        _mm512_mask_mov_ps(ninf, k, _mm512_mul_ps(_mm512_maskz_loadu_ps(k, row + j), sc));
     mx = _mm512_max_ps(v, mx);  // a NaN score is skipped (its exp makes the row NaN below)
   }
   const float m = _mm512_reduce_max_ps(mx);
