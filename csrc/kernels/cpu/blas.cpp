@@ -66,8 +66,8 @@ void blas_gemm(bool is_double, bool trans_a, bool trans_b, int64_t m, int64_t n,
 }
 
 void gemm_fixed_blocks_blas(bool is_double, bool ta, bool tb, int64_t m, int64_t n, int64_t k,
-                            const void* a, int64_t lda, const void* b, int64_t ldb, void* c,
-                            int64_t ldc) {
+                            const void* a, int64_t lda, const void* b, int64_t ldb, double beta,
+                            void* c, int64_t ldc) {
   const size_t elem = is_double ? sizeof(double) : sizeof(float);
   const int64_t blocks = (m + kFixedGemmRows - 1) / kFixedGemmRows;
   BlasSingleThreadGuard one;
@@ -77,7 +77,7 @@ void gemm_fixed_blocks_blas(bool is_double, bool ta, bool tb, int64_t m, int64_t
       // row r0 of op(A): A's row r0, or its column r0 when transposed
       const char* ar = static_cast<const char*>(a) + size_t(ta ? r0 : r0 * lda) * elem;
       char* cr = static_cast<char*>(c) + size_t(r0 * ldc) * elem;
-      blas_gemm(is_double, ta, tb, rows, n, k, 1.0, ar, lda, b, ldb, 0.0, cr, ldc);
+      blas_gemm(is_double, ta, tb, rows, n, k, 1.0, ar, lda, b, ldb, beta, cr, ldc);
     }
   });
 }

@@ -36,15 +36,17 @@ void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const T* a, int64_t
   blas_gemm(std::is_same_v<T, double>, ta, tb, m, n, k, 1.0, a, lda, b, ldb, beta, c, ldc);
 }
 
-// The same product, with results that do not depend on the thread count where the panel path
-// declines: OpenBLAS's multi-threaded split changes which of its kernels (and so which
+// C = op(A) @ op(B) (+ C with beta 1; beta is 0 or 1) with results that do not depend on the
+// thread count: OpenBLAS's multi-threaded split changes which of its kernels (and so which
 // rounding) an element gets on some CPUs, so the rows of C are cut into fixed blocks of
 // kFixedGemmRows, each one single-threaded OpenBLAS call, the blocks spread over our threads.
 // Call from outside parallel regions.
-constexpr int64_t kFixedGemmRows = 128;
+constexpr int64_t kFixedGemmRows = 64;
 void gemm_fixed_blocks_blas(bool is_double, bool ta, bool tb, int64_t m, int64_t n, int64_t k,
-                            const void* a, int64_t lda, const void* b, int64_t ldb, void* c,
-                            int64_t ldc);
+                            const void* a, int64_t lda, const void* b, int64_t ldb, double beta,
+                            void* c, int64_t ldc);
+// The same where the panel path declines, for float (the panel path's results are
+// thread-invariant already) and double.
 template <typename T>
 void gemm_thread_invariant(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const T* a,
                            int64_t lda, const T* b, int64_t ldb, T* c, int64_t ldc) {
@@ -56,7 +58,8 @@ void gemm_thread_invariant(bool ta, bool tb, int64_t m, int64_t n, int64_t k, co
   if constexpr (std::is_same_v<T, float>) {  // Note [Panel GEMM]: thread-invariant already
     if (gemm_panels_blas_f32(ta, tb, m, n, k, a, lda, b, ldb, false, c, ldc, true)) return;
   }
-  gemm_fixed_blocks_blas(std::is_same_v<T, double>, ta, tb, m, n, k, a, lda, b, ldb, c, ldc);
+  gemm_fixed_blocks_blas(std::is_same_v<T, double>, ta, tb, m, n, k, a, lda, b, ldb, 0.0, c,
+                         ldc);
 }
 
 // OpenBLAS runs with one thread while the guard lives (set and restored globally, from

@@ -203,17 +203,17 @@ RV_AVX2 void panel_avx2(int64_t M, int64_t K, const float* a, int64_t lda, const
                         const float* bias, int64_t ldp) {
   constexpr int MR = 6;
   const int64_t rs = kTransA ? 1 : lda, cs = kTransA ? lda : 1;
-  for (int64_t h = 0; h < 2 && h * 16 < ncols; ++h) {
-    const int64_t nc = std::min<int64_t>(16, ncols - h * 16);
-    const float* bh = bias ? bias + h * 16 : nullptr;
-    for (int64_t m0 = 0; m0 < M; m0 += MR) {
-      const int64_t mr = std::min<int64_t>(MR, M - m0);
-      const float* a0 = a + (m0 + std::min<int64_t>(0, mr - 1)) * rs;
-      const float* a1 = a + (m0 + std::min<int64_t>(1, mr - 1)) * rs;
-      const float* a2 = a + (m0 + std::min<int64_t>(2, mr - 1)) * rs;
-      const float* a3 = a + (m0 + std::min<int64_t>(3, mr - 1)) * rs;
-      const float* a4 = a + (m0 + std::min<int64_t>(4, mr - 1)) * rs;
-      const float* a5 = a + (m0 + std::min<int64_t>(5, mr - 1)) * rs;
+  for (int64_t m0 = 0; m0 < M; m0 += MR) {
+    const int64_t mr = std::min<int64_t>(MR, M - m0);
+    const float* a0 = a + (m0 + std::min<int64_t>(0, mr - 1)) * rs;
+    const float* a1 = a + (m0 + std::min<int64_t>(1, mr - 1)) * rs;
+    const float* a2 = a + (m0 + std::min<int64_t>(2, mr - 1)) * rs;
+    const float* a3 = a + (m0 + std::min<int64_t>(3, mr - 1)) * rs;
+    const float* a4 = a + (m0 + std::min<int64_t>(4, mr - 1)) * rs;
+    const float* a5 = a + (m0 + std::min<int64_t>(5, mr - 1)) * rs;
+    for (int64_t h = 0; h < 2 && h * 16 < ncols; ++h) {
+      const int64_t nc = std::min<int64_t>(16, ncols - h * 16);
+      const float* bh = bias ? bias + h * 16 : nullptr;
       __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps();
       __m256 c10 = _mm256_setzero_ps(), c11 = _mm256_setzero_ps();
       __m256 c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps();

@@ -171,6 +171,7 @@ struct Problem {
   const float* bias = nullptr;
   int64_t ranges = 1;    // row ranges per panel
   int64_t rows_per = 0;  // rows in each
+  int64_t row_block = kRowBlock;
 };
 
 // The work items of pr (item = panel * ranges + row range) that next() hands out, until it
@@ -190,8 +191,10 @@ void run_items(const Problem& pr, const Next& next) {
   for (int64_t it = next(); it >= 0; it = next()) {
     const int64_t p = it / pr.ranges, r = it % pr.ranges;
     const int64_t n0 = p * NR, nc = std::min(NR, pr.N - n0);
-    // A row-major B with all 32 columns there is read in place.
-    const bool in_place = pr.b_cs == 1 && nc == NR;
+    // A row-major B with all 32 columns there is read in place on AVX-512. Not on AVX2: its
+    // 6 x 16 tiles read each panel row as two halves, and B's rows a power-of-two apart share
+    // a few L1 sets (dX = dY @ W ran 8% faster with the panel packed).
+    const bool in_place = kAvx512 && pr.b_cs == 1 && nc == NR;
     if (!in_place && p != packed) {
       pack_columns<kAvx512>(K, n0, nc, pr.b, pr.b_rs, pr.b_cs, panel.data());
       packed = p;
@@ -199,8 +202,8 @@ void run_items(const Problem& pr, const Next& next) {
     const float* pb = in_place ? pr.b + n0 : panel.data();
     const int64_t ldp = in_place ? pr.b_rs : NR;
     const int64_t r0 = r * pr.rows_per, r1 = std::min(pr.M, r0 + pr.rows_per);
-    for (int64_t m0 = r0; m0 < r1; m0 += kRowBlock) {
-      const int64_t mr = std::min(kRowBlock, r1 - m0);
+    for (int64_t m0 = r0; m0 < r1; m0 += pr.row_block) {
+      const int64_t mr = std::min(pr.row_block, r1 - m0);
       for (int64_t k0 = 0; k0 < K; k0 += kc) {
         const int64_t kk = std::min(kc, K - k0);
         const bool first = k0 == 0;
@@ -219,6 +222,7 @@ bool usable() {
 
 // Runs pr on all threads (threaded) or on the calling one.
 void run(Problem& pr, bool threaded) {
+  const bool avx512 = gemm_packed_isa() == 2;
   const int64_t npanels = (pr.N + NR - 1) / NR;
   const int64_t threads = threaded ? std::max<int64_t>(1, get_num_threads()) : 1;
   int64_t ranges = threads / std::gcd(npanels, threads);
@@ -226,14 +230,16 @@ void run(Problem& pr, bool threaded) {
   // at least 128 rows each: the last item then leaves the other threads waiting less (the gpt
   // step 2-3% faster). A packed panel would be packed again by every thread that takes a piece
   // of it, and rows under 128 lost more than they gained (the mlp step 4% slower at 64).
-  if (threads > 1 && pr.b_cs == 1) {
+  if (threads > 1 && pr.b_cs == 1 && avx512) {
     ranges = std::max(ranges, (16 * threads + npanels - 1) / npanels);
     ranges = std::min(ranges, std::max<int64_t>(1, pr.M / 128));
   }
-  pr.ranges = std::min<int64_t>(ranges, (pr.M + 7) / 8);
-  pr.rows_per = (((pr.M + pr.ranges - 1) / pr.ranges) + 7) / 8 * 8;
+  // row ranges and blocks in whole micro-tiles (8 rows on AVX-512, 6 on AVX2)
+  const int64_t mr = avx512 ? 8 : 6;
+  pr.ranges = std::min<int64_t>(ranges, (pr.M + mr - 1) / mr);
+  pr.rows_per = (((pr.M + pr.ranges - 1) / pr.ranges) + mr - 1) / mr * mr;
+  pr.row_block = avx512 ? kRowBlock : kRowBlock / 6 * 6;
   const int64_t items = npanels * pr.ranges;
-  const bool avx512 = gemm_packed_isa() == 2;
   const auto go = [&](const auto& next) {
     if (avx512) run_items<true>(pr, next);
     else run_items<false>(pr, next);
