@@ -69,11 +69,15 @@ void gemm_fixed_blocks_blas(bool is_double, bool ta, bool tb, int64_t m, int64_t
                             const void* a, int64_t lda, const void* b, int64_t ldb, double beta,
                             void* c, int64_t ldc) {
   const size_t elem = is_double ? sizeof(double) : sizeof(float);
-  const int64_t blocks = (m + kFixedGemmRows - 1) / kFixedGemmRows;
+  // at most kFixedGemmBlocks blocks (each call packs all of op(B) again), of whole 16-row
+  // tiles, at least kFixedGemmRows rows: a function of m alone
+  int64_t per = std::max(kFixedGemmRows, (m + kFixedGemmBlocks - 1) / kFixedGemmBlocks);
+  per = (per + 15) / 16 * 16;
+  const int64_t blocks = (m + per - 1) / per;
   BlasSingleThreadGuard one;
   parallel_for(0, blocks, 1, [&](int64_t b0, int64_t b1) {
     for (int64_t blk = b0; blk < b1; ++blk) {
-      const int64_t r0 = blk * kFixedGemmRows, rows = std::min(kFixedGemmRows, m - r0);
+      const int64_t r0 = blk * per, rows = std::min(per, m - r0);
       // row r0 of op(A): A's row r0, or its column r0 when transposed
       const char* ar = static_cast<const char*>(a) + size_t(ta ? r0 : r0 * lda) * elem;
       char* cr = static_cast<char*>(c) + size_t(r0 * ldc) * elem;

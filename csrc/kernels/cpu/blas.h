@@ -39,9 +39,11 @@ void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const T* a, int64_t
 // C = op(A) @ op(B) (+ C with beta 1; beta is 0 or 1) with results that do not depend on the
 // thread count: OpenBLAS's multi-threaded split changes which of its kernels (and so which
 // rounding) an element gets on some CPUs, so the rows of C are cut into fixed blocks of
-// kFixedGemmRows, each one single-threaded OpenBLAS call, the blocks spread over our threads.
-// Call from outside parallel regions.
+// at least kFixedGemmRows (at most kFixedGemmBlocks blocks; the cut depends on m alone), each
+// one single-threaded OpenBLAS call, the blocks spread over our threads. Call from outside
+// parallel regions.
 constexpr int64_t kFixedGemmRows = 64;
+constexpr int64_t kFixedGemmBlocks = 4;
 void gemm_fixed_blocks_blas(bool is_double, bool ta, bool tb, int64_t m, int64_t n, int64_t k,
                             const void* a, int64_t lda, const void* b, int64_t ldb, double beta,
                             void* c, int64_t ldc);
