@@ -196,16 +196,13 @@ RV_AVX512 void panel_avx512_tail(int64_t M, int64_t K, const float* a, int64_t l
 // ---------------------------------------------------------------- AVX2 + FMA: 6 x 16 tiles
 #define RV_AVX2 __attribute__((target("avx2,fma")))
 
-// One MR x 16 tile (rows [m0, m0 + mr), mr <= MR, of the panel's columns [h * 16, h * 16 + nc)):
-// MR rows of two 8-float accumulators, one FMA chain per element in k order.
-template <bool kTransA, int MR>
-RV_AVX2 inline void tile_avx2(int64_t m0, int64_t mr, int64_t K, const float* a, int64_t lda,
+// One MR x 16 tile of C (mr <= MR valid rows at c, the panel's columns [h * 16, h * 16 + nc)
+// at p): row i's A values are ar[i][k * cs]. MR rows of two 8-float accumulators, one FMA chain
+// per element in k order.
+template <int MR>
+RV_AVX2 inline void tile_avx2(const float* const* ar, int64_t cs, int64_t mr, int64_t K,
                               const float* p, int64_t nc, float* c, int64_t ldc,
                               bool accumulate, const float* bias, int64_t ldp) {
-  const int64_t rs = kTransA ? 1 : lda, cs = kTransA ? lda : 1;
-  const float* ar[MR];
-#pragma GCC unroll 8
-  for (int i = 0; i < MR; ++i) ar[i] = a + (m0 + std::min<int64_t>(i, mr - 1)) * rs;
   __m256 lo[MR], hi[MR];
 #pragma GCC unroll 8
   for (int i = 0; i < MR; ++i) lo[i] = hi[i] = _mm256_setzero_ps();
@@ -221,7 +218,7 @@ RV_AVX2 inline void tile_avx2(int64_t m0, int64_t mr, int64_t K, const float* a,
       hi[i] = _mm256_fmadd_ps(v, b1, hi[i]);
     }
   }
-  float* cm = c + m0 * ldc;
+  float* cm = c;
   if (nc == 16 && mr == MR) {
     const __m256 bias_lo = bias ? _mm256_loadu_ps(bias) : _mm256_setzero_ps();
     const __m256 bias_hi = bias ? _mm256_loadu_ps(bias + 8) : _mm256_setzero_ps();
@@ -250,30 +247,45 @@ RV_AVX2 inline void tile_avx2(int64_t m0, int64_t mr, int64_t K, const float* a,
   }
 }
 
-// kTransA and ldp as in panel_avx512. The 32 panel columns run as two halves of 16, rows six at
-// a time (12 accumulators); a last group of at most 4 or 2 rows runs a 4- or 2-row tile (the
+// The tiles of an M-row panel product, rows six at a time (12 accumulators) over the panel's
+// two halves of 16 columns; a last group of at most 4 or 2 rows runs a 4- or 2-row tile (the
 // recurrent products of 16 or 32 rows per thread spent 11% of their FMAs on rows past M).
-template <bool kTransA>
-RV_AVX2 void panel_avx2(int64_t M, int64_t K, const float* a, int64_t lda, const float* p,
-                        int64_t ncols, float* c, int64_t ldc, bool accumulate,
-                        const float* bias, int64_t ldp) {
+// rows(m0, mr, ar) sets the A pointers of rows [m0, m0 + mr) (the last repeated up to the
+// tile's size) and returns the stride between their k values.
+template <typename Rows>
+RV_AVX2 inline void tiles_avx2(int64_t M, int64_t K, const Rows& rows, const float* p,
+                               int64_t ncols, float* c, int64_t ldc, bool accumulate,
+                               const float* bias, int64_t ldp) {
   for (int64_t m0 = 0; m0 < M;) {
-    const int64_t left = M - m0;
-    const int64_t mr = std::min<int64_t>(6, left);
+    const int64_t mr = std::min<int64_t>(6, M - m0);
+    const float* ar[6];
+    const int64_t cs = rows(m0, mr, ar);
     for (int64_t h = 0; h < 2 && h * 16 < ncols; ++h) {
       const int64_t nc = std::min<int64_t>(16, ncols - h * 16);
       const float* bh = bias ? bias + h * 16 : nullptr;
       const float* ph = p + h * 16;
-      float* ch = c + h * 16;
-      if (left > 4)
-        tile_avx2<kTransA, 6>(m0, mr, K, a, lda, ph, nc, ch, ldc, accumulate, bh, ldp);
-      else if (left > 2)
-        tile_avx2<kTransA, 4>(m0, mr, K, a, lda, ph, nc, ch, ldc, accumulate, bh, ldp);
+      float* ch = c + m0 * ldc + h * 16;
+      if (mr > 4)
+        tile_avx2<6>(ar, cs, mr, K, ph, nc, ch, ldc, accumulate, bh, ldp);
+      else if (mr > 2)
+        tile_avx2<4>(ar, cs, mr, K, ph, nc, ch, ldc, accumulate, bh, ldp);
       else
-        tile_avx2<kTransA, 2>(m0, mr, K, a, lda, ph, nc, ch, ldc, accumulate, bh, ldp);
+        tile_avx2<2>(ar, cs, mr, K, ph, nc, ch, ldc, accumulate, bh, ldp);
     }
     m0 += mr;
   }
+}
+
+// kTransA and ldp as in panel_avx512.
+template <bool kTransA>
+RV_AVX2 void panel_avx2(int64_t M, int64_t K, const float* a, int64_t lda, const float* p,
+                        int64_t ncols, float* c, int64_t ldc, bool accumulate,
+                        const float* bias, int64_t ldp) {
+  const int64_t rs = kTransA ? 1 : lda, cs = kTransA ? lda : 1;
+  tiles_avx2(M, K, [&](int64_t m0, int64_t mr, const float** ar) {
+    for (int i = 0; i < 6; ++i) ar[i] = a + (m0 + std::min<int64_t>(i, mr - 1)) * rs;
+    return cs;
+  }, p, ncols, c, ldc, accumulate, bias, ldp);
 }
 
 // ---------------------------------------------------------------- portable: 4 x 32 tiles
@@ -374,6 +386,17 @@ void gemm_panel_avx2(bool trans_a, int64_t M, int64_t K, const float* a, int64_t
     panel_avx2<true>(M, K, a, lda, panel, ncols, c, ldc, accumulate, bias, ldp);
   else
     panel_avx2<false>(M, K, a, lda, panel, ncols, c, ldc, accumulate, bias, ldp);
+}
+
+void gemm_panel_avx2_grouped(int64_t M, int64_t K, const float* a, int64_t group_stride,
+                             const float* panel, int64_t ldp, int64_t ncols, float* c,
+                             int64_t ldc, bool accumulate, const float* bias) {
+  if (M <= 0 || ncols <= 0) return;
+  tiles_avx2(M, K, [&](int64_t m0, int64_t, const float** ar) {
+    const float* g = a + (m0 / 6) * group_stride;
+    for (int i = 0; i < 6; ++i) ar[i] = g + i;
+    return int64_t(6);
+  }, panel, ncols, c, ldc, accumulate, bias, ldp);
 }
 
 // Double: the portable loop, compiled for AVX-512 / AVX2 / baseline (picked at load time).

@@ -37,6 +37,12 @@ void gemm_panel_avx512(bool trans_a, int64_t M, int64_t K, const float* a, int64
 void gemm_panel_avx2(bool trans_a, int64_t M, int64_t K, const float* a, int64_t lda,
                      const float* panel, int64_t ldp, int64_t ncols, float* c, int64_t ldc,
                      bool accumulate, const float* bias);
+// The AVX2 kernel on an A grouped six rows at a time: rows [6g, 6g + 6) are the block at
+// a + g * group_stride holding A[6g + i, k] at [k * 6 + i] (rows past M repeat the last one;
+// M's tiles must start at multiples of 6 from a's first row).
+void gemm_panel_avx2_grouped(int64_t M, int64_t K, const float* a, int64_t group_stride,
+                             const float* panel, int64_t ldp, int64_t ncols, float* c,
+                             int64_t ldc, bool accumulate, const float* bias);
 void gemm_panel(int64_t M, int64_t K, const double* a, int64_t lda, const double* panel,
                 int64_t ncols, double* c, int64_t ldc, bool accumulate);
 
