@@ -21,6 +21,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstring>
 #include <numeric>
 #include <vector>
 
@@ -264,10 +265,15 @@ void run(Problem& pr, bool threaded) {
       for (int64_t b = b0; b < b1; ++b) {
         const int64_t k0 = b * 16, k1 = std::min(K, k0 + 16);
         for (int64_t q = 0; q < ng; ++q) {
-          int64_t m[6];  // the group's rows, the last repeated past M
-          for (int i = 0; i < 6; ++i) m[i] = std::min(6 * q + i, pr.M - 1);
           float* dst = g + q * 6 * K + k0 * 6;
           const float* src = pr.a + k0 * pr.lda;
+          if (6 * q + 6 <= pr.M) {  // six neighbouring floats of each row of A^T
+            for (int64_t k = k0; k < k1; ++k, src += pr.lda, dst += 6)
+              std::memcpy(dst, src + 6 * q, 6 * sizeof(float));
+            continue;
+          }
+          int64_t m[6];  // the last group's rows, the last repeated past M
+          for (int i = 0; i < 6; ++i) m[i] = std::min(6 * q + i, pr.M - 1);
           for (int64_t k = k0; k < k1; ++k, src += pr.lda, dst += 6)
             for (int i = 0; i < 6; ++i) dst[i] = src[m[i]];
         }
