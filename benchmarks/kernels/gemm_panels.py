@@ -40,7 +40,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _timing import call_seconds, libraries  # noqa: E402
 
 LAYERS = {"gpt": (1024, [(128, 384), (128, 128), (128, 512), (512, 128), (128, 96)]),
-          "mlp": (128, [(784, 512), (512, 256), (256, 10)])}
+          "mlp": (128, [(784, 512), (512, 256), (256, 10)]),
+          "lstm": (2048, [(128, 1024), (256, 96)])}
 
 
 def products(lib, rows, fan_in, fan_out, rng):
