@@ -4,6 +4,7 @@
 #include "ops/matmul.h"
 
 #include "autograd/function.h"
+#include "ops/activation.h"
 #include "ops/binary.h"
 #include "ops/copy.h"
 #include "ops/factory.h"
@@ -288,6 +289,19 @@ Tensor linear(const Tensor& input, const Tensor& weight, const Tensor& bias) {
   }
   Tensor out = matmul(input, t(weight));
   return bias.defined() ? add(out, bias) : out;
+}
+
+Tensor linear_relu_no_grad(const Tensor& input, const Tensor& weight, const Tensor& bias) {
+  // the conditions of linear's own no-autograd GEMM path, whose output is a fresh tensor
+  if (input.dim() != 2 || weight.dim() != 2 || !bias.defined() || bias.dim() != 1 ||
+      input.sizes()[1] != weight.sizes()[1] || bias.sizes()[0] != weight.sizes()[0] ||
+      !is_floating(input.dtype()) || input.dtype() != weight.dtype() ||
+      bias.dtype() != input.dtype() || input.device() != weight.device() ||
+      input.device() != bias.device() || autograd::needs_grad({input, weight, bias}))
+    return Tensor();
+  Tensor out = linear(input, weight, bias);
+  relu_(out);
+  return out;
 }
 
 }  // namespace ranvier

@@ -25,6 +25,11 @@ Tensor mv(const Tensor& a, const Tensor& v);
 // (out, in) or (in); bias may be undefined. With a bias and a 2-D weight the bias goes into
 // the product's output (addmm).
 Tensor linear(const Tensor& input, const Tensor& weight, const Tensor& bias);
+// Note [Fused patterns]: relu(linear(input, weight, bias)) as one call, with relu applied in
+// place to the product's fresh output (the same bits), for 2-D input, 2-D weight and a bias of
+// one floating dtype on one device when no autograd graph is recorded; an undefined tensor
+// (nothing done) otherwise.
+Tensor linear_relu_no_grad(const Tensor& input, const Tensor& weight, const Tensor& bias);
 // [k] . [k] -> 0-d.
 Tensor dot(const Tensor& a, const Tensor& b);
 // [m] x [n] -> [m, n].

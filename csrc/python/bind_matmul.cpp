@@ -55,6 +55,12 @@ void bind_matmul(py::module_& m, py::class_<Tensor>& cls) {
   m.def("_linear", [](const Tensor& input, const Tensor& weight, py::handle bias) {
     return linear(input, weight, bias.is_none() ? Tensor() : py::cast<Tensor>(bias));
   }, py::arg("input"), py::arg("weight"), py::arg("bias") = py::none());
+  m.def("_linear_relu", [](const Tensor& input, const Tensor& weight, py::handle bias)
+                            -> py::object {
+    if (bias.is_none()) return py::none();
+    Tensor out = linear_relu_no_grad(input, weight, py::cast<Tensor>(bias));
+    return out.defined() ? py::cast(std::move(out)) : py::none();
+  }, py::arg("input"), py::arg("weight"), py::arg("bias"));
   m.def("addmm", addmm_fn, py::arg("input"), py::arg("mat1"), py::arg("mat2"), py::kw_only(),
         py::arg("beta") = 1, py::arg("alpha") = 1);
 }

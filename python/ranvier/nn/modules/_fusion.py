@@ -11,12 +11,19 @@ Everything else runs module by module. The output and every gradient are bit for
 the three modules; what changes is the memory the run touches: the conv output, its relu and
 the pool's indices are never written.
 
+Linear -> ReLU (both plain, the Linear with a bias, autocast off) goes to `_C._linear_relu`
+when no autograd graph is recorded (under no_grad, or nothing requires grad) and the input is
+2-D: one C++ call applies relu in place to the product's fresh output, the same bits as the two
+modules without the second module call and its output tensor (inference at batch 1 spends more
+on calls than on the ReLU itself).
+
 `ranvier.backends.cpu.fuse_patterns = False` turns this off.
 """
 from ranvier import _C
 from ranvier.backends import cpu as _cpu_backend
 from ranvier.nn.modules.activation import ReLU
 from ranvier.nn.modules.conv import Conv2d
+from ranvier.nn.modules.linear import Linear
 from ranvier.nn.modules.pooling import MaxPool2d
 
 _Tensor = _C.Tensor
@@ -55,6 +62,29 @@ def conv_relu_pool(conv, relu, pool, x):
     return _C._conv2d_relu_max_pool2d(x, conv.weight, conv.bias, tuple(conv.padding))
 
 
+def linear_relu(linear, relu, x):
+    """relu(linear(x)) through the fused op, or None when the pair does not qualify."""
+    if (type(relu) is not ReLU or linear.bias is None or not _cpu_backend.fuse_patterns
+            or not isinstance(x, _Tensor) or not (_plain(linear) and _plain(relu))
+            or _C._autocast_is_enabled(x.device.type)):
+        return None
+    return _C._linear_relu(x, linear.weight, linear.bias)
+
+
+_STARTS = (Conv2d, Linear)
+
+
 def starts_run(module):
     """Whether a fused run may start at this module (a cheap first test)."""
-    return type(module) is Conv2d
+    return type(module) in _STARTS
+
+
+def run(mods, i, x):
+    """(output, number of modules it covers) of the fused run starting at mods[i], or (None, 0)
+    when none applies."""
+    m = mods[i]
+    if type(m) is Linear:
+        return linear_relu(m, mods[i + 1], x), 2
+    if i + 2 < len(mods):
+        return conv_relu_pool(m, mods[i + 1], mods[i + 2], x), 3
+    return None, 0

@@ -112,11 +112,11 @@ class Sequential(Module):
         while i < n:
             module = mods[i]
             # Note [Fused patterns]: a run of modules one fused op computes, same bits
-            if i + 2 < n and _fusion.starts_run(module):
-                out = _fusion.conv_relu_pool(module, mods[i + 1], mods[i + 2], input)
+            if i + 1 < n and _fusion.starts_run(module):
+                out, used = _fusion.run(mods, i, input)
                 if out is not None:
                     input = out
-                    i += 3
+                    i += used
                     continue
             input = module(input)
             i += 1
