@@ -10,6 +10,7 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <vector>
 
 #include "kernels/cpu/conv_single_channel.h"
 #include "kernels/cpu/relu_pool_avx2.h"
@@ -62,38 +63,91 @@ struct PooledRows {
   }
 };
 
-// dw [co * 9] and db [co] over samples [n0, n1): one output channel at a time (nine tap
-// accumulators and the bias one fit the 16 vector registers with room for the operands).
+// Channels whose gradient rows one pass of weight_grad spreads at a time (12 x oh vectors:
+// 10.5 KB for oh = 28, so that they stay in L1 with the input's shifted rows).
+constexpr int64_t kGradChannels = 12;
+
+// acc[k][a * 3 + c] (in memory) += sum over conv rows i of G[k][i] * Xs[i + a - ph][c], for
+// k < NB channels and the three column shifts c of tap row a: 3 NB accumulators and the three
+// shifted input vectors stay in registers, so each row is 3 + NB loads for 3 NB FMAs (the
+// per-channel loop it replaces loaded the nine input vectors again for every channel and
+// spilled its accumulators).
+// Xs, G and acc hold 8-float vectors.
+template <int NB>
+RV_AVX2_TARGET inline void tap_row(const float* G, int64_t oh, const float* Xs, int64_t i0,
+                                   int64_t i1, int64_t shift, int a, float* acc) {
+  __m256 s[NB][3];
+  for (int k = 0; k < NB; ++k)
+    for (int c = 0; c < 3; ++c) s[k][c] = _mm256_loadu_ps(acc + (k * 9 + a * 3 + c) * 8);
+  for (int64_t i = i0; i < i1; ++i) {
+    const float* x = Xs + (i + shift) * 24;
+    const __m256 x0 = _mm256_loadu_ps(x), x1 = _mm256_loadu_ps(x + 8),
+                 x2 = _mm256_loadu_ps(x + 16);
+    for (int k = 0; k < NB; ++k) {
+      const __m256 gv = _mm256_loadu_ps(G + (k * oh + i) * 8);
+      s[k][0] = _mm256_fmadd_ps(gv, x0, s[k][0]);
+      s[k][1] = _mm256_fmadd_ps(gv, x1, s[k][1]);
+      s[k][2] = _mm256_fmadd_ps(gv, x2, s[k][2]);
+    }
+  }
+  for (int k = 0; k < NB; ++k)
+    for (int c = 0; c < 3; ++c) _mm256_storeu_ps(acc + (k * 9 + a * 3 + c) * 8, s[k][c]);
+}
+
+// dw [co * 9] and db [co] over samples [n0, n1). For each 8-column block and sample, the
+// input's rows are loaded once with their three column shifts (Xs) and the output gradient's
+// rows of kGradChannels channels at a time are spread once (G); tap_row then accumulates three
+// channels by three taps. Every accumulator lane still adds its terms block by block, sample by
+// sample, row by row: the order (and so the bits) of one channel at a time with all nine taps.
 template <class Rows>
 RV_AVX2_TARGET void weight_grad(const ConvGeom& g, int64_t n0, int64_t n1, const float* img,
                                 const Rows& rows, float* dw, float* db) {
   const int64_t HW = g.h * g.w;
-  for (int64_t o = 0; o < g.co; ++o) {
-    __m256 acc[9], b = _mm256_setzero_ps();
-    for (int t = 0; t < 9; ++t) acc[t] = _mm256_setzero_ps();
-    for (int64_t j0 = 0; j0 < g.ow; j0 += 8) {
-      const int64_t nc = std::min<int64_t>(8, g.ow - j0);
-      const __m256i m = first8(nc);
-      __m256i km[3];
-      shift_masks(g, j0, m, km);
-      for (int64_t n = n0; n < n1; ++n) {
-        const float* x = img + n * HW + j0 - g.pw;
-        for (int64_t i = 0; i < g.oh; ++i) {
-          const __m256 gv = rows(n, o, i, j0, nc, m);
-          b = _mm256_add_ps(b, gv);
+  std::vector<float> acc(size_t(g.co * 9 * 8)), bacc(size_t(g.co * 8)), Xs(size_t(g.h * 24)),
+      G(size_t(kGradChannels * g.oh * 8));
+  for (int64_t j0 = 0; j0 < g.ow; j0 += 8) {
+    const int64_t nc = std::min<int64_t>(8, g.ow - j0);
+    const __m256i m = first8(nc);
+    __m256i km[3];
+    shift_masks(g, j0, m, km);
+    for (int64_t n = n0; n < n1; ++n) {
+      const float* x = img + n * HW + j0 - g.pw;
+      for (int64_t r = 0; r < g.h; ++r)
+        for (int c = 0; c < 3; ++c)
+          _mm256_storeu_ps(&Xs[size_t((r * 3 + c) * 8)],
+                           _mm256_maskload_ps(x + r * g.w + c, km[c]));
+      for (int64_t o0 = 0; o0 < g.co; o0 += kGradChannels) {
+        const int64_t nb = std::min(kGradChannels, g.co - o0);
+        for (int64_t k = 0; k < nb; ++k) {
+          __m256 b = _mm256_loadu_ps(&bacc[size_t((o0 + k) * 8)]);
+          for (int64_t i = 0; i < g.oh; ++i) {
+            const __m256 gv = rows(n, o0 + k, i, j0, nc, m);
+            _mm256_storeu_ps(&G[size_t((k * g.oh + i) * 8)], gv);
+            b = _mm256_add_ps(b, gv);
+          }
+          _mm256_storeu_ps(&bacc[size_t((o0 + k) * 8)], b);
+        }
+        for (int64_t k = 0; k < nb; k += 3) {
+          const float* Gk = G.data() + k * g.oh * 8;
+          float* ak = acc.data() + (o0 + k) * 72;
           for (int a = 0; a < 3; ++a) {
-            const int64_t r = i + a - g.ph;
-            if (r < 0 || r >= g.h) continue;  // zero taps add nothing
-            const float* row = x + r * g.w;
-            for (int c = 0; c < 3; ++c)
-              acc[a * 3 + c] =
-                  _mm256_fmadd_ps(gv, _mm256_maskload_ps(row + c, km[c]), acc[a * 3 + c]);
+            // conv rows i whose input row i + a - ph lies in the image (the rest add nothing)
+            const int64_t shift = a - g.ph;
+            const int64_t i0 = std::max<int64_t>(0, -shift);
+            const int64_t i1 = std::min<int64_t>(g.oh, g.h - shift);
+            switch (std::min<int64_t>(3, nb - k)) {
+              case 3: tap_row<3>(Gk, g.oh, Xs.data(), i0, i1, shift, a, ak); break;
+              case 2: tap_row<2>(Gk, g.oh, Xs.data(), i0, i1, shift, a, ak); break;
+              default: tap_row<1>(Gk, g.oh, Xs.data(), i0, i1, shift, a, ak); break;
+            }
           }
         }
       }
     }
-    for (int t = 0; t < 9; ++t) dw[o * 9 + t] = hsum(acc[t]);
-    if (db) db[o] = hsum(b);
+  }
+  for (int64_t o = 0; o < g.co; ++o) {
+    for (int t = 0; t < 9; ++t) dw[o * 9 + t] = hsum(_mm256_loadu_ps(&acc[size_t((o * 9 + t) * 8)]));
+    if (db) db[o] = hsum(_mm256_loadu_ps(&bacc[size_t(o * 8)]));
   }
 }
 
