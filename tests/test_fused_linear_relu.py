@@ -147,7 +147,9 @@ def test_sequential_runs_modules_when_the_pair_does_not_qualify(monkeypatch, cha
     assert not any(calls)
     if change in ("relu_hook", "linear_pre_hook", "forward_replaced", "relu_subclass"):
         assert ran, "the module's hook / forward did not run"
-    if change != "autocast":
+    if change == "autocast":
+        assert out.dtype == rv.bfloat16  # the modules' ops cast under autocast
+    else:
         w = model[0].weight.detach().numpy().astype(np.float64)
         b = 0 if model[0].bias is None else model[0].bias.detach().numpy()
         ref = np.maximum(x.numpy().astype(np.float64) @ w.T + b, 0)

@@ -19,7 +19,7 @@ def _fused_available():
 
 
 needs_fused = pytest.mark.skipif(not _fused_available(),
-                                 reason="this CPU lacks the AVX-512 (F, BW, VL) fused kernels")
+                                 reason="this CPU lacks the AVX-512 / AVX2 fused kernels")
 
 
 def _bits(t):

@@ -29,6 +29,25 @@ panels; PyTorch in the same runs 150-200):
     against 784 x 512: 0.99x of OpenBLAS; 16 x 16 register transposes: 1.13x); memcpy per
     panel row for a row-major B (the gpt step's 2.5% in memmove; two masked 16-float moves,
     then no copy at all when the panel's 32 columns are there).
+
+Variants measured on the 2-core AMD Zen 3 machine (AVX2 + FMA, no AVX-512; 2026-11-23), the
+6 x 16 AVX2 tiles. One core peaks near 92 GFLOP/s there (two 8-float FMAs a cycle); OpenBLAS
+and PyTorch (MKL) both reach ~90 on square products, 180-189 on two threads, so no GEMM of
+ours can beat them by much on this CPU:
+  one thread, GFLOP/s: forward and dX 90-93; dW (A transposed) 70-77 read in place, 73 -> 82
+    once A is regrouped into six-row k-major blocks per call (the grouping loop a 24-byte
+    copy per k and group; a scalar gather first gave 72-81)
+  lstm shapes (2048 rows; Linear 128->1024, 256->96), 2 threads, OpenBLAS / panels /
+    PyTorch: forward 175 / 167 / 181, dX 182 / 182 / 176, dW 173 / 173 / 151 (the input
+    projection's A is past 2 MB, so both columns are OpenBLAS there), 256->96: forward 175 /
+    179 / 162, dX 170 / 180 / 174, dW 168 / 153 / 160
+  a last group of at most 4 or 2 rows on a 4- or 2-row tile instead of six rows of FMAs: the
+    recurrent products (16 or 32 rows a thread) lost 11% of their FMAs; lstm step 28.0 -> 26.1
+    ms
+  B read in place (as on AVX-512) against packed: its rows share L1 sets with the two 16-column
+    halves, packed won on every workload shape
+  Dropped: products with a transposed A sent to fixed-block OpenBLAS (results then moved with
+    the thread count, since callers choose threaded or not by thread count)
 """
 import argparse
 import os

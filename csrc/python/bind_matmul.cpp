@@ -5,6 +5,7 @@
 #include "kernels/cpu/blas.h"
 #include "kernels/cpu/gemm_panels.h"
 #include "ops/matmul.h"
+#include "python/autocast.h"
 #include "python/convert.h"
 
 namespace ranvier::python {
@@ -57,7 +58,8 @@ void bind_matmul(py::module_& m, py::class_<Tensor>& cls) {
   }, py::arg("input"), py::arg("weight"), py::arg("bias") = py::none());
   m.def("_linear_relu", [](const Tensor& input, const Tensor& weight, py::handle bias)
                             -> py::object {
-    if (bias.is_none()) return py::none();
+    // under autocast the modules run (their ops cast)
+    if (bias.is_none() || autocast::is_enabled(input.device().type)) return py::none();
     Tensor out = linear_relu_no_grad(input, weight, py::cast<Tensor>(bias));
     return out.defined() ? py::cast(std::move(out)) : py::none();
   }, py::arg("input"), py::arg("weight"), py::arg("bias"));

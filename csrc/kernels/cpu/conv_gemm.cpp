@@ -10,7 +10,7 @@
 // (one partial per chunk, partials added in chunk order), never split by thread count.
 // Per geometry the work goes elsewhere first: depthwise -> conv_direct; 3x3 stride 1 with >= 16
 // channels each side -> Winograd (conv_winograd); 3x3 stride 1 from one float32 input channel
-// on AVX-512 -> conv_single_channel. The choice depends on the geometry, dtype and CPU only.
+// on AVX-512 or AVX2 -> conv_single_channel. The choice depends on the geometry, dtype and CPU only.
 // conv2d's backward runs as one kernel (ConvBackwardKernel: input, weight and bias gradients).
 #include <algorithm>
 #include <type_traits>
@@ -35,7 +35,7 @@ constexpr int64_t kChunk = 8;  // samples per partial weight gradient
 // 3x3, forward + backward, 2 threads: 2.5 ms direct vs 2.6-2.8 ms GEMM). Convolutions of a
 // single input channel stay on GEMM: the direct kernel (built without AVX, see conv_direct.h)
 // took 3.8 ms vs 0.34 ms forward for N=64, 1 -> 32 channels of 28x28, 3x3 (3x3 stride-1
-// float32 ones on AVX-512 go to conv_single_channel instead).
+// float32 ones on AVX-512 or AVX2 go to conv_single_channel instead).
 bool use_direct(const ConvGeom& g) { return conv_direct_applies(g) && g.co == g.ci; }
 
 struct Dims {

@@ -6,7 +6,7 @@ replaced on the instance), the layers' settings are ones the fused kernels compu
 1, no dilation or groups, zero padding; 2x2 / stride 2 pooling without padding, dilation, ceil
 mode or indices), autocast is off, and the op accepts the operands: float32 on the CPU, an
 even conv output, and a geometry for which conv2d itself runs a kernel with a fused version
-(one input channel, or 16 or more channels each side: Winograd) on a CPU with AVX-512.
+(one input channel, or 16 or more channels each side: Winograd) on a CPU with AVX-512 or AVX2.
 Everything else runs module by module. The output and every gradient are bit for bit those of
 the three modules; what changes is the memory the run touches: the conv output, its relu and
 the pool's indices are never written.
@@ -63,20 +63,19 @@ def conv_relu_pool(conv, relu, pool, x):
 
 
 def linear_relu(linear, relu, x):
-    """relu(linear(x)) through the fused op, or None when the pair does not qualify."""
-    if (type(relu) is not ReLU or linear.bias is None or not _cpu_backend.fuse_patterns
-            or not isinstance(x, _Tensor) or not (_plain(linear) and _plain(relu))
-            or _C._autocast_is_enabled(x.device.type)):
+    """relu(linear(x)) through the fused op, or None when the pair does not qualify (the op
+    itself declines a recorded graph, autocast and operands it does not take)."""
+    if type(relu) is not ReLU or not _cpu_backend.fuse_patterns or not isinstance(x, _Tensor):
         return None
-    return _C._linear_relu(x, linear.weight, linear.bias)
+    params = linear.__dict__["_parameters"]
+    weight, bias = params.get("weight"), params.get("bias")
+    if weight is None or bias is None or not (_plain(linear) and _plain(relu)):
+        return None
+    return _C._linear_relu(x, weight, bias)
 
 
-_STARTS = (Conv2d, Linear)
-
-
-def starts_run(module):
-    """Whether a fused run may start at this module (a cheap first test)."""
-    return type(module) in _STARTS
+# the module types a fused run may start at (Sequential's cheap first test)
+STARTS = (Conv2d, Linear)
 
 
 def run(mods, i, x):

@@ -112,7 +112,7 @@ class Sequential(Module):
         while i < n:
             module = mods[i]
             # Note [Fused patterns]: a run of modules one fused op computes, same bits
-            if i + 1 < n and _fusion.starts_run(module):
+            if i + 1 < n and type(module) in _fusion.STARTS:
                 out, used = _fusion.run(mods, i, input)
                 if out is not None:
                     input = out
