@@ -39,13 +39,13 @@ def run_f32(q, k, v, g, **kw):
     return out, Q.grad, K.grad, V.grad
 
 
-@pytest.fixture(params=["avx512", "portable"])
+@pytest.fixture(params=["vector", "portable"])
 def row_passes(request):
-    """Each test runs with the AVX-512 row passes (where the CPU has them) and with the
-    portable ones other CPUs take."""
-    prev = ranvier._C._set_attention_rows_avx512(request.param == "avx512")
+    """Each test runs with the vector row passes (AVX-512 or AVX2, where the CPU has them) and
+    with the portable ones other CPUs take."""
+    prev = ranvier._C._set_attention_rows_vector(request.param == "vector")
     yield request.param
-    ranvier._C._set_attention_rows_avx512(prev)
+    ranvier._C._set_attention_rows_vector(prev)
 
 
 @pytest.mark.parametrize("threads", [1, 2])

@@ -157,11 +157,11 @@ def test_sdpa_vector_passes_agree_with_portable_ones():
     q, k, v, g = sdpa_inputs((2, 2, 45, 53, 16, 16), 8)
     got = []
     for vector in (True, False):
-        prev = ranvier._C._set_attention_rows_avx512(vector)
+        prev = ranvier._C._set_attention_rows_vector(vector)
         try:
             got.append(run_sdpa(q, k, v, g, is_causal=True))
         finally:
-            ranvier._C._set_attention_rows_avx512(prev)
+            ranvier._C._set_attention_rows_vector(prev)
     for a, b in zip(*got):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
 

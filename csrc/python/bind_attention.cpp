@@ -17,8 +17,9 @@ void bind_attention(py::module_& m, py::class_<Tensor>&) {
         },
         py::arg("query"), py::arg("key"), py::arg("value"), py::arg("attn_mask") = py::none(),
         py::arg("scale") = 1.0, py::arg("is_causal") = false);
-  m.def("_set_attention_rows_avx512", &cpu::set_attention_rows_avx512_enabled, py::arg("on"),
-        "whether float32 attention may run its AVX-512 row passes (tests compare both); returns "
+  m.def("_set_attention_rows_vector", &cpu::set_attention_rows_vector_enabled, py::arg("on"),
+        "whether float32 attention may run its AVX-512 / AVX2 row passes (tests compare them "
+        "with the portable ones); returns "
         "the previous setting");
 }
 

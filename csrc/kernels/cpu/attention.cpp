@@ -146,7 +146,7 @@ RV_MULTIVERSION void probs_rows_f(float* P, int64_t n, int64_t se, int64_t i0, b
     probs_row_f(P + r * se, lse[r] == ninf ? 0 : row_keys(i0 + r, causal, s), se, scale,
                 lse[r]);
 }
-std::atomic<bool>& rows_avx512_enabled() {
+std::atomic<bool>& rows_vector_enabled() {
   static std::atomic<bool> on{true};
   return on;
 }
@@ -156,7 +156,7 @@ RowPasses row_passes() {
   static const RowPasses best = attention_rows_avx512_usable() ? RowPasses::Avx512
                                 : attention_rows_avx2_usable() ? RowPasses::Avx2
                                                                : RowPasses::Portable;
-  return rows_avx512_enabled().load(std::memory_order_relaxed) ? best : RowPasses::Portable;
+  return rows_vector_enabled().load(std::memory_order_relaxed) ? best : RowPasses::Portable;
 }
 // sum_c a[c] * b[c] (the backward's D_i = dout_i . out_i): float in 16 lanes, folded pairwise.
 template <typename T>
@@ -475,7 +475,7 @@ void sdpa_backward_cpu(const AttnSpec& s) {
 
 }  // namespace
 
-bool set_attention_rows_avx512_enabled(bool on) { return rows_avx512_enabled().exchange(on); }
+bool set_attention_rows_vector_enabled(bool on) { return rows_vector_enabled().exchange(on); }
 
 void register_attention_cpu() {
   sdpa_forward_kernel.set(DeviceType::CPU, &sdpa_forward_cpu);

@@ -21,7 +21,7 @@ bool attention_rows_avx512_usable();
 bool attention_rows_avx2_usable();
 // Whether attention.cpp may take these passes (either copy; on by default; tests turn it off to
 // run the portable passes); returns the previous setting.
-bool set_attention_rows_avx512_enabled(bool on);
+bool set_attention_rows_vector_enabled(bool on);
 
 // Rows become softmax probabilities; lse[r] = the row's logsumexp, or -inf (row all zeros)
 // when no allowed key has a score above -inf.
