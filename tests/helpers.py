@@ -1,4 +1,8 @@
 """Helpers for checking ranvier against NumPy and finite differences."""
+import os
+import subprocess
+import sys
+
 import numpy as np
 from hypothesis import strategies as st
 
@@ -100,3 +104,14 @@ def broadcastable_pair(max_dims=4, max_side=4):
             return tuple(sub)
         return variant(), variant()
     return _pair()
+
+
+def run_at_capability(level, code, *args):
+    """Runs `python -c code *args` in a subprocess whose CPU kernels use the SIMD level `level`
+    (RANVIER_CPU_CAPABILITY, read once at load); checks that it succeeded and returns its
+    standard output's lines."""
+    env = {**os.environ, "RANVIER_CPU_CAPABILITY": level}
+    r = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True,
+                       env=env, timeout=600)
+    assert r.returncode == 0, r.stdout + r.stderr
+    return r.stdout.strip().splitlines()

@@ -7,14 +7,11 @@ columns, a last pass of fewer than four groups, rows past one reduction block, a
 slice whose row stride is wider than its width."""
 import hashlib
 import os
-import subprocess
-import sys
 
 import numpy as np
-import pytest
 
 import ranvier
-from helpers import from_np, to_np
+from helpers import from_np, run_at_capability, to_np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -75,11 +72,7 @@ def test_thread_counts_give_the_same_bits():
 def run_level(level):
     code = (f"import sys; sys.path.insert(0, {HERE!r}); import test_column_sums_levels as t; "
             "import ranvier; print(t.digest()); print(ranvier.backends.cpu.get_cpu_capability())")
-    env = {**os.environ, "RANVIER_CPU_CAPABILITY": level}
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
-                       timeout=600)
-    assert r.returncode == 0, r.stdout + r.stderr
-    lines = r.stdout.strip().splitlines()
+    lines = run_at_capability(level, code)
     assert lines[-1] == level.upper()
     return lines[-2]
 

@@ -7,9 +7,6 @@ independence, and -- in subprocesses under RANVIER_CPU_CAPABILITY=avx2 and =defa
 AVX-512 machine runs the AVX2 code too -- both levels against the references, the AVX2
 Winograd transforms against the portable ones bit for bit, and widths 1 to 20."""
 import json
-import os
-import subprocess
-import sys
 import textwrap
 
 import numpy as np
@@ -17,7 +14,7 @@ import pytest
 
 import ranvier as rv
 from ranvier import _C
-from helpers import from_np
+from helpers import from_np, run_at_capability
 
 F = rv.nn.functional
 LEVELS = ["DEFAULT", "AVX2", "AVX512"]
@@ -356,11 +353,7 @@ def _run_at(level, cases, tmp_path):
     for k, c in enumerate(cases):
         extra = {"gp": c.gp} if c.pooled else {}
         np.savez(d / f"{k}.npz", x=c.x, w=c.w, b=c.b, pad=c.pad, gy=c.gy, **extra)
-    env = dict(os.environ, RANVIER_CPU_CAPABILITY=level)
-    r = subprocess.run([sys.executable, "-c", SCRIPT, str(d)], env=env, capture_output=True,
-                       text=True, timeout=600)
-    assert r.returncode == 0, r.stderr
-    summary = json.loads(r.stdout.strip().splitlines()[-1])
+    summary = json.loads(run_at_capability(level, SCRIPT, str(d))[-1])
     assert len(summary["names"]) == len(cases)
     return summary, lambda k, key: np.load(d / f"{k}_{key}.npy")
 

@@ -10,15 +10,13 @@ rows with no allowed key, several query blocks, and thread counts 1, 2 and 3 giv
 bits."""
 import math
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
 import ranvier
 import ranvier.nn.functional as F
-from helpers import from_np, to_np
+from helpers import from_np, run_at_capability, to_np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -329,8 +327,4 @@ SUPPORTED = ranvier._C._cpu_capability_supported()
 def test_capability_levels_in_subprocesses(level):
     code = (f"import sys; sys.path.insert(0, {HERE!r}); import test_cpu_avx2_kernels as t; "
             "t.run_checks()")
-    env = {**os.environ, "RANVIER_CPU_CAPABILITY": level}
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
-                       timeout=600)
-    assert r.returncode == 0, r.stdout + r.stderr
-    assert r.stdout.strip().splitlines()[-1] == level.upper()
+    assert run_at_capability(level, code)[-1] == level.upper()
