@@ -42,24 +42,37 @@ RV_AVX2_TARGET inline float hsum(__m256 v) {
 
 // Rows of the output gradient for the weight gradient: a dense [n, co, oh, ow] map, or (the
 // fused conv -> relu -> 2x2 max pool) the pooled gradient spread to each window's chosen tap.
-// Lanes from nc on are +0.
+// plane(n, o, j0, nc, m, G, b) writes the oh rows' 8 columns from j0 of plane (n, o) to G (one
+// vector a row; lanes from nc on +0) and adds them to b in row order.
 struct DenseRows {
   const float* gmat;
-  int64_t co, L, ow;
-  RV_AVX2_TARGET __m256 operator()(int64_t n, int64_t o, int64_t i, int64_t j0, int64_t,
-                                   __m256i m) const {
-    return _mm256_maskload_ps(gmat + (n * co + o) * L + i * ow + j0, m);
+  int64_t co, L, ow, oh;
+  RV_AVX2_TARGET void plane(int64_t n, int64_t o, int64_t j0, int64_t, __m256i m, float* G,
+                            __m256& b) const {
+    const float* p = gmat + (n * co + o) * L + j0;
+    for (int64_t i = 0; i < oh; ++i) {
+      const __m256 gv = _mm256_maskload_ps(p + i * ow, m);
+      _mm256_storeu_ps(G + i * 8, gv);
+      b = _mm256_add_ps(b, gv);
+    }
   }
 };
 
-struct PooledRows {
+struct PooledRows {  // oh even
   const float* gpool;
   const uint8_t* codes;
-  int64_t co, P, pw;
-  RV_AVX2_TARGET __m256 operator()(int64_t n, int64_t o, int64_t i, int64_t j0, int64_t nc,
-                                   __m256i) const {
-    const int64_t at = (n * co + o) * P + (i >> 1) * pw + j0 / 2;
-    return rp::spread8(gpool + at, codes + at, i, nc);
+  int64_t co, P, pw, oh;
+  RV_AVX2_TARGET void plane(int64_t n, int64_t o, int64_t j0, int64_t nc, __m256i,
+                            float* G, __m256& b) const {
+    const int64_t at = (n * co + o) * P + j0 / 2;
+    for (int64_t q = 0; q < oh / 2; ++q) {  // conv rows 2q and 2q + 1 from pooled row q
+      // (the two calls share their loads and widening once inlined)
+      const __m256 even = rp::spread8(gpool + at + q * pw, codes + at + q * pw, 0, nc);
+      const __m256 odd = rp::spread8(gpool + at + q * pw, codes + at + q * pw, 1, nc);
+      _mm256_storeu_ps(G + 2 * q * 8, even);
+      _mm256_storeu_ps(G + (2 * q + 1) * 8, odd);
+      b = _mm256_add_ps(_mm256_add_ps(b, even), odd);
+    }
   }
 };
 
@@ -72,10 +85,13 @@ constexpr int64_t kGradChannels = 12;
 // shifted input vectors stay in registers, so each row is 3 + NB loads for 3 NB FMAs (the
 // per-channel loop it replaces loaded the nine input vectors again for every channel and
 // spilled its accumulators).
-// Xs, G and acc hold 8-float vectors.
+// Xs, G and acc hold 8-float vectors. Not inlined: GCC then keeps the accumulators and the
+// shifted input vectors in registers (inlined into weight_grad it reloaded them: the fused
+// conv1 backward 1052-1199 against 851 us on one thread).
 template <int NB>
-RV_AVX2_TARGET inline void tap_row(const float* G, int64_t oh, const float* Xs, int64_t i0,
-                                   int64_t i1, int64_t shift, int a, float* acc) {
+RV_AVX2_TARGET __attribute__((noinline)) void tap_row(const float* G, int64_t oh,
+                                                      const float* Xs, int64_t i0, int64_t i1,
+                                                      int64_t shift, int a, float* acc) {
   __m256 s[NB][3];
   for (int k = 0; k < NB; ++k)
     for (int c = 0; c < 3; ++c) s[k][c] = _mm256_loadu_ps(acc + (k * 9 + a * 3 + c) * 8);
@@ -120,11 +136,7 @@ RV_AVX2_TARGET void weight_grad(const ConvGeom& g, int64_t n0, int64_t n1, const
         const int64_t nb = std::min(kGradChannels, g.co - o0);
         for (int64_t k = 0; k < nb; ++k) {
           __m256 b = _mm256_loadu_ps(&bacc[size_t((o0 + k) * 8)]);
-          for (int64_t i = 0; i < g.oh; ++i) {
-            const __m256 gv = rows(n, o0 + k, i, j0, nc, m);
-            _mm256_storeu_ps(&G[size_t((k * g.oh + i) * 8)], gv);
-            b = _mm256_add_ps(b, gv);
-          }
+          rows.plane(n, o0 + k, j0, nc, m, &G[size_t(k * g.oh * 8)], b);
           _mm256_storeu_ps(&bacc[size_t((o0 + k) * 8)], b);
         }
         for (int64_t k = 0; k < nb; k += 3) {
@@ -186,14 +198,15 @@ RV_AVX2_TARGET void single_channel_forward_avx2(const ConvGeom& g, int64_t n, co
 
 void single_channel_weight_grad_avx2(const ConvGeom& g, int64_t n0, int64_t n1, const float* img,
                                      const float* gmat, float* dw, float* db) {
-  weight_grad(g, n0, n1, img, DenseRows{gmat, g.co, g.oh * g.ow, g.ow}, dw, db);
+  weight_grad(g, n0, n1, img, DenseRows{gmat, g.co, g.oh * g.ow, g.ow, g.oh}, dw, db);
 }
 
 void single_channel_pooled_weight_grad_avx2(const ConvGeom& g, int64_t n0, int64_t n1,
                                             const float* img, const float* gpool,
                                             const uint8_t* codes, float* dw, float* db) {
   const int64_t pw = g.ow / 2;
-  weight_grad(g, n0, n1, img, PooledRows{gpool, codes, g.co, (g.oh / 2) * pw, pw}, dw, db);
+  weight_grad(g, n0, n1, img, PooledRows{gpool, codes, g.co, (g.oh / 2) * pw, pw, g.oh}, dw,
+              db);
 }
 
 // conv -> relu -> 2x2 max pool of sample n, 8 conv columns (4 pooled) and two conv rows at a
