@@ -196,36 +196,37 @@ RV_AVX512 void panel_avx512_tail(int64_t M, int64_t K, const float* a, int64_t l
 // ---------------------------------------------------------------- AVX2 + FMA: 6 x 16 tiles
 #define RV_AVX2 __attribute__((target("avx2,fma")))
 
-// One MR x 16 tile of C (mr <= MR valid rows at c, the panel's columns [h * 16, h * 16 + nc)
-// at p): row i's A values are ar[i][k * cs]. MR rows of two 8-float accumulators, one FMA chain
-// per element in k order.
-template <int MR>
+// One MR x 8 NV tile of C (mr <= MR valid rows at c, nc <= 8 NV of the panel's columns from
+// p): row i's A values are ar[i][k * cs]. MR rows of NV 8-float accumulators, one FMA chain
+// per element in k order. NV = 1 serves a half panel of at most 8 columns (the Winograd
+// products of 2 x 49 tiles end in a panel of 2 columns, which 16-wide tiles ran as 16).
+template <int MR, int NV>
 RV_AVX2 inline void tile_avx2(const float* const* ar, int64_t cs, int64_t mr, int64_t K,
                               const float* p, int64_t nc, float* c, int64_t ldc,
                               bool accumulate, const float* bias, int64_t ldp) {
-  __m256 lo[MR], hi[MR];
+  __m256 acc[NV][MR];
 #pragma GCC unroll 8
-  for (int i = 0; i < MR; ++i) lo[i] = hi[i] = _mm256_setzero_ps();
+  for (int i = 0; i < MR; ++i)
+    for (int j = 0; j < NV; ++j) acc[j][i] = _mm256_setzero_ps();
   const float* pk = p;
   for (int64_t k = 0; k < K; ++k, pk += ldp) {
     const int64_t ka = k * cs;
-    const __m256 b0 = _mm256_loadu_ps(pk);
-    const __m256 b1 = _mm256_loadu_ps(pk + 8);
+    __m256 b[NV];
+    for (int j = 0; j < NV; ++j) b[j] = _mm256_loadu_ps(pk + 8 * j);
 #pragma GCC unroll 8
     for (int i = 0; i < MR; ++i) {
       const __m256 v = _mm256_broadcast_ss(ar[i] + ka);
-      lo[i] = _mm256_fmadd_ps(v, b0, lo[i]);
-      hi[i] = _mm256_fmadd_ps(v, b1, hi[i]);
+      for (int j = 0; j < NV; ++j) acc[j][i] = _mm256_fmadd_ps(v, b[j], acc[j][i]);
     }
   }
   float* cm = c;
-  if (nc == 16 && mr == MR) {
+  if (NV == 2 && nc == 16 && mr == MR) {
     const __m256 bias_lo = bias ? _mm256_loadu_ps(bias) : _mm256_setzero_ps();
     const __m256 bias_hi = bias ? _mm256_loadu_ps(bias + 8) : _mm256_setzero_ps();
 #pragma GCC unroll 8
     for (int i = 0; i < MR; ++i) {
       float* cr = cm + i * ldc;
-      __m256 l = lo[i], u = hi[i];
+      __m256 l = acc[0][i], u = acc[NV - 1][i];
       if (bias) {
         l = _mm256_add_ps(bias_lo, l);
         u = _mm256_add_ps(bias_hi, u);
@@ -239,12 +240,23 @@ RV_AVX2 inline void tile_avx2(const float* const* ar, int64_t cs, int64_t mr, in
   } else {
     alignas(32) float tile[MR * NR];
 #pragma GCC unroll 8
-    for (int i = 0; i < MR; ++i) {
-      _mm256_store_ps(tile + i * NR, lo[i]);
-      _mm256_store_ps(tile + i * NR + 8, hi[i]);
-    }
+    for (int i = 0; i < MR; ++i)
+      for (int j = 0; j < NV; ++j) _mm256_store_ps(tile + i * NR + 8 * j, acc[j][i]);
     store_tile(tile, mr, nc, cm, ldc, accumulate, bias);
   }
+}
+
+// A tile of mr rows (6-row, 4-row or 2-row accumulators) over nc <= 16 columns.
+template <int NV>
+RV_AVX2 inline void tile_rows_avx2(const float* const* ar, int64_t cs, int64_t mr, int64_t K,
+                                   const float* p, int64_t nc, float* c, int64_t ldc,
+                                   bool accumulate, const float* bias, int64_t ldp) {
+  if (mr > 4)
+    tile_avx2<6, NV>(ar, cs, mr, K, p, nc, c, ldc, accumulate, bias, ldp);
+  else if (mr > 2)
+    tile_avx2<4, NV>(ar, cs, mr, K, p, nc, c, ldc, accumulate, bias, ldp);
+  else
+    tile_avx2<2, NV>(ar, cs, mr, K, p, nc, c, ldc, accumulate, bias, ldp);
 }
 
 // The tiles of an M-row panel product, rows six at a time (12 accumulators) over the panel's
@@ -265,12 +277,10 @@ RV_AVX2 inline void tiles_avx2(int64_t M, int64_t K, const Rows& rows, const flo
       const float* bh = bias ? bias + h * 16 : nullptr;
       const float* ph = p + h * 16;
       float* ch = c + m0 * ldc + h * 16;
-      if (mr > 4)
-        tile_avx2<6>(ar, cs, mr, K, ph, nc, ch, ldc, accumulate, bh, ldp);
-      else if (mr > 2)
-        tile_avx2<4>(ar, cs, mr, K, ph, nc, ch, ldc, accumulate, bh, ldp);
+      if (nc > 8)
+        tile_rows_avx2<2>(ar, cs, mr, K, ph, nc, ch, ldc, accumulate, bh, ldp);
       else
-        tile_avx2<2>(ar, cs, mr, K, ph, nc, ch, ldc, accumulate, bh, ldp);
+        tile_rows_avx2<1>(ar, cs, mr, K, ph, nc, ch, ldc, accumulate, bh, ldp);
     }
     m0 += mr;
   }
