@@ -44,8 +44,12 @@ ours can beat them by much on this CPU:
   a last group of at most 4 or 2 rows on a 4- or 2-row tile instead of six rows of FMAs: the
     recurrent products (16 or 32 rows a thread) lost 11% of their FMAs; lstm step 28.0 -> 26.1
     ms
-  B read in place (as on AVX-512) against packed: its rows share L1 sets with the two 16-column
-    halves, packed won on every workload shape
+  B read in place (as on AVX-512) against packed: rows a power of two apart share L1 sets with
+    the two 16-column halves, packed won on those shapes; rows not a multiple of 64 floats
+    apart (the Winograd products' 98 columns) read in place: cnn step 8.76-8.79 -> 8.65 ms
+  a half panel of at most 8 columns on an 8-wide tile (6, 4 or 2 rows) instead of 16 columns of
+    FMAs: the Winograd products of 2 x 49 tiles end in a 2-column panel; conv2 forward (64
+    samples, 32 -> 64 channels of 14 x 14) 4157-4182 -> 4092-4144 us on one thread
   Dropped: products with a transposed A sent to fixed-block OpenBLAS (results then moved with
     the thread count, since callers choose threaded or not by thread count)
 """
