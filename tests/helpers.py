@@ -115,3 +115,25 @@ def run_at_capability(level, code, *args):
                        env=env, timeout=600)
     assert r.returncode == 0, r.stdout + r.stderr
     return r.stdout.strip().splitlines()
+
+
+def np_max_pool_2x2(x):
+    """max_pool2d(x, 2) of an [n, c, h, w] array and its flat indices: the first maximum in
+    row-major window order, a NaN beats numbers and the last NaN beats earlier ones."""
+    n, c, h, w = x.shape
+    oh, ow = h // 2, w // 2
+    out = np.empty((n, c, oh, ow), x.dtype)
+    idx = np.empty((n, c, oh, ow), np.int64)
+    for a in range(n):
+        for b in range(c):
+            for i in range(oh):
+                for j in range(ow):
+                    best, bi = None, -1
+                    for dy in (0, 1):
+                        for dx in (0, 1):
+                            y, xx = 2 * i + dy, 2 * j + dx
+                            v = x[a, b, y, xx]
+                            if bi < 0 or v > best or np.isnan(v):
+                                best, bi = v, y * w + xx
+                    out[a, b, i, j], idx[a, b, i, j] = best, bi
+    return out, idx

@@ -16,7 +16,7 @@ import pytest
 
 import ranvier
 import ranvier.nn.functional as F
-from helpers import from_np, run_at_capability, to_np
+from helpers import from_np, np_max_pool_2x2, run_at_capability, to_np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -206,28 +206,6 @@ def test_linear_few_rows_same_bits_for_1_2_3_threads():
 
 # ---------------------------------------------------------------- max_pool2d(2)
 
-def ref_pool_2x2(x):
-    """Values and flat indices: the first maximum in row-major window order, a NaN beats
-    numbers and the last NaN beats earlier ones."""
-    n, c, h, w = x.shape
-    oh, ow = h // 2, w // 2
-    out = np.empty((n, c, oh, ow), x.dtype)
-    idx = np.empty((n, c, oh, ow), np.int64)
-    for a in range(n):
-        for b in range(c):
-            for i in range(oh):
-                for j in range(ow):
-                    best, bi = None, -1
-                    for dy in (0, 1):
-                        for dx in (0, 1):
-                            y, xx = 2 * i + dy, 2 * j + dx
-                            v = x[a, b, y, xx]
-                            if bi < 0 or v > best or np.isnan(v):
-                                best, bi = v, y * w + xx
-                    out[a, b, i, j], idx[a, b, i, j] = best, bi
-    return out, idx
-
-
 def pool_input(h, w, dtype, seed):
     """Small integers (ties), signed zeros, NaNs with distinct payloads, +-inf."""
     rng = np.random.default_rng(seed)
@@ -247,7 +225,7 @@ def pool_input(h, w, dtype, seed):
 def check_pool(h, w, dtype, seed=0):
     x = pool_input(h, w, dtype, seed)
     out, idx = F.max_pool2d(from_np(x), 2, return_indices=True)
-    ro, ri = ref_pool_2x2(x)
+    ro, ri = np_max_pool_2x2(x)
     got = to_np(out)
     assert got.dtype == dtype and got.shape == ro.shape
     bits = np.uint32 if dtype == np.float32 else np.uint64
@@ -277,7 +255,7 @@ def test_max_pool_2x2_gradient(h, w, dtype):
     y = F.max_pool2d(t, 2)
     gout = np.random.default_rng(h).standard_normal(tuple(y.shape)).astype(dtype)
     y.backward(from_np(gout))
-    _, ri = ref_pool_2x2(x)
+    _, ri = np_max_pool_2x2(x)
     want = np.zeros((2, 3, h * w), dtype)
     for a in range(2):
         for b in range(3):

@@ -6,31 +6,9 @@ import pytest
 
 import ranvier
 import ranvier.nn.functional as F
-from helpers import assert_close, from_np, gradcheck
+from helpers import assert_close, from_np, gradcheck, np_max_pool_2x2
 
 RNG = np.random.default_rng(7)
-
-
-def np_pool_2x2(x):
-    """Reference: first maximum in row-major window order, a NaN beats numbers, the last NaN
-    beats earlier ones."""
-    n, c, h, w = x.shape
-    oh, ow = h // 2, w // 2
-    out = np.empty((n, c, oh, ow), x.dtype)
-    idx = np.empty((n, c, oh, ow), np.int64)
-    for a in range(n):
-        for b in range(c):
-            for i in range(oh):
-                for j in range(ow):
-                    best, bi = None, -1
-                    for dy in range(2):
-                        for dx in range(2):
-                            y, xx = 2 * i + dy, 2 * j + dx
-                            v = x[a, b, y, xx]
-                            if bi < 0 or v > best or np.isnan(v):
-                                best, bi = v, y * w + xx
-                    out[a, b, i, j], idx[a, b, i, j] = best, bi
-    return out, idx
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -38,7 +16,7 @@ def np_pool_2x2(x):
 def test_max_pool_2x2_matches_numpy(dtype, h, w):
     x = RNG.standard_normal((2, 3, h, w)).astype(dtype)
     out, idx = F.max_pool2d(from_np(x), 2, return_indices=True)
-    ro, ri = np_pool_2x2(x)
+    ro, ri = np_max_pool_2x2(x)
     assert out.dtype == (ranvier.float32 if dtype == np.float32 else ranvier.float64)
     assert_close(out, ro, rtol=0, atol=0)
     assert_close(idx, ri)
@@ -54,7 +32,7 @@ def test_max_pool_2x2_ties_nan_inf(dtype):
     flat[pick[20:30]] = np.inf
     flat[pick[30:]] = -np.inf
     out, idx = F.max_pool2d(from_np(x), 2, return_indices=True)
-    ro, ri = np_pool_2x2(x)
+    ro, ri = np_max_pool_2x2(x)
     got = out.numpy()
     assert np.array_equal(np.isnan(got), np.isnan(ro))
     assert np.array_equal(np.nan_to_num(got), np.nan_to_num(ro))
@@ -93,7 +71,7 @@ def test_max_pool_2x2_backward_matches_numpy(dtype, h, w):
     y = F.max_pool2d(t, 2)
     gout = RNG.standard_normal(tuple(y.shape)).astype(dtype)
     y.backward(from_np(gout))
-    _, ri = np_pool_2x2(x)
+    _, ri = np_max_pool_2x2(x)
     ref = np.zeros((2, 3, h * w), dtype)
     for a in range(2):
         for b in range(3):
