@@ -69,7 +69,14 @@ def linear_relu(linear, relu, x):
         return None
     params = linear.__dict__["_parameters"]
     weight, bias = params.get("weight"), params.get("bias")
-    if weight is None or bias is None or not (_plain(linear) and _plain(relu)):
+    if weight is None or bias is None:
+        return None
+    # a training step records a graph, which the op declines: say so before the other checks
+    # (they cost a training forward 1 us a pair)
+    if _C.is_grad_enabled() and (weight.requires_grad or bias.requires_grad
+                                 or x.requires_grad):
+        return None
+    if not (_plain(linear) and _plain(relu)):
         return None
     return _C._linear_relu(x, weight, bias)
 
