@@ -49,7 +49,9 @@ def _both_paths(fn):
 
 
 SHAPES = [(16, 16, 16), (17, 33, 31), (40, 37, 70), (8, 300, 48), (129, 513, 96),
-          (1024, 128, 384), (128, 784, 512), (64, 1030, 130), (300, 96, 10 + 16)]
+          (1024, 128, 384), (128, 784, 512), (64, 1030, 130), (300, 96, 10 + 16),
+          # last panels of 1, 3 and 4 columns (the AVX2 narrow kernel)
+          (50, 300, 33), (17, 40, 35), (23, 64, 100)]
 
 
 @pytest.mark.parametrize("m,k,n", SHAPES)
@@ -139,6 +141,47 @@ def test_results_do_not_depend_on_thread_count(panels_on):
     for t in (2, 3):
         for x, y in zip(out[1], out[t]):
             np.testing.assert_array_equal(x, y)
+
+
+@pytest.mark.parametrize("n", [33, 34, 67, 100, 130])
+@pytest.mark.parametrize("m,k", [(64, 32), (17, 40), (61, 600), (130, 98)])
+@pytest.mark.parametrize("form", ["linear", "nn", "tn", "addmm"])
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_a_column_has_the_same_bits_in_a_narrow_last_panel(panels_on, m, k, n, form, threads):
+    # Each element is one FMA chain over k per K block whatever tile it falls in (Note [Panel
+    # GEMM]): the last n % 32 columns (a narrow panel, vectors down the rows on AVX2) must give
+    # the bits they give when moved to the front, into a full panel.
+    rng = np.random.default_rng(m * n + k)
+    r = n % 32
+    a = rng.standard_normal((m, k)).astype(np.float32)
+    b = rng.standard_normal((k, n)).astype(np.float32)
+    bias = rng.standard_normal(n).astype(np.float32)
+    c = rng.standard_normal((m, n)).astype(np.float32)
+    perm = np.r_[n - r:n, 0:n - r]  # the last r columns first
+
+    def product(cols):
+        ta = rv.from_numpy(a)
+        if form == "tn":
+            ta = rv.from_numpy(a.T.copy()).t()
+        with rv.no_grad():
+            if form == "linear":
+                return F.linear(ta, rv.from_numpy(b[:, cols].T.copy()),
+                                rv.from_numpy(bias[cols].copy())).numpy()
+            if form == "addmm":
+                return rv.addmm(rv.from_numpy(c[:, cols].copy()), ta,
+                                rv.from_numpy(b[:, cols].copy())).numpy()
+            return (ta @ rv.from_numpy(b[:, cols].copy())).numpy()
+
+    prev = rv.get_num_threads()
+    rv.set_num_threads(threads)
+    try:
+        plain, moved = product(np.arange(n)), product(perm)
+    finally:
+        rv.set_num_threads(prev)
+    np.testing.assert_array_equal(plain[:, n - r:], moved[:, :r])
+    ref = a.astype(np.float64) @ b.astype(np.float64)
+    ref = ref + (bias if form == "linear" else c if form == "addmm" else 0)
+    _close(plain, ref, k)
 
 
 @pytest.mark.skipif(len(LEVELS) < 2, reason="one panel kernel level on this CPU")

@@ -50,6 +50,11 @@ ours can beat them by much on this CPU:
   a half panel of at most 8 columns on an 8-wide tile (6, 4 or 2 rows) instead of 16 columns of
     FMAs: the Winograd products of 2 x 49 tiles end in a 2-column panel; conv2 forward (64
     samples, 32 -> 64 channels of 14 x 14) 4157-4182 -> 4092-4144 us on one thread
+  a last panel of at most 4 columns with vectors down the rows (A^T from 8 x 8 transposes, 32
+    rows in 8 FMA chains) instead of 6 x 8 tiles: the Winograd products' 2-column tail was 15%
+    of their time; conv2 forward on one thread 3.86 -> 3.69 ms, cnn step (2 threads, the two
+    alternating in one process, medians of 12 rounds) 9.03 -> 8.85 ms. One row group of 8 at
+    a time (two FMA chains, latency-bound) saved nothing.
   Dropped: products with a transposed A sent to fixed-block OpenBLAS (results then moved with
     the thread count, since callers choose threaded or not by thread count)
 """

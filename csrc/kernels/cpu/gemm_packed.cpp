@@ -4,6 +4,7 @@
 // ncols are zero in the panel and not stored, so edge tiles run the same FMA chain per element
 // as full ones (Note [Packed GEMM determinism]).
 #include "kernels/cpu/gemm_packed.h"
+#include "kernels/cpu/transpose_avx2.h"
 #include "core/cpu_capability.h"
 
 #include <immintrin.h>
@@ -286,6 +287,81 @@ RV_AVX2 inline void tiles_avx2(int64_t M, int64_t K, const Rows& rows, const flo
   }
 }
 
+// A panel of at most 4 valid columns (the Winograd products of 2 x 49 tiles end in one of 2):
+// vectors run down the rows of C instead of across the columns, G groups of eight rows at a
+// time, so a k step costs G loads of A^T (in place when A is stored transposed, else from 8 x 8
+// transposes of K blocks) and NC broadcasts for G x NC FMAs in independent chains, where the
+// 6 x 8 tile paid six FMAs for two columns. Each element is the same FMA chain in k order, so
+// the bits do not change.
+template <int G, int NC>
+RV_AVX2 inline void narrow_steps(int64_t K, const float* at, int64_t ldt, const float* p,
+                                 int64_t ldp, __m256 (&acc)[G][NC]) {
+  for (int64_t k = 0; k < K; ++k) {
+    __m256 b[NC];
+    for (int j = 0; j < NC; ++j) b[j] = _mm256_broadcast_ss(p + k * ldp + j);
+    for (int g = 0; g < G; ++g) {
+      const __m256 v = _mm256_loadu_ps(at + k * ldt + 8 * g);
+      for (int j = 0; j < NC; ++j) acc[g][j] = _mm256_fmadd_ps(v, b[j], acc[g][j]);
+    }
+  }
+}
+
+template <int G, int NC>
+RV_AVX2 void narrow_rows_avx2(bool trans_a, int64_t M, int64_t K, const float* a, int64_t lda,
+                              const float* p, int64_t ldp, int64_t nc, float* c, int64_t ldc,
+                              bool accumulate, const float* bias) {
+  constexpr int64_t R = 8 * G, KB = 2048 / R;  // A^T gathered K blocks of 8 KB at a time
+  alignas(32) float at[KB * R];
+  for (int64_t m0 = 0; m0 < M; m0 += R) {
+    const int64_t mr = std::min<int64_t>(R, M - m0);
+    __m256 acc[G][NC];
+    for (int g = 0; g < G; ++g)
+      for (int j = 0; j < NC; ++j) acc[g][j] = _mm256_setzero_ps();
+    for (int64_t k0 = 0; k0 < K; k0 += KB) {
+      const int64_t kk = std::min(KB, K - k0);
+      const float* rows = at;
+      int64_t ldt = R;
+      if (trans_a && mr == R) {
+        rows = a + k0 * lda + m0;
+        ldt = lda;
+      } else if (mr == R) {
+        const int64_t k8 = kk / 8 * 8;
+        for (int g = 0; g < G; ++g) {
+          const float* ag = a + (m0 + 8 * g) * lda + k0;
+          for (int64_t k = 0; k < k8; k += 8) transpose8(ag + k, lda, at + k * R + 8 * g, R);
+          for (int64_t k = k8; k < kk; ++k)
+            for (int i = 0; i < 8; ++i) at[k * R + 8 * g + i] = ag[i * lda + k];
+        }
+      } else {  // the last rows, the last one repeated
+        for (int64_t k = 0; k < kk; ++k)
+          for (int64_t i = 0; i < R; ++i) {
+            const int64_t m = m0 + std::min(i, mr - 1);
+            at[k * R + i] = trans_a ? a[(k0 + k) * lda + m] : a[m * lda + k0 + k];
+          }
+      }
+      narrow_steps<G, NC>(kk, rows, ldt, p + k0 * ldp, ldp, acc);
+    }
+    alignas(32) float t[NC][R];
+    for (int g = 0; g < G; ++g)
+      for (int j = 0; j < NC; ++j) _mm256_store_ps(t[j] + 8 * g, acc[g][j]);
+    for (int64_t i = 0; i < mr; ++i) {
+      float* cr = c + (m0 + i) * ldc;
+      for (int64_t j = 0; j < nc; ++j)
+        cr[j] = bias ? bias[j] + t[j][i] : accumulate ? cr[j] + t[j][i] : t[j][i];
+    }
+  }
+}
+
+RV_AVX2 void narrow_panel_avx2(bool trans_a, int64_t M, int64_t K, const float* a,
+                               int64_t lda, const float* p, int64_t ldp, int64_t nc, float* c,
+                               int64_t ldc, bool accumulate, const float* bias) {
+  // four groups (eight FMA chains) for one or two columns, two groups for three or four
+  if (nc <= 2)
+    narrow_rows_avx2<4, 2>(trans_a, M, K, a, lda, p, ldp, nc, c, ldc, accumulate, bias);
+  else
+    narrow_rows_avx2<2, 4>(trans_a, M, K, a, lda, p, ldp, nc, c, ldc, accumulate, bias);
+}
+
 // kTransA and ldp as in panel_avx512.
 template <bool kTransA>
 RV_AVX2 void panel_avx2(int64_t M, int64_t K, const float* a, int64_t lda, const float* p,
@@ -392,6 +468,8 @@ void gemm_panel_avx2(bool trans_a, int64_t M, int64_t K, const float* a, int64_t
                      const float* panel, int64_t ldp, int64_t ncols, float* c, int64_t ldc,
                      bool accumulate, const float* bias) {
   if (M <= 0 || ncols <= 0) return;
+  if (ncols <= kNarrowAvx2)
+    return narrow_panel_avx2(trans_a, M, K, a, lda, panel, ldp, ncols, c, ldc, accumulate, bias);
   if (trans_a)
     panel_avx2<true>(M, K, a, lda, panel, ncols, c, ldc, accumulate, bias, ldp);
   else

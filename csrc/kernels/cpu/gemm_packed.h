@@ -6,8 +6,8 @@
 // the tile it falls in, the number of valid rows or columns of that tile, or the thread that
 // runs it. Splitting the panels or rows among threads therefore never changes a result. The
 // float kernels are AVX-512 (8 x 32 tiles; 8 x 16 or 8 x 8 for a last panel of at most 16 or 8
-// columns) or AVX2 + FMA (6 x 16), picked at run time; double and other CPUs use a portable
-// loop.
+// columns) or AVX2 + FMA (6 x 16; a last panel of at most 4 columns with vectors down the
+// rows, the same chains), picked at run time; double and other CPUs use a portable loop.
 #pragma once
 #include <cstdint>
 
@@ -33,7 +33,10 @@ void gemm_panel(int64_t M, int64_t K, const float* a, int64_t lda, const float* 
 void gemm_panel_avx512(bool trans_a, int64_t M, int64_t K, const float* a, int64_t lda,
                        const float* panel, int64_t ldp, int64_t ncols, float* c, int64_t ldc,
                        bool accumulate, const float* bias);
-// The same for the AVX2 + FMA kernel (gemm_packed_isa() >= 1), the same bits.
+// The same for the AVX2 + FMA kernel (gemm_packed_isa() >= 1), the same bits. A panel of at
+// most kNarrowAvx2 columns runs down the rows (vectors along m), best given all its rows in
+// one call.
+constexpr int64_t kNarrowAvx2 = 4;
 void gemm_panel_avx2(bool trans_a, int64_t M, int64_t K, const float* a, int64_t lda,
                      const float* panel, int64_t ldp, int64_t ncols, float* c, int64_t ldc,
                      bool accumulate, const float* bias);

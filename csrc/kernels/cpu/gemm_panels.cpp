@@ -27,6 +27,7 @@
 
 #include "core/parallel.h"
 #include "kernels/cpu/gemm_packed.h"
+#include "kernels/cpu/transpose_avx2.h"
 #include "ops/matmul.h"
 
 namespace ranvier::cpu {
@@ -91,29 +92,8 @@ __attribute__((target("avx512f"))) void copy_rows(int64_t K, int64_t nc, const f
   }
 }
 
-// The AVX2 copies of the two moves above: an 8 x 8 transpose, and rows copied in 8-float pieces
-// under lane masks.
-__attribute__((target("avx2"))) inline void transpose8(const float* src, int64_t lds, float* out,
-                                                       int64_t ld) {
-  __m256 r[8], t[8];
-  for (int i = 0; i < 8; ++i) r[i] = _mm256_loadu_ps(src + i * lds);
-  for (int i = 0; i < 8; i += 2) {  // 2 x 2 blocks of single floats
-    t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
-    t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
-  }
-  for (int i = 0; i < 8; i += 4) {  // 4 x 4 blocks within each 128-bit lane
-    r[i] = _mm256_shuffle_ps(t[i], t[i + 2], 0x44);
-    r[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], 0xEE);
-    r[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0x44);
-    r[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
-  }
-  // r[s] and r[4 + s] hold columns s (low lane) and 4 + s (high lane) of rows 0-3 and 4-7
-  for (int s = 0; s < 4; ++s) {
-    _mm256_storeu_ps(out + s * ld, _mm256_permute2f128_ps(r[s], r[4 + s], 0x20));
-    _mm256_storeu_ps(out + (4 + s) * ld, _mm256_permute2f128_ps(r[s], r[4 + s], 0x31));
-  }
-}
-
+// The AVX2 copy of copy_rows (a transposed weight's 8 x 8 transposes are transpose8 of
+// transpose_avx2.h): rows copied in 8-float pieces under lane masks.
 __attribute__((target("avx2"))) void copy_rows_avx2(int64_t K, int64_t nc, const float* src,
                                                     int64_t rs, float* panel) {
   __m256i m[4];
@@ -206,15 +186,17 @@ void run_items(const Problem& pr, const Next& next) {
     const float* pb = in_place ? pr.b + n0 : panel.data();
     const int64_t ldp = in_place ? pr.b_rs : NR;
     const int64_t r0 = r * pr.rows_per, r1 = std::min(pr.M, r0 + pr.rows_per);
-    for (int64_t m0 = r0; m0 < r1; m0 += pr.row_block) {
-      const int64_t mr = std::min(pr.row_block, r1 - m0);
+    // a narrow AVX2 panel runs down the whole row range in one call per K block
+    const int64_t row_block = !kAvx512 && nc <= kNarrowAvx2 ? r1 - r0 : pr.row_block;
+    for (int64_t m0 = r0; m0 < r1; m0 += row_block) {
+      const int64_t mr = std::min(row_block, r1 - m0);
       for (int64_t k0 = 0; k0 < K; k0 += kc) {
         const int64_t kk = std::min(kc, K - k0);
         const bool first = k0 == 0;
         const bool acc = first ? pr.accumulate : true;
         const float* bias = first && pr.bias ? pr.bias + n0 : nullptr;
         float* c = pr.c + m0 * pr.ldc + n0;
-        if (!kAvx512 && pr.a_groups) {
+        if (!kAvx512 && pr.a_groups && nc > kNarrowAvx2) {
           gemm_panel_avx2_grouped(mr, kk, pr.a_groups + (m0 / 6) * 6 * K + k0 * 6, 6 * K,
                                   pb + k0 * ldp, ldp, nc, c, pr.ldc, acc, bias);
           continue;
