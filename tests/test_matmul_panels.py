@@ -184,6 +184,31 @@ def test_a_column_has_the_same_bits_in_a_narrow_last_panel(panels_on, m, k, n, f
     _close(plain, ref, k)
 
 
+@pytest.mark.parametrize("m", [20, 32, 50, 62])
+@pytest.mark.parametrize("form", ["nn", "tn", "linear"])
+def test_a_row_has_the_same_bits_in_the_last_tiles(panels_on, m, form):
+    # m % 6 == 2: on AVX2 the last eight rows run as two 4-row tiles; moved to the front they
+    # fall in 6-row tiles and must give the same bits
+    rng = np.random.default_rng(m)
+    a = rng.standard_normal((m, 70)).astype(np.float32)
+    b = rng.standard_normal((70, 40)).astype(np.float32)
+    bias = rng.standard_normal(40).astype(np.float32)
+    perm = np.r_[m - 8:m, 0:m - 8]
+
+    def product(rows):
+        x = a[rows].copy()
+        ta = rv.from_numpy(x.T.copy()).t() if form == "tn" else rv.from_numpy(x)
+        with rv.no_grad():
+            if form == "linear":
+                return F.linear(ta, rv.from_numpy(b.T.copy()), rv.from_numpy(bias)).numpy()
+            return (ta @ rv.from_numpy(b)).numpy()
+
+    plain, moved = product(np.arange(m)), product(perm)
+    np.testing.assert_array_equal(plain[m - 8:], moved[:8])
+    ref = a.astype(np.float64) @ b.astype(np.float64) + (bias if form == "linear" else 0)
+    _close(plain, ref, 70)
+
+
 @pytest.mark.skipif(len(LEVELS) < 2, reason="one panel kernel level on this CPU")
 def test_levels_give_the_same_bits():
     # each element is one FMA chain over k per K block at either level (Note [Panel GEMM])

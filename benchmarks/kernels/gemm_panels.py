@@ -55,6 +55,9 @@ ours can beat them by much on this CPU:
     of their time; conv2 forward on one thread 3.86 -> 3.69 ms, cnn step (2 threads, the two
     alternating in one process, medians of 12 rounds) 9.03 -> 8.85 ms. One row group of 8 at
     a time (two FMA chains, latency-bound) saved nothing.
+  the last eight rows as two 4-row tiles instead of 6 + 2 (the 2-row tile's four FMA chains
+    run at half rate, latency-bound): cnn step 8.76 -> 8.71 ms, lstm 28.6 -> 28.3 ms (in-process
+    alternation, medians of 8-10 rounds)
   Dropped: products with a transposed A sent to fixed-block OpenBLAS (results then moved with
     the thread count, since callers choose threaded or not by thread count)
 """

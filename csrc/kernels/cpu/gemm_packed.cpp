@@ -265,12 +265,15 @@ RV_AVX2 inline void tile_rows_avx2(const float* const* ar, int64_t cs, int64_t m
 // recurrent products of 16 or 32 rows per thread spent 11% of their FMAs on rows past M).
 // rows(m0, mr, ar) sets the A pointers of rows [m0, m0 + mr) (the last repeated up to the
 // tile's size) and returns the stride between their k values.
+// With split8 (tiles free to start at any row), the last eight rows run as two 4-row tiles
+// rather than 6 + 2: the 2-row tile's four FMA chains wait on the FMA latency, half the rate of
+// the others (dX of the cnn's conv2 has 32 rows, the lstm's recurrent products 32 a thread).
 template <typename Rows>
 RV_AVX2 inline void tiles_avx2(int64_t M, int64_t K, const Rows& rows, const float* p,
                                int64_t ncols, float* c, int64_t ldc, bool accumulate,
-                               const float* bias, int64_t ldp) {
+                               const float* bias, int64_t ldp, bool split8) {
   for (int64_t m0 = 0; m0 < M;) {
-    const int64_t mr = std::min<int64_t>(6, M - m0);
+    const int64_t mr = split8 && M - m0 == 8 ? 4 : std::min<int64_t>(6, M - m0);
     const float* ar[6];
     const int64_t cs = rows(m0, mr, ar);
     for (int64_t h = 0; h < 2 && h * 16 < ncols; ++h) {
@@ -371,7 +374,7 @@ RV_AVX2 void panel_avx2(int64_t M, int64_t K, const float* a, int64_t lda, const
   tiles_avx2(M, K, [&](int64_t m0, int64_t mr, const float** ar) {
     for (int i = 0; i < 6; ++i) ar[i] = a + (m0 + std::min<int64_t>(i, mr - 1)) * rs;
     return cs;
-  }, p, ncols, c, ldc, accumulate, bias, ldp);
+  }, p, ncols, c, ldc, accumulate, bias, ldp, true);
 }
 
 // ---------------------------------------------------------------- portable: 4 x 32 tiles
@@ -484,7 +487,7 @@ void gemm_panel_avx2_grouped(int64_t M, int64_t K, const float* a, int64_t group
     const float* g = a + (m0 / 6) * group_stride;
     for (int i = 0; i < 6; ++i) ar[i] = g + i;
     return int64_t(6);
-  }, panel, ncols, c, ldc, accumulate, bias, ldp);
+  }, panel, ncols, c, ldc, accumulate, bias, ldp, false);
 }
 
 // Double: the portable loop, compiled for AVX-512 / AVX2 / baseline (picked at load time).
