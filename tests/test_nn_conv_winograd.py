@@ -115,3 +115,16 @@ def test_winograd_same_bits_any_thread_count(n, h, w):
     for threads in (2, 3):
         for a, b in zip(ref, run(threads)):
             assert np.array_equal(a, b)
+
+
+@pytest.mark.parametrize("p", [0, 1, 2])
+def test_transpose_conv_gives_the_input_gradients_bits(p):
+    # conv_transpose2d's forward and conv2d's input gradient run the same Winograd pass (the
+    # output gradient's blocks through U^T, then the transposed input transform)
+    x, w = rnd(5, 16, 7, 9), rnd(16, 20, 3, 3)
+    y = F.conv_transpose2d(from_np(x), from_np(w), padding=p)
+    z = from_np(np.zeros(tuple(y.shape), np.float32), requires_grad=True)
+    out = F.conv2d(z, from_np(w), None, 1, p)
+    assert tuple(out.shape) == x.shape
+    out.backward(from_np(x))
+    assert np.array_equal(z.grad.numpy(), y.numpy())

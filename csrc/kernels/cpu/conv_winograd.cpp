@@ -4,7 +4,10 @@
 // V = Bt d B, U = G g Gt, Y = At M A with
 //   Bt = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1], G = [1 0 0; .5 .5 .5; .5 -.5 .5; 0 0 1],
 //   At = [1 1 1 0; 0 1 -1 -1].
-// The weight gradient is dU[k] = sum over tiles of (A dY At)[k] * V[k], then dg = Gt dU G.
+// The weight gradient is dU[k] = sum over tiles of (A dY At)[k] * V[k], then dg = Gt dU G;
+// the input gradient dV[k] = U[k]^T (A dY At)[k], then dd = B dV Bt summed over the tiles'
+// overlapping input windows (the forward input transform's transpose,
+// conv_winograd_input_grad.cpp).
 #include "kernels/cpu/conv_winograd.h"
 #include "core/cpu_capability.h"
 
@@ -41,6 +44,13 @@ void winograd_output_relu_pool_avx2(const float* M, int64_t O, int64_t tiles, in
                                     uint8_t* codes);
 void winograd_spread_avx2(const float* gpool, const uint8_t* codes, int64_t planes, int64_t oh,
                           int64_t ow, float* out);
+void winograd_input_grad_avx2(const float* dV, int64_t planes, int64_t h, int64_t w, int64_t ph,
+                              int64_t pw, int64_t th, int64_t tw, int64_t ld, int64_t t0,
+                              float* gx);
+template <typename T>  // kernels/cpu/conv_winograd_input_grad.cpp
+void winograd_input_grad_portable(const T* dV, int64_t planes, int64_t h, int64_t w,
+                                  int64_t ph, int64_t pw, int64_t th, int64_t tw, int64_t ld,
+                                  int64_t t0, T* gx);
 
 namespace {
 
@@ -378,6 +388,18 @@ void transform_grad(const T* gy, int64_t O, int64_t oh, int64_t ow, const Tiling
   transform_grad_portable(gy, O, oh, ow, tl, Z, ld, t0, sc);
 }
 
+// The input gradient of ns samples' forward input transforms (the transposed transform,
+// Note [Winograd input gradient order]): gx [planes][h][w] from dV columns t0 + (tile).
+template <typename T>
+void transform_input_grad(const T* dV, int64_t planes, int64_t h, int64_t w, int64_t ph,
+                          int64_t pw, const Tiling& tl, int64_t ld, int64_t t0, T* gx) {
+  if constexpr (std::is_same_v<T, float>) {
+    if (vector_transforms<T>() != Transforms::Portable)
+      return winograd_input_grad_avx2(dV, planes, h, w, ph, pw, tl.th, tl.tw, ld, t0, gx);
+  }
+  winograd_input_grad_portable(dV, planes, h, w, ph, pw, tl.th, tl.tw, ld, t0, gx);
+}
+
 // ns samples of a Winograd convolution [C][h][w] -> [O][oh][ow] with transformed filters U:
 // x points at the first sample's input; out(M, ld, s) writes sample s from the products M
 // (columns s * tiles-per-sample of ld). buf holds 16 * (C + O) * ns * tiles-per-sample elements.
@@ -434,23 +456,34 @@ void run_conv(int64_t n, int64_t C, int64_t h, int64_t w, int64_t O, int64_t oh,
               step);
 }
 
-// dU (+)= the weight-gradient products of ns samples (beta 0: overwrite); img and mat point at
-// the first sample's input and output gradient.
+// The backward of ns samples, from the output gradient's transformed blocks Z = A dY At:
+// with dU, dU (+)= Z V^T (beta 0: overwrite; V the input's transformed tiles); with gx, the
+// input gradient: dV = U^T Z (Ut holds U^T, [16][C][O]) through the transposed input transform.
+// img and gn point at the first sample's input and output gradient, gx at its input gradient.
 template <typename T>
-void weight_grad_samples(const ConvGeom& g, int64_t ns, const T* img, const T* mat,
-                         double beta, T* dU, T* buf, RowScratch<T>& sc) {
+void backward_samples(const ConvGeom& g, int64_t ns, const T* img, const T* gn, const T* Ut,
+                      T* gx, double beta, T* dU, T* buf, RowScratch<T>& sc) {
   const int64_t C = g.ci, O = g.co;
   const Tiling tl = tiling(g.oh, g.ow);
   const int64_t ld = ns * tl.per;
   T* V = buf;
   T* Z = buf + 16 * C * ld;
   for (int64_t s = 0; s < ns; ++s) {
-    transform_input(img + s * C * g.h * g.w, C, g.h, g.w, g.ph, g.pw, tl, V, ld, s * tl.per, sc);
-    transform_grad(mat + s * O * g.oh * g.ow, O, g.oh, g.ow, tl, Z, ld, s * tl.per, sc);
+    if (dU)
+      transform_input(img + s * C * g.h * g.w, C, g.h, g.w, g.ph, g.pw, tl, V, ld, s * tl.per,
+                      sc);
+    transform_grad(gn + s * O * g.oh * g.ow, O, g.oh, g.ow, tl, Z, ld, s * tl.per, sc);
   }
-  for (int k = 0; k < 16; ++k)
-    gemm<T>(false, true, O, C, ld, Z + k * O * ld, ld, V + k * C * ld, ld, beta, dU + k * O * C,
-            C);
+  if (dU)
+    for (int k = 0; k < 16; ++k)
+      gemm<T>(false, true, O, C, ld, Z + k * O * ld, ld, V + k * C * ld, ld, beta,
+              dU + k * O * C, C);
+  if (!gx) return;
+  for (int k = 0; k < 16; ++k)  // dV overwrites V
+    gemm<T>(false, false, C, ld, O, Ut + k * C * O, O, Z + k * O * ld, ld, 0.0, V + k * C * ld,
+            ld);
+  for (int64_t s = 0; s < ns; ++s)
+    transform_input_grad(V, C, g.h, g.w, g.ph, g.pw, tl, ld, s * tl.per, gx + s * C * g.h * g.w);
 }
 
 // dw[o][c] = Gt dU[.][o][c] G.
@@ -503,13 +536,9 @@ void winograd_forward(const ConvGeom& g, const T* img, const T* wt, const T* bia
 
 template <typename T>
 void winograd_backward_data(const ConvGeom& g, const T* mat, const T* wt, T* img) {
-  // the input gradient is the convolution of the output gradient with the flipped filters,
-  // input and output channels swapped, padding 2 - p
-  std::vector<T> U(size_t(16 * g.co * g.ci));
-  transform_filters(wt, g.ci, g.co, 9, g.ci * 9, true, U.data());
-  const int64_t step = samples_per_step(g.ci + g.co, tiling(g.h, g.w).per, sizeof(T));
-  run_conv(g.n, g.co, g.oh, g.ow, g.ci, g.h, g.w, 2 - g.ph, 2 - g.pw, mat, U.data(),
-           static_cast<const T*>(nullptr), img, step);
+  // conv2d's backward with the input gradient alone: the same bits as with the other two
+  // (a sample's input gradient does not depend on the chunks)
+  winograd_backward<T>(g, nullptr, wt, mat, img, nullptr, nullptr, 8);
 }
 
 template <typename T>
@@ -558,37 +587,37 @@ void backward_impl(const ConvGeom& g, const T* img, const T* wt, const Grad& gra
   const int64_t step = samples_per_step(C + O, std::max(to.per, ti.per), sizeof(T));
   RV_INTERNAL_ASSERT(chunk % step == 0, "winograd: chunk ", chunk, " not a multiple of ", step);
   const int64_t chunks = (g.n + chunk - 1) / chunk;
-  std::vector<T> U;
-  if (gimg) {  // the input gradient: flipped filters, channels swapped, padding 2 - p
-    U.resize(size_t(usize));
-    transform_filters(wt, C, O, 9, C * 9, true, U.data());
+  const int64_t sub = std::min(g.n, step);
+  const int64_t buf_len = 16 * (C + O) * sub * std::max(to.per, ti.per);
+  const int64_t L = g.oh * g.ow, HW = g.h * g.w;
+  std::vector<T> Ut;
+  if (gimg) {  // the input gradient: U^T Z through the transposed input transform
+    Ut.resize(size_t(usize));
+    transform_filters(wt, C, O, 9, C * 9, false, Ut.data());
     if (chunks < get_num_threads()) {  // too few chunks to share: by sample pairs instead
       RV_INTERNAL_ASSERT(gmat_all, "winograd: a dense output gradient is needed here");
-      run_conv(g.n, O, g.oh, g.ow, C, g.h, g.w, 2 - g.ph, 2 - g.pw, gmat_all, U.data(),
-               static_cast<const T*>(nullptr), gimg, step);
+      for_items<T>((g.n + step - 1) / step, buf_len, [&](int64_t si, T* buf) {
+        RowScratch<T> so(to.tw);
+        const int64_t n0 = si * step;
+        backward_samples(g, std::min(step, g.n - n0), static_cast<const T*>(nullptr),
+                         gmat_all + n0 * O * L, Ut.data(), gimg + n0 * C * HW, 0.0,
+                         static_cast<T*>(nullptr), buf, so);
+      });
       gimg = nullptr;
     }
   }
   if (!gimg && !dw && !db) return;
-  const int64_t sub = std::min(g.n, step);
-  const int64_t buf_len = 16 * (C + O) * sub * std::max(to.per, ti.per);
-  const int64_t L = g.oh * g.ow, HW = g.h * g.w;
   std::vector<T> pw(size_t(dw ? chunks * usize : 0)), pb(size_t(db ? chunks * O : 0));
   for_items<T>(chunks, buf_len + grad.scratch_len(chunk), [&](int64_t ci, T* buf) {
     const int64_t c0 = ci * chunk, c1 = std::min(g.n, c0 + chunk);
     const T* gm = grad.chunk(c0, c1, buf + buf_len);  // sample c0's output gradient
-    RowScratch<T> so(to.tw), si(ti.tw);
+    RowScratch<T> so(to.tw);
     for (int64_t n0 = c0; n0 < c1; n0 += step) {
       const int64_t ns = std::min(step, c1 - n0);
-      const T* gn = gm + (n0 - c0) * O * L;
-      if (gimg)
-        conv_samples(ns, O, g.oh, g.ow, C, g.h, g.w, 2 - g.ph, 2 - g.pw, gn, U.data(),
-                     dense_out(C, g.h, g.w, static_cast<const T*>(nullptr), gimg + n0 * C * HW,
-                               si),
-                     buf, si);
-      if (dw)
-        weight_grad_samples(g, ns, img + n0 * C * HW, gn, n0 == c0 ? 0.0 : 1.0,
-                            pw.data() + ci * usize, buf, so);
+      if (gimg || dw)
+        backward_samples(g, ns, dw ? img + n0 * C * HW : nullptr, gm + (n0 - c0) * O * L, Ut.data(),
+                         gimg ? gimg + n0 * C * HW : nullptr, n0 == c0 ? 0.0 : 1.0,
+                         dw ? pw.data() + ci * usize : nullptr, buf, so);
     }
     if (db) {
       T* b = pb.data() + ci * O;

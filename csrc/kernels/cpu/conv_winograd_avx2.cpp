@@ -14,6 +14,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <vector>
 
 #include "core/cpu_capability.h"
 #include "kernels/cpu/relu_pool_avx2.h"
@@ -213,6 +214,85 @@ RV_AVX2_TARGET void winograd_grad_avx2(const float* gy, int64_t O, int64_t oh, i
         }
       }
     }
+  }
+}
+
+// B v of four vectors (the transposed input transform; conv_winograd_input_grad.cpp).
+RV_AVX2_TARGET inline void b_times(const __m256 v[4], __m256 y[4]) {
+  y[0] = v[0];
+  y[1] = _mm256_add_ps(_mm256_sub_ps(v[1], v[2]), v[3]);
+  y[2] = _mm256_sub_ps(_mm256_add_ps(v[1], v[2]), v[0]);
+  y[3] = neg(v[3]);
+}
+
+// Lanes 0..6 of x moved up one, lane 0 from lane 7 of prev.
+RV_AVX2_TARGET inline __m256 shift_in(__m256 x, __m256 prev) {
+  const __m256i up = _mm256_setr_epi32(7, 0, 1, 2, 3, 4, 5, 6);
+  return _mm256_blend_ps(_mm256_permutevar8x32_ps(x, up), _mm256_permutevar8x32_ps(prev, up),
+                         0x01);
+}
+
+// Row r of a plane of h x w (if inside) = (row or +0) + below, from padded column pw on.
+RV_AVX2_TARGET inline void emit_row(const float* row, const float* below, int64_t r, int64_t h,
+                                    int64_t w, int64_t pw, float* plane) {
+  if (r < 0 || r >= h) return;
+  for (int64_t x = 0; x < w; x += 8) {
+    const __m256 a = row ? _mm256_loadu_ps(row + x + pw) : _mm256_setzero_ps();
+    const __m256 v = _mm256_add_ps(a, _mm256_loadu_ps(below + x + pw));
+    // lanes past the row land on the plane's next rows, written later
+    store_n(plane + r * w + x, r * w + x + 8 <= h * w ? 8 : w - x, v);
+  }
+}
+
+// The transposed input transform of winograd_input_grad_portable, the same bits (Note
+// [Winograd input gradient order]): blocks of 8 tiles per vector, the last block reaching tile
+// tw (zeros); a row of tiles gives four padded rows (even and odd columns interleaved) in
+// `rows`, whose first two, plus the two carried from the row of tiles above, are the output.
+RV_AVX2_TARGET void winograd_input_grad_avx2(const float* dV, int64_t planes, int64_t h,
+                                             int64_t w, int64_t ph, int64_t pw, int64_t th,
+                                             int64_t tw, int64_t ld, int64_t t0, float* gx) {
+  const int64_t kstride = planes * ld, nb = (tw + 1 + 7) / 8, wp = 16 * nb + 16;
+  thread_local std::vector<float> buf;
+  if (buf.size() < size_t(6 * wp)) buf.resize(size_t(6 * wp));
+  float* rows[4] = {buf.data(), buf.data() + wp, buf.data() + 2 * wp, buf.data() + 3 * wp};
+  float* carry[2] = {buf.data() + 4 * wp, buf.data() + 5 * wp};
+  const __m256 zero = _mm256_setzero_ps();
+  for (int64_t c = 0; c < planes; ++c) {
+    float* plane = gx + c * h * w;
+    std::fill(carry[0], carry[0] + wp, 0.0f);
+    std::fill(carry[1], carry[1] + wp, 0.0f);
+    for (int64_t ty = 0; ty < th; ++ty) {
+      const float* src = dV + c * ld + t0 + ty * tw;
+      __m256 prev[4][2];
+      for (int i = 0; i < 4; ++i) prev[i][0] = prev[i][1] = zero;
+      for (int64_t b = 0; b < nb; ++b) {
+        const int64_t tb = 8 * b, n = std::min<int64_t>(8, tw - tb);  // tiles here (may be 0)
+        const __m256i m = first8(n);
+        __m256 cols[4][4];  // B down each column s of dV: cols[s][i]
+        for (int s = 0; s < 4; ++s) {
+          __m256 col[4];
+          for (int r = 0; r < 4; ++r)
+            col[r] = n > 0 ? _mm256_maskload_ps(src + (r * 4 + s) * kstride + tb, m) : zero;
+          b_times(col, cols[s]);
+        }
+        for (int i = 0; i < 4; ++i) {
+          const __m256 row[4] = {cols[0][i], cols[1][i], cols[2][i], cols[3][i]};
+          __m256 dd[4];
+          b_times(row, dd);
+          const __m256 even = _mm256_add_ps(dd[0], shift_in(dd[2], prev[i][0]));
+          const __m256 odd = _mm256_add_ps(dd[1], shift_in(dd[3], prev[i][1]));
+          prev[i][0] = dd[2];
+          prev[i][1] = dd[3];
+          const __m256 lo = _mm256_unpacklo_ps(even, odd), hi = _mm256_unpackhi_ps(even, odd);
+          _mm256_storeu_ps(rows[i] + 2 * tb, _mm256_permute2f128_ps(lo, hi, 0x20));
+          _mm256_storeu_ps(rows[i] + 2 * tb + 8, _mm256_permute2f128_ps(lo, hi, 0x31));
+        }
+      }
+      for (int i = 0; i < 2; ++i) emit_row(rows[i], carry[i], 2 * ty + i - ph, h, w, pw, plane);
+      std::swap(carry[0], rows[2]);
+      std::swap(carry[1], rows[3]);
+    }
+    for (int i = 0; i < 2; ++i) emit_row(nullptr, carry[i], 2 * th + i - ph, h, w, pw, plane);
   }
 }
 
