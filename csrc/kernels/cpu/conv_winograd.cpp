@@ -44,6 +44,8 @@ void winograd_output_relu_pool_avx2(const float* M, int64_t O, int64_t tiles, in
                                     uint8_t* codes);
 void winograd_spread_avx2(const float* gpool, const uint8_t* codes, int64_t planes, int64_t oh,
                           int64_t ow, float* out);
+void winograd_grad_pooled_avx2(const float* gpool, const uint8_t* codes, int64_t O,
+                               int64_t tiles, float* Z, int64_t ld, int64_t t0);
 void winograd_input_grad_avx2(const float* dV, int64_t planes, int64_t h, int64_t w, int64_t ph,
                               int64_t pw, int64_t th, int64_t tw, int64_t ld, int64_t t0,
                               float* gx);
@@ -456,13 +458,16 @@ void run_conv(int64_t n, int64_t C, int64_t h, int64_t w, int64_t O, int64_t oh,
               step);
 }
 
-// The backward of ns samples, from the output gradient's transformed blocks Z = A dY At:
-// with dU, dU (+)= Z V^T (beta 0: overwrite; V the input's transformed tiles); with gx, the
+// The backward of ns samples, from the output gradient's transformed blocks Z = A dY At
+// (zfill(s, Z, ld, t0) writes sample s's at columns t0 + (tile)):
+// with dU, dU (+)= Z V^T and with db, db[o] (+)= the samples' channel sums (beta 0: overwrite;
+// V the input's transformed tiles); with gx, the
 // input gradient: dV = U^T Z (Ut holds U^T, [16][C][O]) through the transposed input transform.
-// img and gn point at the first sample's input and output gradient, gx at its input gradient.
-template <typename T>
-void backward_samples(const ConvGeom& g, int64_t ns, const T* img, const T* gn, const T* Ut,
-                      T* gx, double beta, T* dU, T* buf, RowScratch<T>& sc) {
+// img points at the first sample's input, gx at its input gradient.
+template <typename T, class ZFill>
+void backward_samples(const ConvGeom& g, int64_t ns, const T* img, const ZFill& zfill,
+                      const T* Ut, T* gx, double beta, T* dU, T* db, T* buf,
+                      RowScratch<T>& sc) {
   const int64_t C = g.ci, O = g.co;
   const Tiling tl = tiling(g.oh, g.ow);
   const int64_t ld = ns * tl.per;
@@ -472,8 +477,16 @@ void backward_samples(const ConvGeom& g, int64_t ns, const T* img, const T* gn, 
     if (dU)
       transform_input(img + s * C * g.h * g.w, C, g.h, g.w, g.ph, g.pw, tl, V, ld, s * tl.per,
                       sc);
-    transform_grad(gn + s * O * g.oh * g.ow, O, g.oh, g.ow, tl, Z, ld, s * tl.per, sc);
+    zfill(s, Z, ld, s * tl.per);
   }
+  // A tile's Z[5] = (A dY At)[1][1] is the sum of its 2x2 block (+0 outside the map): the bias
+  // gradient sums those, so fused and plain output gradients give its bits too.
+  if (db)
+    for (int64_t s = 0; s < ns; ++s)
+      for (int64_t o = 0; o < O; ++o) {
+        const T v = row_sum(Z + 5 * O * ld + o * ld + s * tl.per, tl.per);
+        db[o] = beta == 0.0 && s == 0 ? v : db[o] + v;
+      }
   if (dU)
     for (int k = 0; k < 16; ++k)
       gemm<T>(false, true, O, C, ld, Z + k * O * ld, ld, V + k * C * ld, ld, beta,
@@ -548,27 +561,56 @@ void winograd_weight_grad(const ConvGeom& g, const T* img, const T* mat, T* dw, 
 
 namespace {
 
+// A chunk's output gradient, dense [n][O][oh][ow] from sample c0 at gm: z() writes sample i's
+// transformed blocks.
+template <typename T>
+struct DenseView {
+  const T* gm;
+  int64_t O, oh, ow;
+  void z(int64_t i, T* Z, int64_t ld, int64_t t0, const Tiling& tl, RowScratch<T>& sc) const {
+    transform_grad(gm + i * O * oh * ow, O, oh, ow, tl, Z, ld, t0, sc);
+  }
+};
+
 // The output gradient as winograd_backward reads it: dense [n][O][oh][ow] at gmat; chunk(c0,
-// c1, scratch) points at sample c0's (no copy, no scratch).
+// c1, scratch) views sample c0's (no copy, no scratch).
 template <typename T>
 struct DenseGrad {
   const T* gmat;
-  int64_t per_sample;
+  int64_t O, oh, ow;
   int64_t scratch_len(int64_t) const { return 0; }
-  const T* chunk(int64_t c0, int64_t, T*) const { return gmat + c0 * per_sample; }
+  DenseView<T> chunk(int64_t c0, int64_t, T*) const {
+    return {gmat + c0 * O * oh * ow, O, oh, ow};
+  }
 };
 
-// The pooled output's gradient of the fused conv -> relu -> max pool, spread out one chunk at
-// a time into the scratch (a chunk's dense gradient stays in the cache).
+// The fused conv -> relu -> max pool's pooled output gradient for a chunk from sample c0: with
+// `dense` (a chunk spread out), read from there; else straight from the pooled values and codes
+// (AVX2 only: the AVX-512 gradient transform's zeros may have other signs).
+struct PooledView {
+  const float* dense;
+  const float* gpool;
+  const uint8_t* codes;
+  int64_t O, oh, ow;
+  void z(int64_t i, float* Z, int64_t ld, int64_t t0, const Tiling& tl,
+         RowScratch<float>& sc) const {
+    if (dense) return DenseView<float>{dense, O, oh, ow}.z(i, Z, ld, t0, tl, sc);
+    const int64_t at = i * O * tl.per;
+    winograd_grad_pooled_avx2(gpool + at, codes + at, O, tl.per, Z, ld, t0);
+  }
+};
+
 struct PooledGrad {
   const float* gpool;
   const uint8_t* codes;
   int64_t O, oh, ow;
-  int64_t scratch_len(int64_t chunk) const { return chunk * O * oh * ow; }
-  const float* chunk(int64_t c0, int64_t c1, float* scratch) const {
+  bool direct;  // no spreading (PooledView)
+  int64_t scratch_len(int64_t chunk) const { return direct ? 0 : chunk * O * oh * ow; }
+  PooledView chunk(int64_t c0, int64_t c1, float* scratch) const {
     const int64_t at = c0 * O * (oh / 2) * (ow / 2);
+    if (direct) return {nullptr, gpool + at, codes + at, O, oh, ow};
     spread_pooled_grad(gpool + at, codes + at, (c1 - c0) * O, oh, ow, scratch);
-    return scratch;
+    return {scratch, gpool + at, codes + at, O, oh, ow};
   }
 };
 
@@ -599,8 +641,12 @@ void backward_impl(const ConvGeom& g, const T* img, const T* wt, const Grad& gra
       for_items<T>((g.n + step - 1) / step, buf_len, [&](int64_t si, T* buf) {
         RowScratch<T> so(to.tw);
         const int64_t n0 = si * step;
+        const DenseView<T> v{gmat_all + n0 * O * L, O, g.oh, g.ow};
         backward_samples(g, std::min(step, g.n - n0), static_cast<const T*>(nullptr),
-                         gmat_all + n0 * O * L, Ut.data(), gimg + n0 * C * HW, 0.0,
+                         [&](int64_t s, T* Z, int64_t ld, int64_t t0) {
+                           v.z(s, Z, ld, t0, to, so);
+                         },
+                         Ut.data(), gimg + n0 * C * HW, 0.0, static_cast<T*>(nullptr),
                          static_cast<T*>(nullptr), buf, so);
       });
       gimg = nullptr;
@@ -610,22 +656,17 @@ void backward_impl(const ConvGeom& g, const T* img, const T* wt, const Grad& gra
   std::vector<T> pw(size_t(dw ? chunks * usize : 0)), pb(size_t(db ? chunks * O : 0));
   for_items<T>(chunks, buf_len + grad.scratch_len(chunk), [&](int64_t ci, T* buf) {
     const int64_t c0 = ci * chunk, c1 = std::min(g.n, c0 + chunk);
-    const T* gm = grad.chunk(c0, c1, buf + buf_len);  // sample c0's output gradient
+    const auto view = grad.chunk(c0, c1, buf + buf_len);  // samples c0 .. c1's output gradient
     RowScratch<T> so(to.tw);
     for (int64_t n0 = c0; n0 < c1; n0 += step) {
       const int64_t ns = std::min(step, c1 - n0);
-      if (gimg || dw)
-        backward_samples(g, ns, dw ? img + n0 * C * HW : nullptr, gm + (n0 - c0) * O * L, Ut.data(),
-                         gimg ? gimg + n0 * C * HW : nullptr, n0 == c0 ? 0.0 : 1.0,
-                         dw ? pw.data() + ci * usize : nullptr, buf, so);
-    }
-    if (db) {
-      T* b = pb.data() + ci * O;
-      for (int64_t n = c0; n < c1; ++n)
-        for (int64_t o = 0; o < O; ++o) {
-          const T s = row_sum(gm + ((n - c0) * O + o) * L, L);
-          b[o] = n == c0 ? s : b[o] + s;
-        }
+      const auto zfill = [&](int64_t s, T* Z, int64_t ld, int64_t t0) {
+        view.z(n0 - c0 + s, Z, ld, t0, to, so);
+      };
+      backward_samples(g, ns, dw ? img + n0 * C * HW : nullptr, zfill, Ut.data(),
+                       gimg ? gimg + n0 * C * HW : nullptr, n0 == c0 ? 0.0 : 1.0,
+                       dw ? pw.data() + ci * usize : nullptr, db ? pb.data() + ci * O : nullptr,
+                       buf, so);
     }
   });
   if (dw) {
@@ -643,7 +684,7 @@ void backward_impl(const ConvGeom& g, const T* img, const T* wt, const Grad& gra
 template <typename T>
 void winograd_backward(const ConvGeom& g, const T* img, const T* wt, const T* gmat, T* gimg,
                        T* dw, T* db, int64_t chunk) {
-  backward_impl(g, img, wt, DenseGrad<T>{gmat, g.co * g.oh * g.ow}, gmat, gimg, dw, db, chunk);
+  backward_impl(g, img, wt, DenseGrad<T>{gmat, g.co, g.oh, g.ow}, gmat, gimg, dw, db, chunk);
 }
 
 bool winograd_relu_pool_usable() {
@@ -676,7 +717,8 @@ void winograd_relu_pool_backward(const ConvGeom& g, const float* img, const floa
     spread_pooled_grad(gpool, codes, g.n * g.co, g.oh, g.ow, dense.data());
     return winograd_backward<float>(g, img, wt, dense.data(), gimg, dw, db, chunk);
   }
-  backward_impl(g, img, wt, PooledGrad{gpool, codes, g.co, g.oh, g.ow},
+  const bool direct = vector_transforms<float>() == Transforms::Avx2;
+  backward_impl(g, img, wt, PooledGrad{gpool, codes, g.co, g.oh, g.ow, direct},
                 static_cast<const float*>(nullptr), gimg, dw, db, chunk);
 }
 

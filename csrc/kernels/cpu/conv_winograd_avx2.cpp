@@ -14,6 +14,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstring>
 #include <vector>
 
 #include "core/cpu_capability.h"
@@ -212,6 +213,48 @@ RV_AVX2_TARGET void winograd_grad_avx2(const float* gy, int64_t O, int64_t oh, i
           store_n(z + (i * 4 + 2) * kstride, ns, _mm256_sub_ps(a[i][0], a[i][1]));
           store_n(z + (i * 4 + 3) * kstride, ns, neg(a[i][1]));
         }
+      }
+    }
+  }
+}
+
+// g where code is tap k, else +0.
+RV_AVX2_TARGET inline __m256 chosen_tap(__m256 g, __m256i code, int k) {
+  return _mm256_and_ps(g, _mm256_castsi256_ps(_mm256_cmpeq_epi32(code, _mm256_set1_epi32(k))));
+}
+
+// winograd_grad_avx2's Z for the fused conv -> relu -> max pool's output gradient, straight
+// from the pooled gradient and codes (planes [O][tiles], a tile per pooling window): a tile's
+// 2x2 block holds the pooled value at its chosen tap and +0 elsewhere (what
+// winograd_spread_avx2 writes), so the same adds on the same values give the same bits.
+RV_AVX2_TARGET void winograd_grad_pooled_avx2(const float* gpool, const uint8_t* codes,
+                                              int64_t O, int64_t tiles, float* Z, int64_t ld,
+                                              int64_t t0) {
+  const int64_t kstride = O * ld;
+  for (int64_t o = 0; o < O; ++o) {
+    const float* gp = gpool + o * tiles;
+    const uint8_t* cd = codes + o * tiles;
+    float* zrow = Z + o * ld + t0;
+    for (int64_t t = 0; t < tiles; t += 8) {
+      const int64_t n = std::min<int64_t>(8, tiles - t);
+      const __m256 g = load_n(gp + t, n, first8(n));
+      uint64_t c8 = 0;
+      std::memcpy(&c8, cd + t, size_t(n));
+      const __m256i c = _mm256_cvtepu8_epi32(_mm_cvtsi64_si128(int64_t(c8)));
+      const __m256 e0 = chosen_tap(g, c, 0), od0 = chosen_tap(g, c, 1);
+      const __m256 e1 = chosen_tap(g, c, 2), od1 = chosen_tap(g, c, 3);
+      const __m256 a[4][2] = {{e0, od0},
+                              {_mm256_add_ps(e0, e1), _mm256_add_ps(od0, od1)},
+                              {_mm256_sub_ps(e0, e1), _mm256_sub_ps(od0, od1)},
+                              {neg(e1), neg(od1)}};
+      float* z = zrow + t;
+      // lanes past the sample's tiles land on the next sample's columns, written later
+      const int64_t ns = t0 + t + 8 <= ld ? 8 : n;
+      for (int i = 0; i < 4; ++i) {
+        store_n(z + (i * 4 + 0) * kstride, ns, a[i][0]);
+        store_n(z + (i * 4 + 1) * kstride, ns, _mm256_add_ps(a[i][0], a[i][1]));
+        store_n(z + (i * 4 + 2) * kstride, ns, _mm256_sub_ps(a[i][0], a[i][1]));
+        store_n(z + (i * 4 + 3) * kstride, ns, neg(a[i][1]));
       }
     }
   }
