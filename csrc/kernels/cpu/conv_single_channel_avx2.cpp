@@ -209,6 +209,33 @@ void single_channel_pooled_weight_grad_avx2(const ConvGeom& g, int64_t n0, int64
               db);
 }
 
+// Channels o .. o + Q - 1 of one block of single_channel_relu_pool_forward_avx2: the conv rows
+// from the input vectors v (four rows, three shifts each), relu, the pool, stored at `at` of
+// each channel's pooled plane (P apart), np pooled columns.
+template <int Q>
+RV_AVX2_TARGET inline void pool_channels(const float* wt, const float* bias, int64_t o,
+                                         const __m256 (&v)[12], int64_t P, int64_t at,
+                                         int64_t np, float* y, uint8_t* cy) {
+  const __m256i split = _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7);
+  __m256 r[Q][2];
+  for (int q = 0; q < Q; ++q) r[q][0] = r[q][1] = _mm256_set1_ps(bias ? bias[o + q] : 0.0f);
+  for (int t = 0; t < 9; ++t)
+    for (int q = 0; q < Q; ++q) {
+      const __m256 kt = _mm256_set1_ps(wt[(o + q) * 9 + t]);
+      r[q][0] = _mm256_fmadd_ps(kt, v[t], r[q][0]);
+      r[q][1] = _mm256_fmadd_ps(kt, v[t + 3], r[q][1]);
+    }
+  for (int q = 0; q < Q; ++q) {
+    const __m256 r0 = _mm256_permutevar8x32_ps(rp::relu(r[q][0]), split);
+    const __m256 r1 = _mm256_permutevar8x32_ps(rp::relu(r[q][1]), split);
+    __m256 best;
+    __m256i code;
+    rp::pool4(r0, _mm256_permute2f128_ps(r0, r0, 0x01), r1,
+              _mm256_permute2f128_ps(r1, r1, 0x01), best, code);
+    rp::store(y + (o + q) * P + at, cy + (o + q) * P + at, np, best, code);
+  }
+}
+
 // conv -> relu -> 2x2 max pool of sample n, 8 conv columns (4 pooled) and two conv rows at a
 // time. Each conv value is the forward kernel's (same FMA chain). One permute puts a row's even
 // columns in the low half and its odd ones in the high half; swapping the halves brings the odd
@@ -221,7 +248,6 @@ RV_AVX2_TARGET void single_channel_relu_pool_forward_avx2(const ConvGeom& g, int
   const int64_t ph = g.oh / 2, pw = g.ow / 2, P = ph * pw;
   float* y = pooled + n * g.co * P;
   uint8_t* cy = codes + n * g.co * P;
-  const __m256i split = _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7);
   const __m256 zero = _mm256_setzero_ps();
   for (int64_t j0 = 0; j0 < g.ow; j0 += 8) {
     const int64_t nc = std::min<int64_t>(8, g.ow - j0);
@@ -236,23 +262,12 @@ RV_AVX2_TARGET void single_channel_relu_pool_forward_avx2(const ConvGeom& g, int
         for (int c = 0; c < 3; ++c)
           v[a * 3 + c] = r < 0 || r >= g.h ? zero : _mm256_maskload_ps(row + c, km[c]);
       }
-      for (int64_t o = 0; o < g.co; ++o) {
-        const float* k = wt + o * 9;
-        __m256 r0 = _mm256_set1_ps(bias ? bias[o] : 0.0f), r1 = r0;
-        for (int t = 0; t < 9; ++t) {
-          const __m256 kt = _mm256_set1_ps(k[t]);
-          r0 = _mm256_fmadd_ps(kt, v[t], r0);
-          r1 = _mm256_fmadd_ps(kt, v[t + 3], r1);
-        }
-        r0 = _mm256_permutevar8x32_ps(rp::relu(r0), split);
-        r1 = _mm256_permutevar8x32_ps(rp::relu(r1), split);
-        __m256 best;
-        __m256i code;
-        rp::pool4(r0, _mm256_permute2f128_ps(r0, r0, 0x01), r1,
-                  _mm256_permute2f128_ps(r1, r1, 0x01), best, code);
-        const int64_t at = o * P + p * pw + j0 / 2;
-        rp::store(y + at, cy + at, nc / 2, best, code);
-      }
+      // four channels at a time: eight FMA chains in flight (two chains of nine waited on the
+      // FMA latency)
+      int64_t o = 0;
+      for (; o + 4 <= g.co; o += 4)
+        pool_channels<4>(wt, bias, o, v, P, p * pw + j0 / 2, nc / 2, y, cy);
+      for (; o < g.co; ++o) pool_channels<1>(wt, bias, o, v, P, p * pw + j0 / 2, nc / 2, y, cy);
     }
   }
 }
