@@ -51,7 +51,9 @@ def _both_paths(fn):
 SHAPES = [(16, 16, 16), (17, 33, 31), (40, 37, 70), (8, 300, 48), (129, 513, 96),
           (1024, 128, 384), (128, 784, 512), (64, 1030, 130), (300, 96, 10 + 16),
           # last panels of 1, 3 and 4 columns (the AVX2 narrow kernel)
-          (50, 300, 33), (17, 40, 35), (23, 64, 100)]
+          (50, 300, 33), (17, 40, 35), (23, 64, 100),
+          # a classifier's small products (10 outputs): forward, dX and dW shapes
+          (128, 256, 10), (128, 10, 256), (10, 128, 256), (8, 8, 8)]
 
 
 @pytest.mark.parametrize("m,k,n", SHAPES)
