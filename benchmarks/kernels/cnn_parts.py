@@ -55,6 +55,19 @@ What was tried for the cnn workload (ms; N=64; conv1 = 1 -> 32 channels of 28x28
   handed out one at a time (parallel_items): whole steps in alternating processes 7.18-7.34
   against 6.16-7.50 ms p10, within the noise; kept the second, which cannot lose to a core
   slowed by other work.
+- 2026-11-23, Zen 3 (AVX2), whole steps of two threads with the old and new code alternating
+  in one process (medians of 12 rounds of 15 steps):
+    conv2's input gradient as the forward's transpose (dV = U^T Z from the blocks the weight
+    gradient already forms, then the transposed input transform) instead of a flipped
+    convolution (which transformed the 64-channel output gradient again and ran a second
+    output transform): 8.38 -> 8.07 ms;
+    the fused stage's gradient blocks straight from the pooled gradient and codes (no spread
+    pass) with the bias from the blocks' 2x2 sums: 8.24 -> 7.97 ms. (A first version summed
+    the bias from the pooled values with a branch per window, mispredicted half the time:
+    8.81 -> 9.22 ms, slower.)
+  One-channel conv -> relu -> pool forward, 1T: four output channels at a time (eight FMA
+  chains; two chains of nine FMAs waited on the latency) 1065 -> 839 us; eight (spilled)
+  1125 us.
 - Whole step, 1T: 31 ms at the start (torch 42) -> 18-21 ms (torch 34-36).
 - benchmarks/run.py --only cnn, before (4992b32) and after, run back to back:
   2 threads, quiet machine (load 0.5-0.8), two pairs: before 2481 images/s vs torch 2017
