@@ -65,6 +65,9 @@ What was tried for the cnn workload (ms; N=64; conv1 = 1 -> 32 channels of 28x28
     pass) with the bias from the blocks' 2x2 sums: 8.24 -> 7.97 ms. (A first version summed
     the bias from the pooled values with a branch per window, mispredicted half the time:
     8.81 -> 9.22 ms, slower.)
+  Tried, not kept: the forward's products and output transform in blocks of 16 output
+    channels (V and one block of M within the 512 KB L2; M of the whole chunk is 400 KB):
+    7.90 -> 8.34 ms, slower (V read once per block, 16-row products).
   One-channel conv -> relu -> pool forward, 1T: four output channels at a time (eight FMA
   chains; two chains of nine FMAs waited on the latency) 1065 -> 839 us; eight (spilled)
   1125 us.
