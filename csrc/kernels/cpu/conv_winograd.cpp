@@ -100,11 +100,9 @@ void for_items(int64_t items, int64_t buf_len, const F& f) {
   }
 }
 
-// U[16][rows][cols] from filters g: element (r, c) is the 3x3 filter at f + r * rs + c * cs,
-// read flipped (rotated 180 degrees) when `flip`.
+// U[16][rows][cols] from filters g: element (r, c) is the 3x3 filter at f + r * rs + c * cs.
 template <typename T>
-void transform_filters(const T* f, int64_t rows, int64_t cols, int64_t rs, int64_t cs, bool flip,
-                       T* U) {
+void transform_filters(const T* f, int64_t rows, int64_t cols, int64_t rs, int64_t cs, T* U) {
   const int64_t plane = rows * cols;
   // rows spread over the threads (each filter on its own; serial, this was ~1% of the cnn step
   // with the other thread waiting)
@@ -115,7 +113,7 @@ void transform_filters(const T* f, int64_t rows, int64_t cols, int64_t rs, int64
       const T* s = f + r * rs + c * cs;
       T g[3][3];
       for (int i = 0; i < 3; ++i)
-        for (int j = 0; j < 3; ++j) g[i][j] = flip ? s[(2 - i) * 3 + (2 - j)] : s[i * 3 + j];
+        for (int j = 0; j < 3; ++j) g[i][j] = s[i * 3 + j];
       T t[4][3];  // G g
       for (int j = 0; j < 3; ++j) {
         t[0][j] = g[0][j];
@@ -553,7 +551,7 @@ bool winograd_applies(const ConvGeom& g) {
 template <typename T>
 void winograd_forward(const ConvGeom& g, const T* img, const T* wt, const T* bias, T* mat) {
   std::vector<T> U(size_t(16 * g.co * g.ci));
-  transform_filters(wt, g.co, g.ci, g.ci * 9, 9, false, U.data());
+  transform_filters(wt, g.co, g.ci, g.ci * 9, 9, U.data());
   const int64_t step = samples_per_step(g.ci + g.co, tiling(g.oh, g.ow).per, sizeof(T));
   run_conv(g.n, g.ci, g.h, g.w, g.co, g.oh, g.ow, g.ph, g.pw, img, U.data(), bias, mat, step);
 }
@@ -646,7 +644,7 @@ void backward_impl(const ConvGeom& g, const T* img, const T* wt, const Grad& gra
   std::vector<T> Ut;
   if (gimg) {  // the input gradient: U^T Z through the transposed input transform
     Ut.resize(size_t(usize));
-    transform_filters(wt, C, O, 9, C * 9, false, Ut.data());
+    transform_filters(wt, C, O, 9, C * 9, Ut.data());
     if (chunks < get_num_threads()) {  // too few chunks to share: by sample pairs instead
       RV_INTERNAL_ASSERT(gmat_all, "winograd: a dense output gradient is needed here");
       for_items<T>((g.n + step - 1) / step, buf_len, [&](int64_t si, T* buf) {
@@ -708,7 +706,7 @@ bool winograd_relu_pool_usable() {
 void winograd_relu_pool_forward(const ConvGeom& g, const float* img, const float* wt,
                                 const float* bias, float* pooled, uint8_t* codes) {
   std::vector<float> U(size_t(16 * g.co * g.ci));
-  transform_filters(wt, g.co, g.ci, g.ci * 9, 9, false, U.data());
+  transform_filters(wt, g.co, g.ci, g.ci * 9, 9, U.data());
   const Tiling tl = tiling(g.oh, g.ow);
   const int64_t step = samples_per_step(g.ci + g.co, tl.per, sizeof(float));
   const int64_t O = g.co, plane = O * tl.per;  // a pooled sample: one element per tile
