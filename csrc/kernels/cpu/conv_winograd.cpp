@@ -559,8 +559,9 @@ void winograd_forward(const ConvGeom& g, const T* img, const T* wt, const T* bia
 template <typename T>
 void winograd_backward_data(const ConvGeom& g, const T* mat, const T* wt, T* img) {
   // conv2d's backward with the input gradient alone: the same bits as with the other two
-  // (a sample's input gradient does not depend on the chunks)
-  winograd_backward<T>(g, nullptr, wt, mat, img, nullptr, nullptr, 8);
+  // (a sample's input gradient does not depend on the chunks, any multiple of 2 samples)
+  constexpr int64_t kChunk = 8;
+  winograd_backward<T>(g, nullptr, wt, mat, img, nullptr, nullptr, kChunk);
 }
 
 template <typename T>
@@ -634,12 +635,12 @@ void backward_impl(const ConvGeom& g, const T* img, const T* wt, const Grad& gra
     if (db) std::fill(db, db + O, T(0));
     return;
   }
-  const Tiling to = tiling(g.oh, g.ow), ti = tiling(g.h, g.w);
-  const int64_t step = samples_per_step(C + O, std::max(to.per, ti.per), sizeof(T));
+  const Tiling to = tiling(g.oh, g.ow);  // every pass works on the output's tiles
+  const int64_t step = samples_per_step(C + O, to.per, sizeof(T));
   RV_INTERNAL_ASSERT(chunk % step == 0, "winograd: chunk ", chunk, " not a multiple of ", step);
   const int64_t chunks = (g.n + chunk - 1) / chunk;
   const int64_t sub = std::min(g.n, step);
-  const int64_t buf_len = 16 * (C + O) * sub * std::max(to.per, ti.per);
+  const int64_t buf_len = 16 * (C + O) * sub * to.per;
   const int64_t L = g.oh * g.ow, HW = g.h * g.w;
   std::vector<T> Ut;
   if (gimg) {  // the input gradient: U^T Z through the transposed input transform

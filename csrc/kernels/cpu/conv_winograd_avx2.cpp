@@ -96,6 +96,23 @@ RV_AVX2_TARGET inline void output_row(const __m256 q[2][4], int i, __m256 bv, __
   yb = _mm256_add_ps(_mm256_sub_ps(_mm256_sub_ps(q[i][1], q[i][2]), q[i][3]), bv);
 }
 
+// A dY At of 8 tiles' 2x2 output-gradient blocks (e*, od*: the even and odd columns of the
+// block's rows 0 and 1) to the 16 planes of Z at z (kstride apart), the first ns lanes. A dY has
+// rows y0, y0 + y1, y0 - y1, -y1 (per column parity); then At on the columns.
+RV_AVX2_TARGET inline void store_grad_blocks(__m256 e0, __m256 od0, __m256 e1, __m256 od1,
+                                             float* z, int64_t kstride, int64_t ns) {
+  const __m256 a[4][2] = {{e0, od0},
+                          {_mm256_add_ps(e0, e1), _mm256_add_ps(od0, od1)},
+                          {_mm256_sub_ps(e0, e1), _mm256_sub_ps(od0, od1)},
+                          {neg(e1), neg(od1)}};
+  for (int i = 0; i < 4; ++i) {
+    store_n(z + (i * 4 + 0) * kstride, ns, a[i][0]);
+    store_n(z + (i * 4 + 1) * kstride, ns, _mm256_add_ps(a[i][0], a[i][1]));
+    store_n(z + (i * 4 + 2) * kstride, ns, _mm256_sub_ps(a[i][0], a[i][1]));
+    store_n(z + (i * 4 + 3) * kstride, ns, neg(a[i][1]));
+  }
+}
+
 }  // namespace
 
 // V[k * kstride + c * ld + t0 + ty * tw + t] for planes [planes][h][w]. A block of 8 tiles
@@ -199,20 +216,9 @@ RV_AVX2_TARGET void winograd_grad_avx2(const float* gy, int64_t O, int64_t oh, i
           deinterleave(_mm256_maskload_ps(row, mlo), _mm256_maskload_ps(row + 8, mhi), e[i],
                        od[i]);
         }
-        // A dY: rows y0, y0 + y1, y0 - y1, -y1 (per column parity); then At on columns
-        const __m256 a[4][2] = {{e[0], od[0]},
-                                {_mm256_add_ps(e[0], e[1]), _mm256_add_ps(od[0], od[1])},
-                                {_mm256_sub_ps(e[0], e[1]), _mm256_sub_ps(od[0], od[1])},
-                                {neg(e[1]), neg(od[1])}};
-        float* z = zrow + tb;
         // one block a row: lanes past the row land on the next rows' tiles, stored later
-        const int64_t ns = tw <= 8 && ty * tw + 8 <= th * tw ? 8 : n;
-        for (int i = 0; i < 4; ++i) {
-          store_n(z + (i * 4 + 0) * kstride, ns, a[i][0]);
-          store_n(z + (i * 4 + 1) * kstride, ns, _mm256_add_ps(a[i][0], a[i][1]));
-          store_n(z + (i * 4 + 2) * kstride, ns, _mm256_sub_ps(a[i][0], a[i][1]));
-          store_n(z + (i * 4 + 3) * kstride, ns, neg(a[i][1]));
-        }
+        store_grad_blocks(e[0], od[0], e[1], od[1], zrow + tb, kstride,
+                          tw <= 8 && ty * tw + 8 <= th * tw ? 8 : n);
       }
     }
   }
@@ -243,19 +249,8 @@ RV_AVX2_TARGET void winograd_grad_pooled_avx2(const float* gpool, const uint8_t*
       const __m256i c = _mm256_cvtepu8_epi32(_mm_cvtsi64_si128(int64_t(c8)));
       const __m256 e0 = chosen_tap(g, c, 0), od0 = chosen_tap(g, c, 1);
       const __m256 e1 = chosen_tap(g, c, 2), od1 = chosen_tap(g, c, 3);
-      const __m256 a[4][2] = {{e0, od0},
-                              {_mm256_add_ps(e0, e1), _mm256_add_ps(od0, od1)},
-                              {_mm256_sub_ps(e0, e1), _mm256_sub_ps(od0, od1)},
-                              {neg(e1), neg(od1)}};
-      float* z = zrow + t;
       // lanes past the sample's tiles land on the next sample's columns, written later
-      const int64_t ns = t0 + t + 8 <= ld ? 8 : n;
-      for (int i = 0; i < 4; ++i) {
-        store_n(z + (i * 4 + 0) * kstride, ns, a[i][0]);
-        store_n(z + (i * 4 + 1) * kstride, ns, _mm256_add_ps(a[i][0], a[i][1]));
-        store_n(z + (i * 4 + 2) * kstride, ns, _mm256_sub_ps(a[i][0], a[i][1]));
-        store_n(z + (i * 4 + 3) * kstride, ns, neg(a[i][1]));
-      }
+      store_grad_blocks(e0, od0, e1, od1, zrow + t, kstride, t0 + t + 8 <= ld ? 8 : n);
     }
   }
 }
