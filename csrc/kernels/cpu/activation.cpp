@@ -1,13 +1,16 @@
 // CPU kernel of gelu's fused forward (out = gelu(x)) and backward (out = g * gelu'(x)), one
 // pass over contiguous float32 / float64 data. Exact form: gelu'(x) = Phi(x) + x phi(x); tanh form
 // with u = k (x + c x^3): (1 + tanh u) / 2 + x (1 - tanh^2 u) k (1 + 3 c x^2) / 2. Float uses
-// the branch-free math of fast_math.h so that the loop vectorises.
+// the branch-free math of fast_math.h so that the loop vectorises (the exact form's Phi from
+// normal_tail_f); the exact form on AVX2 CPUs runs the intrinsics of gelu_avx2.cpp, the same
+// steps.
 #pragma GCC optimize("no-trapping-math")  // see kernels/cpu/fast_math.h
 #include <cmath>
 #include <type_traits>
 
 #include "core/parallel.h"
 #include "kernels/cpu/fast_math.h"
+#include "kernels/cpu/gelu_avx2.h"
 #include "ops/gelu_grad.h"
 
 namespace ranvier::cpu {
@@ -20,7 +23,6 @@ constexpr double kSqrt2OverPi = 0.79788456080286535588;  // sqrt(2 / pi)
 constexpr double kGeluC = 0.044715;
 
 RV_ALWAYS_INLINE double erf_t(double x) { return std::erf(x); }
-RV_ALWAYS_INLINE float erf_t(float x) { return erf_f(x); }
 RV_ALWAYS_INLINE double exp_t(double x) { return std::exp(x); }
 RV_ALWAYS_INLINE float exp_t(float x) { return exp_f(x); }
 // 1 + tanh(u) and 1 - tanh(u)^2 without cancellation where |tanh u| is near 1: with
@@ -46,15 +48,22 @@ RV_ALWAYS_INLINE void gelu_grad_range(bool tanh_form, bool forward, const T* __r
   } else if (forward) {
     for (int64_t i = b; i < e; ++i) {
       const T v = x[i];
-      out[i] = T(0.5) * v * (T(1) + erf_t(v * T(kSqrtHalf)));
+      if constexpr (std::is_same_v<T, float>) {
+        float gauss;
+        const float tail = normal_tail_f(v, gauss);
+        out[i] = v * (v >= 0.0f ? 1.0f - tail : tail);
+      } else {
+        out[i] = T(0.5) * v * (T(1) + erf_t(v * T(kSqrtHalf)));
+      }
     }
   } else if (!tanh_form) {
     for (int64_t i = b; i < e; ++i) {
       const T v = x[i];
       T cdf, pdf;
-      if constexpr (std::is_same_v<T, float>) {  // erf's own exp(-(v / sqrt 2)^2) is phi's
+      if constexpr (std::is_same_v<T, float>) {  // the tail's own e^{-v^2 / 2} is phi's
         float gauss;
-        cdf = 0.5f * (1.0f + erf_f(v * float(kSqrtHalf), gauss));
+        const float tail = normal_tail_f(v, gauss);
+        cdf = v >= 0.0f ? 1.0f - tail : tail;
         pdf = gauss * float(kInvSqrt2Pi);
       } else {
         cdf = T(0.5) * (T(1) + erf_t(v * T(kSqrtHalf)));
@@ -83,11 +92,15 @@ void gelu_grad(const GeluGradSpec& s) {
   const T* __restrict g = static_cast<const T*>(s.grad);
   const T* __restrict x = static_cast<const T*>(s.x);
   T* __restrict out = static_cast<T*>(s.out);
+  // the exact form's float passes on AVX2 CPUs: intrinsics (gelu_avx2.cpp)
+  const bool avx2 = std::is_same_v<T, float> && !s.tanh_form && gelu_avx2_usable();
   parallel_for(0, s.n, kGrainSize / 4, [&](int64_t b, int64_t e) {
-    if constexpr (std::is_same_v<T, float>)
-      gelu_range_f(s.tanh_form, s.forward, g, x, out, b, e);
-    else
+    if constexpr (std::is_same_v<T, float>) {
+      if (avx2) gelu_erf_avx2(s.forward, g, x, out, b, e);
+      else gelu_range_f(s.tanh_form, s.forward, g, x, out, b, e);
+    } else {
       gelu_grad_range<T>(s.tanh_form, s.forward, g, x, out, b, e);
+    }
   });
 }
 

@@ -385,7 +385,6 @@ void sdpa_forward(const AttnSpec& p) {
 
 template <typename T>
 void sdpa_backward(const AttnSpec& p) {
-  const T ninf = -std::numeric_limits<T>::infinity();
   T* gq = static_cast<T*>(p.gq);
   T* gk = static_cast<T*>(p.gk);
   T* gv = static_cast<T*>(p.gv);
