@@ -358,15 +358,16 @@ void sdpa_forward(const AttnSpec& p) {
       const int64_t os = row_stride(p, p.sout, p.ev);
       T* out = static_cast<T*>(p.out) + entry(p, p.sout, b, p.l * p.ev) + i0 * os;
       T* lse = static_cast<T*>(p.lse) + b * p.l + i0;
-      T* sc = scratch<T>(0, n * std::max<int64_t>(se, 1));
+      // probabilities kept for the backward (rows of s; the backward reads [0, se)) are
+      // computed in place when a block's rows see every key
+      T* kept = p.probs ? static_cast<T*>(p.probs) + (b * p.l + i0) * p.s : nullptr;
+      T* sc = kept && se == p.s ? kept : scratch<T>(0, n * std::max<int64_t>(se, 1));
       const Parts parts = causal_parts(p, i0, n, se);
       const T rs = se > 0 ? scores<T>(p, b, i0, n, se, parts, sc) : T(1);
       softmax_rows<T>(sc, n, se, i0, p.causal, p.s, rs, lse);
-      if (p.probs) {  // kept for the backward (rows of s; the backward reads [0, se))
-        T* kept = static_cast<T*>(p.probs) + (b * p.l + i0) * p.s;
+      if (kept && sc != kept)
         for (int64_t r = 0; r < n; ++r)
           std::memcpy(kept + r * p.s, sc + r * se, size_t(se) * sizeof(T));
-      }
       if (p.ev > 0) {
         if (se > 0) {
           const T* v = static_cast<const T*>(p.v) + entry(p, p.sv, b, p.s * p.ev);
@@ -425,15 +426,21 @@ void sdpa_backward(const AttnSpec& p) {
         const Parts pt = causal_parts(p, i0, n, se);
         const int64_t h = pt.h, se0 = pt.se0, rest = n - h;
         const double acc = i0 == 0 ? 0.0 : 1.0;  // the two parts cover disjoint keys
-        T* P = scratch<T>(0, n * se);
         T* dP = scratch<T>(1, n * se);
-        if (p.probs) {  // the forward's, else recomputed from the scores and lse
-          const T* kept = static_cast<const T*>(p.probs) + (b * p.l + i0) * p.s;
-          for (int64_t r = 0; r < n; ++r)
-            std::memcpy(P + r * se, kept + r * p.s, size_t(se) * sizeof(T));
-        } else {
-          const T rs = scores<T>(p, b, i0, n, se, pt, P);
-          probs_rows<T>(P, n, se, i0, p.causal, p.s, rs, lse);
+        // the forward's probabilities (read in place when their rows are se apart), else
+        // recomputed from the scores and lse
+        const T* kept = p.probs ? static_cast<const T*>(p.probs) + (b * p.l + i0) * p.s : nullptr;
+        const T* P = kept && se == p.s ? kept : nullptr;
+        if (!P) {
+          T* buf = scratch<T>(0, n * se);
+          if (kept) {
+            for (int64_t r = 0; r < n; ++r)
+              std::memcpy(buf + r * se, kept + r * p.s, size_t(se) * sizeof(T));
+          } else {
+            const T rs = scores<T>(p, b, i0, n, se, pt, buf);
+            probs_rows<T>(buf, n, se, i0, p.causal, p.s, rs, lse);
+          }
+          P = buf;
         }
         // gv += P^T g: keys [0, se0) from every row, keys [se0, se) from rows [h, n) only
         if (gvb) {
