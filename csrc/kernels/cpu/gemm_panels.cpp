@@ -107,6 +107,17 @@ __attribute__((target("avx2"))) void copy_rows_avx2(int64_t K, int64_t nc, const
   }
 }
 
+// Six floats of each of n rows (src, rows lds apart) to dst, rows six floats apart: eight-float
+// moves whose last two floats the next row's move overwrites; the last row moves six (the
+// floats after them belong to a part another thread may have written). src must have eight
+// readable floats per row.
+__attribute__((target("avx2"))) void group_rows_avx2(int64_t n, const float* src, int64_t lds,
+                                                     float* dst) {
+  int64_t k = 0;
+  for (; k + 1 < n; ++k) _mm256_storeu_ps(dst + 6 * k, _mm256_loadu_ps(src + k * lds));
+  if (k < n) std::memcpy(dst + 6 * k, src + k * lds, 6 * sizeof(float));
+}
+
 // Packs columns [n0, n0 + nc) of B (element (k, n) at b[k * rs + n * cs]) into a panel. A
 // transposed weight (rs == 1) is read along its rows and turned by register transposes
 // (16 x 16 with AVX-512, 8 x 8 with AVX2).
@@ -251,6 +262,10 @@ void run(Problem& pr, bool threaded) {
         for (int64_t q = 0; q < ng; ++q) {
           float* dst = g + q * 6 * K + k0 * 6;
           const float* src = pr.a + k0 * pr.lda;
+          if (6 * q + 8 <= pr.M) {  // (eight floats of each row readable)
+            group_rows_avx2(k1 - k0, src + 6 * q, pr.lda, dst);
+            continue;
+          }
           if (6 * q + 6 <= pr.M) {  // six neighbouring floats of each row of A^T
             for (int64_t k = k0; k < k1; ++k, src += pr.lda, dst += 6)
               std::memcpy(dst, src + 6 * q, 6 * sizeof(float));
