@@ -17,6 +17,15 @@ runs: forward 570-740, forward + backward 2,440-2,510):
   - the forward's probabilities kept for the backward (1 MB a layer here; up to 2^22 of them),
     so the backward has no scores product and no exp: forward + backward 535-596.
   In the gpt step (4 layers) attention went from ~12% of the profile to ~7%.
+On the 2-core Zen 3 machine (AVX2), 2 threads (PyTorch forward 670-780, forward + backward
+2,220-2,580):
+  - the kept probabilities computed in place by the forward and read in place by the
+    backward when a block's rows see every key (l = s = 64 here), instead of a copy each way:
+    forward + backward 775 -> 689 (forward 360-380 either way).
+  - a one-thread profile of the forward (590 us): the 6 x 16 tiles 30%, the softmax rows 27%
+    (the exp of ~40 lanes a row at ~20 cycles per 8 lanes, then the fold, the division and
+    the log), the tile driver and the 4-row tiles of the 32-row causal parts 13%, K^T's 8 x 8
+    transposes 2.6%.
 """
 import os
 import sys

@@ -58,6 +58,11 @@ ours can beat them by much on this CPU:
   the last eight rows as two 4-row tiles instead of 6 + 2 (the 2-row tile's four FMA chains
     run at half rate, latency-bound): cnn step 8.76 -> 8.71 ms, lstm 28.6 -> 28.3 ms (in-process
     alternation, medians of 8-10 rounds)
+  the regrouping of a transposed A with one 8-float load and store per k and group (the next
+    k's store overwrites the extra two floats; a part's last k moves six) instead of a 24-byte
+    memcpy: dW of gpt's Linear layers, 2 threads, us, 128->384 741 -> 724, 128->128 265 ->
+    258, 128->512 991 -> 960, 512->128 888 -> 888 (the two alternating in one process); the
+    regrouping had been 9% of the 128->384 dW
   Dropped: products with a transposed A sent to fixed-block OpenBLAS (results then moved with
     the thread count, since callers choose threaded or not by thread count)
 """
