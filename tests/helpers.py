@@ -87,7 +87,8 @@ def gradgradcheck(fn, *arrays):
 
 # hypothesis strategies
 def shapes(min_dims=0, max_dims=4, min_side=0, max_side=5):
-    return st.lists(st.integers(min_side, max_side), min_size=min_dims, max_size=max_dims).map(tuple)
+    return st.lists(st.integers(min_side, max_side), min_size=min_dims,
+                    max_size=max_dims).map(tuple)
 
 
 def broadcastable_pair(max_dims=4, max_side=4):

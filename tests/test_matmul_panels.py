@@ -1,8 +1,9 @@
 """The packed-panel float32 GEMM (kernels/cpu/gemm_panels.cpp, Note [Panel GEMM]) that serves
 float32 products on AVX-512 and AVX2 CPUs in place of OpenBLAS, at each kernel level the CPU
-has (AVX-512 8 x 32 tiles, AVX2 6 x 16; _C._rnn_gemm_isa picks it): against NumPy in float64 and against the
-OpenBLAS path (_C._set_gemm_panels(False)), for edge tiles (rows not a multiple of 8, columns not
-a multiple of 32 or 16, K not a multiple of 16 and over one K block), every operand layout it
+has (AVX-512 8 x 32 tiles, AVX2 6 x 16; _C._rnn_gemm_isa picks it): against NumPy in float64
+and against the OpenBLAS path (_C._set_gemm_panels(False)), for edge tiles (rows not a
+multiple of 8, columns not a multiple of 32 or 16, K not a multiple of 16 and over one K
+block), every operand layout it
 takes (A row-major or transposed, B row-major, transposed or strided), bias rows, addmm's C,
 the cases it leaves to OpenBLAS (alpha, beta, strided bias, batches), Linear's gradients, and
 results that do not depend on the thread count, and the same bits at every level. On CPUs

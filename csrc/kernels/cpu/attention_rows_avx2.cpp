@@ -12,6 +12,7 @@
 #include "kernels/cpu/attention_rows.h"
 #include "core/cpu_capability.h"
 #include "kernels/cpu/exp_avx2.h"
+#include "kernels/cpu/lane_mask_avx2.h"
 
 #include <immintrin.h>
 
@@ -35,12 +36,8 @@ struct F16 {
   __m256 lo, hi;
 };
 
-// All-ones in the 32-bit lanes [0, n) of an 8-float vector (none for n <= 0, all for n >= 8).
-RV_AVX2 inline __m256 lanes8(int64_t n) {
-  const int32_t c = int32_t(n <= 0 ? 0 : (n >= 8 ? 8 : n));
-  return _mm256_castsi256_ps(
-      _mm256_cmpgt_epi32(_mm256_set1_epi32(c), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)));
-}
+// lane_mask8 as floats (for the blends)
+RV_AVX2 inline __m256 lanes8(int64_t n) { return _mm256_castsi256_ps(lane_mask8(n)); }
 
 // Floats [0, n) of p (n < 16 reads no further), zeros in the other lanes.
 RV_AVX2 inline F16 load16(const float* p, int64_t n) {

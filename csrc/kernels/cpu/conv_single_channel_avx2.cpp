@@ -158,7 +158,8 @@ RV_AVX2_TARGET void weight_grad(const ConvGeom& g, int64_t n0, int64_t n1, const
     }
   }
   for (int64_t o = 0; o < g.co; ++o) {
-    for (int t = 0; t < 9; ++t) dw[o * 9 + t] = hsum(_mm256_loadu_ps(&acc[size_t((o * 9 + t) * 8)]));
+    for (int t = 0; t < 9; ++t)
+      dw[o * 9 + t] = hsum(_mm256_loadu_ps(&acc[size_t((o * 9 + t) * 8)]));
     if (db) db[o] = hsum(_mm256_loadu_ps(&bacc[size_t(o * 8)]));
   }
 }

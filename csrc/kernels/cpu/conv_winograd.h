@@ -1,9 +1,10 @@
 // Winograd F(2x2, 3x3) convolution kernels (kernels/cpu/conv_winograd.cpp) for 3x3 filters,
-// stride 1, dilation 1, one group, padding up to 2, outputs at least 2x2 (a 1x1 output
-// would spend 16 products where 9 do, 1-wide ones 16 per 2 outputs instead of 18): each 2x2 block of outputs costs 16
-// multiplies per channel pair instead of 36. Forward, input gradient (the transpose of the
-// forward: the output gradient's transformed blocks through U^T, then the transposed input
-// transform) and weight gradient (the transpose of the forward's bilinear form). Samples run in fixed chunks; the weight gradient sums chunk partials in chunk order,
+// stride 1, dilation 1, one group, padding up to 2, outputs at least 2x2 (a 1x1 output would
+// spend 16 products where 9 do, 1-wide ones 16 per 2 outputs instead of 18): each 2x2 block of
+// outputs costs 16 multiplies per channel pair instead of 36. Forward, input gradient (the
+// transpose of the forward: the output gradient's transformed blocks through U^T, then the
+// transposed input transform) and weight gradient (the transpose of the forward's bilinear
+// form). Samples run in fixed chunks; the weight gradient sums chunk partials in chunk order,
 // so results do not depend on the thread count. Used by kernels/cpu/conv_gemm.cpp.
 #pragma once
 #include <cstdint>

@@ -52,7 +52,8 @@ void winograd_input_grad_portable(const T* dV, int64_t planes, int64_t h, int64_
       for (int64_t t = 0; t <= tw; ++t) {
         T v[4][4] = {};
         if (t < tw)
-          for (int k = 0; k < 16; ++k) v[k / 4][k % 4] = dV[k * kstride + c * ld + t0 + ty * tw + t];
+          for (int k = 0; k < 16; ++k)
+            v[k / 4][k % 4] = dV[k * kstride + c * ld + t0 + ty * tw + t];
         T cols[4][4];  // B applied down each column s of dV: cols[s][i]
         for (int s = 0; s < 4; ++s) {
           const T col[4] = {v[0][s], v[1][s], v[2][s], v[3][s]};
@@ -69,7 +70,8 @@ void winograd_input_grad_portable(const T* dV, int64_t planes, int64_t h, int64_
             const T s = t > 0 ? dd[std::size_t(((t - 1) * 4 + i) * 4 + j + 2)] : T(0);
             rows[std::size_t(i * wp + 2 * t + j)] = dd[std::size_t((t * 4 + i) * 4 + j)] + s;
           }
-      for (int i = 0; i < 2; ++i) emit(&rows[std::size_t(i * wp)], &carry[std::size_t(i * wp)], 2 * ty + i, plane);
+      for (int i = 0; i < 2; ++i)
+        emit(&rows[std::size_t(i * wp)], &carry[std::size_t(i * wp)], 2 * ty + i, plane);
       std::copy(rows.begin() + 2 * wp, rows.end(), carry.begin());
     }
     for (int i = 0; i < 2; ++i) emit(nullptr, &carry[std::size_t(i * wp)], 2 * th + i, plane);

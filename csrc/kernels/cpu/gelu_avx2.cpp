@@ -16,6 +16,7 @@
 
 #include "core/cpu_capability.h"
 #include "kernels/cpu/exp_avx2.h"
+#include "kernels/cpu/lane_mask_avx2.h"
 
 namespace ranvier::cpu {
 
@@ -30,9 +31,10 @@ struct PhiParts {
 
 RV_AVX2 inline PhiParts phi_parts(__m256 x) {
   const __m256 sign = _mm256_set1_ps(-0.0f);
-  const __m256 a = _mm256_andnot_ps(sign, _mm256_mul_ps(x, _mm256_set1_ps(0.70710678118654752f)));
-  const __m256 t = _mm256_div_ps(_mm256_set1_ps(1.0f),
-                                 _mm256_fmadd_ps(a, _mm256_set1_ps(0.3275911f), _mm256_set1_ps(1.0f)));
+  const __m256 one = _mm256_set1_ps(1.0f);
+  const __m256 a =
+      _mm256_andnot_ps(sign, _mm256_mul_ps(x, _mm256_set1_ps(0.70710678118654752f)));
+  const __m256 t = _mm256_div_ps(one, _mm256_fmadd_ps(a, _mm256_set1_ps(0.3275911f), one));
   __m256 p = _mm256_set1_ps(1.061405429f);
   p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(-1.453152027f));
   p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(1.421413741f));
@@ -42,15 +44,11 @@ RV_AVX2 inline PhiParts phi_parts(__m256 x) {
   // e^{-u^2}, 0 past u^2 = 87 (the NaN compare is false: a NaN x keeps exp8's NaN)
   const __m256 far = _mm256_cmp_ps(na2, _mm256_set1_ps(-87.0f), _CMP_LT_OQ);
   const __m256 gauss = _mm256_andnot_ps(far, exp8(na2));
-  const __m256 h = _mm256_mul_ps(_mm256_mul_ps(p, t), _mm256_mul_ps(gauss, _mm256_set1_ps(0.5f)));
+  const __m256 h =
+      _mm256_mul_ps(_mm256_mul_ps(p, t), _mm256_mul_ps(gauss, _mm256_set1_ps(0.5f)));
   const __m256 nonneg = _mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_GE_OQ);
-  const __m256 cdf = _mm256_blendv_ps(h, _mm256_sub_ps(_mm256_set1_ps(1.0f), h), nonneg);
+  const __m256 cdf = _mm256_blendv_ps(h, _mm256_sub_ps(one, h), nonneg);
   return {cdf, gauss};
-}
-
-// Lanes [0, n) of p (n < 8), zeros elsewhere; and the store of the same lanes.
-RV_AVX2 inline __m256i head_mask(int64_t n) {
-  return _mm256_cmpgt_epi32(_mm256_set1_epi32(int32_t(n)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
 }
 
 RV_AVX2 inline __m256 forward8(__m256 x) { return _mm256_mul_ps(x, phi_parts(x).cdf); }
@@ -75,7 +73,7 @@ RV_AVX2 void gelu_erf_avx2(bool forward, const float* g, const float* x, float* 
       _mm256_storeu_ps(out + i, backward8(_mm256_loadu_ps(g + i), _mm256_loadu_ps(x + i)));
   }
   if (i < e) {  // the last 1-7 floats under a mask
-    const __m256i m = head_mask(e - i);
+    const __m256i m = lane_mask8(e - i);
     const __m256 xv = _mm256_maskload_ps(x + i, m);
     const __m256 r = forward ? forward8(xv) : backward8(_mm256_maskload_ps(g + i, m), xv);
     _mm256_maskstore_ps(out + i, m, r);

@@ -27,6 +27,7 @@
 
 #include "core/parallel.h"
 #include "kernels/cpu/gemm_packed.h"
+#include "kernels/cpu/lane_mask_avx2.h"
 #include "kernels/cpu/transpose_avx2.h"
 #include "ops/matmul.h"
 
@@ -97,9 +98,7 @@ __attribute__((target("avx512f"))) void copy_rows(int64_t K, int64_t nc, const f
 __attribute__((target("avx2"))) void copy_rows_avx2(int64_t K, int64_t nc, const float* src,
                                                     int64_t rs, float* panel) {
   __m256i m[4];
-  const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-  for (int q = 0; q < 4; ++q)
-    m[q] = _mm256_cmpgt_epi32(_mm256_set1_epi32(int32_t(nc - 8 * q)), lane);
+  for (int q = 0; q < 4; ++q) m[q] = lane_mask8(nc - 8 * q);
   for (int64_t k = 0; k < K; ++k) {
     const float* r = src + k * rs;
     for (int q = 0; q < 4; ++q)

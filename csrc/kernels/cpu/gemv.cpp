@@ -7,6 +7,7 @@
 // The level comes from cpu_capability() (Note [CPU capability]).
 #include "kernels/cpu/gemv.h"
 #include "core/cpu_capability.h"
+#include "kernels/cpu/lane_mask_avx2.h"
 
 #include <immintrin.h>
 
@@ -93,13 +94,6 @@ __attribute__((target("avx2,fma"))) inline float lane_sum8(__m256 v) {
   return _mm_cvtss_f32(s);
 }
 
-// All-ones in the lanes [0, n) of 8 (n in [1, 8)): the k % 8 tail, which _mm256_maskload_ps
-// reads without touching the floats past the row's end.
-__attribute__((target("avx2,fma"))) inline __m256i tail_mask8(int64_t n) {
-  return _mm256_cmpgt_epi32(_mm256_set1_epi32(int32_t(n)),
-                            _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-}
-
 template <int M, int R>
 __attribute__((target("avx2,fma"))) inline void rows_avx2(int64_t j, int64_t j0, int64_t k,
                                                           const float* a, int64_t lda,
@@ -118,7 +112,7 @@ __attribute__((target("avx2,fma"))) inline void rows_avx2(int64_t j, int64_t j0,
     }
   }
   if (p < k) {
-    const __m256i mask = tail_mask8(k - p);
+    const __m256i mask = lane_mask8(k - p);  // the k % 8 tail
     __m256 wv[R];
     for (int r = 0; r < R; ++r) wv[r] = _mm256_maskload_ps(w + (j + r) * ldw + p, mask);
     for (int i = 0; i < M; ++i) {
@@ -168,7 +162,8 @@ void gemv_rows_f32(int64_t m, int64_t n, int64_t k, float alpha, const float* a,
                    int64_t c_row_stride, float* c, int64_t ldc) {
   DotsFn dots_fn = dots_for(m);
   const int64_t blocks = (n + kBlock - 1) / kBlock;
-  const int64_t grain = std::max<int64_t>(1, (int64_t(1) << 16) / (kBlock * m * std::max<int64_t>(k, 1)));
+  const int64_t grain =
+      std::max<int64_t>(1, (int64_t(1) << 16) / (kBlock * m * std::max<int64_t>(k, 1)));
   parallel_for(0, blocks, grain, [&](int64_t b0, int64_t b1) {
     float dots[kGemvMaxRows * kBlock];
     for (int64_t b = b0; b < b1; ++b) {
