@@ -105,6 +105,38 @@ def test_in_place_operators_keep_identity():
     np.testing.assert_allclose(_np(t), [4.0, 6.0])
 
 
+def test_results_are_ordinary_tensors():
+    # The slots build their result objects by hand: each must be a registered, owning Tensor
+    # like any other (in-place methods hand back the same object, weak references work, the
+    # object dies with its last reference and frees nothing its operands still use).
+    import gc
+    import sys
+    import weakref
+
+    a, b = ranvier.tensor([1.0, 2.0]), ranvier.tensor([3.0, 5.0])
+    for f in OPS.values():
+        r = f(a, b)
+        assert type(r) is ranvier.Tensor
+        assert sys.getrefcount(r) == 2  # r and getrefcount's argument
+        assert r.add_(1.0) is r
+        assert r.mul_(ranvier.ones(2)) is r
+        assert r.requires_grad_() is r
+        w = weakref.ref(r)
+        del r
+        assert w() is None
+    c = a + b
+    del a, b
+    gc.collect()
+    np.testing.assert_allclose(_np(c), [4.0, 7.0])
+    before = ranvier.cpu.memory_allocated()
+    big = ranvier.ones(1 << 16)
+    for _ in range(50):
+        big + big  # each result freed at once
+    assert ranvier.cpu.memory_allocated() == before + 4 * (1 << 16)
+    del big
+    assert ranvier.cpu.memory_allocated() == before
+
+
 def test_errors():
     a, b = ranvier.ones(2, 3), ranvier.ones(4)
     for f in OPS.values():

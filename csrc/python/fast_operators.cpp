@@ -54,8 +54,25 @@ bool as_number(PyObject* o, Scalar* s) {
   return false;
 }
 
+const py::detail::type_info* g_tensor_info = nullptr;
+
+// A new Python Tensor owning t. py::cast would find the same type_info by typeid twice and look
+// the result's address up among the live instances (a fresh result is never there); this does
+// what it does for a returned value with the type_info found once at install: a new instance,
+// the value moved to the heap, registered (so that in-place methods returning self find it),
+// held by the class's std::unique_ptr holder.
 PyObject* wrap(Tensor&& t) {
-  return py::cast(std::move(t), py::return_value_policy::move).release().ptr();
+  PyObject* o = py::detail::make_new_instance(g_tensor_info->type);
+  if (o == nullptr) return nullptr;
+  auto* inst = reinterpret_cast<py::detail::instance*>(o);
+  py::detail::value_and_holder vh(inst, g_tensor_info, 0, 0);
+  vh.value_ptr() = new Tensor(std::move(t));
+  inst->owned = true;
+  py::detail::register_instance(inst, vh.value_ptr(), g_tensor_info);
+  vh.set_instance_registered();
+  new (&vh.holder<std::unique_ptr<Tensor>>()) std::unique_ptr<Tensor>(vh.value_ptr<Tensor>());
+  vh.set_holder_constructed();
+  return o;
 }
 
 // tt: tensor op tensor; ts: tensor op number; st: number op tensor (nullptr: not handled here).
@@ -127,6 +144,13 @@ void install_fast_operators(py::class_<Tensor>& cls) {
   if (nm == nullptr || nm->nb_add == nullptr || nm->nb_subtract == nullptr ||
       nm->nb_multiply == nullptr || nm->nb_true_divide == nullptr)
     return;  // the bound methods stay in charge
+  const py::detail::type_info* info = py::detail::get_type_info(typeid(Tensor));
+  // The hand-made instances of wrap() assume Tensor's own simple layout: one C++ type, a
+  // unique_ptr holder that fits in place.
+  if (info == nullptr || info->type != tp || !info->simple_type ||
+      info->holder_size_in_ptrs > py::detail::instance_simple_holder_in_ptrs())
+    return;
+  g_tensor_info = info;
   g_tensor_type = tp;
   nm->nb_add = &fast_binary<kAdd>;
   nm->nb_subtract = &fast_binary<kSub>;
