@@ -63,6 +63,22 @@ RV_AVX2_TARGET inline void input_row_dB(__m256 e, __m256 o, __m256 e1, __m256 o1
   a[3] = _mm256_sub_ps(o, o1);
 }
 
+// Padded row r's part of d B for the block of tiles whose first column is cs (k0..k3: the
+// in-row lanes of its four loads); zero outside the plane's h rows.
+RV_AVX2_TARGET inline void padded_row_dB(const float* p, int64_t r, int64_t h, int64_t w,
+                                         int64_t cs, __m256i k0, __m256i k1, __m256i k2,
+                                         __m256i k3, __m256* a) {
+  if (r < 0 || r >= h) {
+    for (int j = 0; j < 4; ++j) a[j] = _mm256_setzero_ps();
+    return;
+  }
+  const float* b = p + r * w + cs;
+  __m256 e, o, e1, o1;
+  deinterleave(_mm256_maskload_ps(b, k0), _mm256_maskload_ps(b + 8, k1), e, o);
+  deinterleave(_mm256_maskload_ps(b + 2, k2), _mm256_maskload_ps(b + 10, k3), e1, o1);
+  input_row_dB(e, o, e1, o1, a);
+}
+
 // Bt (d B) of the four rows in a, stored to the 16 planes of V from v (planes kstride apart),
 // the first n tiles.
 RV_AVX2_TARGET inline void store_input_tiles(const __m256 a[4][4], float* v, int64_t kstride,
@@ -123,7 +139,6 @@ RV_AVX2_TARGET void winograd_input_avx2(const float* x, int64_t planes, int64_t 
                                         int64_t ph, int64_t pw, int64_t th, int64_t tw, float* V,
                                         int64_t ld, int64_t t0) {
   const int64_t kstride = planes * ld;
-  const __m256 zero = _mm256_setzero_ps();
   for (int64_t tb = 0; tb < tw; tb += 8) {
     const int64_t n = std::min<int64_t>(8, tw - tb);
     const int64_t cs = 2 * tb - pw;  // first column read by this block
@@ -131,21 +146,19 @@ RV_AVX2_TARGET void winograd_input_avx2(const float* x, int64_t planes, int64_t 
                   k3 = inside8(cs + 10, w);
     for (int64_t c = 0; c < planes; ++c) {
       const float* p = x + c * h * w;
+      // rows of tiles overlap by two input rows: a row of tiles reuses the last two rows'
+      // d B of the row above and transforms two more
+      __m256 a[4][4];
+      padded_row_dB(p, -ph, h, w, cs, k0, k1, k2, k3, a[2]);
+      padded_row_dB(p, 1 - ph, h, w, cs, k0, k1, k2, k3, a[3]);
       for (int64_t ty = 0; ty < th; ++ty) {
         const int64_t r0 = 2 * ty - ph;
-        __m256 a[4][4];
-        for (int i = 0; i < 4; ++i) {
-          const int64_t r = r0 + i;
-          if (r < 0 || r >= h) {
-            for (int j = 0; j < 4; ++j) a[i][j] = zero;
-            continue;
-          }
-          const float* b = p + r * w + cs;
-          __m256 e, o, e1, o1;
-          deinterleave(_mm256_maskload_ps(b, k0), _mm256_maskload_ps(b + 8, k1), e, o);
-          deinterleave(_mm256_maskload_ps(b + 2, k2), _mm256_maskload_ps(b + 10, k3), e1, o1);
-          input_row_dB(e, o, e1, o1, a[i]);
+        for (int j = 0; j < 4; ++j) {
+          a[0][j] = a[2][j];
+          a[1][j] = a[3][j];
         }
+        padded_row_dB(p, r0 + 2, h, w, cs, k0, k1, k2, k3, a[2]);
+        padded_row_dB(p, r0 + 3, h, w, cs, k0, k1, k2, k3, a[3]);
         // one block a row (tw <= 8): lanes past the row land on the next rows' tiles of this
         // plane and sample, stored later in this loop
         const bool wide = tw <= 8 && ty * tw + 8 <= th * tw;
