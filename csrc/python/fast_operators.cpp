@@ -11,6 +11,9 @@
 // Redoing a failed call there is safe because these ops change nothing before they fail.
 #include <pybind11/pybind11.h>
 
+#include <memory>
+#include <type_traits>
+
 #include "ops/binary.h"
 #include "python/convert.h"
 
@@ -61,18 +64,24 @@ const py::detail::type_info* g_tensor_info = nullptr;
 // what it does for a returned value with the type_info found once at install: a new instance,
 // the value moved to the heap, registered (so that in-place methods returning self find it),
 // held by the class's std::unique_ptr holder.
+using TensorHolder = py::class_<Tensor>::holder_type;
+static_assert(std::is_same_v<TensorHolder, std::unique_ptr<Tensor>>,
+              "wrap() builds Tensor's holder as a std::unique_ptr");
+
 PyObject* wrap(Tensor&& t) {
-  PyObject* o = py::detail::make_new_instance(g_tensor_info->type);
-  if (o == nullptr) return nullptr;
-  auto* inst = reinterpret_cast<py::detail::instance*>(o);
+  // an empty instance until the value is in place (freed as such if allocation throws)
+  auto obj = py::reinterpret_steal<py::object>(py::detail::make_new_instance(g_tensor_info->type));
+  if (!obj) throw py::error_already_set();
+  auto* inst = reinterpret_cast<py::detail::instance*>(obj.ptr());
   py::detail::value_and_holder vh(inst, g_tensor_info, 0, 0);
-  vh.value_ptr() = new Tensor(std::move(t));
-  inst->owned = true;
-  py::detail::register_instance(inst, vh.value_ptr(), g_tensor_info);
+  auto value = std::make_unique<Tensor>(std::move(t));
+  py::detail::register_instance(inst, value.get(), g_tensor_info);
   vh.set_instance_registered();
-  new (&vh.holder<std::unique_ptr<Tensor>>()) std::unique_ptr<Tensor>(vh.value_ptr<Tensor>());
+  vh.value_ptr() = value.get();
+  inst->owned = true;
+  new (&vh.holder<TensorHolder>()) TensorHolder(std::move(value));
   vh.set_holder_constructed();
-  return o;
+  return obj.release().ptr();
 }
 
 // tt: tensor op tensor; ts: tensor op number; st: number op tensor (nullptr: not handled here).
