@@ -59,18 +59,20 @@ bool as_number(PyObject* o, Scalar* s) {
 
 const py::detail::type_info* g_tensor_info = nullptr;
 
+using TensorHolder = py::class_<Tensor>::holder_type;
+static_assert(std::is_same_v<TensorHolder, std::unique_ptr<Tensor>>,
+              "wrap() builds Tensor's holder as a std::unique_ptr");
+
 // A new Python Tensor owning t. py::cast would find the same type_info by typeid twice and look
 // the result's address up among the live instances (a fresh result is never there); this does
 // what it does for a returned value with the type_info found once at install: a new instance,
 // the value moved to the heap, registered (so that in-place methods returning self find it),
 // held by the class's std::unique_ptr holder.
-using TensorHolder = py::class_<Tensor>::holder_type;
-static_assert(std::is_same_v<TensorHolder, std::unique_ptr<Tensor>>,
-              "wrap() builds Tensor's holder as a std::unique_ptr");
 
 PyObject* wrap(Tensor&& t) {
   // an empty instance until the value is in place (freed as such if allocation throws)
-  auto obj = py::reinterpret_steal<py::object>(py::detail::make_new_instance(g_tensor_info->type));
+  auto obj =
+      py::reinterpret_steal<py::object>(py::detail::make_new_instance(g_tensor_info->type));
   if (!obj) throw py::error_already_set();
   auto* inst = reinterpret_cast<py::detail::instance*>(obj.ptr());
   py::detail::value_and_holder vh(inst, g_tensor_info, 0, 0);
