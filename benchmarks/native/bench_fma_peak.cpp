@@ -20,48 +20,31 @@ namespace {
 
 constexpr long kSteps = 100000000;  // of 12 FMAs a chain set: ~0.4 s a run at ~3 GHz
 
-#define STEP12(F)                                                                        \
-  F(a0) F(a1) F(a2) F(a3) F(a4) F(a5) F(a6) F(a7) F(a8) F(a9) F(a10) F(a11)
-
-// Runs the chains; returns a value that depends on every chain (so none is optimised away).
-// `seed` comes from outside so that the compiler cannot fold the chains into one.
-__attribute__((target("avx2,fma"))) float chains_avx2(float seed, float mul) {
-  __m256 a0 = _mm256_set1_ps(seed), a1 = _mm256_set1_ps(seed + 1e-3f),
-         a2 = _mm256_set1_ps(seed + 2e-3f), a3 = _mm256_set1_ps(seed + 3e-3f),
-         a4 = _mm256_set1_ps(seed + 4e-3f), a5 = _mm256_set1_ps(seed + 5e-3f),
-         a6 = _mm256_set1_ps(seed + 6e-3f), a7 = _mm256_set1_ps(seed + 7e-3f),
-         a8 = _mm256_set1_ps(seed + 8e-3f), a9 = _mm256_set1_ps(seed + 9e-3f),
-         a10 = _mm256_set1_ps(seed + 10e-3f), a11 = _mm256_set1_ps(seed + 11e-3f);
-  const __m256 b = _mm256_set1_ps(mul), c = _mm256_set1_ps(1e-7f);
-  for (long n = 0; n < kSteps; ++n) {
-#define FMA8(x) x = _mm256_fmadd_ps(x, b, c);
-    STEP12(FMA8)
-#undef FMA8
+// One function per vector width, the same body: twelve chains a0 .. a11 from `seed` (passed in
+// so that the compiler cannot fold them into one), each step a0 = a0 * mul + c, and a result
+// that depends on every chain (so that none is optimised away).
+#define RV_FMA_CHAINS(NAME, TARGET, V, SET1, FMA, ADD, FIRST)                                 \
+  __attribute__((target(TARGET))) float NAME(float seed, float mul) {                        \
+    V a0 = SET1(seed), a1 = SET1(seed + 1e-3f), a2 = SET1(seed + 2e-3f),                     \
+      a3 = SET1(seed + 3e-3f), a4 = SET1(seed + 4e-3f), a5 = SET1(seed + 5e-3f),             \
+      a6 = SET1(seed + 6e-3f), a7 = SET1(seed + 7e-3f), a8 = SET1(seed + 8e-3f),             \
+      a9 = SET1(seed + 9e-3f), a10 = SET1(seed + 10e-3f), a11 = SET1(seed + 11e-3f);         \
+    const V b = SET1(mul), c = SET1(1e-7f);                                                  \
+    for (long n = 0; n < kSteps; ++n) {                                                      \
+      a0 = FMA(a0, b, c), a1 = FMA(a1, b, c), a2 = FMA(a2, b, c), a3 = FMA(a3, b, c);        \
+      a4 = FMA(a4, b, c), a5 = FMA(a5, b, c), a6 = FMA(a6, b, c), a7 = FMA(a7, b, c);        \
+      a8 = FMA(a8, b, c), a9 = FMA(a9, b, c), a10 = FMA(a10, b, c), a11 = FMA(a11, b, c);    \
+    }                                                                                        \
+    const V s = ADD(ADD(ADD(ADD(a0, a1), ADD(a2, a3)), ADD(ADD(a4, a5), ADD(a6, a7))),       \
+                    ADD(ADD(a8, a9), ADD(a10, a11)));                                        \
+    return FIRST(s);                                                                         \
   }
-  __m256 s = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)),
-                           _mm256_add_ps(_mm256_add_ps(a4, a5), _mm256_add_ps(a6, a7)));
-  s = _mm256_add_ps(s, _mm256_add_ps(_mm256_add_ps(a8, a9), _mm256_add_ps(a10, a11)));
-  return _mm256_cvtss_f32(s);
-}
 
-__attribute__((target("avx512f"))) float chains_avx512(float seed, float mul) {
-  __m512 a0 = _mm512_set1_ps(seed), a1 = _mm512_set1_ps(seed + 1e-3f),
-         a2 = _mm512_set1_ps(seed + 2e-3f), a3 = _mm512_set1_ps(seed + 3e-3f),
-         a4 = _mm512_set1_ps(seed + 4e-3f), a5 = _mm512_set1_ps(seed + 5e-3f),
-         a6 = _mm512_set1_ps(seed + 6e-3f), a7 = _mm512_set1_ps(seed + 7e-3f),
-         a8 = _mm512_set1_ps(seed + 8e-3f), a9 = _mm512_set1_ps(seed + 9e-3f),
-         a10 = _mm512_set1_ps(seed + 10e-3f), a11 = _mm512_set1_ps(seed + 11e-3f);
-  const __m512 b = _mm512_set1_ps(mul), c = _mm512_set1_ps(1e-7f);
-  for (long n = 0; n < kSteps; ++n) {
-#define FMA16(x) x = _mm512_fmadd_ps(x, b, c);
-    STEP12(FMA16)
-#undef FMA16
-  }
-  __m512 s = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)),
-                           _mm512_add_ps(_mm512_add_ps(a4, a5), _mm512_add_ps(a6, a7)));
-  s = _mm512_add_ps(s, _mm512_add_ps(_mm512_add_ps(a8, a9), _mm512_add_ps(a10, a11)));
-  return _mm512_reduce_add_ps(s);
-}
+RV_FMA_CHAINS(chains_avx2, "avx2,fma", __m256, _mm256_set1_ps, _mm256_fmadd_ps, _mm256_add_ps,
+              _mm256_cvtss_f32)
+RV_FMA_CHAINS(chains_avx512, "avx512f", __m512, _mm512_set1_ps, _mm512_fmadd_ps, _mm512_add_ps,
+              _mm512_cvtss_f32)
+#undef RV_FMA_CHAINS
 
 // GFLOP/s of `threads` threads running the chains at once (each FMA lane is two FLOPs), the
 // best of three runs.
