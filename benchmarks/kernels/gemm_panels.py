@@ -34,8 +34,9 @@ Variants measured on the 2-core AMD Zen 3 machine (AVX2 + FMA, no AVX-512; 2026-
 6 x 16 AVX2 tiles. One core's FMA peak is 102 GFLOP/s there (two 8-float FMAs a cycle at
 3.2 GHz; `bench_fma_peak` in benchmarks/native); OpenBLAS and PyTorch (MKL) both reach ~90 on
 square products (88%), 180-189 on two threads, so no GEMM of ours can beat them by much on this
-CPU. The 6 x 16 tile alone, its operands in L1 (K = 64-256), runs 97-99 GFLOP/s; with K = 1024
-(a half panel of 64 KB, past the L1) 85-87:
+CPU. A stand-alone copy of the 6 x 16 tile's loop (a small test program, not in the
+repository) ran 97-99 GFLOP/s with its operands in L1 (K = 64-256) and 85-87 with K = 1024 (a
+half panel of 64 KB, past the L1); docs/performance.md (2026-11-24) has the rest:
   one thread, GFLOP/s: forward and dX 90-93; dW (A transposed) 70-77 read in place, 73 -> 82
     once A is regrouped into six-row k-major blocks per call (the grouping loop a 24-byte
     copy per k and group; a scalar gather first gave 72-81)

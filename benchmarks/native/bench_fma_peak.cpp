@@ -80,6 +80,7 @@ int main(int argc, char** argv) {
   std::vector<float> sink_store(size_t(threads) + 1, 0.0f);
   volatile float* sink = sink_store.data();
   sink[threads] = 0.999999f;  // the multiplier, read at run time
+  // what the hardware has (not cpu_capability(), which RANVIER_CPU_CAPABILITY can lower)
   __builtin_cpu_init();
   std::vector<int> widths;
   if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) widths.push_back(8);
