@@ -132,13 +132,16 @@ def test_results_do_not_depend_on_thread_count(panels_on):
     a = rv.from_numpy(rng.standard_normal((333, 600)).astype(np.float32))
     w = rv.from_numpy(rng.standard_normal((150, 600)).astype(np.float32))
     b = rv.from_numpy(rng.standard_normal(150).astype(np.float32))
+    a_long = rv.from_numpy(rng.standard_normal((600, 333)).astype(np.float32))
     prev = rv.get_num_threads()
     out = {}
     try:
         for t in (1, 2, 3):
             rv.set_num_threads(t)
             with rv.no_grad():
-                out[t] = (F.linear(a, w, b).numpy(), (a.t() @ a[:, :150]).numpy())
+                out[t] = (F.linear(a, w, b).numpy(), (a.t() @ a[:, :150]).numpy(),
+                          # K = 600 rows: OpenBLAS's product on AVX2 (see below)
+                          (a_long.t() @ a_long[:, :150]).numpy())
     finally:
         rv.set_num_threads(prev)
     for t in (2, 3):
@@ -147,7 +150,7 @@ def test_results_do_not_depend_on_thread_count(panels_on):
 
 
 @pytest.mark.parametrize("n", [33, 34, 67, 100, 130])
-@pytest.mark.parametrize("m,k", [(64, 32), (17, 40), (61, 600), (130, 98)])
+@pytest.mark.parametrize("m,k", [(64, 32), (17, 40), (61, 500), (130, 98)])
 @pytest.mark.parametrize("form", ["linear", "nn", "tn", "addmm"])
 @pytest.mark.parametrize("threads", [1, 2, 3])
 def test_a_column_has_the_same_bits_in_a_narrow_last_panel(panels_on, m, k, n, form, threads):
@@ -241,3 +244,24 @@ def test_switch_returns_the_previous_setting():
         assert _C._set_gemm_panels(True) is True
     finally:
         _C._set_gemm_panels(prev)
+
+
+@pytest.mark.parametrize("k", [511, 512, 1024])
+def test_a_long_transposed_a_goes_to_openblas_on_avx2(panels_on, k):
+    # A weight gradient dY^T X over k >= 512 rows runs faster in OpenBLAS than on the AVX2
+    # tiles (kBlasTransAK in gemm_panels.cpp); below that, and at every k on AVX-512, it is the
+    # panel path's, whose elements are one FMA chain over k whether A is read transposed or not.
+    rng = np.random.default_rng(k)
+    dy = rng.standard_normal((k, 96)).astype(np.float32)
+    x = rng.standard_normal((k, 130)).astype(np.float32)
+    ta = rv.from_numpy(dy.T.copy())  # A row-major: the panel path
+    tt = rv.from_numpy(dy).t()       # A transposed
+    tx = rv.from_numpy(x)
+    with rv.no_grad():
+        transposed, blas = _both_paths(lambda: tt @ tx)
+        row_major = (ta @ tx).numpy()
+    _close(transposed, dy.T.astype(np.float64) @ x.astype(np.float64), k)
+    if panels_on == 1 and k >= 512:
+        np.testing.assert_array_equal(transposed, blas)
+    else:
+        np.testing.assert_array_equal(transposed, row_major)

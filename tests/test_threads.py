@@ -1,6 +1,6 @@
 """Threads: set_num_threads/get_num_threads, bitwise-identical results for any thread count
-(Note [Deterministic reductions]) and OpenBLAS running on ranvier's OpenMP pool (one pool,
-never a multi-threaded GEMM inside one of our parallel regions)."""
+(Note [Deterministic reductions], Note [Thread-invariant BLAS]) and OpenBLAS running
+single-threaded on ranvier's OpenMP pool."""
 import os
 
 import numpy as np
@@ -57,32 +57,51 @@ def test_results_do_not_depend_on_thread_count(restore_threads):
     np.testing.assert_allclose(y.prod().item(), np.prod(y.numpy()), rtol=1e-9)
 
 
+def _products(big32, big64, batch):
+    return [big32 @ big32.t()[:, :300], big64 @ big64, big32.t() @ big32[:, :96], batch @ batch]
+
+
+def test_products_left_to_openblas_do_not_depend_on_thread_count(restore_threads):
+    # Note [Thread-invariant BLAS]: OpenBLAS's own threaded split gave a 1024^3 product
+    # different bits on one, two and three threads; fixed blocks cut by the shape do not.
+    # A float32 A of 1100 x 700 is past the panel path's 2 MB; float64 and batches of large
+    # matrices always go to OpenBLAS; the transposed A's K of 1100 does on AVX2.
+    rng = np.random.default_rng(11)
+    big32 = from_np(rng.standard_normal((1100, 700)).astype(np.float32))
+    big64 = from_np(rng.standard_normal((300, 300)))
+    batch = from_np(rng.standard_normal((2, 200, 200)).astype(np.float32))
+    results = {}
+    for n in (1, 2, 3):
+        rv.set_num_threads(n)
+        results[n] = [_bits(r) for r in _products(big32, big64, batch)]
+    assert results[1] == results[2] == results[3]
+    out = _products(big32, big64, batch)
+    b32, b64, bt = big32.numpy().astype(np.float64), big64.numpy(), batch.numpy()
+    np.testing.assert_allclose(out[0].numpy(), b32 @ b32.T[:, :300], rtol=1e-4, atol=1e-3)
+    np.testing.assert_allclose(out[1].numpy(), b64 @ b64, rtol=1e-12, atol=1e-10)
+    np.testing.assert_allclose(out[2].numpy(), b32.T @ b32[:, :96], rtol=1e-4, atol=1e-3)
+    np.testing.assert_allclose(out[3].numpy(), np.matmul(bt, bt), rtol=1e-4, atol=1e-3)
+
+
 @pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="needs two cores")
-def test_openblas_runs_on_our_pool(restore_threads):
+def test_openblas_runs_no_threaded_job_and_starts_no_threads(restore_threads):
+    # the blocks of a product run on our OpenMP pool, one single-threaded OpenBLAS call each
     rv.set_num_threads(2)
     rv.ones(4_000_000).sum()  # starts our OpenMP pool
     a = rv.ones(1024, 1024, dtype=rv.float64)  # float32 may take the panel GEMM instead
+    rng = np.random.default_rng(0)
+    p = rng.standard_normal((512, 8, 8)).astype(np.float32)
     has_tasks = os.path.isdir("/proc/self/task")
     before = set(os.listdir("/proc/self/task")) if has_tasks else set()
     calls = rv._C._blas_parallel_calls()
     out = a @ a
-    assert rv._C._blas_parallel_calls() > calls  # OpenBLAS handed its jobs to our callback
+    small = from_np(p) @ from_np(p)  # a batch of small matrices, spread over our threads
+    large = rv.ones(2, 1024, 1024) @ rv.ones(2, 1024, 1024)  # one at a time, each split
+    assert rv._C._blas_parallel_calls() == calls
     if has_tasks:
-        # and started no threads of its own (threads of earlier tests may exit meanwhile)
+        # (threads of earlier tests may exit meanwhile)
         assert set(os.listdir("/proc/self/task")) - before == set()
     assert (out.numpy() == 1024.0).all()
-
-
-@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="needs two cores")
-def test_small_batches_use_one_blas_thread_each(restore_threads):
-    rv.set_num_threads(2)
-    rng = np.random.default_rng(0)
-    p = rng.standard_normal((512, 8, 8)).astype(np.float32)
-    calls = rv._C._blas_parallel_calls()
-    out = from_np(p) @ from_np(p)  # batch spread over our threads
-    assert rv._C._blas_parallel_calls() == calls  # no multi-threaded GEMM inside our region
-    np.testing.assert_allclose(out.numpy(), np.matmul(p, p), rtol=1e-4, atol=1e-5)
-    a = rv.ones(2, 1024, 1024)
-    a @ a  # large matrices: one at a time, each on all threads
-    assert rv._C._blas_parallel_calls() > calls
+    assert (large.numpy() == 1024.0).all()
+    np.testing.assert_allclose(small.numpy(), np.matmul(p, p), rtol=1e-4, atol=1e-5)
     assert rv.get_num_threads() == 2

@@ -1,4 +1,5 @@
-// Thread count shared by our OpenMP loops and OpenBLAS.
+// The thread count of our OpenMP loops (OpenBLAS runs single-threaded inside them, Note
+// [Thread-invariant BLAS]).
 #include "core/parallel.h"
 
 #include <atomic>
@@ -11,8 +12,6 @@
 #include "core/error.h"
 
 namespace ranvier {
-
-void set_blas_num_threads(int n);  // kernels/cpu/blas.cpp
 
 namespace {
 int initial_threads() {
@@ -33,7 +32,6 @@ void set_num_threads(int n) {
 #ifdef _OPENMP
   omp_set_num_threads(n);
 #endif
-  set_blas_num_threads(n);
 }
 
 bool in_parallel_region() {

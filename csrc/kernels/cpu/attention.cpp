@@ -290,7 +290,6 @@ int64_t row_stride(const AttnSpec& p, const AttnStrides& st, int64_t cols) {
 template <typename F>
 void for_items(int64_t n, const F& f) {
   if (n >= 2 && get_num_threads() > 1 && !in_parallel_region()) {
-    BlasSingleThreadGuard guard;
     parallel_items(0, n, [&](const auto& next) {
       for (int64_t i = next(); i >= 0; i = next()) f(i, i + 1);
     });

@@ -1,10 +1,10 @@
-// OpenBLAS glue. Note [One thread pool]: OpenBLAS runs its parallel jobs on our OpenMP pool
-// through its threads callback (alternating two pools cost 1.6x), and set_num_threads sets its
-// thread count too. OpenBLAS's level-3 jobs wait on each other, so the callback must run all
-// numjobs jobs concurrently: it asks for exactly numjobs threads. That is only guaranteed
-// outside our own parallel regions; inside one (the small-matrix batch loop of
-// kernels/cpu/matmul.cpp) GEMMs run with one OpenBLAS thread (BlasSingleThreadGuard, set
-// before the region opens; this build of OpenBLAS has no per-thread setting).
+// OpenBLAS glue. Note [Thread-invariant BLAS]: OpenBLAS runs single-threaded (init_blas sets
+// its thread count to 1 for good), and gemm_fixed_blocks_blas spreads fixed blocks of C over our
+// own OpenMP threads, one OpenBLAS call a block. OpenBLAS's own threaded split changed which of
+// its kernels, and so which rounding, an element got (a 1024^3 product differed between one,
+// two and three threads on Zen 3); fixed blocks cut by the shape alone do not. OpenBLAS's
+// threads callback stays set (a multi-threaded job would run on our pool, counted by
+// blas_parallel_calls; none is expected).
 #include <cblas.h>
 
 #include <atomic>
@@ -33,18 +33,17 @@ void openblas_omp_callback(int sync, openblas_dojob_callback dojob, int numjobs,
 }
 }  // namespace
 
-void set_blas_num_threads(int n) { scipy_openblas_set_num_threads(n); }
-
 void init_blas() {
   scipy_openblas_set_threads_callback_function(&openblas_omp_callback);
-  scipy_openblas_set_num_threads(get_num_threads());
+  scipy_openblas_set_num_threads(1);
 }
 
 namespace cpu {
 
 int64_t blas_parallel_calls() { return g_parallel_calls.load(std::memory_order_relaxed); }
 
-// Row-major GEMM through OpenBLAS: C = alpha * op(A) @ op(B) + beta * C (float or double).
+namespace {
+// One row-major OpenBLAS call: C = alpha * op(A) @ op(B) + beta * C (float or double).
 void blas_gemm(bool is_double, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
                double alpha, const void* a, int64_t lda, const void* b, int64_t ldb, double beta,
                void* c, int64_t ldc) {
@@ -65,29 +64,39 @@ void blas_gemm(bool is_double, bool trans_a, bool trans_b, int64_t m, int64_t n,
   }
 }
 
-void gemm_fixed_blocks_blas(bool is_double, bool ta, bool tb, int64_t m, int64_t n, int64_t k,
-                            const void* a, int64_t lda, const void* b, int64_t ldb, double beta,
-                            void* c, int64_t ldc) {
-  const size_t elem = is_double ? sizeof(double) : sizeof(float);
-  // at most kFixedGemmBlocks blocks (each call packs all of op(B) again), of whole 16-row
-  // tiles, at least kFixedGemmRows rows: a function of m alone
-  int64_t per = std::max(kFixedGemmRows, (m + kFixedGemmBlocks - 1) / kFixedGemmBlocks);
-  per = (per + 15) / 16 * 16;
-  const int64_t blocks = (m + per - 1) / per;
-  BlasSingleThreadGuard one;
-  parallel_for(0, blocks, 1, [&](int64_t b0, int64_t b1) {
-    for (int64_t blk = b0; blk < b1; ++blk) {
-      const int64_t r0 = blk * per, rows = std::min(per, m - r0);
-      // row r0 of op(A): A's row r0, or its column r0 when transposed
-      const char* ar = static_cast<const char*>(a) + size_t(ta ? r0 : r0 * lda) * elem;
-      char* cr = static_cast<char*>(c) + size_t(r0 * ldc) * elem;
-      blas_gemm(is_double, ta, tb, rows, n, k, 1.0, ar, lda, b, ldb, beta, cr, ldc);
-    }
-  });
-}
+}  // namespace
 
-BlasSingleThreadGuard::BlasSingleThreadGuard() { scipy_openblas_set_num_threads(1); }
-BlasSingleThreadGuard::~BlasSingleThreadGuard() { scipy_openblas_set_num_threads(get_num_threads()); }
+void gemm_fixed_blocks_blas(bool is_double, bool ta, bool tb, int64_t m, int64_t n, int64_t k,
+                            double alpha, const void* a, int64_t lda, const void* b, int64_t ldb,
+                            double beta, void* c, int64_t ldc) {
+  const size_t elem = is_double ? sizeof(double) : sizeof(float);
+  // C is cut along its longer side (each call packs all of the other operand again) into at
+  // most kFixedGemmBlocks blocks of whole 16-row or 16-column tiles, at least kFixedGemmRows
+  // long: a function of m and n alone
+  const bool by_rows = m >= n;
+  const int64_t len = by_rows ? m : n;
+  int64_t per = std::max(kFixedGemmRows, (len + kFixedGemmBlocks - 1) / kFixedGemmBlocks);
+  per = (per + 15) / 16 * 16;
+  const int64_t blocks = (len + per - 1) / per;
+  const auto run = [&](int64_t b0, int64_t b1) {
+    for (int64_t blk = b0; blk < b1; ++blk) {
+      const int64_t i0 = blk * per, cnt = std::min(per, len - i0);
+      const char* ap = static_cast<const char*>(a);
+      const char* bp = static_cast<const char*>(b);
+      char* cp = static_cast<char*>(c);
+      if (by_rows) {  // row i0 of op(A): A's row i0, or its column i0 when transposed
+        ap += size_t(ta ? i0 : i0 * lda) * elem;
+        cp += size_t(i0 * ldc) * elem;
+        blas_gemm(is_double, ta, tb, cnt, n, k, alpha, ap, lda, b, ldb, beta, cp, ldc);
+      } else {  // column i0 of op(B): B's column i0, or its row i0 when transposed
+        bp += size_t(tb ? i0 * ldb : i0) * elem;
+        cp += size_t(i0) * elem;
+        blas_gemm(is_double, ta, tb, m, cnt, k, alpha, a, lda, bp, ldb, beta, cp, ldc);
+      }
+    }
+  };
+  parallel_for(0, blocks, 1, run);  // in turn inside a parallel region
+}
 
 }  // namespace cpu
 }  // namespace ranvier

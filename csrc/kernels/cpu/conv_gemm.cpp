@@ -81,7 +81,6 @@ bool spread_over_threads(int64_t items) {
 template <typename T, typename F>
 void for_each_item(int64_t items, int64_t buf_len, const F& f) {
   if (spread_over_threads(items)) {
-    BlasSingleThreadGuard single;
     parallel_for(0, items, 1, [&](int64_t b, int64_t e) {
       std::vector<T> buf(size_t(std::max<int64_t>(buf_len, 1)));
       for (int64_t i = b; i < e; ++i) f(i, buf.data());

@@ -91,7 +91,6 @@ void for_items(int64_t items, int64_t buf_len, const F& f) {
     for (int64_t i = b; i < e; ++i) f(i, buf);
   };
   if (items > 1 && get_num_threads() > 1 && !in_parallel_region()) {
-    BlasSingleThreadGuard single;
     parallel_items(0, items, [&](const auto& next) {
       for (int64_t i = next(); i >= 0; i = next()) run(i, i + 1);
     });

@@ -223,6 +223,15 @@ void run_items(const Problem& pr, const Next& next) {
 bool usable() {
   return enabled().load(std::memory_order_relaxed) && gemm_packed_isa() >= 1;
 }
+// A transposed A with K >= 512 on AVX2 (a weight gradient dY^T X over 512 or more rows) is
+// left to OpenBLAS: the regrouped 6 x 16 tiles ran it at 140-162 GFLOP/s on two Zen 3 cores
+// against OpenBLAS's 150-186 (K 512-1024, 64-512 outputs), and the gpt step went 40.7 -> 40.0
+// ms. Under K = 512 neither wins everywhere (the mlp's K = 128: 0.92-1.07). On AVX-512 the
+// 8 x 32 tiles run it faster than OpenBLAS (benchmarks/kernels/gemm_panels.py).
+constexpr int64_t kBlasTransAK = 512;
+bool transposed_a_to_blas(bool trans_a, int64_t k) {
+  return trans_a && k >= kBlasTransAK && gemm_packed_isa() == 1;
+}
 
 // Runs pr on all threads (threaded) or on the calling one.
 void run(Problem& pr, bool threaded) {
@@ -312,6 +321,7 @@ bool gemm_panels_f32(const GemmSpec& s) {
   // A's rows or its columns must be contiguous
   const bool trans_a = s.a_cs != 1 && s.a_rs == 1;
   if (s.a_cs != 1 && !trans_a) return false;
+  if (transposed_a_to_blas(trans_a, s.k)) return false;
   Problem pr;
   pr.M = s.m;
   pr.N = s.n;
@@ -334,6 +344,7 @@ bool gemm_panels_blas_f32(bool ta, bool tb, int64_t m, int64_t n, int64_t k, con
                           int64_t lda, const float* b, int64_t ldb, bool accumulate, float* c,
                           int64_t ldc, bool threaded) {
   if (!usable() || m < 8 || n < 8 || k < 8 || m * k > kMaxA) return false;
+  if (transposed_a_to_blas(ta, k)) return false;
   Problem pr;
   pr.M = m;
   pr.N = n;

@@ -1,9 +1,11 @@
 // CPU GEMM kernel for the matmul family (GemmSpec, ops/matmul.h). float32/float64 go to
-// OpenBLAS: an operand whose column stride is 1 is passed as is, one whose row stride is 1 is
-// passed with the transpose flag (so transposed views cost no copy), anything else is packed
-// first. Float32 products of 1-4 rows against row-major weights use gemv.cpp. Integer dtypes use a plain row kernel. Batches: small matrices are spread over our
-// OpenMP threads with OpenBLAS held to one thread; large ones run one at a time, each GEMM on
-// all threads through OpenBLAS (never both at once, Note [One thread pool] in blas.cpp).
+// OpenBLAS in fixed blocks (gemm_fixed_blocks_blas, Note [Thread-invariant BLAS]): an operand
+// whose column stride is 1 is passed as is, one whose row stride is 1 is passed with the
+// transpose flag (so transposed views cost no copy), anything else is packed first. Float32
+// products go to the panel GEMM where it applies, those of 1-4 rows against row-major weights
+// to gemv.cpp. Integer dtypes use a plain row kernel. Batches: small matrices are spread over
+// our OpenMP threads, each product on one thread; large ones run one at a time, each on all
+// threads.
 #include <algorithm>
 #include <cstring>
 #include <vector>
@@ -18,8 +20,8 @@ namespace ranvier::cpu {
 
 namespace {
 
-// Below this many multiply-adds per matrix, OpenBLAS runs a GEMM on one thread anyway, and a
-// batch is better spread over our threads.
+// Below this many multiply-adds per matrix a batch is better spread over our threads than each
+// product split.
 constexpr int64_t kSmallGemm = 64 * 64 * 64;
 
 struct Layout {
@@ -84,8 +86,8 @@ void blas_one(const GemmSpec& s, const T* a, const T* b, T* c, std::vector<T>& a
     b = pack(b, s.k, s.n, s.b_rs, s.b_cs, bbuf);
     lb = {true, false, s.n};
   }
-  blas_gemm(std::is_same_v<T, double>, la.trans, lb.trans, s.m, s.n, s.k, s.alpha, a, la.ld, b,
-            lb.ld, s.beta, c, s.n);
+  gemm_fixed_blocks_blas(std::is_same_v<T, double>, la.trans, lb.trans, s.m, s.n, s.k, s.alpha,
+                         a, la.ld, b, lb.ld, s.beta, c, s.n);
 }
 
 // Writes GemmSpec::c_row into every row of every output matrix (C is the fresh contiguous
@@ -120,7 +122,6 @@ void run_blas(const GemmSpec& s) {
   if (s.c_row != nullptr) fill_rows(s, c);
   const int64_t work = s.m * s.n * std::max<int64_t>(s.k, 1);
   if (s.batch_numel > 1 && work < kSmallGemm && get_num_threads() > 1 && !in_parallel_region()) {
-    BlasSingleThreadGuard single;
     const int64_t grain = std::max<int64_t>(1, kGrainSize / work);
     parallel_for(0, s.batch_numel, grain, [&](int64_t b0, int64_t b1) {
       std::vector<T> abuf, bbuf;

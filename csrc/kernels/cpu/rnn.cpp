@@ -16,7 +16,7 @@
 // part of dh_prev; (unit split: a barrier;) then dh_prev[rows, units] = direct part +
 // dgates_h[t][rows] @ W_hh[:, units]. db_hh (column sums of dgates_h) is summed as the
 // gradients are made, per fixed block of rows (see rnn_backward). After the loop dW_hh =
-// dgates_h^T @ hp (one GEMM over all steps, gemm_thread_invariant).
+// dgates_h^T @ hp (one GEMM over all steps, cpu::gemm of blas.h).
 // Every value is computed the same way whatever the split (Note [Packed GEMM determinism]),
 // so results do not depend on the thread count.
 // Rows past their sequence length (lengths) keep their state, give y = 0 and get zero gate
@@ -458,7 +458,7 @@ void rnn_backward(const RnnSpec& s) {
     return;
   }
   if (GH * H > 0)
-    gemm_thread_invariant<T>(true, false, GH, H, rows, dgh, GH, hp, H, dw, H);
+    gemm<T>(true, false, GH, H, rows, dgh, GH, hp, H, 0.0, dw, H);
   for (int64_t c = 0; c < GH; ++c) {
     double v = 0.0;
     for (int64_t k = 0; k < nblk; ++k) v += dbp[size_t(k * GH + c)];
