@@ -225,9 +225,10 @@ bool usable() {
 }
 // A transposed A with K >= 512 on AVX2 (a weight gradient dY^T X over 512 or more rows) is
 // left to OpenBLAS: the regrouped 6 x 16 tiles ran it at 140-162 GFLOP/s on two Zen 3 cores
-// against OpenBLAS's 150-186 (K 512-1024, 64-512 outputs), and the gpt step went 40.7 -> 40.0
-// ms. Under K = 512 neither wins everywhere (the mlp's K = 128: 0.92-1.07). On AVX-512 the
-// 8 x 32 tiles run it faster than OpenBLAS (benchmarks/kernels/gemm_panels.py).
+// against OpenBLAS's 150-186 (K 512-1024, 64-512 outputs; 155-170 in fixed blocks), and the
+// gpt step went 42.1-42.4 -> 41.4-42.1 ms (alternating runs). Under K = 512 neither wins
+// everywhere (the mlp's K = 128: 0.92-1.07). On AVX-512 the 8 x 32 tiles run it faster than
+// OpenBLAS (benchmarks/kernels/gemm_panels.py).
 constexpr int64_t kBlasTransAK = 512;
 bool transposed_a_to_blas(bool trans_a, int64_t k) {
   return trans_a && k >= kBlasTransAK && gemm_packed_isa() == 1;
