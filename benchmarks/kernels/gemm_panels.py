@@ -40,6 +40,11 @@ half panel of 64 KB, past the L1); docs/performance.md (2026-11-24) has the rest
   one thread, GFLOP/s: forward and dX 90-93; dW (A transposed) 70-77 read in place, 73 -> 82
     once A is regrouped into six-row k-major blocks per call (the grouping loop a 24-byte
     copy per k and group; a scalar gather first gave 72-81)
+  dW over K >= 512 rows goes to OpenBLAS on AVX2 (2026-11-24, kBlasTransAK): two threads,
+    gpt's dW (K = 1024) 142-162 on the regrouped tiles against 150-175 in OpenBLAS, and in a
+    sweep of K 128-1024 OpenBLAS led from K = 512 (1.00-1.12x), not below (0.92-1.07x); gpt
+    step 42.1-42.4 -> 41.4-42.1 ms. The OpenBLAS column of this script is its fixed-block
+    split (Note [Thread-invariant BLAS]), which is what a product left to OpenBLAS runs.
   lstm shapes (2048 rows; Linear 128->1024, 256->96), 2 threads, OpenBLAS / panels /
     PyTorch: forward 175 / 167 / 181, dX 182 / 182 / 176, dW 173 / 173 / 151 (the input
     projection's A is past 2 MB, so both columns are OpenBLAS there), 256->96: forward 175 /
