@@ -58,7 +58,9 @@ def test_results_do_not_depend_on_thread_count(restore_threads):
 
 
 def _products(big32, big64, batch):
-    return [big32 @ big32.t()[:, :300], big64 @ big64, big32.t() @ big32[:, :96], batch @ batch]
+    # C cut by rows (m >= n) and by columns (n > m, B row-major and transposed)
+    return [big32 @ big32.t()[:, :300], big64 @ big64, big32.t() @ big32[:, :96], batch @ batch,
+            big64[:90] @ big64[:, :250], big64[:90] @ big64[:250].t()]
 
 
 def test_products_left_to_openblas_do_not_depend_on_thread_count(restore_threads):
@@ -81,6 +83,8 @@ def test_products_left_to_openblas_do_not_depend_on_thread_count(restore_threads
     np.testing.assert_allclose(out[1].numpy(), b64 @ b64, rtol=1e-12, atol=1e-10)
     np.testing.assert_allclose(out[2].numpy(), b32.T @ b32[:, :96], rtol=1e-4, atol=1e-3)
     np.testing.assert_allclose(out[3].numpy(), np.matmul(bt, bt), rtol=1e-4, atol=1e-3)
+    np.testing.assert_allclose(out[4].numpy(), b64[:90] @ b64[:, :250], rtol=1e-12, atol=1e-10)
+    np.testing.assert_allclose(out[5].numpy(), b64[:90] @ b64[:250].T, rtol=1e-12, atol=1e-10)
 
 
 @pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="needs two cores")
