@@ -48,8 +48,6 @@ void bind_matmul(py::module_& m, py::class_<Tensor>& cls) {
   m.def("_get_float32_matmul_precision", [] { return int(float32_matmul_precision()); });
   m.def("_set_float32_matmul_precision",
         [](int p) { set_float32_matmul_precision(MatmulPrecision(p)); });
-  m.def("_blas_parallel_calls", &cpu::blas_parallel_calls,
-        "how many multi-threaded OpenBLAS calls ran on ranvier's OpenMP pool");
   m.def("_set_gemm_panels", &cpu::set_gemm_panels_enabled, py::arg("on"),
         "whether float32 GEMMs may use the packed-panel path (Note [Panel GEMM]); returns the "
         "previous setting");

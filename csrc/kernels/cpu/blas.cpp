@@ -2,12 +2,9 @@
 // its thread count to 1 for good), and gemm_fixed_blocks_blas spreads fixed blocks of C over our
 // own OpenMP threads, one OpenBLAS call a block. OpenBLAS's own threaded split changed which of
 // its kernels, and so which rounding, an element got (a 1024^3 product differed between one,
-// two and three threads on Zen 3); fixed blocks cut by the shape alone do not. OpenBLAS's
-// threads callback stays set (a multi-threaded job would run on our pool, counted by
-// blas_parallel_calls; none is expected).
+// two and three threads on Zen 3); fixed blocks cut by the shape alone do not.
 #include <cblas.h>
 
-#include <atomic>
 #include <climits>
 
 #include "core/error.h"
@@ -16,31 +13,9 @@
 
 namespace ranvier {
 
-namespace {
-std::atomic<int64_t> g_parallel_calls{0};
-
-void openblas_omp_callback(int sync, openblas_dojob_callback dojob, int numjobs,
-                           size_t jobdata_elsize, void* jobdata, int dojob_data) {
-  (void)sync;
-  char* data = static_cast<char*>(jobdata);
-  if (numjobs <= 1) {
-    for (int i = 0; i < numjobs; ++i) dojob(i, data + size_t(i) * jobdata_elsize, dojob_data);
-    return;
-  }
-  g_parallel_calls.fetch_add(1, std::memory_order_relaxed);
-#pragma omp parallel for num_threads(numjobs) schedule(static, 1)
-  for (int i = 0; i < numjobs; ++i) dojob(i, data + size_t(i) * jobdata_elsize, dojob_data);
-}
-}  // namespace
-
-void init_blas() {
-  scipy_openblas_set_threads_callback_function(&openblas_omp_callback);
-  scipy_openblas_set_num_threads(1);
-}
+void init_blas() { scipy_openblas_set_num_threads(1); }
 
 namespace cpu {
-
-int64_t blas_parallel_calls() { return g_parallel_calls.load(std::memory_order_relaxed); }
 
 namespace {
 // One row-major OpenBLAS call: C = alpha * op(A) @ op(B) + beta * C (float or double).

@@ -44,8 +44,4 @@ void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const T* a, int64_t
                          c, ldc);
 }
 
-// How many times OpenBLAS has run a multi-threaded job on our OpenMP pool (for tests: it runs
-// single-threaded, so none is expected).
-int64_t blas_parallel_calls();
-
 }  // namespace ranvier::cpu
