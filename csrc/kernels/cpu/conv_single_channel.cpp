@@ -29,9 +29,9 @@ void single_channel_weight_grad_avx2(const ConvGeom& g, int64_t n0, int64_t n1, 
 void single_channel_pooled_weight_grad_avx2(const ConvGeom& g, int64_t n0, int64_t n1,
                                             const float* img, const float* gpool,
                                             const uint8_t* codes, float* dw, float* db);
-void single_channel_relu_pool_forward_avx2(const ConvGeom& g, int64_t n, const float* img,
-                                           const float* wt, const float* bias, float* pooled,
-                                           uint8_t* codes);
+void single_channel_relu_pool_forward_avx2(const ConvGeom& g, int64_t n0, int64_t n1,
+                                           const float* img, const float* wt, const float* bias,
+                                           float* pooled, uint8_t* codes);
 
 namespace {
 
@@ -222,12 +222,9 @@ void single_channel_relu_pool_forward(const ConvGeom& g, const float* img, const
                                       const float* bias, float* pooled, uint8_t* codes) {
   const bool avx512 = kernels() == Kernels::Avx512;
   parallel_for(0, g.n, 1, [&](int64_t n0, int64_t n1) {
-    for (int64_t n = n0; n < n1; ++n) {
-      if (avx512)
-        relu_pool_forward_avx512(g, n, img, wt, bias, pooled, codes);
-      else
-        single_channel_relu_pool_forward_avx2(g, n, img, wt, bias, pooled, codes);
-    }
+    if (!avx512)
+      return single_channel_relu_pool_forward_avx2(g, n0, n1, img, wt, bias, pooled, codes);
+    for (int64_t n = n0; n < n1; ++n) relu_pool_forward_avx512(g, n, img, wt, bias, pooled, codes);
   });
 }
 

@@ -79,6 +79,26 @@ RV_AVX2_TARGET inline void pool4(__m256 t0, __m256 t1, __m256 t2, __m256 t3, __m
                                               _mm256_castsi256_ps(code), live));
 }
 
+// pool4 on integer vector operations: relu's outputs are +0 or positive and never NaN, and
+// such floats are ordered as their bit patterns are as int32, so strict integer comparisons
+// pick the same taps and the integer max gives the same bits. On Zen 3 these spread over more
+// of the vector pipes than the float comparisons and blends, which share the FMA pipes.
+RV_AVX2_TARGET inline void pool4_relued(__m256 t0, __m256 t1, __m256 t2, __m256 t3,
+                                        __m256& best, __m256i& code) {
+  const __m256i i0 = _mm256_castps_si256(t0), i1 = _mm256_castps_si256(t1),
+                i2 = _mm256_castps_si256(t2), i3 = _mm256_castps_si256(t3);
+  const __m256i k01 = _mm256_cmpgt_epi32(i1, i0), k23 = _mm256_cmpgt_epi32(i3, i2);
+  const __m256i w01 = _mm256_max_epi32(i0, i1), w23 = _mm256_max_epi32(i2, i3);
+  const __m256i kr = _mm256_cmpgt_epi32(w23, w01);
+  const __m256i b = _mm256_max_epi32(w01, w23);
+  // a true comparison is -1: 0 - k01 is the tap 1 where t1 won, 2 - k23 is 3
+  const __m256i c = _mm256_blendv_epi8(_mm256_sub_epi32(_mm256_setzero_si256(), k01),
+                                       _mm256_sub_epi32(_mm256_set1_epi32(2), k23), kr);
+  const __m256i live = _mm256_cmpgt_epi32(b, _mm256_setzero_si256());
+  code = _mm256_blendv_epi8(_mm256_set1_epi32(4), c, live);
+  best = _mm256_castsi256_ps(b);
+}
+
 // Stores the first n (1..8) lanes of best and code (as bytes) at out and codes.
 RV_AVX2_TARGET inline void store(float* out, uint8_t* codes, int64_t n, __m256 best,
                                  __m256i code) {
