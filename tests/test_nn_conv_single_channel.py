@@ -56,12 +56,15 @@ def test_single_channel_input_gradient_and_float64():
     assert gradcheck(lambda a, c: F.conv2d(a, c, None, 1, 1), x64, w64)
 
 
-def test_values_beyond_the_output_columns_do_not_leak():
-    # 20 columns, padding 1: the second 16-wide block has 4 real output columns; the input's
-    # last column (an infinity) lies under that block's unused lanes for the left kernel taps.
-    # Only outputs whose windows cover it may see it, and the left-tap weight gradient
-    # (kernel column 0 never reads the last input column) must stay finite.
-    x = rnd(2, 1, 6, 20)
+@pytest.mark.parametrize("width", [20, 21])
+def test_values_beyond_the_output_columns_do_not_leak(width):
+    # 20 or 21 columns, padding 1: the second 16-wide block has 4 or 5 real output columns; the
+    # input's last column (an infinity) lies under that block's unused lanes for the left kernel
+    # taps (with 21, under the unused last lane of the block's odd columns, which AVX2's weight
+    # gradient keeps apart from the even ones). Only outputs whose windows cover it may see it,
+    # and the left-tap weight gradient (kernel column 0 never reads the last input column) must
+    # stay finite.
+    x = rnd(2, 1, 6, width)
     x[:, :, :, -1] = np.inf
     wt = rnd(3, 1, 3, 3)
     tw = from_np(wt, requires_grad=True)

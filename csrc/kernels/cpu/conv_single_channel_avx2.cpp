@@ -11,6 +11,8 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <cstdint>
+#include <cstring>
 #include <vector>
 
 #include "kernels/cpu/conv_single_channel.h"
@@ -41,117 +43,197 @@ RV_AVX2_TARGET inline float hsum(__m256 v) {
   return _mm_cvtss_f32(s);
 }
 
-// Rows of the output gradient for the weight gradient: a dense [n, co, oh, ow] map, or (the
-// fused conv -> relu -> 2x2 max pool) the pooled gradient spread to each window's chosen tap.
-// plane(n, o, j0, nc, m, G, b) writes the oh rows' 8 columns from j0 of plane (n, o) to G (one
-// vector a row; lanes from nc on +0) and adds them to b in row order.
+// n zeroed floats in v from a 64-byte boundary, so that 32-byte loads never straddle a cache
+// line (with malloc's 16-byte alignment half of them did: the fused one-channel forward ran
+// 537-561 us at the median 629, 521-529 aligned).
+inline float* aligned64(std::vector<float>& v, int64_t n) {
+  v.assign(size_t(n + 16), 0.0f);
+  const uintptr_t a = reinterpret_cast<uintptr_t>(v.data());
+  return v.data() + ((64 - a % 64) % 64) / sizeof(float);
+}
+
+// The even (A) and odd (B) columns of 16 from p: A = p[0], p[2], .., p[14], B = p[1], .., p[15].
+RV_AVX2_TARGET inline void split_even_odd(__m256 lo, __m256 hi, __m256& a, __m256& b) {
+  a = _mm256_castpd_ps(
+      _mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(lo, hi, 0x88)), 0xD8));
+  b = _mm256_castpd_ps(
+      _mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(lo, hi, 0xDD)), 0xD8));
+}
+
+// The weight gradient goes 16 conv columns at a time, split into their even (A) and odd (B)
+// columns: lane m of A is column j0 + 2m, of B column j0 + 2m + 1, so that a 2x2 pool's
+// windows (pooled column j0 / 2 + m) map to lane m of both halves with no shuffles.
+//
+// Rows of the output gradient: a dense [n, co, oh, ow] map, or (the fused conv -> relu -> 2x2
+// max pool) the pooled gradient spread to each window's chosen tap. plane(n, o, j0, G, bA, bB)
+// writes the oh rows' A and B halves of plane (n, o) to G (16 floats a row; lanes past the
+// output's width +0) and adds them to bA and bB in row order.
 struct DenseRows {
   const float* gmat;
   int64_t co, L, ow, oh;
-  RV_AVX2_TARGET void plane(int64_t n, int64_t o, int64_t j0, int64_t, __m256i m, float* G,
-                            __m256& b) const {
+  RV_AVX2_TARGET void plane(int64_t n, int64_t o, int64_t j0, float* G, __m256& bA,
+                            __m256& bB) const {
     const float* p = gmat + (n * co + o) * L + j0;
+    const __m256i m0 = first8(ow - j0), m1 = first8(ow - j0 - 8);
     for (int64_t i = 0; i < oh; ++i) {
-      const __m256 gv = _mm256_maskload_ps(p + i * ow, m);
-      _mm256_storeu_ps(G + i * 8, gv);
-      b = _mm256_add_ps(b, gv);
+      __m256 a, b;
+      split_even_odd(_mm256_maskload_ps(p + i * ow, m0), _mm256_maskload_ps(p + i * ow + 8, m1),
+                     a, b);
+      _mm256_storeu_ps(G + i * 16, a);
+      _mm256_storeu_ps(G + i * 16 + 8, b);
+      bA = _mm256_add_ps(bA, a);
+      bB = _mm256_add_ps(bB, b);
     }
   }
 };
 
-struct PooledRows {  // oh even
+// The lanes of g whose code c is tap, +0 elsewhere.
+RV_AVX2_TARGET inline __m256 pick(__m256 g, __m256i c, __m256i tap) {
+  return _mm256_and_ps(g, _mm256_castsi256_ps(_mm256_cmpeq_epi32(c, tap)));
+}
+
+struct PooledRows {  // oh and ow even
   const float* gpool;
   const uint8_t* codes;
-  int64_t co, P, pw, oh;
-  RV_AVX2_TARGET void plane(int64_t n, int64_t o, int64_t j0, int64_t nc, __m256i,
-                            float* G, __m256& b) const {
+  int64_t co, P, pw, oh, total;  // total: elements of gpool / codes
+  RV_AVX2_TARGET void plane(int64_t n, int64_t o, int64_t j0, float* G, __m256& bA,
+                            __m256& bB) const {
     const int64_t at = (n * co + o) * P + j0 / 2;
+    const int64_t np = std::min<int64_t>(8, pw - j0 / 2);
+    const __m256i m = first8(np);
+    const __m256i tap1 = _mm256_set1_epi32(1), tap2 = _mm256_set1_epi32(2),
+                  tap3 = _mm256_set1_epi32(3);
     for (int64_t q = 0; q < oh / 2; ++q) {  // conv rows 2q and 2q + 1 from pooled row q
-      // (the two calls share their loads and widening once inlined)
-      const __m256 even = rp::spread8(gpool + at + q * pw, codes + at + q * pw, 0, nc);
-      const __m256 odd = rp::spread8(gpool + at + q * pw, codes + at + q * pw, 1, nc);
-      _mm256_storeu_ps(G + 2 * q * 8, even);
-      _mm256_storeu_ps(G + (2 * q + 1) * 8, odd);
-      b = _mm256_add_ps(_mm256_add_ps(b, even), odd);
+      const int64_t e = at + q * pw;
+      // lanes from np on: g +0 whatever their codes, so 8 code bytes are read where the
+      // buffer has them
+      const __m256 gv = _mm256_maskload_ps(gpool + e, m);
+      uint64_t c8 = 0;
+      if (e + 8 <= total)
+        std::memcpy(&c8, codes + e, 8);
+      else
+        std::memcpy(&c8, codes + e, size_t(np));
+      const __m256i c = _mm256_cvtepu8_epi32(_mm_cvtsi64_si128(int64_t(c8)));
+      // the window's tap (row-major) picks the lane's half and row: 0 A / 1 B of row 2q,
+      // 2 A / 3 B of row 2q + 1
+      const __m256 a0 = pick(gv, c, _mm256_setzero_si256()), b0 = pick(gv, c, tap1),
+                   a1 = pick(gv, c, tap2), b1 = pick(gv, c, tap3);
+      float* r = G + 2 * q * 16;
+      _mm256_storeu_ps(r, a0);
+      _mm256_storeu_ps(r + 8, b0);
+      _mm256_storeu_ps(r + 16, a1);
+      _mm256_storeu_ps(r + 24, b1);
+      bA = _mm256_add_ps(_mm256_add_ps(bA, a0), a1);
+      bB = _mm256_add_ps(_mm256_add_ps(bB, b0), b1);
     }
   }
 };
 
-// Channels whose gradient rows one pass of weight_grad spreads at a time (12 x oh vectors:
-// 10.5 KB for oh = 28, so that they stay in L1 with the input's shifted rows).
-constexpr int64_t kGradChannels = 12;
+// Channels whose gradient rows one pass of weight_grad spreads at a time (6 x oh rows of 16
+// floats: 10.5 KB for oh = 28, so that they stay in L1 with the input's rows; 3 ran as fast,
+// 9 and 12 1-2% slower).
+constexpr int64_t kGradChannels = 6;
 
-// acc[k][a * 3 + c] (in memory) += sum over conv rows i of G[k][i] * Xs[i + a - ph][c], for
-// k < NB channels and the three column shifts c of tap row a: 3 NB accumulators and the three
-// shifted input vectors stay in registers, so each row is 3 + NB loads for 3 NB FMAs (the
-// per-channel loop it replaces loaded the nine input vectors again for every channel and
-// spilled its accumulators).
-// Xs, G and acc hold 8-float vectors. Not inlined: GCC then keeps the accumulators and the
-// shifted input vectors in registers (inlined into weight_grad it reloaded them: the fused
-// conv1 backward 1052-1199 against 851 us on one thread).
+// Input rows for the weight gradient (48 floats a row): XA[c] (c = 0..2) at 8c holds the input
+// under tap column c of the A lanes, XB[c] at 24 + 8c that of the B lanes, each zero where its
+// lane lies past the output's width (so that +0 gradients never meet an inf there).
+constexpr int64_t kGradRowFloats = 48;
+
+// acc[k][a * 3 + c][h] (in memory) += sum over conv rows i of G[k][i][h] * X[i + a - ph][h][c],
+// for k < NB channels, the three taps c of tap row a and one half h: 3 NB accumulators and the
+// three input vectors stay in registers, so each row is 3 + NB loads for 3 NB FMAs (the
+// per-channel loop it replaced loaded the nine input vectors again for every channel and
+// spilled its accumulators; both halves at once, 12 accumulators with the input vectors as FMA
+// operands, was load-bound: the fused conv1 backward 767 against 645 us on one thread).
+// Not inlined: GCC then keeps the accumulators and the input vectors in registers (inlined into
+// weight_grad it reloaded them: the fused conv1 backward 1052-1199 against 851 us).
 template <int NB>
 RV_AVX2_TARGET __attribute__((noinline)) void tap_row(const float* G, int64_t oh,
                                                       const float* Xs, int64_t i0, int64_t i1,
-                                                      int64_t shift, int a, float* acc) {
+                                                      int64_t shift, int a, int h, float* acc) {
   __m256 s[NB][3];
   for (int k = 0; k < NB; ++k)
-    for (int c = 0; c < 3; ++c) s[k][c] = _mm256_loadu_ps(acc + (k * 9 + a * 3 + c) * 8);
+    for (int c = 0; c < 3; ++c)
+      s[k][c] = _mm256_loadu_ps(acc + ((k * 9 + a * 3 + c) * 2 + h) * 8);
+  G += h * 8;
+  Xs += h * 24;
   for (int64_t i = i0; i < i1; ++i) {
-    const float* x = Xs + (i + shift) * 24;
+    const float* x = Xs + (i + shift) * kGradRowFloats;
     const __m256 x0 = _mm256_loadu_ps(x), x1 = _mm256_loadu_ps(x + 8),
                  x2 = _mm256_loadu_ps(x + 16);
     for (int k = 0; k < NB; ++k) {
-      const __m256 gv = _mm256_loadu_ps(G + (k * oh + i) * 8);
+      const __m256 gv = _mm256_loadu_ps(G + (k * oh + i) * 16);
       s[k][0] = _mm256_fmadd_ps(gv, x0, s[k][0]);
       s[k][1] = _mm256_fmadd_ps(gv, x1, s[k][1]);
       s[k][2] = _mm256_fmadd_ps(gv, x2, s[k][2]);
     }
   }
   for (int k = 0; k < NB; ++k)
-    for (int c = 0; c < 3; ++c) _mm256_storeu_ps(acc + (k * 9 + a * 3 + c) * 8, s[k][c]);
+    for (int c = 0; c < 3; ++c)
+      _mm256_storeu_ps(acc + ((k * 9 + a * 3 + c) * 2 + h) * 8, s[k][c]);
 }
 
-// dw [co * 9] and db [co] over samples [n0, n1). For each 8-column block and sample, the
-// input's rows are loaded once with their three column shifts (Xs) and the output gradient's
-// rows of kGradChannels channels at a time are spread once (G); tap_row then accumulates three
-// channels by three taps. Every accumulator lane still adds its terms block by block, sample by
-// sample, row by row: the order (and so the bits) of one channel at a time with all nine taps.
+// dw [co * 9] and db [co] over samples [n0, n1). For each 16-column block and sample, the
+// input's rows are split once into the A and B lanes' taps (Xs) and the output gradient's rows
+// of kGradChannels channels at a time are spread once (G); tap_row then accumulates three
+// channels by three taps, one half at a time. Every accumulator lane adds its terms block by
+// block, sample by sample, row by row, whichever Rows supplies them (so the fused op and the
+// three ops give the same bits); a weight's two halves are added lane-wise, then the lanes in
+// a fixed order.
 template <class Rows>
 RV_AVX2_TARGET void weight_grad(const ConvGeom& g, int64_t n0, int64_t n1, const float* img,
                                 const Rows& rows, float* dw, float* db) {
-  const int64_t HW = g.h * g.w;
-  std::vector<float> acc(size_t(g.co * 9 * 8)), bacc(size_t(g.co * 8)), Xs(size_t(g.h * 24)),
-      G(size_t(kGradChannels * g.oh * 8));
-  for (int64_t j0 = 0; j0 < g.ow; j0 += 8) {
-    const int64_t nc = std::min<int64_t>(8, g.ow - j0);
-    const __m256i m = first8(nc);
-    __m256i km[3];
-    shift_masks(g, j0, m, km);
+  const int64_t HW = g.h * g.w, blocks = (g.ow + 15) / 16;
+  std::vector<float> acc_store, bacc_store, xs_store, g_store, pad_store;
+  float* const acc = aligned64(acc_store, g.co * 9 * 16);
+  float* const bacc = aligned64(bacc_store, g.co * 16);
+  float* const Xs = aligned64(xs_store, g.h * kGradRowFloats);
+  float* const G = aligned64(g_store, kGradChannels * g.oh * 16);
+  // one input row with its zero padding: column col at pad[col + g.pw]
+  float* const pad = aligned64(pad_store, 16 * blocks + 24);
+  for (int64_t jb = 0; jb < blocks; ++jb) {
+    const int64_t j0 = 16 * jb;
+    const __m256 ma = _mm256_castsi256_ps(first8((g.ow - j0 + 1) / 2)),
+                 mb = _mm256_castsi256_ps(first8((g.ow - j0) / 2));
     for (int64_t n = n0; n < n1; ++n) {
-      const float* x = img + n * HW + j0 - g.pw;
-      for (int64_t r = 0; r < g.h; ++r)
-        for (int c = 0; c < 3; ++c)
-          _mm256_storeu_ps(&Xs[size_t((r * 3 + c) * 8)],
-                           _mm256_maskload_ps(x + r * g.w + c, km[c]));
+      const float* x = img + n * HW;
+      for (int64_t r = 0; r < g.h; ++r) {
+        std::copy(x + r * g.w, x + (r + 1) * g.w, pad + g.pw);
+        __m256 ev[4];  // columns j0 + 2m + d - pw, d = 0..3
+        for (int d = 0; d < 4; ++d) {
+          __m256 odd;
+          split_even_odd(_mm256_loadu_ps(pad + j0 + d), _mm256_loadu_ps(pad + j0 + d + 8),
+                         ev[d], odd);
+        }
+        float* xr = Xs + r * kGradRowFloats;
+        for (int c = 0; c < 3; ++c) {
+          _mm256_storeu_ps(xr + 8 * c, _mm256_and_ps(ev[c], ma));
+          _mm256_storeu_ps(xr + 24 + 8 * c, _mm256_and_ps(ev[c + 1], mb));
+        }
+      }
       for (int64_t o0 = 0; o0 < g.co; o0 += kGradChannels) {
         const int64_t nb = std::min(kGradChannels, g.co - o0);
         for (int64_t k = 0; k < nb; ++k) {
-          __m256 b = _mm256_loadu_ps(&bacc[size_t((o0 + k) * 8)]);
-          rows.plane(n, o0 + k, j0, nc, m, &G[size_t(k * g.oh * 8)], b);
-          _mm256_storeu_ps(&bacc[size_t((o0 + k) * 8)], b);
+          float* bk = bacc + (o0 + k) * 16;
+          __m256 bA = _mm256_loadu_ps(bk), bB = _mm256_loadu_ps(bk + 8);
+          rows.plane(n, o0 + k, j0, G + k * g.oh * 16, bA, bB);
+          _mm256_storeu_ps(bk, bA);
+          _mm256_storeu_ps(bk + 8, bB);
         }
         for (int64_t k = 0; k < nb; k += 3) {
-          const float* Gk = G.data() + k * g.oh * 8;
-          float* ak = acc.data() + (o0 + k) * 72;
+          const float* Gk = G + k * g.oh * 16;
+          float* ak = acc + (o0 + k) * 144;
           for (int a = 0; a < 3; ++a) {
             // conv rows i whose input row i + a - ph lies in the image (the rest add nothing)
             const int64_t shift = a - g.ph;
             const int64_t i0 = std::max<int64_t>(0, -shift);
             const int64_t i1 = std::min<int64_t>(g.oh, g.h - shift);
-            switch (std::min<int64_t>(3, nb - k)) {
-              case 3: tap_row<3>(Gk, g.oh, Xs.data(), i0, i1, shift, a, ak); break;
-              case 2: tap_row<2>(Gk, g.oh, Xs.data(), i0, i1, shift, a, ak); break;
-              default: tap_row<1>(Gk, g.oh, Xs.data(), i0, i1, shift, a, ak); break;
+            for (int h = 0; h < 2; ++h) {
+              switch (std::min<int64_t>(3, nb - k)) {
+                case 3: tap_row<3>(Gk, g.oh, Xs, i0, i1, shift, a, h, ak); break;
+                case 2: tap_row<2>(Gk, g.oh, Xs, i0, i1, shift, a, h, ak); break;
+                default: tap_row<1>(Gk, g.oh, Xs, i0, i1, shift, a, h, ak); break;
+              }
             }
           }
         }
@@ -159,9 +241,12 @@ RV_AVX2_TARGET void weight_grad(const ConvGeom& g, int64_t n0, int64_t n1, const
     }
   }
   for (int64_t o = 0; o < g.co; ++o) {
-    for (int t = 0; t < 9; ++t)
-      dw[o * 9 + t] = hsum(_mm256_loadu_ps(&acc[size_t((o * 9 + t) * 8)]));
-    if (db) db[o] = hsum(_mm256_loadu_ps(&bacc[size_t(o * 8)]));
+    for (int t = 0; t < 9; ++t) {
+      const float* at = acc + (o * 9 + t) * 16;
+      dw[o * 9 + t] = hsum(_mm256_add_ps(_mm256_loadu_ps(at), _mm256_loadu_ps(at + 8)));
+    }
+    const float* bo = bacc + o * 16;
+    if (db) db[o] = hsum(_mm256_add_ps(_mm256_loadu_ps(bo), _mm256_loadu_ps(bo + 8)));
   }
 }
 
@@ -222,7 +307,8 @@ void single_channel_pooled_weight_grad_avx2(const ConvGeom& g, int64_t n0, int64
                                             const float* img, const float* gpool,
                                             const uint8_t* codes, float* dw, float* db) {
   const int64_t pw = g.ow / 2;
-  weight_grad(g, n0, n1, img, PooledRows{gpool, codes, g.co, (g.oh / 2) * pw, pw, g.oh}, dw,
+  const int64_t P = (g.oh / 2) * pw;
+  weight_grad(g, n0, n1, img, PooledRows{gpool, codes, g.co, P, pw, g.oh, g.n * g.co * P}, dw,
               db);
 }
 
@@ -290,9 +376,8 @@ RV_AVX2_TARGET void single_channel_relu_pool_forward_avx2(const ConvGeom& g, int
                                                           float* pooled, uint8_t* codes) {
   const int64_t ph = g.oh / 2, pw = g.ow / 2, P = ph * pw, rows = g.oh + 2;
   const int64_t blocks = (g.ow + 15) / 16;
-  // 64-byte aligned (the FMAs' 32-byte loads then never straddle a cache line)
-  std::vector<float> xs_store(size_t(rows * kRowFloats + 16));
-  float* const xs = xs_store.data() + (16 - (reinterpret_cast<uintptr_t>(xs_store.data()) / 4) % 16) % 16;
+  std::vector<float> xs_store;
+  float* const xs = aligned64(xs_store, rows * kRowFloats);
   // one input row with its zero padding: column col at pad[col + g.pw]; wide enough for the
   // last block's shift-3 vectors (columns up to 16 * blocks + 2 - g.pw)
   std::vector<float> pad(size_t(16 * blocks + 24), 0.0f);
