@@ -71,6 +71,30 @@ What was tried for the cnn workload (ms; N=64; conv1 = 1 -> 32 channels of 28x28
   One-channel conv -> relu -> pool forward, 1T: four output channels at a time (eight FMA
   chains; two chains of nine FMAs waited on the latency) 1065 -> 839 us; eight (spilled)
   1125 us.
+- 2026-11-24, Zen 3 (AVX2), the fused stage 1 (one-channel conv -> relu -> pool, 64 x 28 x 28,
+  32 channels), one thread, us, 10th percentiles of 200 calls (medians within 2%):
+    forward 815 -> 636: 16 columns a step from a copy of the rows with their shifts in L1, one
+    channel's nine weights held in registers, the pool's taps picked by shuffles (8 lanes
+    where 8 conv columns filled 4); two pooled rows a step (8 FMA chains, weights broadcast
+    from memory instead): 614; the pool on integer operations (relu'd floats order as int32):
+    600; the rows split into even and odd columns when copied (the taps then fill whole
+    vectors with no shuffles or final permute): 537 at p10 but 629 at the median, bimodal:
+    the scratch rows from malloc (16-byte aligned) made half the 32-byte loads straddle a cache
+    line; 64-byte aligned: 521-529 steady; 8-lane stores of a last block of 6 pooled columns
+    (the blocks run last to first, so the 2 extra land on columns written afterwards): 497.
+    Tried: the FMAs of the next two pooled rows ahead of the pool of these (software
+    pipelining through a stack buffer) 696; all conv rows of a block first, then the pool
+    over them, 591 (same as in one pass). The FMAs alone (no pool, no stores) run 372-439,
+    so the pool and its stores are what is left.
+    backward (weight and bias gradients from the pooled gradient) 836 -> 810 with aligned
+    scratch; 16 columns split into even and odd lanes (a window's gradient lands on lane m
+    of both halves: four compares and ANDs a pooled row where two spreads of 8 duplicated
+    each pooled value with permutes): 767 with both halves' 12 accumulators in one pass (the
+    input vectors then FMA operands, 16 loads for 12 FMAs: load-bound), 645 one half at a
+    time (3 input vectors in registers, 6 loads for 9 FMAs). Gradient channels per pass 3 or
+    6 the same, 9 and 12 1-2% slower (L1).
+    Stage 1 forward + backward, two threads: 843 -> 577 us; the cnn step (two threads, old
+    and new library alternating, three pairs of 6 s): 7.34-7.41 -> 7.12-7.18 ms.
 - Whole step, 1T: 31 ms at the start (torch 42) -> 18-21 ms (torch 34-36).
 - benchmarks/run.py --only cnn, before (4992b32) and after, run back to back:
   2 threads, quiet machine (load 0.5-0.8), two pairs: before 2481 images/s vs torch 2017
