@@ -207,8 +207,8 @@ RV_AVX512 void relu_pool_forward_avx512(const ConvGeom& g, int64_t n, const floa
 }  // namespace
 
 bool single_channel_applies(const ConvGeom& g) {
-  return kernels() != Kernels::None && g.dtype == DType::Float32 && g.groups == 1 && g.ci == 1 && g.kh == 3 &&
-         g.kw == 3 && g.sh == 1 && g.sw == 1 && g.dh == 1 && g.dw == 1 && g.ph <= 2 &&
+  return kernels() != Kernels::None && g.dtype == DType::Float32 && g.groups == 1 && g.ci == 1 &&
+         g.kh == 3 && g.kw == 3 && g.sh == 1 && g.sw == 1 && g.dh == 1 && g.dw == 1 && g.ph <= 2 &&
          g.pw <= 2 && g.oh == g.h + 2 * g.ph - 2 && g.ow == g.w + 2 * g.pw - 2;
 }
 

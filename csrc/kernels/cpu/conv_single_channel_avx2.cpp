@@ -3,11 +3,12 @@
 // The plain forward goes 8 columns at a time: the nine shifted input vectors of an output row
 // block are loaded once (masked loads supply the zero padding and read nothing outside the row)
 // and reused for every output channel; the fused conv -> relu -> pool goes 16 columns at a time
-// from a copy of the rows split into even and odd columns. Each conv value is the same FMA chain as in the AVX-512
-// kernels (bias, then the nine taps in row-major order), so forward values match them; the
-// weight gradient's lanes (8, not 16) are summed in another order, so its bits are this
-// file's own. The fused relu -> pool and its weight gradient use the same chains as the plain
-// forward and weight gradient here, so they give the three ops' bits at this capability.
+// from a copy of the rows split into even and odd columns. Each conv value is the same FMA
+// chain as in the AVX-512 kernels (bias, then the nine taps in row-major order), so forward
+// values match them; the weight gradient's lanes (16 columns split into even and odd halves
+// of 8) are summed in another order, so its bits are this file's own. The fused relu -> pool
+// and its weight gradient use the same chains as the plain forward and weight gradient here,
+// so they give the three ops' bits at this capability.
 #include <immintrin.h>
 
 #include <algorithm>
@@ -44,8 +45,8 @@ RV_AVX2_TARGET inline float hsum(__m256 v) {
 }
 
 // n zeroed floats in v from a 64-byte boundary, so that 32-byte loads never straddle a cache
-// line (with malloc's 16-byte alignment half of them did: the fused one-channel forward ran
-// 537-561 us at the median 629, 521-529 aligned).
+// line (with malloc's 16-byte alignment half of them did: the fused one-channel forward's
+// calls ran 537-561 us at the 10th percentile but 629 at the median, 521-529 aligned).
 inline float* aligned64(std::vector<float>& v, int64_t n) {
   v.assign(size_t(n + 16), 0.0f);
   const uintptr_t a = reinterpret_cast<uintptr_t>(v.data());
