@@ -340,8 +340,8 @@ RV_AVX2_TARGET inline void pool_rows(const float* v, const float* k, __m256 b, i
   __m256 best[R];
   __m256i code[R];
   for (int q = 0; q < R; ++q)
-    rp::pool4_relued(rp::relu(r[2 * q][0]), rp::relu(r[2 * q][1]), rp::relu(r[2 * q + 1][0]),
-                     rp::relu(r[2 * q + 1][1]), best[q], code[q]);
+    rp::pool4(rp::relu(r[2 * q][0]), rp::relu(r[2 * q][1]), rp::relu(r[2 * q + 1][0]),
+              rp::relu(r[2 * q + 1][1]), best[q], code[q]);
   // all 8 lanes where the 8 - np past the row's end are written again later (see below)
   if (R == 2 && room - pw >= 8) {
     _mm256_storeu_ps(y, best[0]);
