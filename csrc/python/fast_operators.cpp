@@ -68,7 +68,6 @@ static_assert(std::is_same_v<TensorHolder, std::unique_ptr<Tensor>>,
 // what it does for a returned value with the type_info found once at install: a new instance,
 // the value moved to the heap, registered (so that in-place methods returning self find it),
 // held by the class's std::unique_ptr holder.
-
 PyObject* wrap(Tensor&& t) {
   // an empty instance until the value is in place (freed as such if allocation throws)
   auto obj =

@@ -53,12 +53,12 @@ inline float* aligned64(std::vector<float>& v, int64_t n) {
   return v.data() + ((64 - a % 64) % 64) / sizeof(float);
 }
 
-// The even (A) and odd (B) columns of 16 from p: A = p[0], p[2], .., p[14], B = p[1], .., p[15].
-RV_AVX2_TARGET inline void split_even_odd(__m256 lo, __m256 hi, __m256& a, __m256& b) {
-  a = _mm256_castpd_ps(
-      _mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(lo, hi, 0x88)), 0xD8));
-  b = _mm256_castpd_ps(
-      _mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(lo, hi, 0xDD)), 0xD8));
+// The even (Odd false) or odd (Odd true) ones of the 16 columns lo, hi, in order: lo[0], lo[2],
+// .., hi[6] or lo[1], lo[3], .., hi[7].
+template <bool Odd>
+RV_AVX2_TARGET inline __m256 alternate_columns(__m256 lo, __m256 hi) {
+  const __m256 s = _mm256_shuffle_ps(lo, hi, Odd ? 0xDD : 0x88);  // per 128-bit half
+  return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(s), 0xD8));
 }
 
 // The weight gradient goes 16 conv columns at a time, split into their even (A) and odd (B)
@@ -77,9 +77,9 @@ struct DenseRows {
     const float* p = gmat + (n * co + o) * L + j0;
     const __m256i m0 = first8(ow - j0), m1 = first8(ow - j0 - 8);
     for (int64_t i = 0; i < oh; ++i) {
-      __m256 a, b;
-      split_even_odd(_mm256_maskload_ps(p + i * ow, m0), _mm256_maskload_ps(p + i * ow + 8, m1),
-                     a, b);
+      const __m256 lo = _mm256_maskload_ps(p + i * ow, m0),
+                   hi = _mm256_maskload_ps(p + i * ow + 8, m1);
+      const __m256 a = alternate_columns<false>(lo, hi), b = alternate_columns<true>(lo, hi);
       _mm256_storeu_ps(G + i * 16, a);
       _mm256_storeu_ps(G + i * 16 + 8, b);
       bA = _mm256_add_ps(bA, a);
@@ -201,11 +201,9 @@ RV_AVX2_TARGET void weight_grad(const ConvGeom& g, int64_t n0, int64_t n1, const
       for (int64_t r = 0; r < g.h; ++r) {
         std::copy(x + r * g.w, x + (r + 1) * g.w, pad + g.pw);
         __m256 ev[4];  // columns j0 + 2m + d - pw, d = 0..3
-        for (int d = 0; d < 4; ++d) {
-          __m256 odd;
-          split_even_odd(_mm256_loadu_ps(pad + j0 + d), _mm256_loadu_ps(pad + j0 + d + 8),
-                         ev[d], odd);
-        }
+        for (int d = 0; d < 4; ++d)
+          ev[d] = alternate_columns<false>(_mm256_loadu_ps(pad + j0 + d),
+                                           _mm256_loadu_ps(pad + j0 + d + 8));
         float* xr = Xs + r * kGradRowFloats;
         for (int c = 0; c < 3; ++c) {
           _mm256_storeu_ps(xr + 8 * c, _mm256_and_ps(ev[c], ma));
@@ -398,9 +396,8 @@ RV_AVX2_TARGET void single_channel_relu_pool_forward_avx2(const ConvGeom& g, int
         std::copy(x + ir * g.w, x + (ir + 1) * g.w, pad.begin() + g.pw);
         for (int c = 0; c < 4; ++c) {
           const float* s = pad.data() + j0 + c;
-          const __m256 even = _mm256_shuffle_ps(_mm256_loadu_ps(s), _mm256_loadu_ps(s + 8), 0x88);
-          _mm256_storeu_ps(dst + c * 8,
-                           _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(even), 0xD8)));
+          _mm256_storeu_ps(dst + c * 8, alternate_columns<false>(_mm256_loadu_ps(s),
+                                                                 _mm256_loadu_ps(s + 8)));
         }
       }
       const int64_t np = std::min<int64_t>(8, (g.ow - j0) / 2);
