@@ -3,7 +3,8 @@ intrinsics of kernels/cpu/gelu_avx2.cpp) against float64 references: values and 
 within a few 1e-7 of |x| everywhere, the lower tail without cancellation (gelu(-6) is about
 -5.9e-9, not 0), NaN and the infinities as PyTorch gives them, lengths that are not multiples
 of the 8-float vector (each element's bits independent of where it falls), and thread counts
-1-3 giving the same bits. The subprocess tests run the same checks under
+1-3 giving the same bits, and the derivative a forward keeps for its backward the same bits as
+the backward kernel's. The subprocess tests run the same checks under
 RANVIER_CPU_CAPABILITY=avx2 and =default, so the portable loop is covered on an AVX2 machine
 (and the AVX2 copy on an AVX-512 one)."""
 import math
@@ -84,10 +85,29 @@ def check_lengths_and_threads():
         assert np.array_equal(dt.view(np.uint32), runs[0][1].view(np.uint32))
 
 
+def check_saved_derivative():
+    """A contiguous input's forward keeps gelu'(x) for its backward (Note [GELU's saved
+    derivative]); a strided one's backward runs the backward kernel on x. Same bits."""
+    rng = np.random.default_rng(2)
+    x = (rng.standard_normal(4099) * 3).astype(np.float32)
+    x[:4] = [math.nan, math.inf, -math.inf, -0.0]
+    g = rng.standard_normal(x.shape).astype(np.float32)
+    for approx in ("none", "tanh"):
+        for dt in (np.float32, np.float64):
+            flat = from_np(x.astype(dt), requires_grad=True)
+            F.gelu(flat, approximate=approx).backward(from_np(g.astype(dt)))
+            wide = from_np(np.stack([x, x], 1).astype(dt), requires_grad=True)
+            F.gelu(wide[:, 0], approximate=approx).backward(from_np(g.astype(dt)))
+            a, b = to_np(flat.grad), to_np(wide.grad)[:, 0]
+            assert np.array_equal(a, b, equal_nan=True), (approx, dt)
+            assert np.array_equal(np.signbit(a), np.signbit(b)), (approx, dt)
+
+
 def run_checks():
     check_accuracy()
     check_special_values()
     check_lengths_and_threads()
+    check_saved_derivative()
     print(ranvier.backends.cpu.get_cpu_capability())
 
 
@@ -101,6 +121,10 @@ def test_special_values():
 
 def test_lengths_and_threads():
     check_lengths_and_threads()
+
+
+def test_saved_derivative_matches_the_backward_kernel():
+    check_saved_derivative()
 
 
 @pytest.mark.parametrize("level", ["avx2", "default"])

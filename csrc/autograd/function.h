@@ -32,6 +32,7 @@ class BackwardContext {
   // Whether input i needs a gradient.
   bool needs(size_t i) const { return needs_[i]; }
   size_t num_grads() const { return grads_.size(); }
+  size_t num_saved() const { return saved_.size(); }
 
  private:
   const TensorList& grads_;

@@ -61,7 +61,8 @@ KernelSlot<GeluGradKernel> gelu_backward_kernel{"gelu_backward"};
 
 Tensor gelu(const Tensor& t, GeluApproximate approximate) {
   bool tanh_form = approximate == GeluApproximate::Tanh;
-  Tensor out;
+  const bool grad = autograd::needs_grad({t});
+  Tensor out, deriv;
   if (t.is_contiguous() &&
       (t.dtype() == DType::Float32 || t.dtype() == DType::Float64 ||
        (is_reduced_float(t.dtype()) && converts_16bit(t.device())))) {
@@ -74,15 +75,26 @@ Tensor gelu(const Tensor& t, GeluApproximate approximate) {
     s.n = t.numel();
     s.x = t.data_ptr();
     s.out = out.data_ptr();
+    if (grad && t.device().is_cpu() && !is_reduced_float(t.dtype())) {
+      // Note [GELU's saved derivative]
+      deriv = empty(t.sizes(), t.dtype(), t.device());
+      s.deriv = deriv.data_ptr();
+    }
     if (s.n > 0) gelu_backward_kernel.get(t.device(), "gelu")(s);
   } else {
     out = unary_forward(tanh_form ? UnaryOp::GeluTanh : UnaryOp::Gelu, t, "gelu");
   }
-  if (autograd::needs_grad({t})) {
-    autograd::record("GeluBackward0", {t}, {&out}, {t}, {}, [tanh_form](BackwardContext& c) {
+  if (grad) {
+    std::vector<Tensor> keep{t};
+    if (deriv.defined()) keep.push_back(deriv);
+    autograd::record("GeluBackward0", {t}, {&out}, keep, {}, [tanh_form](BackwardContext& c) {
       const Tensor& g = c.grad();
       Tensor x = c.saved(0);
-      if (!autograd::GradMode::is_enabled() && g.dtype() == x.dtype() &&
+      const bool graph = autograd::GradMode::is_enabled();
+      if (!graph && c.num_saved() > 1 && g.dtype() == x.dtype() && g.sizes() == x.sizes() &&
+          g.device() == x.device())
+        return TensorList{mul(g, c.saved(1))};  // g * gelu'(x), saved by the forward
+      if (!graph && g.dtype() == x.dtype() &&
           (x.dtype() == DType::Float32 || x.dtype() == DType::Float64 ||
            (is_reduced_float(x.dtype()) && converts_16bit(x.device()))) &&
           g.sizes() == x.sizes() && g.device() == x.device()) {

@@ -1,5 +1,5 @@
-// CPU kernel of gelu's fused forward (out = gelu(x)) and backward (out = g * gelu'(x)), one
-// pass over contiguous float32 / float64 data. Exact form: gelu'(x) = Phi(x) + x phi(x); tanh form
+// CPU kernel of gelu's fused forward (out = gelu(x), with deriv = gelu'(x) when asked) and
+// backward (out = g * gelu'(x)), one pass over contiguous float32 / float64 data. Exact form: gelu'(x) = Phi(x) + x phi(x); tanh form
 // with u = k (x + c x^3): (1 + tanh u) / 2 + x (1 - tanh^2 u) k (1 + 3 c x^2) / 2. Float uses
 // the branch-free math of fast_math.h so that the loop vectorises (the exact form's Phi from
 // normal_tail_f); the exact form on AVX2 CPUs runs the intrinsics of gelu_avx2.cpp, the same
@@ -35,56 +35,65 @@ RV_ALWAYS_INLINE void tanh_parts(T u, T& one_plus, T& one_minus_sq) {
   one_minus_sq = T(4) * e * inv * inv;
 }
 
-template <typename T>
-RV_ALWAYS_INLINE void gelu_grad_range(bool tanh_form, bool forward, const T* __restrict g,
-                            const T* __restrict x, T* __restrict out, int64_t b, int64_t e) {
-  if (forward && tanh_form) {
-    for (int64_t i = b; i < e; ++i) {
-      const T v = x[i];
-      T onep, onem2;
-      tanh_parts(T(kSqrt2OverPi) * (v + T(kGeluC) * v * v * v), onep, onem2);
-      out[i] = T(0.5) * v * onep;
-    }
-  } else if (forward) {
-    for (int64_t i = b; i < e; ++i) {
-      const T v = x[i];
-      if constexpr (std::is_same_v<T, float>) {
-        float gauss;
-        const float tail = normal_tail_f(v, gauss);
-        out[i] = v * (v >= 0.0f ? 1.0f - tail : tail);
-      } else {
-        out[i] = T(0.5) * v * (T(1) + erf_t(v * T(kSqrtHalf)));
-      }
-    }
-  } else if (!tanh_form) {
-    for (int64_t i = b; i < e; ++i) {
-      const T v = x[i];
-      T cdf, pdf;
-      if constexpr (std::is_same_v<T, float>) {  // the tail's own e^{-v^2 / 2} is phi's
-        float gauss;
-        const float tail = normal_tail_f(v, gauss);
-        cdf = v >= 0.0f ? 1.0f - tail : tail;
-        pdf = gauss * float(kInvSqrt2Pi);
-      } else {
-        cdf = T(0.5) * (T(1) + erf_t(v * T(kSqrtHalf)));
-        pdf = exp_t(T(-0.5) * v * v) * T(kInvSqrt2Pi);
-      }
-      out[i] = g[i] * (cdf + v * pdf);
-    }
+// gelu(v) (y) and gelu'(v) (d) of one element; the compiler drops whichever is not used.
+template <typename T, bool kTanh>
+RV_ALWAYS_INLINE void gelu_parts(T v, T& y, T& d) {
+  if constexpr (kTanh) {
+    T onep, onem2;
+    tanh_parts(T(kSqrt2OverPi) * (v + T(kGeluC) * v * v * v), onep, onem2);
+    const T du = T(kSqrt2OverPi) * (T(1) + T(3.0 * kGeluC) * v * v);
+    y = T(0.5) * v * onep;
+    d = T(0.5) * onep + T(0.5) * v * onem2 * du;
   } else {
-    for (int64_t i = b; i < e; ++i) {
-      const T v = x[i];
-      T onep, onem2;
-      tanh_parts(T(kSqrt2OverPi) * (v + T(kGeluC) * v * v * v), onep, onem2);
-      const T du = T(kSqrt2OverPi) * (T(1) + T(3.0 * kGeluC) * v * v);
-      out[i] = g[i] * (T(0.5) * onep + T(0.5) * v * onem2 * du);
+    T cdf, pdf;
+    if constexpr (std::is_same_v<T, float>) {  // the tail's own e^{-v^2 / 2} is phi's
+      float gauss;
+      const float tail = normal_tail_f(v, gauss);
+      cdf = v >= 0.0f ? 1.0f - tail : tail;
+      pdf = gauss * float(kInvSqrt2Pi);
+    } else {
+      cdf = T(0.5) * (T(1) + erf_t(v * T(kSqrtHalf)));
+      pdf = exp_t(T(-0.5) * v * v) * T(kInvSqrt2Pi);
+    }
+    y = v * cdf;
+    d = cdf + v * pdf;
+  }
+}
+
+// What a pass writes: out = gelu(x); out = gelu(x) and deriv = gelu'(x); out = g * gelu'(x).
+enum class GeluPass { Forward, ForwardDeriv, Backward };
+
+template <typename T, bool kTanh, GeluPass kPass>
+RV_ALWAYS_INLINE void gelu_loop(const T* __restrict g, const T* __restrict x, T* __restrict out,
+                                T* __restrict deriv, int64_t b, int64_t e) {
+  for (int64_t i = b; i < e; ++i) {
+    T y, d;
+    gelu_parts<T, kTanh>(x[i], y, d);
+    if constexpr (kPass == GeluPass::Backward) {
+      out[i] = g[i] * d;
+    } else {
+      out[i] = y;
+      if constexpr (kPass == GeluPass::ForwardDeriv) deriv[i] = d;
     }
   }
 }
 
+template <typename T>
+RV_ALWAYS_INLINE void gelu_grad_range(bool tanh_form, bool forward, const T* g, const T* x,
+                                      T* out, T* deriv, int64_t b, int64_t e) {
+  auto run = [&](auto tanh) {
+    constexpr bool kTanh = decltype(tanh)::value;
+    if (!forward) gelu_loop<T, kTanh, GeluPass::Backward>(g, x, out, deriv, b, e);
+    else if (deriv) gelu_loop<T, kTanh, GeluPass::ForwardDeriv>(g, x, out, deriv, b, e);
+    else gelu_loop<T, kTanh, GeluPass::Forward>(g, x, out, deriv, b, e);
+  };
+  if (tanh_form) run(std::true_type{});
+  else run(std::false_type{});
+}
+
 RV_MULTIVERSION void gelu_range_f(bool tanh_form, bool forward, const float* g, const float* x,
-                                  float* out, int64_t b, int64_t e) {
-  gelu_grad_range<float>(tanh_form, forward, g, x, out, b, e);
+                                  float* out, float* deriv, int64_t b, int64_t e) {
+  gelu_grad_range<float>(tanh_form, forward, g, x, out, deriv, b, e);
 }
 
 template <typename T>
@@ -92,14 +101,15 @@ void gelu_grad(const GeluGradSpec& s) {
   const T* __restrict g = static_cast<const T*>(s.grad);
   const T* __restrict x = static_cast<const T*>(s.x);
   T* __restrict out = static_cast<T*>(s.out);
+  T* __restrict deriv = s.forward ? static_cast<T*>(s.deriv) : nullptr;
   // the exact form's float passes on AVX2 CPUs: intrinsics (gelu_avx2.cpp)
   const bool avx2 = std::is_same_v<T, float> && !s.tanh_form && gelu_avx2_usable();
   parallel_for(0, s.n, kGrainSize / 4, [&](int64_t b, int64_t e) {
     if constexpr (std::is_same_v<T, float>) {
-      if (avx2) gelu_erf_avx2(s.forward, g, x, out, b, e);
-      else gelu_range_f(s.tanh_form, s.forward, g, x, out, b, e);
+      if (avx2) gelu_erf_avx2(s.forward, g, x, out, b, e, deriv);
+      else gelu_range_f(s.tanh_form, s.forward, g, x, out, deriv, b, e);
     } else {
-      gelu_grad_range<T>(s.tanh_form, s.forward, g, x, out, b, e);
+      gelu_grad_range<T>(s.tanh_form, s.forward, g, x, out, deriv, b, e);
     }
   });
 }

@@ -53,10 +53,14 @@ RV_AVX2 inline PhiParts phi_parts(__m256 x) {
 
 RV_AVX2 inline __m256 forward8(__m256 x) { return _mm256_mul_ps(x, phi_parts(x).cdf); }
 
-RV_AVX2 inline __m256 backward8(__m256 g, __m256 x) {
-  const PhiParts f = phi_parts(x);
+// gelu'(x) = Phi(x) + x phi(x) from the parts
+RV_AVX2 inline __m256 deriv8(__m256 x, const PhiParts& f) {
   const __m256 pdf = _mm256_mul_ps(f.gauss, _mm256_set1_ps(0.39894228040143267794f));
-  return _mm256_mul_ps(g, _mm256_fmadd_ps(x, pdf, f.cdf));
+  return _mm256_fmadd_ps(x, pdf, f.cdf);
+}
+
+RV_AVX2 inline __m256 backward8(__m256 g, __m256 x) {
+  return _mm256_mul_ps(g, deriv8(x, phi_parts(x)));
 }
 
 }  // namespace
@@ -64,8 +68,24 @@ RV_AVX2 inline __m256 backward8(__m256 g, __m256 x) {
 bool gelu_avx2_usable() { return cpu_capability() == CpuCapability::Avx2; }
 
 RV_AVX2 void gelu_erf_avx2(bool forward, const float* g, const float* x, float* out, int64_t b,
-                           int64_t e) {
+                           int64_t e, float* deriv) {
   int64_t i = b;
+  if (forward && deriv) {
+    for (; i + 8 <= e; i += 8) {
+      const __m256 xv = _mm256_loadu_ps(x + i);
+      const PhiParts f = phi_parts(xv);
+      _mm256_storeu_ps(out + i, _mm256_mul_ps(xv, f.cdf));
+      _mm256_storeu_ps(deriv + i, deriv8(xv, f));
+    }
+    if (i < e) {
+      const __m256i m = lane_mask8(e - i);
+      const __m256 xv = _mm256_maskload_ps(x + i, m);
+      const PhiParts f = phi_parts(xv);
+      _mm256_maskstore_ps(out + i, m, _mm256_mul_ps(xv, f.cdf));
+      _mm256_maskstore_ps(deriv + i, m, deriv8(xv, f));
+    }
+    return;
+  }
   if (forward) {
     for (; i + 8 <= e; i += 8) _mm256_storeu_ps(out + i, forward8(_mm256_loadu_ps(x + i)));
   } else {

@@ -8,8 +8,9 @@ namespace ranvier::cpu {
 // Whether the CPU kernels run at the AVX2 level (Note [CPU capability]); AVX-512 CPUs keep the
 // compiler-vectorised loop.
 bool gelu_avx2_usable();
-// out[i] = gelu(x[i]) (forward) or g[i] * gelu'(x[i]), for i in [b, e).
+// out[i] = gelu(x[i]) (forward; with deriv[i] = gelu'(x[i]) too when deriv is not null) or
+// g[i] * gelu'(x[i]), for i in [b, e).
 void gelu_erf_avx2(bool forward, const float* g, const float* x, float* out, int64_t b,
-                   int64_t e);
+                   int64_t e, float* deriv);
 
 }  // namespace ranvier::cpu
