@@ -2,8 +2,9 @@
 // accumulate in double in an order fixed by the shapes (thread-count independent): batch_norm
 // serially in index order; layer_norm's row sums as eight interleaved partial sums (lane_sum,
 // which vectorises) and its parameter gradients serially over the rows, all columns at once.
-// layer_norm's float rows run in AVX-512 / AVX2 / baseline copies (RV_MULTIVERSION), so their
-// last bits can differ between CPU kinds (FMA contraction), never between thread counts.
+// layer_norm's float rows run in AVX-512 / baseline copies (RV_MULTIVERSION) and, on AVX2 CPUs,
+// as intrinsics (norm_avx2.cpp), so their last bits can differ between CPU kinds (FMA
+// contraction, the order of the input gradient's products), never between thread counts.
 // batch_norm backward (training), per channel with M = n * s, xh = (x - mean) * invstd:
 //   gx = w * invstd * (g - sum(g) / M - xh * sum(g * xh) / M);   eval: gx = w * invstd * g
 // layer_norm backward per row with K elements and dxh = g * w:
@@ -14,6 +15,7 @@
 
 #include "core/parallel.h"
 #include "kernels/cpu/fast_math.h"
+#include "kernels/cpu/norm_avx2.h"
 #include "ops/norm.h"
 
 namespace ranvier::cpu {
@@ -179,10 +181,11 @@ RV_MULTIVERSION void ln_forward_rows_f(const NormSpec& p, int64_t rb, int64_t re
 
 template <typename T>
 void ln_forward(const NormSpec& p) {
+  const bool avx2 = std::is_same_v<T, float> && layer_norm_avx2_usable();
   parallel_for(0, p.n, std::max<int64_t>(1, kGrainSize / std::max<int64_t>(p.c, 1)),
                [&](int64_t rb, int64_t re) {
     if constexpr (std::is_same_v<T, float>)
-      ln_forward_rows_f(p, rb, re);
+      avx2 ? ln_forward_rows_avx2(p, rb, re) : ln_forward_rows_f(p, rb, re);
     else
       ln_forward_rows_any<T>(p, rb, re);
   });
@@ -274,10 +277,11 @@ template <typename T>
 void ln_backward(const NormSpec& p) {
   const int64_t rows = p.n, k = p.c;
   if (p.grad_x) {
+    const bool avx2 = std::is_same_v<T, float> && layer_norm_avx2_usable();
     parallel_for(0, rows, std::max<int64_t>(1, kGrainSize / std::max<int64_t>(k, 1)),
                  [&](int64_t rb, int64_t re) {
       if constexpr (std::is_same_v<T, float>)
-        ln_grad_x_rows_f(p, rb, re);
+        avx2 ? ln_grad_x_rows_avx2(p, rb, re) : ln_grad_x_rows_f(p, rb, re);
       else if (p.weight)
         ln_grad_x_rows<T, true>(p, rb, re);
       else
