@@ -9,7 +9,7 @@ import pytest
 
 import ranvier
 from ranvier import _C, nn, optim
-from helpers import from_np, to_np
+from helpers import from_np, run_at_capability, to_np
 import optim_reference as ref
 from test_optim_updates import loss_of, make_params, np_grads, problem, run_ref
 
@@ -333,6 +333,47 @@ def test_result_independent_of_thread_count():
     finally:
         ranvier.set_num_threads(old)
     np.testing.assert_array_equal(results[0], results[1])
+
+
+# Each optimizer with its options that change the loop, a few steps on float32 values with odd
+# lengths (vector tails); prints a digest of the parameters' and states' bytes.
+_LEVEL_RUN = """
+import hashlib, numpy as np, ranvier
+from ranvier import optim
+cases = [(optim.SGD, dict(lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.01)),
+         (optim.SGD, dict(lr=0.1, momentum=0.9, dampening=0.3)),
+         (optim.Adam, dict(lr=0.01, weight_decay=0.1, amsgrad=True)),
+         (optim.AdamW, dict(lr=0.01, weight_decay=0.1, betas=(0.6, 0.99))),
+         (optim.RMSprop, dict(lr=0.01, centered=True, momentum=0.9, weight_decay=0.1)),
+         (optim.Adagrad, dict(lr=0.1)), (optim.Adadelta, dict(lr=1.0)),
+         (optim.Adamax, dict(lr=0.01)), (optim.NAdam, dict(lr=0.01)),
+         (optim.RAdam, dict(lr=0.01))]
+h = hashlib.sha256()
+rng = np.random.default_rng(5)
+for cls, kw in cases:
+    ps = [ranvier.tensor(rng.standard_normal(n).astype(np.float32), requires_grad=True)
+          for n in (1, 13, 1027)]
+    opt = cls(ps, **kw)
+    for _ in range(7):
+        for p in ps:
+            p.grad = ranvier.tensor(rng.standard_normal(p.shape[0]).astype(np.float32))
+        opt.step()
+    for p in ps:
+        h.update(p.detach().numpy().tobytes())
+        for v in opt.state[p].values():
+            if isinstance(v, ranvier.Tensor):
+                h.update(v.numpy().tobytes())
+print(h.hexdigest())
+print(ranvier.backends.cpu.get_cpu_capability())
+"""
+
+
+@pytest.mark.skipif(_C._cpu_capability_supported() == "DEFAULT", reason="the CPU has no AVX2")
+def test_same_bits_at_every_simd_level():
+    # the steps are compiled once per SIMD level without FMA contraction (kernels/cpu/simd/)
+    runs = {level: run_at_capability(level, _LEVEL_RUN) for level in ("default", "avx2")}
+    assert runs["default"][-1] == "DEFAULT" and runs["avx2"][-1] == "AVX2"
+    assert runs["default"][0] == runs["avx2"][0]
 
 
 def rosenbrock(x):

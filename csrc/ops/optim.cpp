@@ -150,7 +150,7 @@ void check_lr(const char* op, double lr) {
 }
 
 // The group's hyper-parameters h[0..] and options b[0..] in the order the kernel reads them
-// (kernels/cpu/optim.cpp).
+// (kernels/cpu/simd/optim.cpp).
 OptimSpec group_spec(std::initializer_list<double> h, std::initializer_list<bool> b) {
   OptimSpec s;
   RV_CHECK(h.size() <= std::size(s.h) && b.size() <= std::size(s.b),

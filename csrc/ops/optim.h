@@ -64,7 +64,7 @@ struct OptimSpec {
   std::vector<int64_t> offsets{0};
   std::vector<void*> param;
   std::vector<const void*> grad;
-  std::vector<void*> state[3];     // per optimizer: see the kernels in kernels/cpu/optim.cpp
+  std::vector<void*> state[3];     // per optimizer: see the kernels in kernels/cpu/simd/optim.cpp
   std::vector<double> coef[3];     // per-tensor factors computed in double (bias corrections)
   std::vector<uint8_t> flag;       // per-tensor flag (SGD: the momentum buffer is new)
   double h[6] = {0, 0, 0, 0, 0, 0};  // group hyper-parameters

@@ -24,15 +24,27 @@ void register_softmax_cpu();
 void register_loss_cpu();
 void register_norm_cpu();
 void register_attention_cpu();
-void register_optim_cpu();
 void register_upsample_cpu();
 void register_ctc_cpu();
 void register_rnn_cpu();
 void register_activation_cpu();
 void register_amp_cpu();
 
+namespace simd0 { void register_optim(); }
+namespace simd1 { void register_optim(); }
+namespace simd2 { void register_optim(); }
+
 int simd_level() {
   return static_cast<int>(cpu_capability());
+}
+
+// The optimizer steps' copy for the CPU's SIMD level (kernels/cpu/simd/optim.cpp).
+void register_optim_cpu() {
+  switch (simd_level()) {
+    case 2: simd2::register_optim(); break;
+    case 1: simd1::register_optim(); break;
+    default: simd0::register_optim();
+  }
 }
 
 void register_elementwise_cpu() {

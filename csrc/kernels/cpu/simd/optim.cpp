@@ -3,17 +3,20 @@
 // a group of many small parameters and one big parameter both keep every thread busy. Every
 // element is updated independently: results do not depend on the thread count. The order of
 // the elementwise operations follows PyTorch's reference (single-tensor) loops, so that float32
-// results agree with PyTorch's to round-off.
+// results agree with PyTorch's to round-off. Compiled once per SIMD level (simd_level.h) and
+// without FMA contraction (CMakeLists.txt), so the levels give the same bits: the steps are
+// memory- and divider-bound, and the AVX2 copy's wider square roots and divisions halve Adam's
+// time (Note [Optimizer steps per SIMD level]).
 #include <algorithm>
 #include <cmath>
 #include <type_traits>
 
 #include "core/dtype.h"
 #include "core/parallel.h"
+#include "kernels/cpu/simd/simd_level.h"
 #include "ops/optim.h"
 
-namespace ranvier {
-namespace cpu {
+namespace ranvier::cpu::RV_SIMD_NS {
 
 namespace {
 
@@ -320,7 +323,7 @@ RV_OPTIM_KERNEL(radam)
 
 }  // namespace
 
-void register_optim_cpu() {
+void register_optim() {
   sgd_kernel.set(DeviceType::CPU, &sgd_kernel_cpu);
   adam_kernel.set(DeviceType::CPU, &adam_kernel_cpu);
   rmsprop_kernel.set(DeviceType::CPU, &rmsprop_kernel_cpu);
@@ -331,5 +334,4 @@ void register_optim_cpu() {
   radam_kernel.set(DeviceType::CPU, &radam_kernel_cpu);
 }
 
-}  // namespace cpu
-}  // namespace ranvier
+}  // namespace ranvier::cpu::RV_SIMD_NS
