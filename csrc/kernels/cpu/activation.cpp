@@ -1,9 +1,9 @@
 // CPU kernel of gelu's fused forward (out = gelu(x), with deriv = gelu'(x) when asked) and
-// backward (out = g * gelu'(x)), one pass over contiguous float32 / float64 data. Exact form: gelu'(x) = Phi(x) + x phi(x); tanh form
-// with u = k (x + c x^3): (1 + tanh u) / 2 + x (1 - tanh^2 u) k (1 + 3 c x^2) / 2. Float uses
-// the branch-free math of fast_math.h so that the loop vectorises (the exact form's Phi from
-// normal_tail_f); the exact form on AVX2 CPUs runs the intrinsics of gelu_avx2.cpp, the same
-// steps.
+// backward (out = g * gelu'(x)), one pass over contiguous float32 / float64 data. Exact form:
+// gelu'(x) = Phi(x) + x phi(x); tanh form with u = k (x + c x^3):
+// (1 + tanh u) / 2 + x (1 - tanh^2 u) k (1 + 3 c x^2) / 2. Float uses the branch-free math
+// of fast_math.h so that the loop vectorises (the exact form's Phi from normal_tail_f); the
+// exact form on AVX2 CPUs runs the intrinsics of gelu_avx2.cpp, the same steps.
 #pragma GCC optimize("no-trapping-math")  // see kernels/cpu/fast_math.h
 #include <cmath>
 #include <type_traits>

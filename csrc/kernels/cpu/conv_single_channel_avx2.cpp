@@ -265,7 +265,7 @@ RV_AVX2_TARGET inline void conv_channels(const float* wt, const float* bias, int
   for (int t = 0; t < 9; ++t)
     for (int q = 0; q < Q; ++q)
       acc[q] = _mm256_fmadd_ps(_mm256_set1_ps(wt[(o + q) * 9 + t]), v[t], acc[q]);
-  for (int q = 0; q < Q; ++q) rp::store_first(dst + (o + q) * L, acc[q], nc);
+  for (int q = 0; q < Q; ++q) store_first(dst + (o + q) * L, acc[q], nc);
 }
 
 RV_AVX2_TARGET void single_channel_forward_avx2(const ConvGeom& g, int64_t n, const float* img,

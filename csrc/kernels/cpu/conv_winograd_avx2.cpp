@@ -52,7 +52,7 @@ RV_AVX2_TARGET inline __m256 load_n(const float* p, int64_t n, __m256i m) {
 
 // The first n lanes of v to p (n >= 8: all 8), without masked stores.
 RV_AVX2_TARGET inline void store_n(float* p, int64_t n, __m256 v) {
-  relu_pool_avx2::store_first(p, v, n);
+  store_first(p, v, n);
 }
 
 // One padded input row's part of d B: from its columns 2t, 2t + 1, 2t + 2, 2t + 3 of each tile.

@@ -81,8 +81,8 @@ RV_AVX2 void gelu_erf_avx2(bool forward, const float* g, const float* x, float* 
       const __m256i m = lane_mask8(e - i);
       const __m256 xv = _mm256_maskload_ps(x + i, m);
       const PhiParts f = phi_parts(xv);
-      _mm256_maskstore_ps(out + i, m, _mm256_mul_ps(xv, f.cdf));
-      _mm256_maskstore_ps(deriv + i, m, deriv8(xv, f));
+      store_first(out + i, _mm256_mul_ps(xv, f.cdf), e - i);
+      store_first(deriv + i, deriv8(xv, f), e - i);
     }
     return;
   }
@@ -96,7 +96,7 @@ RV_AVX2 void gelu_erf_avx2(bool forward, const float* g, const float* x, float* 
     const __m256i m = lane_mask8(e - i);
     const __m256 xv = _mm256_maskload_ps(x + i, m);
     const __m256 r = forward ? forward8(xv) : backward8(_mm256_maskload_ps(g + i, m), xv);
-    _mm256_maskstore_ps(out + i, m, r);
+    store_first(out + i, r, e - i);
   }
 }
 

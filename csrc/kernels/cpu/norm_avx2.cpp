@@ -26,7 +26,8 @@ struct D8 {
 };
 
 RV_AVX2 inline D8 widen(__m256 v) {
-  return {_mm256_cvtps_pd(_mm256_castps256_ps128(v)), _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1))};
+  return {_mm256_cvtps_pd(_mm256_castps256_ps128(v)),
+          _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1))};
 }
 
 // Eight floats from memory: two converting loads, no lane extraction.
@@ -124,11 +125,12 @@ RV_AVX2 inline void forward_rows(const NormSpec& p, int64_t r0) {
       _mm256_storeu_ps(y + j, normalized<kW, kB>(_mm256_loadu_ps(x[r] + j), m8, i8,
                                                  kW ? _mm256_loadu_ps(w + j) : m8,
                                                  kB ? _mm256_loadu_ps(b + j) : m8));
-    if (j < k)
-      _mm256_maskstore_ps(y + j, tm.f,
-                          normalized<kW, kB>(_mm256_maskload_ps(x[r] + j, tm.f), m8, i8,
-                                             kW ? _mm256_maskload_ps(w + j, tm.f) : m8,
-                                             kB ? _mm256_maskload_ps(b + j, tm.f) : m8));
+    if (j < k)  // plain stores: a masked one costs many on Zen 3 (lane_mask_avx2.h)
+      store_first(y + j,
+                  normalized<kW, kB>(_mm256_maskload_ps(x[r] + j, tm.f), m8, i8,
+                                     kW ? _mm256_maskload_ps(w + j, tm.f) : m8,
+                                     kB ? _mm256_maskload_ps(b + j, tm.f) : m8),
+                  k - j);
   }
 }
 
@@ -210,9 +212,10 @@ RV_AVX2 inline void grad_x_rows(const NormSpec& p, int64_t r0) {
                                            kW ? _mm256_loadu_ps(w + j) : m8,
                                            _mm256_loadu_ps(x[r] + j), m8, i8, a8, b8));
     if (j < k)
-      _mm256_maskstore_ps(gx + j, tm.f,
-                          grad_x8<kW>(_mm256_maskload_ps(g[r] + j, tm.f), wt,
-                                      _mm256_maskload_ps(x[r] + j, tm.f), m8, i8, a8, b8));
+      store_first(gx + j,
+                  grad_x8<kW>(_mm256_maskload_ps(g[r] + j, tm.f), wt,
+                              _mm256_maskload_ps(x[r] + j, tm.f), m8, i8, a8, b8),
+                  k - j);
   }
 }
 

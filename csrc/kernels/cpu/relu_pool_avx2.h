@@ -12,6 +12,8 @@
 #include <cstdint>
 #include <cstring>
 
+#include "kernels/cpu/lane_mask_avx2.h"
+
 namespace ranvier::cpu::relu_pool_avx2 {
 
 #define RV_AVX2_TARGET __attribute__((target("avx2,fma")))
@@ -31,28 +33,6 @@ RV_AVX2_TARGET inline __m256i inside8(int64_t col0, int64_t w) {
   const __m256i k = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
   return _mm256_andnot_si256(_mm256_cmpgt_epi32(_mm256_set1_epi32(lo32), k),
                              _mm256_cmpgt_epi32(_mm256_set1_epi32(hi32), k));
-}
-
-// The first n lanes of v to p with plain stores (n >= 8: all of them). A masked store
-// (vmaskmovps) costs many times a plain one on AMD Zen 3 (measured: most of the time of the
-// one-channel fused forward, whose blocks store 4 pooled values), so the lanes go out as the
-// 16-, 8- and 4-byte pieces of n.
-RV_AVX2_TARGET inline void store_first(float* p, __m256 v, int64_t n) {
-  if (n >= 8) return _mm256_storeu_ps(p, v);
-  __m128 h = _mm256_castps256_ps128(v);
-  if (n >= 4) {
-    _mm_storeu_ps(p, h);
-    h = _mm256_extractf128_ps(v, 1);
-    p += 4;
-    n -= 4;
-  }
-  if (n >= 2) {
-    _mm_storel_pi(reinterpret_cast<__m64*>(p), h);
-    h = _mm_movehl_ps(h, h);
-    p += 2;
-    n -= 2;
-  }
-  if (n >= 1) _mm_store_ss(p, h);
 }
 
 // relu as x > 0 ? x : 0 (NaN and -0 give +0): max_ps returns its second operand when either
