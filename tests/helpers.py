@@ -118,6 +118,14 @@ def run_at_capability(level, code, *args):
     return r.stdout.strip().splitlines()
 
 
+def run_checks_at_capability(level, module):
+    """Runs `module.run_checks()` (a test module of this folder, which prints the SIMD level it
+    ran at last) in a subprocess at `level`, and checks that it passed at that level."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    code = f"import sys; sys.path.insert(0, {here!r}); import {module} as t; t.run_checks()"
+    assert run_at_capability(level, code)[-1] == level.upper()
+
+
 def np_max_pool_2x2(x):
     """max_pool2d(x, 2) of an [n, c, h, w] array and its flat indices: the first maximum in
     row-major window order, a NaN beats numbers and the last NaN beats earlier ones."""

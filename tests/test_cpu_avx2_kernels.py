@@ -9,16 +9,14 @@ vectors' edges: key counts, head sizes, k and pooled widths that are not multipl
 rows with no allowed key, several query blocks, and thread counts 1, 2 and 3 giving the same
 bits."""
 import math
-import os
 
 import numpy as np
 import pytest
 
 import ranvier
 import ranvier.nn.functional as F
-from helpers import from_np, np_max_pool_2x2, run_at_capability, to_np
+from helpers import from_np, np_max_pool_2x2, run_checks_at_capability, to_np
 
-HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def with_threads(n, fn):
@@ -303,6 +301,4 @@ SUPPORTED = ranvier._C._cpu_capability_supported()
 @pytest.mark.skipif(SUPPORTED == "DEFAULT", reason="the CPU has no AVX2")
 @pytest.mark.parametrize("level", ["avx2", "default"])
 def test_capability_levels_in_subprocesses(level):
-    code = (f"import sys; sys.path.insert(0, {HERE!r}); import test_cpu_avx2_kernels as t; "
-            "t.run_checks()")
-    assert run_at_capability(level, code)[-1] == level.upper()
+    run_checks_at_capability(level, "test_cpu_avx2_kernels")

@@ -8,16 +8,14 @@ the backward kernel's. The subprocess tests run the same checks under
 RANVIER_CPU_CAPABILITY=avx2 and =default, so the portable loop is covered on an AVX2 machine
 (and the AVX2 copy on an AVX-512 one)."""
 import math
-import os
 
 import numpy as np
 import pytest
 
 import ranvier
 import ranvier.nn.functional as F
-from helpers import from_np, run_at_capability, to_np
+from helpers import from_np, run_checks_at_capability, to_np
 
-HERE = os.path.dirname(os.path.abspath(__file__))
 _erfc = np.vectorize(math.erfc)
 
 
@@ -129,6 +127,4 @@ def test_saved_derivative_matches_the_backward_kernel():
 
 @pytest.mark.parametrize("level", ["avx2", "default"])
 def test_capability_levels_in_subprocesses(level):
-    code = (f"import sys; sys.path.insert(0, {HERE!r}); import test_gelu_levels as t; "
-            "t.run_checks()")
-    assert run_at_capability(level, code)[-1] == level.upper()
+    run_checks_at_capability(level, "test_gelu_levels")

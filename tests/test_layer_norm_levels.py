@@ -6,16 +6,14 @@ with a large mean (the two-pass variance keeps its digits), constant rows, NaN a
 same bits for 1, 2 and 3 threads, whose row splits fall inside the groups. The subprocess tests
 run the same checks under RANVIER_CPU_CAPABILITY=avx2 and =default, so the portable loops are
 covered on an AVX2 machine."""
-import os
 
 import numpy as np
 import pytest
 
 import ranvier
 import ranvier.nn.functional as F
-from helpers import from_np, run_at_capability, to_np
+from helpers import from_np, run_checks_at_capability, to_np
 
-HERE = os.path.dirname(os.path.abspath(__file__))
 EPS = 1e-5
 
 
@@ -130,6 +128,4 @@ SUPPORTED = ranvier._C._cpu_capability_supported()
 @pytest.mark.skipif(SUPPORTED == "DEFAULT", reason="the CPU has no AVX2")
 @pytest.mark.parametrize("level", ["avx2", "default"])
 def test_capability_levels_in_subprocesses(level):
-    code = (f"import sys; sys.path.insert(0, {HERE!r}); import test_layer_norm_levels as t; "
-            "t.run_checks()")
-    assert run_at_capability(level, code)[-1] == level.upper()
+    run_checks_at_capability(level, "test_layer_norm_levels")
