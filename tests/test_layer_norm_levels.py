@@ -93,10 +93,11 @@ def check_large_mean_and_special_rows():
 
 
 def check_threads():
-    # 2,051 rows of 37: the grain of 32,768 elements gives 2 or 3 chunks whose edges fall
-    # inside the four-row groups
-    for k in (37, 8):
-        x, w, b, g = _inputs(2051, k, k)
+    # with the grain of 32,768 elements these split into 2 or 3 chunks whose edges fall inside
+    # the forward's four-row groups (2045 rows of 37: 1,023 a chunk on two threads, 682 on
+    # three; 9,001 rows of 8: 4,501 and 3,001) and the backward's two-row ones (odd chunks)
+    for k, rows in ((37, 2045), (8, 9001)):
+        x, w, b, g = _inputs(rows, k, k)
         runs = [_run(x, w, b, g, threads=t) for t in (1, 2, 3)]
         for other in runs[1:]:
             for u, v in zip(runs[0], other):

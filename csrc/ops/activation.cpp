@@ -90,15 +90,13 @@ Tensor gelu(const Tensor& t, GeluApproximate approximate) {
     autograd::record("GeluBackward0", {t}, {&out}, keep, {}, [tanh_form](BackwardContext& c) {
       const Tensor& g = c.grad();
       Tensor x = c.saved(0);
-      const bool graph = autograd::GradMode::is_enabled();
-      if (!graph && c.num_saved() > 1 && g.dtype() == x.dtype() && g.sizes() == x.sizes() &&
-          g.device() == x.device())
+      // one pass unless a graph of the gradient is wanted
+      const bool fused = !autograd::GradMode::is_enabled() && g.dtype() == x.dtype() &&
+                         g.sizes() == x.sizes() && g.device() == x.device();
+      if (fused && c.num_saved() > 1)
         return TensorList{mul(g, c.saved(1))};  // g * gelu'(x), saved by the forward
-      if (!graph && g.dtype() == x.dtype() &&
-          (x.dtype() == DType::Float32 || x.dtype() == DType::Float64 ||
-           (is_reduced_float(x.dtype()) && converts_16bit(x.device()))) &&
-          g.sizes() == x.sizes() && g.device() == x.device()) {
-        // one fused pass (no graph of the gradient is wanted)
+      if (fused && (x.dtype() == DType::Float32 || x.dtype() == DType::Float64 ||
+                    (is_reduced_float(x.dtype()) && converts_16bit(x.device())))) {
         Tensor gc = contiguous(g), xc = contiguous(detach(x));
         Tensor out = empty(xc.sizes(), xc.dtype(), xc.device());
         GeluGradSpec s;

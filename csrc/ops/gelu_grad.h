@@ -1,7 +1,8 @@
 // gelu's fused kernel slot (kernels/cpu/activation.cpp, kernels/cuda/gelu.cu): forward
 // out = gelu(x) (on the CPU optionally with deriv = gelu'(x)) and backward
-// out = grad * gelu'(x) (used unless a graph of the gradient is wanted), over n contiguous float32 / float64 elements; float16 / bfloat16 too on devices that
-// convert 16-bit operands (Note [16-bit operands] in ops/iter.h).
+// out = grad * gelu'(x) (used unless a graph of the gradient is wanted), over n contiguous
+// float32 / float64 elements; float16 / bfloat16 too on devices that convert 16-bit operands
+// (Note [16-bit operands] in ops/iter.h).
 #pragma once
 #include <cstdint>
 

@@ -106,7 +106,7 @@ void gelu_grad(const GeluGradSpec& s) {
   const bool avx2 = std::is_same_v<T, float> && !s.tanh_form && gelu_avx2_usable();
   parallel_for(0, s.n, kGrainSize / 4, [&](int64_t b, int64_t e) {
     if constexpr (std::is_same_v<T, float>) {
-      if (avx2) gelu_erf_avx2(s.forward, g, x, out, b, e, deriv);
+      if (avx2) gelu_erf_avx2(s.forward, g, x, out, deriv, b, e);
       else gelu_range_f(s.tanh_form, s.forward, g, x, out, deriv, b, e);
     } else {
       gelu_grad_range<T>(s.tanh_form, s.forward, g, x, out, deriv, b, e);

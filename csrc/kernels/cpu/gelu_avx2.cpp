@@ -67,8 +67,8 @@ RV_AVX2 inline __m256 backward8(__m256 g, __m256 x) {
 
 bool gelu_avx2_usable() { return cpu_capability() == CpuCapability::Avx2; }
 
-RV_AVX2 void gelu_erf_avx2(bool forward, const float* g, const float* x, float* out, int64_t b,
-                           int64_t e, float* deriv) {
+RV_AVX2 void gelu_erf_avx2(bool forward, const float* g, const float* x, float* out,
+                           float* deriv, int64_t b, int64_t e) {
   int64_t i = b;
   if (forward && deriv) {
     for (; i + 8 <= e; i += 8) {

@@ -10,7 +10,7 @@ namespace ranvier::cpu {
 bool gelu_avx2_usable();
 // out[i] = gelu(x[i]) (forward; with deriv[i] = gelu'(x[i]) too when deriv is not null) or
 // g[i] * gelu'(x[i]), for i in [b, e).
-void gelu_erf_avx2(bool forward, const float* g, const float* x, float* out, int64_t b,
-                   int64_t e, float* deriv);
+void gelu_erf_avx2(bool forward, const float* g, const float* x, float* out, float* deriv,
+                   int64_t b, int64_t e);
 
 }  // namespace ranvier::cpu
