@@ -39,12 +39,16 @@ def run_f32(q, k, v, g, **kw):
     return out, Q.grad, K.grad, V.grad
 
 
-@pytest.fixture(params=["vector", "portable"])
+@pytest.fixture(params=["vector", "vector-general", "portable"])
 def row_passes(request):
-    """Each test runs with the vector row passes (AVX-512 or AVX2, where the CPU has them) and
-    with the portable ones other CPUs take."""
-    prev = ranvier._C._set_attention_rows_vector(request.param == "vector")
+    """Each test runs with the vector row passes (AVX-512 or AVX2, where the CPU has them), once
+    more with the AVX2 short-sequence kernels turned off (where they would take the case, the
+    general kernels then run it; test_attention_small.py has their own checks), and with the
+    portable row passes other CPUs take."""
+    prev = ranvier._C._set_attention_rows_vector(request.param != "portable")
+    prev_small = ranvier._C._set_attention_small(request.param != "vector-general")
     yield request.param
+    ranvier._C._set_attention_small(prev_small)
     ranvier._C._set_attention_rows_vector(prev)
 
 

@@ -26,6 +26,15 @@ On the 2-core Zen 3 machine (AVX2), 2 threads (PyTorch forward 670-780, forward 
     (the exp of ~40 lanes a row at ~20 cycles per 8 lanes, then the fold, the division and
     the log), the tile driver and the 4-row tiles of the 32-row causal parts 13%, K^T's 8 x 8
     transposes 2.6%.
+  - the short-sequence kernels (attention_small_avx2.cpp, 2026-11-24): K, V (and Q, dO) packed
+    once per head, query rows six at a time with the scores of only the keys the group's last
+    row may see, dK and dV six keys at a time over the queries that see them. In one process,
+    alternating with the general kernels (medians of five rounds of 60 calls, the gpt layout
+    of heads in one [16, 64, 384] projection): two threads forward 330-336 -> 308-311, forward
+    + backward 769-784 -> 718-719; one thread 605 -> 571 and 1,396 -> 1,300. A one-thread
+    profile of its forward: tiles 42% (~87 GFLOP/s on the products), the softmax rows 28% (~125
+    cycles a row of ~32 keys), packing 6%. In the gpt step: ~0.1 ms of ~38 (alternating in one
+    process). Fetching the next head's rows while a head ran did not change the step.
 """
 import os
 import sys

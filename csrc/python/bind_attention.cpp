@@ -3,6 +3,7 @@
 #include <pybind11/pybind11.h>
 
 #include "kernels/cpu/attention_rows.h"
+#include "kernels/cpu/attention_small.h"
 #include "ops/attention.h"
 #include "python/convert.h"
 
@@ -21,6 +22,11 @@ void bind_attention(py::module_& m, py::class_<Tensor>&) {
         "whether float32 attention may run its AVX-512 / AVX2 row passes (tests compare them "
         "with the portable ones); returns "
         "the previous setting");
+  m.def("_set_attention_small", &cpu::set_attention_small_enabled, py::arg("on"),
+        "whether float32 attention on AVX2 CPUs may run the short-sequence kernels (tests "
+        "compare them with the general ones); returns the previous setting");
+  m.def("_attention_small_runs", &cpu::attention_small_runs,
+        "how many forward and backward calls the short-sequence AVX2 attention kernels ran");
 }
 
 }  // namespace ranvier::python

@@ -15,10 +15,13 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <type_traits>
 #include <vector>
 
 #include "core/parallel.h"
+#include "kernels/cpu/attention_layout.h"
 #include "kernels/cpu/attention_rows.h"
+#include "kernels/cpu/attention_small.h"
 #include "kernels/cpu/blas.h"
 #include "kernels/cpu/fast_math.h"
 #include "kernels/cpu/vec_math.h"
@@ -269,19 +272,11 @@ void mm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, double scale, const T
       for (int64_t j = 0; j < n; ++j) c[i * ldc + j] *= T(scale);
 }
 
-// Where batch entry b of an operand starts (in elements), and its row stride: AttnSpec's
-// strided form, or contiguous [b, rows, cols] blocks.
 int64_t entry(const AttnSpec& p, const AttnStrides& st, int64_t b, int64_t block) {
-  if (p.nbatch == 0) return b * block;
-  int64_t off = 0;
-  for (int d = p.nbatch - 1; d >= 0; --d) {
-    off += (b % p.batch_sizes[d]) * st.bs[d];
-    b /= p.batch_sizes[d];
-  }
-  return off;
+  return attn_entry(p, st, b, block);
 }
 int64_t row_stride(const AttnSpec& p, const AttnStrides& st, int64_t cols) {
-  return p.nbatch == 0 ? cols : st.rs;
+  return attn_row_stride(p, st, cols);
 }
 
 // Runs f(i, i + 1) for the items i of [0, n): handed out one at a time to the threads, each
@@ -344,8 +339,16 @@ T* scratch(int slot, int64_t n) {
   return bufs[slot].data();
 }
 
+// Whether the short-sequence AVX2 kernels take p (Note [Small-head attention on AVX2]): only
+// where the AVX2 row passes are the ones in use, whose functions they call.
+bool small_avx2(const AttnSpec& p, bool forward) {
+  if (row_passes() != RowPasses::Avx2) return false;
+  return forward ? attn_small_forward_avx2(p) : attn_small_backward_avx2(p);
+}
+
 template <typename T>
 void sdpa_forward(const AttnSpec& p) {
+  if (std::is_same_v<T, float> && small_avx2(p, true)) return;
   const T nan = std::numeric_limits<T>::quiet_NaN();
   const T ninf = -std::numeric_limits<T>::infinity();
   const int64_t nblk = (p.l + kBlock - 1) / kBlock;
@@ -385,6 +388,7 @@ void sdpa_forward(const AttnSpec& p) {
 
 template <typename T>
 void sdpa_backward(const AttnSpec& p) {
+  if (std::is_same_v<T, float> && small_avx2(p, false)) return;
   T* gq = static_cast<T*>(p.gq);
   T* gk = static_cast<T*>(p.gk);
   T* gv = static_cast<T*>(p.gv);

@@ -1,0 +1,34 @@
+// Float32 attention for short sequences on AVX2 CPUs (kernels/cpu/attention_small_avx2.cpp), the
+// path kernels/cpu/attention.cpp tries first when its AVX2 row passes are in use.
+//
+// Note [Small-head attention on AVX2]: the general kernels cut a head into blocks of 64 query
+// rows and run each product as a GEMM call (B packed per call; a causal block in two parts, so a
+// quarter of the scores skipped). For a head of a few hundred keys at most, these kernels pack
+// K, V (and in the backward Q and dO) once per head and walk the query rows six at a time, one
+// AVX2 tile's rows: the scores of the six rows over the keys the last of them may see, their
+// softmax, then their output, while the rows are in L1. A causal head then computes about 60%
+// of the full products instead of 75%. The backward takes dS a query group at a time as the
+// forward did, then dK and dV six keys at a time over the queries that see them.
+//
+// Every element is the same FMA chain as in the general kernels (the six-row groups only leave
+// out, or add, products with probabilities that are exactly zero), and the row passes are the
+// same functions, so for a head of at most 64 queries (one block there) both give the same
+// bits. A head is one work item, so results do not depend on the thread count.
+#pragma once
+#include "ops/attention.h"
+
+namespace ranvier::cpu {
+
+// Run p when these kernels take it (float32, no mask, AVX2 GEMM tiles, at most kSmallMaxKeys
+// keys and kSmallMaxDim columns in q / k / v, at most kSmallMaxQueries queries; the backward
+// also needs the forward's kept probabilities); return false otherwise, having done nothing.
+bool attn_small_forward_avx2(const AttnSpec& p);
+bool attn_small_backward_avx2(const AttnSpec& p);
+
+// Whether attention.cpp may take these kernels (on by default; tests compare them with the
+// general ones); returns the previous setting.
+bool set_attention_small_enabled(bool on);
+// How many forward and backward calls these kernels have run (tests check that they ran).
+int64_t attention_small_runs();
+
+}  // namespace ranvier::cpu
