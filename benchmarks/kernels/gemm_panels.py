@@ -55,6 +55,14 @@ half panel of 64 KB, past the L1); docs/performance.md (2026-11-24) has the rest
   B read in place (as on AVX-512) against packed: rows a power of two apart share L1 sets with
     the two 16-column halves, packed won on those shapes; rows not a multiple of 64 floats
     apart (the Winograd products' 98 columns) read in place: cnn step 8.76-8.79 -> 8.65 ms
+  the tile's rows of C prefetched before its K loop (2026-11-24, Note [Prefetching C]): the
+    qkv forward (1,024 x 128 @ 128 x 384) into an output block cycled out of the caches 708 ->
+    582 us (574-576 into a hot block either way); these timings reuse a hot block, so this
+    script does not see it; the gpt forward 14.9 -> 14.2 ms
+  items of rows over every panel (2026-11-24, not kept): B packed once by all threads, then
+    items of 48 or 132 rows, K blocks (128 on AVX2) outside and panels inside, so a thread
+    reads only its rows of A: a stand-alone copy of the tile loops ran 93 -> 95.5 GFLOP/s a
+    core in that order (K = 128), here the gpt products stayed at 170-176 on two threads
   a half panel of at most 8 columns on an 8-wide tile (6, 4 or 2 rows) instead of 16 columns of
     FMAs: the Winograd products of 2 x 49 tiles end in a 2-column panel; conv2 forward (64
     samples, 32 -> 64 channels of 14 x 14) 4157-4182 -> 4092-4144 us on one thread
