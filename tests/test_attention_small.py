@@ -155,12 +155,32 @@ def check_rows_without_keys():
     np.testing.assert_allclose(a[2][0, 0, 6:], want[0, 0, 6:], rtol=2e-4, atol=2e-5)
 
 
+def check_forward_and_backward_from_either_kernels():
+    # the kept probabilities are whole rows whichever kernels wrote them, so a backward may run
+    # on the other kernels than its forward (causal, several 64-query blocks of the general
+    # kernels, whose later blocks see more keys than the first)
+    q, k, v, g = _inputs(31, 1, 3, 150, 150, 16, 16)
+    want = np_sdpa_fwd_bwd(q, k, v, g, causal=True)
+    for fwd_small in (False, True):
+        Q, K, V = (from_np(a.astype(np.float32), requires_grad=True) for a in (q, k, v))
+        prev = ranvier._C._set_attention_small(fwd_small)
+        try:
+            out = F.scaled_dot_product_attention(Q, K, V, is_causal=True)
+            ranvier._C._set_attention_small(not fwd_small)
+            out.backward(from_np(g.astype(np.float32)))
+        finally:
+            ranvier._C._set_attention_small(prev)
+        for x, y in zip([out, Q.grad, K.grad, V.grad], want):
+            np.testing.assert_allclose(to_np(x), y, rtol=2e-4, atol=2e-5)
+
+
 def run_checks():
     check_matches_general_bits()
     check_accuracy()
     check_threads()
     check_left_to_the_general_kernels()
     check_rows_without_keys()
+    check_forward_and_backward_from_either_kernels()
     print(ranvier.backends.cpu.get_cpu_capability())
 
 
@@ -182,6 +202,10 @@ def test_left_to_the_general_kernels():
 
 def test_rows_without_keys():
     check_rows_without_keys()
+
+
+def test_forward_and_backward_from_either_kernels():
+    check_forward_and_backward_from_either_kernels()
 
 
 @pytest.mark.parametrize("level", ["avx2", "default"])

@@ -38,8 +38,8 @@ struct AttnSpec {
   void* gk = nullptr;
   void* gv = nullptr;
   // CPU only, or null: [B, L, S] contiguous probabilities. The forward writes every row's
-  // probabilities over the keys its query block may see (keys [0, min(S, block end)) when
-  // causal, else all); the backward then reads them instead of recomputing the scores.
+  // probabilities over all S keys (zeros past those its row may see); the backward then reads
+  // them instead of recomputing the scores.
   void* probs = nullptr;
   // The strided form (CPU only; elsewhere nbatch is 0 and every operand is contiguous as above).
   // With nbatch > 0 the b entries are the batch_sizes[0..nbatch) grid in row-major order and each

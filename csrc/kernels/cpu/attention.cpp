@@ -367,9 +367,11 @@ void sdpa_forward(const AttnSpec& p) {
       const Parts parts = causal_parts(p, i0, n, se);
       const T rs = se > 0 ? scores<T>(p, b, i0, n, se, parts, sc) : T(1);
       softmax_rows<T>(sc, n, se, i0, p.causal, p.s, rs, lse);
-      if (kept && sc != kept)
-        for (int64_t r = 0; r < n; ++r)
+      if (kept && sc != kept)  // (zeros past se: the short-head backward reads whole rows)
+        for (int64_t r = 0; r < n; ++r) {
           std::memcpy(kept + r * p.s, sc + r * se, size_t(se) * sizeof(T));
+          std::fill(kept + r * p.s + se, kept + (r + 1) * p.s, T(0));
+        }
       if (p.ev > 0) {
         if (se > 0) {
           const T* v = static_cast<const T*>(p.v) + entry(p, p.sv, b, p.s * p.ev);
