@@ -272,13 +272,6 @@ void mm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, double scale, const T
       for (int64_t j = 0; j < n; ++j) c[i * ldc + j] *= T(scale);
 }
 
-int64_t entry(const AttnSpec& p, const AttnStrides& st, int64_t b, int64_t block) {
-  return attn_entry(p, st, b, block);
-}
-int64_t row_stride(const AttnSpec& p, const AttnStrides& st, int64_t cols) {
-  return attn_row_stride(p, st, cols);
-}
-
 // Runs f(i, i + 1) for the items i of [0, n): handed out one at a time to the threads, each
 // running its GEMMs single-threaded, when there are enough items for the threads; else
 // f(0, n) with multi-threaded GEMMs.
@@ -311,16 +304,16 @@ Parts causal_parts(const AttnSpec& p, int64_t i0, int64_t n, int64_t se) {
 // scale the row passes still apply (p.scale without a mask, else 1).
 template <typename T>
 T scores(const AttnSpec& p, int64_t b, int64_t i0, int64_t n, int64_t se, Parts parts, T* sc) {
-  const int64_t qs = row_stride(p, p.sq, p.e), ks = row_stride(p, p.sk, p.e);
-  const T* q = static_cast<const T*>(p.q) + entry(p, p.sq, b, p.l * p.e) + i0 * qs;
-  const T* k = static_cast<const T*>(p.k) + entry(p, p.sk, b, p.s * p.e);
+  const int64_t qs = attn_row_stride(p, p.sq, p.e), ks = attn_row_stride(p, p.sk, p.e);
+  const T* q = static_cast<const T*>(p.q) + attn_entry(p, p.sq, b, p.l * p.e) + i0 * qs;
+  const T* k = static_cast<const T*>(p.k) + attn_entry(p, p.sk, b, p.s * p.e);
   const T* mask = static_cast<const T*>(p.mask);
   const double scale = mask ? p.scale : 1.0;
   mm<T>(false, true, parts.h, parts.se0, p.e, scale, q, qs, k, ks, 0.0, sc, se);
   mm<T>(false, true, n - parts.h, se, p.e, scale, q + parts.h * qs, qs, k, ks, 0.0,
             sc + parts.h * se, se);
   if (!mask) return T(p.scale);
-  const T* mb = mask + (p.nbatch == 0 ? b * p.mb : entry(p, p.smask, b, 0));
+  const T* mb = mask + (p.nbatch == 0 ? b * p.mb : attn_entry(p, p.smask, b, 0));
   for (int64_t r = 0; r < n; ++r) {
     const int64_t i = i0 + r;
     T* row = sc + r * se;
@@ -357,8 +350,8 @@ void sdpa_forward(const AttnSpec& p) {
       const int64_t b = it / nblk, i0 = (it % nblk) * kBlock;
       const int64_t n = std::min(kBlock, p.l - i0);
       const int64_t se = p.causal ? std::min(p.s, i0 + n) : p.s;
-      const int64_t os = row_stride(p, p.sout, p.ev);
-      T* out = static_cast<T*>(p.out) + entry(p, p.sout, b, p.l * p.ev) + i0 * os;
+      const int64_t os = attn_row_stride(p, p.sout, p.ev);
+      T* out = static_cast<T*>(p.out) + attn_entry(p, p.sout, b, p.l * p.ev) + i0 * os;
       T* lse = static_cast<T*>(p.lse) + b * p.l + i0;
       // probabilities kept for the backward (rows of s; the backward reads [0, se)) are
       // computed in place when a block's rows see every key
@@ -374,8 +367,8 @@ void sdpa_forward(const AttnSpec& p) {
         }
       if (p.ev > 0) {
         if (se > 0) {
-          const T* v = static_cast<const T*>(p.v) + entry(p, p.sv, b, p.s * p.ev);
-          const int64_t vs = row_stride(p, p.sv, p.ev);
+          const T* v = static_cast<const T*>(p.v) + attn_entry(p, p.sv, b, p.s * p.ev);
+          const int64_t vs = attn_row_stride(p, p.sv, p.ev);
           mm<T>(false, false, parts.h, p.ev, parts.se0, 1.0, sc, se, v, vs, 0.0, out,
                     os);
           mm<T>(false, false, n - parts.h, p.ev, se, 1.0, sc + parts.h * se, se, v,
@@ -394,21 +387,21 @@ void sdpa_backward(const AttnSpec& p) {
   T* gq = static_cast<T*>(p.gq);
   T* gk = static_cast<T*>(p.gk);
   T* gv = static_cast<T*>(p.gv);
-  const int64_t qs = row_stride(p, p.sq, p.e), ks = row_stride(p, p.sk, p.e),
-                vs = row_stride(p, p.sv, p.ev), os = row_stride(p, p.sout, p.ev),
-                gs = row_stride(p, p.sgrad, p.ev), gqs = row_stride(p, p.sgq, p.e),
-                gks = row_stride(p, p.sgk, p.e), gvs = row_stride(p, p.sgv, p.ev);
+  const int64_t qs = attn_row_stride(p, p.sq, p.e), ks = attn_row_stride(p, p.sk, p.e),
+                vs = attn_row_stride(p, p.sv, p.ev), os = attn_row_stride(p, p.sout, p.ev),
+                gs = attn_row_stride(p, p.sgrad, p.ev), gqs = attn_row_stride(p, p.sgq, p.e),
+                gks = attn_row_stride(p, p.sgk, p.e), gvs = attn_row_stride(p, p.sgv, p.ev);
   // the gradients come unset (AttnSpec): zero what is accumulated or may be skipped
   auto zero_rows = [](T* m, int64_t rows, int64_t cols, int64_t rs) {
     for (int64_t r = 0; r < rows; ++r) std::fill(m + r * rs, m + r * rs + cols, T(0));
   };
   for_items(p.b, [&](int64_t b0, int64_t b1) {
     for (int64_t b = b0; b < b1; ++b) {
-      const T* kb = static_cast<const T*>(p.k) + entry(p, p.sk, b, p.s * p.e);
-      const T* vb = static_cast<const T*>(p.v) + entry(p, p.sv, b, p.s * p.ev);
-      T* gkb = gk ? gk + entry(p, p.sgk, b, p.s * p.e) : nullptr;
-      T* gvb = gv ? gv + entry(p, p.sgv, b, p.s * p.ev) : nullptr;
-      T* gqb0 = gq ? gq + entry(p, p.sgq, b, p.l * p.e) : nullptr;
+      const T* kb = static_cast<const T*>(p.k) + attn_entry(p, p.sk, b, p.s * p.e);
+      const T* vb = static_cast<const T*>(p.v) + attn_entry(p, p.sv, b, p.s * p.ev);
+      T* gkb = gk ? gk + attn_entry(p, p.sgk, b, p.s * p.e) : nullptr;
+      T* gvb = gv ? gv + attn_entry(p, p.sgv, b, p.s * p.ev) : nullptr;
+      T* gqb0 = gq ? gq + attn_entry(p, p.sgq, b, p.l * p.e) : nullptr;
       // the first block writes gk and gv for the keys it sees, later ones add to them; keys
       // no block has seen by then start from zero
       const int64_t seen = p.causal ? std::min(p.s, std::min(kBlock, p.l)) : p.s;
@@ -416,9 +409,9 @@ void sdpa_backward(const AttnSpec& p) {
       if (gvb) zero_rows(gvb + seen * gvs, p.s - seen, p.ev, gvs);
       // (every row of gq is written by its block's product when there are keys)
       if (gqb0 && p.s == 0) zero_rows(gqb0, p.l, p.e, gqs);
-      const T* q0 = static_cast<const T*>(p.q) + entry(p, p.sq, b, p.l * p.e);
-      const T* g0 = static_cast<const T*>(p.grad) + entry(p, p.sgrad, b, p.l * p.ev);
-      const T* out0 = static_cast<const T*>(p.out) + entry(p, p.sout, b, p.l * p.ev);
+      const T* q0 = static_cast<const T*>(p.q) + attn_entry(p, p.sq, b, p.l * p.e);
+      const T* g0 = static_cast<const T*>(p.grad) + attn_entry(p, p.sgrad, b, p.l * p.ev);
+      const T* out0 = static_cast<const T*>(p.out) + attn_entry(p, p.sout, b, p.l * p.ev);
       for (int64_t i0 = 0; i0 < p.l; i0 += kBlock) {
         const int64_t n = std::min(kBlock, p.l - i0);
         const int64_t se = p.causal ? std::min(p.s, i0 + n) : p.s;
