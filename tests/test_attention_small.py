@@ -27,7 +27,8 @@ def _run(q, k, v, g, small, fused=False, threads=None, **kw):
     try:
         if fused:
             B, H, L, E = q.shape
-            x = np.concatenate([a.transpose(0, 2, 1, 3).reshape(B, L, H * E) for a in (q, k, v)], 2)
+            x = np.concatenate([a.transpose(0, 2, 1, 3).reshape(B, L, H * E)
+                                for a in (q, k, v)], 2)
             X = from_np(x.astype(np.float32), requires_grad=True)
             Q, K, V = (t.view(B, L, H, E).transpose(1, 2) for t in X.split(H * E, dim=2))
         else:
@@ -80,7 +81,8 @@ def check_accuracy():
     # kernels' 256, rows of 1-7 keys and head sizes past a panel
     for i, (B, H, L, S, E, Ev, causal) in enumerate([
             (1, 2, 130, 130, 16, 16, True), (1, 1, 200, 256, 64, 64, True),
-            (2, 1, 70, 150, 33, 17, False), (1, 2, 5, 7, 3, 70, True), (1, 1, 9, 3, 128, 100, False)]):
+            (2, 1, 70, 150, 33, 17, False), (1, 2, 5, 7, 3, 70, True),
+            (1, 1, 9, 3, 128, 100, False)]):
         q, k, v, g = _inputs(100 + i, B, H, L, S, E, Ev)
         before = ranvier._C._attention_small_runs()
         got = _run(q, k, v, g, True, is_causal=causal)

@@ -175,8 +175,10 @@ void backward_head(const AttnSpec& p, int64_t b) {
       }
       continue;
     }
-    if (gv) product(true, mr, nq, P + i0 * s + j0, s, gp + i0 * ev16, ev16, ev, gv + j0 * gvs, gvs);
-    if (gk) product(true, mr, nq, ds + i0 * s + j0, s, qp + i0 * e16, e16, e, gk + j0 * gks, gks);
+    if (gv)
+      product(true, mr, nq, P + i0 * s + j0, s, gp + i0 * ev16, ev16, ev, gv + j0 * gvs, gvs);
+    if (gk)
+      product(true, mr, nq, ds + i0 * s + j0, s, qp + i0 * e16, e16, e, gk + j0 * gks, gks);
   }
 }
 
