@@ -12,8 +12,9 @@
 //
 // Every element is the same FMA chain as in the general kernels (the six-row groups only leave
 // out, or add, products with probabilities that are exactly zero), and the row passes are the
-// same functions, so for a head of at most 64 queries (one block there) both give the same
-// bits. A head is one work item, so results do not depend on the thread count.
+// same functions, so for a head of at most 64 queries (one block there) and finite inputs both
+// give the same bits. (With an infinite query, the general kernels' dK takes 0 * inf = NaN from
+// queries that cannot see a key; these leave such products out.) A head is one work item, so results do not depend on the thread count.
 #pragma once
 #include "ops/attention.h"
 
