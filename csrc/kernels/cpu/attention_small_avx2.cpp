@@ -89,14 +89,60 @@ int64_t group_keys(const AttnSpec& p, int64_t g0, int64_t mr) {
   return p.causal ? std::min(p.s, g0 + mr) : p.s;
 }
 
+// f(b, nb) for each head b, where nb is the head the same thread takes next (-1 for none), so
+// that f can fetch nb's rows while it computes b (Note [Fetching the next head]).
 template <typename F>
 void for_heads(int64_t n, const F& f) {
   parallel_items(0, n, [&](const auto& next) {
-    for (int64_t b = next(); b >= 0; b = next()) f(b);
+    for (int64_t b = next(), nb = -1; b >= 0; b = nb) {
+      nb = next();
+      f(b, nb);
+    }
   });
 }
 
-void forward_head(const AttnSpec& p, int64_t b) {
+// Rows of the operands of the head a thread takes next, fetched toward L1 a share at a time
+// while it computes the current one (Note [Fetching the next head]).
+class NextHead {
+  // (asm, not _mm_prefetch: GCC deletes a loop of prefetch builtins alone, C++ loops being
+  // taken to end, and a prefetch not counting as an effect)
+  static void touch(const char* p, bool write) {
+    if (write)
+      asm volatile("prefetchw %0" : : "m"(*p));
+    else
+      asm volatile("prefetcht0 %0" : : "m"(*p));
+  }
+
+ public:
+  // rows n of cols floats, rs apart, from base; write: rows the kernel will write
+  void add(const void* base, int64_t n, int64_t cols, int64_t rs, bool write = false) {
+    ops_[count_++] = {static_cast<const char*>(base), n, cols * int64_t(sizeof(float)),
+                      rs * int64_t(sizeof(float)), write};
+  }
+  // Share i of `steps`: rows [n * i / steps, n * (i + 1) / steps) of each operand.
+  void fetch(int64_t i, int64_t steps) const {
+    for (int o = 0; o < count_; ++o) {
+      const Op& op = ops_[o];
+      for (int64_t r = op.n * i / steps, r1 = op.n * (i + 1) / steps; r < r1; ++r) {
+        const uintptr_t row = reinterpret_cast<uintptr_t>(op.base + r * op.stride);
+        // each 64-byte line the row overlaps
+        for (uintptr_t a = row & ~uintptr_t(63); a < row + uintptr_t(op.bytes); a += 64)
+          touch(reinterpret_cast<const char*>(a), op.write);
+      }
+    }
+  }
+
+ private:
+  struct Op {
+    const char* base;
+    int64_t n, bytes, stride;
+    bool write;
+  };
+  Op ops_[5];
+  int count_ = 0;
+};
+
+void forward_head(const AttnSpec& p, int64_t b, int64_t nb) {
   const int64_t l = p.l, s = p.s, e = p.e, ev = p.ev;
   const int64_t s16 = round16(s), ev16 = round16(ev);
   const int64_t qs = attn_row_stride(p, p.sq, e), ks = attn_row_stride(p, p.sk, e),
@@ -113,8 +159,19 @@ void forward_head(const AttnSpec& p, int64_t b) {
   copy_rows(v, s, ev, vs, vp, ev16);
   const float nan = std::numeric_limits<float>::quiet_NaN();
   const float ninf = -std::numeric_limits<float>::infinity();
+  const int64_t groups = (l + kRows - 1) / kRows;
+  NextHead next;
+  if (nb >= 0) {
+    next.add(static_cast<const float*>(p.q) + attn_entry(p, p.sq, nb, l * e), l, e, qs);
+    next.add(static_cast<const float*>(p.k) + attn_entry(p, p.sk, nb, s * e), s, e, ks);
+    next.add(static_cast<const float*>(p.v) + attn_entry(p, p.sv, nb, s * ev), s, ev, vs);
+    next.add(static_cast<const float*>(p.out) + attn_entry(p, p.sout, nb, l * ev), l, ev, os,
+             true);
+    if (kept) next.add(static_cast<const float*>(p.probs) + nb * l * s, l, s, s, true);
+  }
   for (int64_t g0 = 0; g0 < l; g0 += kRows) {
     const int64_t mr = std::min(kRows, l - g0), nk = group_keys(p, g0, mr);
+    next.fetch(g0 / kRows, groups);
     // the group's scores, then probabilities: rows of the kept block or of a scratch block
     float* sc = kept ? kept + g0 * s : scratch(2, kRows * s);
     product(false, mr, e, q + g0 * qs, qs, kt, s16, nk, sc, s);
@@ -125,7 +182,7 @@ void forward_head(const AttnSpec& p, int64_t b) {
   }
 }
 
-void backward_head(const AttnSpec& p, int64_t b) {
+void backward_head(const AttnSpec& p, int64_t b, int64_t nb) {
   const int64_t l = p.l, s = p.s, e = p.e, ev = p.ev;
   const int64_t s16 = round16(s), e16 = round16(e), ev16 = round16(ev);
   const int64_t qs = attn_row_stride(p, p.sq, e), ks = attn_row_stride(p, p.sk, e),
@@ -142,6 +199,23 @@ void backward_head(const AttnSpec& p, int64_t b) {
   float* gq = p.gq ? static_cast<float*>(p.gq) + attn_entry(p, p.sgq, b, l * e) : nullptr;
   float* gk = p.gk ? static_cast<float*>(p.gk) + attn_entry(p, p.sgk, b, s * e) : nullptr;
   float* gv = p.gv ? static_cast<float*>(p.gv) + attn_entry(p, p.sgv, b, s * ev) : nullptr;
+  NextHead next_q, next_k;  // the next head's query rows and key rows
+  if (nb >= 0) {
+    next_q.add(static_cast<const float*>(p.q) + attn_entry(p, p.sq, nb, l * e), l, e, qs);
+    next_q.add(static_cast<const float*>(p.out) + attn_entry(p, p.sout, nb, l * ev), l, ev, os);
+    next_q.add(static_cast<const float*>(p.grad) + attn_entry(p, p.sgrad, nb, l * ev), l, ev,
+               gs);
+    next_q.add(static_cast<const float*>(p.probs) + nb * l * s, l, s, s);
+    if (gq)
+      next_q.add(static_cast<float*>(p.gq) + attn_entry(p, p.sgq, nb, l * e), l, e, gqs, true);
+    next_k.add(static_cast<const float*>(p.k) + attn_entry(p, p.sk, nb, s * e), s, e, ks);
+    next_k.add(static_cast<const float*>(p.v) + attn_entry(p, p.sv, nb, s * ev), s, ev, vs);
+    if (gk)
+      next_k.add(static_cast<float*>(p.gk) + attn_entry(p, p.sgk, nb, s * e), s, e, gks, true);
+    if (gv)
+      next_k.add(static_cast<float*>(p.gv) + attn_entry(p, p.sgv, nb, s * ev), s, ev, gvs,
+                 true);
+  }
   float* gp = scratch(0, l * ev16);  // dO
   copy_rows(g, l, ev, gs, gp, ev16);
   // dS = P o (dP - D) * scale, dP = dO V^T, a query group at a time; gq = dS K
@@ -152,8 +226,10 @@ void backward_head(const AttnSpec& p, int64_t b) {
     ds = scratch(3, l * s);
     transpose_rows(v, s, ev, vs, vt, s16);
     copy_rows(k, s, e, ks, kp, e16);
+    const int64_t groups = (l + kRows - 1) / kRows;
     for (int64_t g0 = 0; g0 < l; g0 += kRows) {
       const int64_t mr = std::min(kRows, l - g0), nk = group_keys(p, g0, mr);
+      next_q.fetch(g0 / kRows, groups);
       float* d = ds + g0 * s;
       product(false, mr, ev, gp + g0 * ev16, ev16, vt, s16, nk, d, s);
       attn_ds_rows_avx2(P + g0 * s, d, mr, s, mr, nk, g + g0 * gs, gs, out + g0 * os, os, ev,
@@ -164,8 +240,10 @@ void backward_head(const AttnSpec& p, int64_t b) {
   // gv = P^T dO and gk = dS^T Q, six keys at a time over the queries that may see them
   float* qp = gk ? scratch(4, l * e16) : nullptr;
   if (qp) copy_rows(q, l, e, qs, qp, e16);
+  const int64_t kgroups = (s + kRows - 1) / kRows;
   for (int64_t j0 = 0; j0 < s; j0 += kRows) {
     const int64_t mr = std::min(kRows, s - j0);
+    next_k.fetch(j0 / kRows, kgroups);
     const int64_t i0 = p.causal ? std::min(j0, l) : 0;  // queries before j0 see none of them
     const int64_t nq = l - i0;
     if (nq == 0) {
@@ -187,14 +265,14 @@ void backward_head(const AttnSpec& p, int64_t b) {
 bool attn_small_forward_avx2(const AttnSpec& p) {
   if (!applies(p)) return false;
   runs().fetch_add(1, std::memory_order_relaxed);
-  for_heads(p.b, [&](int64_t b) { forward_head(p, b); });
+  for_heads(p.b, [&](int64_t b, int64_t nb) { forward_head(p, b, nb); });
   return true;
 }
 
 bool attn_small_backward_avx2(const AttnSpec& p) {
   if (!applies(p) || p.probs == nullptr) return false;
   runs().fetch_add(1, std::memory_order_relaxed);
-  for_heads(p.b, [&](int64_t b) { backward_head(p, b); });
+  for_heads(p.b, [&](int64_t b, int64_t nb) { backward_head(p, b, nb); });
   return true;
 }
 
