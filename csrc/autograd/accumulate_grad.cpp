@@ -22,7 +22,7 @@ std::shared_ptr<Node> grad_accumulator(const Tensor& leaf) {
 bool sole_owner_of_memory(const Tensor& g) {
   if (g.impl_ptr().use_count() != 1 || !g.is_contiguous() || g.storage_offset() != 0) return false;
   const auto& storage = g.impl()->storage();
-  if (storage == nullptr ||
+  if (storage == nullptr || !storage->owns_memory() ||
       storage->nbytes() != size_t(g.numel()) * element_size(g.dtype()))
     return false;
   if (!g.is_view()) return storage.use_count() == 1;

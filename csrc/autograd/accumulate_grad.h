@@ -15,9 +15,11 @@ struct AccumulateGrad final : Node {
 // The leaf's accumulator, created on first use and cached (weakly) in its AutogradMeta.
 std::shared_ptr<Node> grad_accumulator(const Tensor& leaf);
 
-// Whether nothing but g can reach g's memory, and g covers all of it contiguously: a gradient
-// handed to a backward function in that state may be overwritten by it (its result written in
-// place), and a leaf's stored gradient may take the memory over.
+// Whether nothing but g can reach g's memory, the allocator gave that memory (it is not a NumPy
+// array's or a DLPack capsule's), and g covers all of it contiguously: a gradient handed to a
+// backward function in that state may be overwritten by it (its result written in place), the
+// engine may sum a second path's gradient into it, and a leaf's stored gradient may take the
+// memory over.
 bool sole_owner_of_memory(const Tensor& g);
 
 }  // namespace ranvier::autograd

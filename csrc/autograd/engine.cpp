@@ -177,7 +177,16 @@ std::vector<Tensor> run_backward(const std::vector<Tensor>& outputs,
     RV_INTERNAL_ASSERT(slot < s.buffer.size(), "gradient slot out of range in ", n->name());
     g = validate_grad(std::move(g), n->input_metas[slot], *n);
     Tensor& b = s.buffer[slot];
-    b = b.defined() ? add(b, g) : std::move(g);
+    if (!b.defined()) {
+      b = std::move(g);
+    } else if (!GradMode::is_enabled() && b.sizes() == g.sizes() && b.dtype() == g.dtype() &&
+               b.device() == g.device() && sole_owner_of_memory(b)) {
+      // (a second path's gradient, summed into the first's memory when nothing else sees it:
+      // no new block, and the sum lands in lines the first gradient's writer just touched)
+      add_(b, g);
+    } else {
+      b = add(b, g);
+    }
   };
   for (auto& r : roots)
     if (r.first.fn) add_to_buffer(r.first.fn.get(), r.first.input_nr, r.second);

@@ -37,6 +37,9 @@ class Storage {
 
   void* data() const { return data_; }
   size_t nbytes() const { return nbytes_; }
+  // Whether the memory came from the device's allocator (not wrapped from a NumPy array or a
+  // DLPack capsule, whose owner may still see it).
+  bool owns_memory() const { return deleter_ == nullptr; }
   Device device() const { return device_; }
   uint32_t version() const { return version_.load(std::memory_order_relaxed); }
   void bump_version() { version_.fetch_add(1, std::memory_order_relaxed); }
