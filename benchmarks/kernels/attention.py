@@ -36,7 +36,15 @@ On the 2-core Zen 3 machine (AVX2), 2 threads (PyTorch forward 670-780, forward 
     two threads. A one-thread
     profile of its forward: tiles 42% (~87 GFLOP/s on the products), the softmax rows 28% (~125
     cycles a row of ~32 keys), packing 6%. In the gpt step: ~0.1 ms of ~38 (alternating in one
-    process). Fetching the next head's rows while a head ran did not change the step.
+    process). A first try at fetching the next head's rows while a head ran did not change the
+    step: a loop of _mm_prefetch alone is deleted by GCC, so nothing was fetched.
+  - fetching the next head's rows, asm prefetches spread over the current head's six-row
+    groups (Note [Fetching the next head], 2026-11-24): this script's hot operands pay for the
+    prefetches (forward 310-318 -> 332-335 with everything in the caches); operands out of the
+    caches, as in a training step (a script cycling 24 qkv blocks, forward only): inputs cold
+    411-420 -> 365-380, inputs and outputs cold 445-464 -> 427-436. In the gpt step (per-op
+    timing): forward 466-482 -> 413-445, backward 590-598 -> 509-565 a layer; whole steps
+    (five alternating pairs of 5 s runs) 39.39-39.65 -> 39.25-39.46 ms medians.
 """
 import os
 import sys
