@@ -101,7 +101,7 @@ void for_heads(int64_t n, const F& f) {
   });
 }
 
-// Rows of the operands of the head a thread takes next, fetched toward L1 a share at a time
+// Rows of the operands of the head a thread takes next, fetched toward L1 in `steps` shares
 // while it computes the current one (Note [Fetching the next head]).
 class NextHead {
   // (asm, not _mm_prefetch: GCC deletes a loop of prefetch builtins alone, C++ loops being
@@ -114,16 +114,18 @@ class NextHead {
   }
 
  public:
+  explicit NextHead(int64_t steps) : steps_(std::max<int64_t>(steps, 1)) {}
   // rows n of cols floats, rs apart, from base; write: rows the kernel will write
   void add(const void* base, int64_t n, int64_t cols, int64_t rs, bool write = false) {
-    ops_[count_++] = {static_cast<const char*>(base), n, cols * int64_t(sizeof(float)),
-                      rs * int64_t(sizeof(float)), write};
+    if (count_ == kMaxOps) return;
+    ops_[count_++] = {static_cast<const char*>(base), n, (n + steps_ - 1) / steps_,
+                      cols * int64_t(sizeof(float)), rs * int64_t(sizeof(float)), write};
   }
-  // Share i of `steps`: rows [n * i / steps, n * (i + 1) / steps) of each operand.
-  void fetch(int64_t i, int64_t steps) const {
+  // Share i: rows [i * per, (i + 1) * per) of each operand, per = n / steps rounded up.
+  void fetch(int64_t i) const {
     for (int o = 0; o < count_; ++o) {
       const Op& op = ops_[o];
-      for (int64_t r = op.n * i / steps, r1 = op.n * (i + 1) / steps; r < r1; ++r) {
+      for (int64_t r = i * op.per, r1 = std::min(op.n, r + op.per); r < r1; ++r) {
         const uintptr_t row = reinterpret_cast<uintptr_t>(op.base + r * op.stride);
         // each 64-byte line the row overlaps
         for (uintptr_t a = row & ~uintptr_t(63); a < row + uintptr_t(op.bytes); a += 64)
@@ -135,10 +137,12 @@ class NextHead {
  private:
   struct Op {
     const char* base;
-    int64_t n, bytes, stride;
+    int64_t n, per, bytes, stride;
     bool write;
   };
-  Op ops_[5];
+  static constexpr int kMaxOps = 5;  // a head's most operands (the backward's query rows)
+  int64_t steps_;
+  Op ops_[kMaxOps];
   int count_ = 0;
 };
 
@@ -159,8 +163,7 @@ void forward_head(const AttnSpec& p, int64_t b, int64_t nb) {
   copy_rows(v, s, ev, vs, vp, ev16);
   const float nan = std::numeric_limits<float>::quiet_NaN();
   const float ninf = -std::numeric_limits<float>::infinity();
-  const int64_t groups = (l + kRows - 1) / kRows;
-  NextHead next;
+  NextHead next((l + kRows - 1) / kRows);
   if (nb >= 0) {
     next.add(static_cast<const float*>(p.q) + attn_entry(p, p.sq, nb, l * e), l, e, qs);
     next.add(static_cast<const float*>(p.k) + attn_entry(p, p.sk, nb, s * e), s, e, ks);
@@ -171,7 +174,7 @@ void forward_head(const AttnSpec& p, int64_t b, int64_t nb) {
   }
   for (int64_t g0 = 0; g0 < l; g0 += kRows) {
     const int64_t mr = std::min(kRows, l - g0), nk = group_keys(p, g0, mr);
-    next.fetch(g0 / kRows, groups);
+    next.fetch(g0 / kRows);
     // the group's scores, then probabilities: rows of the kept block or of a scratch block
     float* sc = kept ? kept + g0 * s : scratch(2, kRows * s);
     product(false, mr, e, q + g0 * qs, qs, kt, s16, nk, sc, s);
@@ -199,7 +202,8 @@ void backward_head(const AttnSpec& p, int64_t b, int64_t nb) {
   float* gq = p.gq ? static_cast<float*>(p.gq) + attn_entry(p, p.sgq, b, l * e) : nullptr;
   float* gk = p.gk ? static_cast<float*>(p.gk) + attn_entry(p, p.sgk, b, s * e) : nullptr;
   float* gv = p.gv ? static_cast<float*>(p.gv) + attn_entry(p, p.sgv, b, s * ev) : nullptr;
-  NextHead next_q, next_k;  // the next head's query rows and key rows
+  // the next head's query rows (over the query groups) and key rows (over the key groups)
+  NextHead next_q((l + kRows - 1) / kRows), next_k((s + kRows - 1) / kRows);
   if (nb >= 0) {
     next_q.add(static_cast<const float*>(p.q) + attn_entry(p, p.sq, nb, l * e), l, e, qs);
     next_q.add(static_cast<const float*>(p.out) + attn_entry(p, p.sout, nb, l * ev), l, ev, os);
@@ -226,10 +230,9 @@ void backward_head(const AttnSpec& p, int64_t b, int64_t nb) {
     ds = scratch(3, l * s);
     transpose_rows(v, s, ev, vs, vt, s16);
     copy_rows(k, s, e, ks, kp, e16);
-    const int64_t groups = (l + kRows - 1) / kRows;
     for (int64_t g0 = 0; g0 < l; g0 += kRows) {
       const int64_t mr = std::min(kRows, l - g0), nk = group_keys(p, g0, mr);
-      next_q.fetch(g0 / kRows, groups);
+      next_q.fetch(g0 / kRows);
       float* d = ds + g0 * s;
       product(false, mr, ev, gp + g0 * ev16, ev16, vt, s16, nk, d, s);
       attn_ds_rows_avx2(P + g0 * s, d, mr, s, mr, nk, g + g0 * gs, gs, out + g0 * os, os, ev,
@@ -240,10 +243,9 @@ void backward_head(const AttnSpec& p, int64_t b, int64_t nb) {
   // gv = P^T dO and gk = dS^T Q, six keys at a time over the queries that may see them
   float* qp = gk ? scratch(4, l * e16) : nullptr;
   if (qp) copy_rows(q, l, e, qs, qp, e16);
-  const int64_t kgroups = (s + kRows - 1) / kRows;
   for (int64_t j0 = 0; j0 < s; j0 += kRows) {
     const int64_t mr = std::min(kRows, s - j0);
-    next_k.fetch(j0 / kRows, kgroups);
+    next_k.fetch(j0 / kRows);
     const int64_t i0 = p.causal ? std::min(j0, l) : 0;  // queries before j0 see none of them
     const int64_t nq = l - i0;
     if (nq == 0) {
