@@ -37,7 +37,7 @@ On the 2-core Zen 3 machine (AVX2), 2 threads (PyTorch forward 670-780, forward 
     profile of its forward: tiles 42% (~87 GFLOP/s on the products), the softmax rows 28% (~125
     cycles a row of ~32 keys), packing 6%. In the gpt step: ~0.1 ms of ~38 (alternating in one
     process). A first try at fetching the next head's rows while a head ran did not change the
-    step: a loop of _mm_prefetch alone is deleted by GCC, so nothing was fetched.
+    step (GCC can delete a loop of _mm_prefetch alone; whether it did there is not known).
   - fetching the next head's rows, asm prefetches spread over the current head's six-row
     groups (Note [Fetching the next head], 2026-11-24): this script's hot operands pay for the
     prefetches (forward 310-318 -> 332-335 with everything in the caches); operands out of the

@@ -182,7 +182,7 @@ std::vector<Tensor> run_backward(const std::vector<Tensor>& outputs,
     } else if (!GradMode::is_enabled() && b.sizes() == g.sizes() && b.dtype() == g.dtype() &&
                b.device() == g.device() && sole_owner_of_memory(b)) {
       // (a second path's gradient, summed into the first's memory when nothing else sees it:
-      // no new block, and the sum lands in lines the first gradient's writer just touched)
+      // no new block; Note [Gradient buffer reuse] in docs/design.md)
       add_(b, g);
     } else {
       b = add(b, g);

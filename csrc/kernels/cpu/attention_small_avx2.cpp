@@ -104,7 +104,7 @@ void for_heads(int64_t n, const F& f) {
 // Rows of the operands of the head a thread takes next, fetched toward L1 in `steps` shares
 // while it computes the current one (Note [Fetching the next head]).
 class NextHead {
-  // (asm, not _mm_prefetch: GCC deletes a loop of prefetch builtins alone, C++ loops being
+  // (asm, not _mm_prefetch: GCC may delete a loop of prefetch builtins alone, C++ loops being
   // taken to end, and a prefetch not counting as an effect)
   static void touch(const char* p, bool write) {
     if (write)
